@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "rmq-trace",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "RocketMQRemoting", targets: ["RocketMQRemoting"]),
+        .library(name: "RMQTrace", targets: ["RMQTrace"]),
+        .executable(name: "rmq-trace", targets: ["rmq-trace"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+    ],
+    targets: [
+        // The codec: frames, headers, codes, bodies, stored messages. No I/O.
+        .target(
+            name: "RocketMQRemoting",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ]
+        ),
+        // libpcap, Debian's libpcap-dev.
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // Capture edge: libpcap reader, link layers, TCP reassembly state machines, a pcap writer for tests.
+        .target(name: "RMQCapture", dependencies: ["CPcap"]),
+        // The shared pipeline: stream framing, pairing, trace events, consume-flow annotation, renderers.
+        .target(
+            name: "RMQTrace",
+            dependencies: [
+                "RocketMQRemoting", "RMQCapture",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "rmq-trace",
+            dependencies: [
+                "RocketMQRemoting", "RMQTrace", "RMQCapture",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RocketMQRemotingTests",
+            dependencies: [
+                "RocketMQRemoting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "RMQCaptureTests", dependencies: ["RMQCapture"]),
+        .testTarget(
+            name: "RMQTraceTests",
+            dependencies: ["RMQTrace", "RMQCapture", "RocketMQRemoting", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

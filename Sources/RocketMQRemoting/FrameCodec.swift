@@ -1,0 +1,144 @@
+import NIOCore
+
+/// Frame layout (PROTOCOL.md 1.2): i32 L = bytes after this field; i32 W = serialize type << 24 | header
+/// length H; H header bytes; L - 4 - H body bytes.
+public enum RemotingFrame {
+    /// Java's default `com.rocketmq.remoting.frameMaxLength`: 16 MiB including the 4-byte length field.
+    public static let defaultMaxFrameLength = 16 * 1024 * 1024
+
+    /// The checks Java applies to the first 8 bytes of a frame, without touching the rest. Returns the total
+    /// frame size (L + 4) when the words are plausible.
+    public static func validatePrefix(length: Int32, headerWord: UInt32?, maxFrameLength: Int = defaultMaxFrameLength,
+                                      context: String = "frame") throws -> Int {
+        if length < 4 { throw RemotingDecodingError(context, .frameLengthInvalid(length), offset: 0) }
+        let total = Int64(length) + 4
+        if total > Int64(maxFrameLength) {
+            throw RemotingDecodingError(context, .frameTooLarge(totalLength: total, maximum: maxFrameLength), offset: 0)
+        }
+        if let w = headerWord {
+            let type = UInt8(w >> 24)
+            let h = Int(w & 0x00FF_FFFF)
+            if type > 1 { throw RemotingDecodingError(context, .unknownSerializeType(type), offset: 4) }
+            if h > Int(length) - 4 {
+                throw RemotingDecodingError(context, .headerLengthBeyondFrame(headerLength: h, frameLength: Int(length)), offset: 4)
+            }
+        }
+        return Int(total)
+    }
+
+    /// Decodes one complete frame (length field included). The body is a slice of `frame`, not a copy.
+    public static func decode(_ frame: ByteBuffer, context: String = "frame") throws -> RemotingCommand {
+        let base = frame.readerIndex
+        guard let length = frame.getInteger(at: base, as: Int32.self) else {
+            throw RemotingDecodingError(context, .truncated(field: "frame length", needed: 4, available: frame.readableBytes), offset: 0)
+        }
+        guard let word = frame.getInteger(at: base + 4, as: UInt32.self) else {
+            _ = try validatePrefix(length: length, headerWord: nil, context: context)
+            throw RemotingDecodingError(context, .truncated(field: "header length", needed: 8, available: frame.readableBytes), offset: 4)
+        }
+        let total = try validatePrefix(length: length, headerWord: word, maxFrameLength: Int.max, context: context)
+        guard frame.readableBytes >= total else {
+            throw RemotingDecodingError(context, .truncated(field: "frame", needed: total, available: frame.readableBytes), offset: 0)
+        }
+        let type = SerializeType(rawValue: UInt8(word >> 24)) ?? .json
+        let headerLength = Int(word & 0x00FF_FFFF)
+        var cmd: RemotingCommand
+        switch type {
+        case .json:
+            cmd = try frame.withUnsafeReadableBytes { raw in
+                try JSONHeaderCodec.decode(UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)]),
+                                           context: context, headerOffset: 8)
+            }
+        case .rocketmq:
+            cmd = try frame.withUnsafeReadableBytes { raw in
+                try BinaryHeaderCodec.decode(UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)]),
+                                             context: context, headerOffset: 8)
+            }
+        }
+        let bodyLength = total - 8 - headerLength
+        if bodyLength > 0 {
+            cmd.body = frame.getSlice(at: base + 8 + headerLength, length: bodyLength)
+        }
+        return cmd
+    }
+
+    /// Decodes one frame given as bytes.
+    public static func decode(bytes: [UInt8], context: String = "frame") throws -> RemotingCommand {
+        var buf = ByteBuffer()
+        buf.writeBytes(bytes)
+        return try decode(buf, context: context)
+    }
+
+    /// Encodes `command` as Java does: the JSON header with sorted top-level keys, or the binary layout of
+    /// PROTOCOL.md section 3 (extFields in their stored order).
+    public static func encode(_ command: RemotingCommand, into out: inout ByteBuffer) {
+        let start = out.writerIndex
+        out.writeInteger(Int32(0))
+        out.writeInteger(UInt32(0))
+        let headerStart = out.writerIndex
+        switch command.serializeType {
+        case .json: JSONHeaderCodec.encode(command, into: &out)
+        case .rocketmq: BinaryHeaderCodec.encode(command, into: &out)
+        }
+        let headerLength = out.writerIndex - headerStart
+        if var body = command.body { out.writeBuffer(&body) }
+        let length = out.writerIndex - start - 4
+        out.setInteger(Int32(truncatingIfNeeded: length), at: start)
+        out.setInteger(UInt32(command.serializeType.rawValue) << 24 | (UInt32(truncatingIfNeeded: headerLength) & 0x00FF_FFFF), at: start + 4)
+    }
+
+    public static func encode(_ command: RemotingCommand) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(256 + command.bodyLength)
+        encode(command, into: &out)
+        return out
+    }
+}
+
+/// An incremental frame decoder for a channel or for a reassembled byte stream. It enforces the maximum
+/// frame size before buffering a frame, so a hostile length field never makes it allocate.
+public struct RemotingFrameDecoder: NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = RemotingCommand
+
+    public let maxFrameLength: Int
+    /// Bytes of the stream consumed so far: names the offset of a bad frame in errors.
+    public private(set) var streamOffset: Int = 0
+    public private(set) var framesDecoded: Int = 0
+
+    public init(maxFrameLength: Int = RemotingFrame.defaultMaxFrameLength) {
+        self.maxFrameLength = maxFrameLength
+    }
+
+    public mutating func decode(buffer: inout ByteBuffer) throws -> RemotingCommand? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self) else { return nil }
+        let context = "frame \(framesDecoded) at stream offset \(streamOffset)"
+        let word = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt32.self)
+        let total = try RemotingFrame.validatePrefix(length: length, headerWord: word, maxFrameLength: maxFrameLength, context: context)
+        guard buffer.readableBytes >= total, let frame = buffer.readSlice(length: total) else { return nil }
+        let cmd = try RemotingFrame.decode(frame, context: context)
+        streamOffset += total
+        framesDecoded += 1
+        return cmd
+    }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> RemotingCommand? {
+        if let cmd = try decode(buffer: &buffer) { return cmd }
+        if buffer.readableBytes > 0 {
+            let needed = buffer.getInteger(at: buffer.readerIndex, as: Int32.self).map { Int($0) + 4 } ?? 4
+            let available = buffer.readableBytes
+            buffer.moveReaderIndex(forwardBy: available)
+            throw RemotingDecodingError("frame \(framesDecoded) at stream offset \(streamOffset)",
+                                        .truncated(field: "frame", needed: needed, available: available), offset: 0)
+        }
+        return nil
+    }
+}
+
+/// Writes RemotingCommands to a channel.
+public struct RemotingFrameEncoder: MessageToByteEncoder {
+    public typealias OutboundIn = RemotingCommand
+    public init() {}
+    public func encode(data: RemotingCommand, out: inout ByteBuffer) throws {
+        RemotingFrame.encode(data, into: &out)
+    }
+}

@@ -1,0 +1,387 @@
+import NIOCore
+
+/// The JSON header (serialize type 0), PROTOCOL.md section 2.
+enum JSONHeaderCodec {
+    static let maxDepth = 32
+
+    // Top-level member keys, as bytes, for matching without building Strings.
+    private static let kCode = Array("code".utf8)
+    private static let kExtFields = Array("extFields".utf8)
+    private static let kFlag = Array("flag".utf8)
+    private static let kLanguage = Array("language".utf8)
+    private static let kOpaque = Array("opaque".utf8)
+    private static let kRemark = Array("remark".utf8)
+    private static let kSerialize = Array("serializeTypeCurrentRPC".utf8)
+    private static let kVersion = Array("version".utf8)
+
+    @inline(__always)
+    private static func keyEquals(_ c: JSONCursor, _ range: Range<Int>, _ key: [UInt8]) -> Bool {
+        guard range.count == key.count else { return false }
+        var i = 0
+        for k in range {
+            if c.bytes[k] != key[i] { return false }
+            i += 1
+        }
+        return true
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
+        // Error offsets are positions within the header text.
+        try decodeInner(bytes, context: "\(context): JSON header")
+    }
+
+    private static func decodeInner(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
+        var c = JSONCursor(bytes, context: context)
+        var cmd = RemotingCommand(code: 0, opaque: 0)
+        cmd.version = 0
+        cmd.jsonHasSerializeTypeCurrentRPC = false
+        var seen: UInt16 = 0
+        c.skipWhitespace()
+        guard c.peek() == UInt8(ascii: "{") else {
+            if c.atEnd { throw c.error("empty JSON header") }
+            throw c.error("unexpected '\(c.printable)', the header must be a JSON object")
+        }
+        c.advance()
+        c.skipWhitespace()
+        if c.peek() == UInt8(ascii: "}") {
+            c.advance()
+        } else {
+            while true {
+                c.skipWhitespace()
+                guard c.peek() == UInt8(ascii: "\"") else {
+                    if c.atEnd { throw c.error("unexpected end of JSON inside the header object") }
+                    throw c.error("unexpected '\(c.printable)', expected a header key")
+                }
+                let keyOffset = c.index
+                // Raw key bytes; header keys never need escapes, an escaped key is simply unknown.
+                c.advance()
+                let keyStart = c.index
+                while let b = c.peek(), b != UInt8(ascii: "\"") {
+                    if b == UInt8(ascii: "\\") { c.advance() }
+                    c.advance()
+                }
+                guard !c.atEnd else { throw RemotingDecodingError(context, .json("unterminated string"), offset: keyOffset) }
+                let keyRange = keyStart..<c.index
+                c.advance()
+                c.skipWhitespace()
+                try c.expect(UInt8(ascii: ":"), "':' after a header key")
+                c.skipWhitespace()
+
+                var bit: UInt16 = 0
+                if keyEquals(c, keyRange, kCode) {
+                    bit = 1
+                    cmd.code = try readInt32(&c, "code")
+                } else if keyEquals(c, keyRange, kExtFields) {
+                    bit = 2
+                    if c.peek() == UInt8(ascii: "n") {
+                        _ = try c.readLiteral()
+                    } else {
+                        cmd.extFields = try readExtFields(&c)
+                    }
+                } else if keyEquals(c, keyRange, kFlag) {
+                    bit = 4
+                    cmd.flag = try readInt32(&c, "flag")
+                } else if keyEquals(c, keyRange, kLanguage) {
+                    bit = 8
+                    switch c.peek() {
+                    case UInt8(ascii: "\"")?: cmd.language = LanguageCode(name: try c.readString())
+                    case UInt8(ascii: "n")?: _ = try c.readLiteral()
+                    default:
+                        let n = try c.readInt64()
+                        guard n >= 0 && n <= 255 else { throw RemotingDecodingError(context, .wrongType(field: "language", expected: "a language name"), offset: keyOffset) }
+                        cmd.language = LanguageCode(code: UInt8(n))
+                    }
+                } else if keyEquals(c, keyRange, kOpaque) {
+                    bit = 16
+                    cmd.opaque = try readInt32(&c, "opaque")
+                } else if keyEquals(c, keyRange, kRemark) {
+                    bit = 32
+                    switch c.peek() {
+                    case UInt8(ascii: "\"")?: cmd.remark = try c.readString()
+                    case UInt8(ascii: "n")?: _ = try c.readLiteral()
+                    default: throw RemotingDecodingError(context, .wrongType(field: "remark", expected: "a string"), offset: c.index)
+                    }
+                } else if keyEquals(c, keyRange, kSerialize) {
+                    bit = 64
+                    cmd.jsonHasSerializeTypeCurrentRPC = true
+                    try c.skipValue(depth: 1, maxDepth: maxDepth)
+                } else if keyEquals(c, keyRange, kVersion) {
+                    bit = 128
+                    cmd.version = try readInt32(&c, "version")
+                } else {
+                    try c.skipValue(depth: 1, maxDepth: maxDepth)
+                }
+                if bit != 0 {
+                    if seen & bit != 0 {
+                        let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[keyRange]), as: UTF8.self)
+                        throw RemotingDecodingError(context, .duplicateKey(key), offset: keyOffset)
+                    }
+                    seen |= bit
+                }
+                c.skipWhitespace()
+                switch c.peek() {
+                case UInt8(ascii: ",")?: c.advance()
+                case UInt8(ascii: "}")?: c.advance()
+                case nil: throw c.error("unexpected end of JSON inside the header object")
+                default: throw c.error("unexpected '\(c.printable)', expected ',' or '}'")
+                }
+                if bytes[c.index - 1] == UInt8(ascii: "}") { break }
+            }
+        }
+        // Only white space (the C++ client's trailing newline) may follow.
+        let afterObject = c.index
+        c.skipWhitespace()
+        if !c.atEnd { throw c.error("unexpected '\(c.printable)' after the header object") }
+        cmd.jsonTrailingNewline = afterObject < bytes.count && bytes[afterObject] == 0x0A
+        if seen & 1 == 0 { throw RemotingDecodingError(context, .missingField(field: "code"), offset: nil) }
+        return cmd
+    }
+
+    private static func readInt32(_ c: inout JSONCursor, _ field: String) throws -> Int32 {
+        let at = c.index
+        let v: Int64
+        if c.atEnd { throw c.error("unexpected end of JSON, expected an integer for \(field)") }
+        if c.peek() == UInt8(ascii: "\"") {
+            // tolerate a quoted number
+            let s = try c.readString()
+            guard let n = Int64(s) else { throw RemotingDecodingError(c.context, .wrongType(field: field, expected: "an integer"), offset: at) }
+            v = n
+        } else {
+            guard let b = c.peek(), b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39) else {
+                throw RemotingDecodingError(c.context, .wrongType(field: field, expected: "an integer"), offset: at)
+            }
+            v = try c.readInt64()
+        }
+        guard let r = Int32(exactly: v) else {
+            throw RemotingDecodingError(c.context, .invalidField(field: field, value: String(v), expected: "a 32-bit integer"), offset: at)
+        }
+        return r
+    }
+
+    /// extFields: an object of string keys; values of any scalar JSON type become text (the C++ client sends
+    /// numbers); nulls are dropped (Java would hold null); nested values keep their compact JSON text.
+    private static func readExtFields(_ c: inout JSONCursor) throws -> ExtFields {
+        guard c.peek() == UInt8(ascii: "{") else {
+            throw RemotingDecodingError(c.context, .wrongType(field: "extFields", expected: "an object"), offset: c.index)
+        }
+        c.advance()
+        var fields = ExtFields()
+        fields.entries.reserveCapacity(12)
+        c.skipWhitespace()
+        if c.peek() == UInt8(ascii: "}") { c.advance(); return fields }
+        while true {
+            c.skipWhitespace()
+            guard c.peek() == UInt8(ascii: "\"") else {
+                if c.atEnd { throw c.error("unexpected end of JSON inside extFields") }
+                throw c.error("unexpected '\(c.printable)', expected an extFields key")
+            }
+            let keyOffset = c.index
+            let key = try c.readString()
+            for e in fields.entries where e.key.utf8.count == key.utf8.count && e.key == key {
+                throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(key)"), offset: keyOffset)
+            }
+            c.skipWhitespace()
+            try c.expect(UInt8(ascii: ":"), "':' after an extFields key")
+            c.skipWhitespace()
+            switch c.peek() {
+            case UInt8(ascii: "\"")?:
+                fields.entries.append((key: key, value: try c.readString()))
+            case UInt8(ascii: "n")?:
+                _ = try c.readLiteral()
+            case UInt8(ascii: "t")?, UInt8(ascii: "f")?:
+                fields.entries.append((key: key, value: try c.readLiteral()))
+            case UInt8(ascii: "{")?, UInt8(ascii: "[")?:
+                var p = JSONParser(options: .init(maxDepth: maxDepth))
+                let v = try p.parseValue(&c, depth: 2)
+                fields.entries.append((key: key, value: v.compactText))
+            case nil:
+                throw c.error("unexpected end of JSON inside extFields")
+            default:
+                fields.entries.append((key: key, value: try c.readNumber()))
+            }
+            c.skipWhitespace()
+            switch c.peek() {
+            case UInt8(ascii: ",")?: c.advance()
+            case UInt8(ascii: "}")?: c.advance(); return fields
+            case nil: throw c.error("unexpected end of JSON inside extFields")
+            default: throw c.error("unexpected '\(c.printable)', expected ',' or '}'")
+            }
+        }
+    }
+
+    // MARK: encoding
+
+    static func encode(_ cmd: RemotingCommand, into out: inout ByteBuffer) {
+        var b: [UInt8] = []
+        b.reserveCapacity(160 + (cmd.extFields?.count ?? 0) * 40)
+        b.append(contentsOf: #"{"code":"#.utf8)
+        b.append(contentsOf: String(cmd.code).utf8)
+        if let ext = cmd.extFields {
+            b.append(contentsOf: #","extFields":{"#.utf8)
+            var first = true
+            for e in ext.entries {
+                if !first { b.append(UInt8(ascii: ",")) }
+                first = false
+                JSONWriter.writeString(e.key, into: &b)
+                b.append(UInt8(ascii: ":"))
+                JSONWriter.writeString(e.value, into: &b)
+            }
+            b.append(UInt8(ascii: "}"))
+        }
+        b.append(contentsOf: #","flag":"#.utf8)
+        b.append(contentsOf: String(cmd.flag).utf8)
+        b.append(contentsOf: #","language":"#.utf8)
+        JSONWriter.writeString(cmd.language.name, into: &b)
+        b.append(contentsOf: #","opaque":"#.utf8)
+        b.append(contentsOf: String(cmd.opaque).utf8)
+        if let remark = cmd.remark {
+            b.append(contentsOf: #","remark":"#.utf8)
+            JSONWriter.writeString(remark, into: &b)
+        }
+        if cmd.jsonHasSerializeTypeCurrentRPC {
+            b.append(contentsOf: #","serializeTypeCurrentRPC":"JSON""#.utf8)
+        }
+        b.append(contentsOf: #","version":"#.utf8)
+        b.append(contentsOf: String(cmd.version).utf8)
+        b.append(UInt8(ascii: "}"))
+        if cmd.jsonTrailingNewline { b.append(0x0A) }
+        out.writeBytes(b)
+    }
+}
+
+/// The ROCKETMQ binary header (serialize type 1), PROTOCOL.md section 3.
+enum BinaryHeaderCodec {
+    static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
+        let ctx = "\(context): ROCKETMQ header"
+        var r = BinaryReader(bytes: bytes, context: ctx)
+        let code = try r.readInt16("code")
+        let lang = try r.readUInt8("language")
+        let version = try r.readInt16("version")
+        let opaque = try r.readInt32("opaque")
+        let flag = try r.readInt32("flag")
+        let remarkLength = try r.readInt32("remark length")
+        var remark: String? = nil
+        if remarkLength != 0 {
+            remark = try r.readString(length: Int(remarkLength), field: "remark")
+        }
+        let extOffset = r.index
+        let extLength = try r.readInt32("extFields length")
+        var ext: ExtFields? = nil
+        if extLength < 0 || Int(extLength) > bytes.count {
+            throw RemotingDecodingError(ctx, .invalidLength(field: "extFields", length: Int(extLength)), offset: extOffset)
+        }
+        if extLength > 0 {
+            let end = r.index + Int(extLength)
+            guard end <= bytes.count else {
+                throw RemotingDecodingError(ctx, .truncated(field: "extFields", needed: Int(extLength), available: bytes.count - r.index), offset: r.index)
+            }
+            var fields = ExtFields()
+            fields.entries.reserveCapacity(12)
+            while r.index < end {
+                let keyLength = try r.readInt16("extFields key length")
+                let key = try r.readString(length: Int(keyLength), field: "extFields key", limit: end)
+                let valueLength = try r.readInt32("extFields value length")
+                let value = try r.readString(length: Int(valueLength), field: "extFields value of \(key)", limit: end)
+                fields.entries.append((key: key, value: value))
+            }
+            ext = fields
+        }
+        if r.index != bytes.count {
+            throw RemotingDecodingError(ctx, .other("\(bytes.count - r.index) bytes after the extFields block"), offset: r.index)
+        }
+        var cmd = RemotingCommand(code: Int32(code), language: LanguageCode(code: lang), version: Int32(version),
+                                  opaque: opaque, flag: flag, remark: remark, extFields: ext, serializeType: .rocketmq)
+        cmd.jsonHasSerializeTypeCurrentRPC = true
+        return cmd
+    }
+
+    static func encode(_ cmd: RemotingCommand, into out: inout ByteBuffer) {
+        out.writeInteger(Int16(truncatingIfNeeded: cmd.code))
+        out.writeInteger(cmd.language.binaryCode)
+        out.writeInteger(Int16(truncatingIfNeeded: cmd.version))
+        out.writeInteger(cmd.opaque)
+        out.writeInteger(cmd.flag)
+        if let remark = cmd.remark, !remark.isEmpty {
+            out.writeInteger(Int32(remark.utf8.count))
+            out.writeString(remark)
+        } else {
+            out.writeInteger(Int32(0))
+        }
+        guard let ext = cmd.extFields, !ext.isEmpty else {
+            out.writeInteger(Int32(0))
+            return
+        }
+        var length = 0
+        for e in ext.entries { length += 2 + e.key.utf8.count + 4 + e.value.utf8.count }
+        out.writeInteger(Int32(length))
+        for e in ext.entries {
+            out.writeInteger(Int16(truncatingIfNeeded: e.key.utf8.count))
+            out.writeString(e.key)
+            out.writeInteger(Int32(e.value.utf8.count))
+            out.writeString(e.value)
+        }
+    }
+}
+
+/// Bounds-checked big-endian reads over raw bytes, with errors that name the field and offset.
+struct BinaryReader {
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+    let context: String
+
+    init(bytes: UnsafeRawBufferPointer, context: String) {
+        self.bytes = bytes
+        self.context = context
+    }
+
+    var remaining: Int { bytes.count - index }
+
+    @inline(__always) mutating func need(_ n: Int, _ field: String, limit: Int? = nil) throws {
+        let end = limit ?? bytes.count
+        if n < 0 || index + n > end {
+            throw RemotingDecodingError(context, .truncated(field: field, needed: n, available: max(0, end - index)), offset: index)
+        }
+    }
+
+    @inline(__always) mutating func readUInt8(_ field: String) throws -> UInt8 {
+        try need(1, field)
+        defer { index += 1 }
+        return bytes[index]
+    }
+    @inline(__always) mutating func readInt16(_ field: String) throws -> Int16 {
+        try need(2, field)
+        defer { index += 2 }
+        return Int16(bitPattern: UInt16(bytes[index]) << 8 | UInt16(bytes[index + 1]))
+    }
+    @inline(__always) mutating func readInt32(_ field: String) throws -> Int32 {
+        try need(4, field)
+        defer { index += 4 }
+        var v: UInt32 = 0
+        for k in 0..<4 { v = v << 8 | UInt32(bytes[index + k]) }
+        return Int32(bitPattern: v)
+    }
+    @inline(__always) mutating func readInt64(_ field: String) throws -> Int64 {
+        try need(8, field)
+        defer { index += 8 }
+        var v: UInt64 = 0
+        for k in 0..<8 { v = v << 8 | UInt64(bytes[index + k]) }
+        return Int64(bitPattern: v)
+    }
+    mutating func readBytes(_ n: Int, _ field: String) throws -> UnsafeRawBufferPointer {
+        if n < 0 { throw RemotingDecodingError(context, .invalidLength(field: field, length: n), offset: index) }
+        try need(n, field)
+        defer { index += n }
+        return UnsafeRawBufferPointer(rebasing: bytes[index..<(index + n)])
+    }
+    mutating func readString(length: Int, field: String, limit: Int? = nil) throws -> String {
+        if length < 0 { throw RemotingDecodingError(context, .invalidLength(field: field, length: length), offset: index - 4) }
+        try need(length, field, limit: limit)
+        let start = index
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)])
+        index += length
+        guard let s = String(validating: slice, as: UTF8.self) else {
+            throw RemotingDecodingError(context, .invalidUTF8(field: field), offset: start)
+        }
+        return s
+    }
+}

@@ -1,0 +1,464 @@
+/// A JSON value as RocketMQ writes it. fastjson 1.x writes map keys that are not strings without quotes
+/// (`{0:"addr"}`) and object-typed keys as nested objects (`{{"topic":"t"}:100}`), so keys are `JSONKey`,
+/// not just strings. Numbers keep their literal text so that 64-bit values survive unchanged.
+public indirect enum JSONValue: Hashable, Sendable {
+    case object([JSONMember])
+    case array([JSONValue])
+    case string(String)
+    case number(String)
+    case bool(Bool)
+    case null
+}
+
+public struct JSONMember: Hashable, Sendable {
+    public var key: JSONKey
+    public var value: JSONValue
+    public init(key: JSONKey, value: JSONValue) {
+        self.key = key
+        self.value = value
+    }
+    public init(_ key: String, _ value: JSONValue) {
+        self.key = .string(key)
+        self.value = value
+    }
+}
+
+public enum JSONKey: Hashable, Sendable, CustomStringConvertible {
+    /// A quoted key.
+    case string(String)
+    /// An unquoted literal key: an integer (possibly negative), `true`, `false` or `null`.
+    case bare(String)
+    /// An object used as a key (Java map keyed by MessageQueue).
+    case object(JSONValue)
+
+    /// The key as text: the string, the literal, or the compact JSON of the object.
+    public var text: String {
+        switch self {
+        case .string(let s): return s
+        case .bare(let s): return s
+        case .object(let v): return v.compactText
+        }
+    }
+    public var description: String { text }
+}
+
+extension JSONValue {
+    public subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        for m in members.reversed() where m.key.text == key { return m.value }
+        return nil
+    }
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    /// Text of a scalar: strings as is, numbers and booleans as written.
+    public var scalarText: String? {
+        switch self {
+        case .string(let s): return s
+        case .number(let n): return n
+        case .bool(let b): return b ? "true" : "false"
+        default: return nil
+        }
+    }
+    public var int64Value: Int64? {
+        switch self {
+        case .number(let n): return Int64(n)
+        case .string(let s): return Int64(s)
+        default: return nil
+        }
+    }
+    public var boolValue: Bool? {
+        switch self {
+        case .bool(let b): return b
+        case .string(let s): return s == "true" ? true : (s == "false" ? false : nil)
+        default: return nil
+        }
+    }
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+    public var objectMembers: [JSONMember]? {
+        if case .object(let m) = self { return m }
+        return nil
+    }
+
+    /// Compact JSON text in fastjson style: no spaces, control characters as `\u00XX`, non-ASCII raw.
+    /// Bare and object keys are written as they were read (so the output is RocketMQ's dialect).
+    public var compactText: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        JSONWriter.write(self, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
+/// Writes JSON the way fastjson does: compact, `\"`, `\\`, control characters as `\u00XX` (with the
+/// short forms `\b \f \n \r \t`), everything else raw UTF-8.
+public enum JSONWriter {
+    public static func write(_ value: JSONValue, into out: inout [UInt8]) {
+        switch value {
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            for (i, m) in members.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                switch m.key {
+                case .string(let s): writeString(s, into: &out)
+                case .bare(let s): out.append(contentsOf: s.utf8)
+                case .object(let v): write(v, into: &out)
+                }
+                out.append(UInt8(ascii: ":"))
+                write(m.value, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, v) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                write(v, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .string(let s): writeString(s, into: &out)
+        case .number(let n): out.append(contentsOf: n.utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .null: out.append(contentsOf: "null".utf8)
+        }
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    public static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
+            case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
+            case 0x08: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "b"))
+            case 0x0C: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "f"))
+            case 0x0A: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
+            case 0..<0x20, 0x7F:
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
+                                        hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]])
+            default: out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}
+
+/// A byte-level JSON reader with RocketMQ's leniencies (bare integer, literal and object keys; a trailing
+/// newline from the C++ client), a depth limit and optional duplicate-key rejection. Every error carries the
+/// byte offset where it was detected.
+public struct JSONParser {
+    public struct Options: Sendable {
+        public var maxDepth: Int
+        public var rejectDuplicateKeys: Bool
+        public var allowNonStringKeys: Bool
+        public init(maxDepth: Int = 64, rejectDuplicateKeys: Bool = false, allowNonStringKeys: Bool = true) {
+            self.maxDepth = maxDepth
+            self.rejectDuplicateKeys = rejectDuplicateKeys
+            self.allowNonStringKeys = allowNonStringKeys
+        }
+    }
+
+    /// Parses one complete JSON value; only white space may follow it.
+    public static func parse(_ bytes: UnsafeRawBufferPointer, context: String, options: Options = Options()) throws -> JSONValue {
+        var c = JSONCursor(bytes, context: context)
+        var p = JSONParser(options: options)
+        c.skipWhitespace()
+        let v = try p.parseValue(&c, depth: 0)
+        c.skipWhitespace()
+        if !c.atEnd { throw c.error("unexpected '\(c.printable)' after the JSON value") }
+        return v
+    }
+
+    public static func parse(_ bytes: [UInt8], context: String, options: Options = Options()) throws -> JSONValue {
+        try bytes.withUnsafeBytes { try parse($0, context: context, options: options) }
+    }
+
+    let options: Options
+    init(options: Options) { self.options = options }
+
+    mutating func parseValue(_ c: inout JSONCursor, depth: Int) throws -> JSONValue {
+        guard let b = c.peek() else { throw c.error("unexpected end of JSON, expected a value") }
+        switch b {
+        case UInt8(ascii: "{"): return try parseObject(&c, depth: depth + 1)
+        case UInt8(ascii: "["): return try parseArray(&c, depth: depth + 1)
+        case UInt8(ascii: "\""): return .string(try c.readString())
+        case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
+            let lit = try c.readLiteral()
+            switch lit {
+            case "true": return .bool(true)
+            case "false": return .bool(false)
+            default: return .null
+            }
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return .number(try c.readNumber())
+        default:
+            throw c.error("unexpected '\(c.printable)', expected a value")
+        }
+    }
+
+    mutating func parseObject(_ c: inout JSONCursor, depth: Int) throws -> JSONValue {
+        if depth > options.maxDepth {
+            throw RemotingDecodingError(c.context, .jsonTooDeep(limit: options.maxDepth), offset: c.index)
+        }
+        c.advance()  // {
+        var members: [JSONMember] = []
+        c.skipWhitespace()
+        if c.peek() == UInt8(ascii: "}") { c.advance(); return .object(members) }
+        while true {
+            c.skipWhitespace()
+            let keyOffset = c.index
+            let key: JSONKey
+            switch c.peek() {
+            case UInt8(ascii: "\"")?:
+                key = .string(try c.readString())
+            case UInt8(ascii: "{")? where options.allowNonStringKeys:
+                key = .object(try parseObject(&c, depth: depth + 1))
+            case let b? where options.allowNonStringKeys && (b == UInt8(ascii: "-") || (b >= 0x30 && b <= 0x39)):
+                key = .bare(try c.readNumber())
+            case let b? where options.allowNonStringKeys && (b == UInt8(ascii: "t") || b == UInt8(ascii: "f") || b == UInt8(ascii: "n")):
+                key = .bare(try c.readLiteral())
+            case nil:
+                throw c.error("unexpected end of JSON inside an object")
+            default:
+                throw c.error("unexpected '\(c.printable)', expected an object key")
+            }
+            if options.rejectDuplicateKeys, members.contains(where: { $0.key == key }) {
+                throw RemotingDecodingError(c.context, .duplicateKey(key.text), offset: keyOffset)
+            }
+            c.skipWhitespace()
+            try c.expect(UInt8(ascii: ":"), "':' after an object key")
+            c.skipWhitespace()
+            let value = try parseValue(&c, depth: depth)
+            members.append(JSONMember(key: key, value: value))
+            c.skipWhitespace()
+            switch c.peek() {
+            case UInt8(ascii: ",")?: c.advance()
+            case UInt8(ascii: "}")?: c.advance(); return .object(members)
+            case nil: throw c.error("unexpected end of JSON inside an object")
+            default: throw c.error("unexpected '\(c.printable)', expected ',' or '}'")
+            }
+        }
+    }
+
+    mutating func parseArray(_ c: inout JSONCursor, depth: Int) throws -> JSONValue {
+        if depth > options.maxDepth {
+            throw RemotingDecodingError(c.context, .jsonTooDeep(limit: options.maxDepth), offset: c.index)
+        }
+        c.advance()  // [
+        var items: [JSONValue] = []
+        c.skipWhitespace()
+        if c.peek() == UInt8(ascii: "]") { c.advance(); return .array(items) }
+        while true {
+            c.skipWhitespace()
+            items.append(try parseValue(&c, depth: depth))
+            c.skipWhitespace()
+            switch c.peek() {
+            case UInt8(ascii: ",")?: c.advance()
+            case UInt8(ascii: "]")?: c.advance(); return .array(items)
+            case nil: throw c.error("unexpected end of JSON inside an array")
+            default: throw c.error("unexpected '\(c.printable)', expected ',' or ']'")
+            }
+        }
+    }
+}
+
+/// Position in a JSON text. Shared by the general parser and the header decoder's fast path.
+struct JSONCursor {
+    let bytes: UnsafeRawBufferPointer
+    var index: Int = 0
+    let context: String
+
+    init(_ bytes: UnsafeRawBufferPointer, context: String) {
+        self.bytes = bytes
+        self.context = context
+    }
+
+    @inline(__always) var atEnd: Bool { index >= bytes.count }
+    @inline(__always) func peek() -> UInt8? { index < bytes.count ? bytes[index] : nil }
+    @inline(__always) mutating func advance() { index += 1 }
+
+    var printable: String {
+        guard let b = peek() else { return "end" }
+        if b >= 0x20 && b < 0x7F { return String(UnicodeScalar(b)) }
+        return String(format2hex: b)
+    }
+
+    func error(_ message: String) -> RemotingDecodingError {
+        RemotingDecodingError(context, .json(message), offset: index)
+    }
+
+    @inline(__always) mutating func skipWhitespace() {
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == 0x20 || b == 0x0A || b == 0x0D || b == 0x09 { index += 1 } else { return }
+        }
+    }
+
+    mutating func expect(_ byte: UInt8, _ what: String) throws {
+        guard let b = peek() else { throw error("unexpected end of JSON, expected \(what)") }
+        guard b == byte else { throw error("unexpected '\(printable)', expected \(what)") }
+        index += 1
+    }
+
+    mutating func readLiteral() throws -> String {
+        let start = index
+        for lit in ["true", "false", "null"] {
+            let u = Array(lit.utf8)
+            if index + u.count <= bytes.count {
+                var ok = true
+                for k in 0..<u.count where bytes[index + k] != u[k] { ok = false; break }
+                if ok { index += u.count; return lit }
+            }
+        }
+        index = start
+        throw error("invalid literal")
+    }
+
+    mutating func readNumber() throws -> String {
+        let start = index
+        if peek() == UInt8(ascii: "-") { index += 1 }
+        var digits = 0
+        while let b = peek(), b >= 0x30 && b <= 0x39 { index += 1; digits += 1 }
+        if digits == 0 { throw error("invalid number") }
+        if peek() == UInt8(ascii: ".") {
+            index += 1
+            var frac = 0
+            while let b = peek(), b >= 0x30 && b <= 0x39 { index += 1; frac += 1 }
+            if frac == 0 { throw error("invalid number") }
+        }
+        if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            index += 1
+            if let s = peek(), s == UInt8(ascii: "+") || s == UInt8(ascii: "-") { index += 1 }
+            var exp = 0
+            while let b = peek(), b >= 0x30 && b <= 0x39 { index += 1; exp += 1 }
+            if exp == 0 { throw error("invalid number") }
+        }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+    }
+
+    /// Reads an integer literal that must fit in Int64 (header members such as code and opaque).
+    mutating func readInt64() throws -> Int64 {
+        let start = index
+        var negative = false
+        if peek() == UInt8(ascii: "-") { negative = true; index += 1 }
+        var value: Int64 = 0
+        var digits = 0
+        while index < bytes.count {
+            let b = bytes[index]
+            guard b >= 0x30 && b <= 0x39 else { break }
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(b &- 0x30))
+            if o1 || o2 { index = start; throw error("integer out of range") }
+            value = a
+            digits += 1
+            index += 1
+        }
+        if digits == 0 { index = start; throw error("expected an integer") }
+        if let b = peek(), b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") {
+            throw error("expected an integer, found a fraction")
+        }
+        return negative ? -value : value
+    }
+
+    /// Reads a quoted string (the cursor is on the opening quote) and validates its UTF-8.
+    mutating func readString() throws -> String {
+        index += 1  // opening quote
+        let start = index
+        // Fast path: no escapes.
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+                index += 1
+                if let s = String(validating: slice, as: UTF8.self) { return s }
+                throw RemotingDecodingError(context, .invalidUTF8(field: "JSON string"), offset: start)
+            }
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) inside a string") }
+            index += 1
+        }
+        if index >= bytes.count {
+            throw RemotingDecodingError(context, .json("unterminated string"), offset: start - 1)
+        }
+        // Slow path with escapes.
+        var out: [UInt8] = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                index += 1
+                if let s = String(validating: out, as: UTF8.self) { return s }
+                throw RemotingDecodingError(context, .invalidUTF8(field: "JSON string"), offset: start)
+            }
+            if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) inside a string") }
+            if b != UInt8(ascii: "\\") { out.append(b); index += 1; continue }
+            index += 1
+            guard let e = peek() else { break }
+            index += 1
+            switch e {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = try readHex4()
+                if scalar >= 0xD800 && scalar < 0xDC00 {
+                    // high surrogate: a low one must follow
+                    guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                        throw error("unpaired surrogate in \\u escape")
+                    }
+                    index += 2
+                    let low = try readHex4()
+                    guard low >= 0xDC00 && low < 0xE000 else { throw error("unpaired surrogate in \\u escape") }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                } else if scalar >= 0xDC00 && scalar < 0xE000 {
+                    throw error("unpaired surrogate in \\u escape")
+                }
+                guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
+                out.append(contentsOf: Array(String(Character(u)).utf8))
+            default:
+                index -= 1
+                throw error("invalid escape '\\\(printable)'")
+            }
+        }
+        throw RemotingDecodingError(context, .json("unterminated string"), offset: start - 1)
+    }
+
+    mutating func readHex4() throws -> UInt32 {
+        guard index + 4 <= bytes.count else { index = bytes.count; throw error("truncated \\u escape") }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let b = bytes[index]
+            let d: UInt32
+            switch b {
+            case 0x30...0x39: d = UInt32(b - 0x30)
+            case 0x41...0x46: d = UInt32(b - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(b - 0x61 + 10)
+            default: throw error("invalid hex digit in \\u escape")
+            }
+            v = v << 4 | d
+            index += 1
+        }
+        return v
+    }
+
+    /// Skips any JSON value (used for unknown header members) with the depth limit.
+    mutating func skipValue(depth: Int, maxDepth: Int) throws {
+        var p = JSONParser(options: .init(maxDepth: maxDepth))
+        _ = try p.parseValue(&self, depth: depth)
+    }
+}
+
+extension String {
+    init(format2hex b: UInt8) {
+        let h = String(b, radix: 16, uppercase: false)
+        self = "0x" + (h.count == 1 ? "0" + h : h)
+    }
+}

@@ -1,0 +1,395 @@
+import CompressNIO
+import NIOCore
+
+/// Message properties text (PROTOCOL.md 6.4): `key 0x01 value 0x02 …`, with or without a final 0x02.
+public enum MessageProperties {
+    /// Java's `string2messageProperties`: segments shorter than 3 characters, and pairs with an empty key or
+    /// value, are dropped; later duplicates replace earlier ones (kept in first-seen position).
+    public static func parse(_ text: String) -> [(key: String, value: String)] {
+        var out: [(key: String, value: String)] = []
+        for segment in text.split(separator: "\u{02}", omittingEmptySubsequences: true) {
+            guard segment.count >= 3, let sep = segment.firstIndex(of: "\u{01}") else { continue }
+            let key = String(segment[..<sep])
+            let value = String(segment[segment.index(after: sep)...])
+            guard !key.isEmpty, !value.isEmpty else { continue }
+            if let i = out.firstIndex(where: { $0.key == key }) { out[i].value = value } else { out.append((key, value)) }
+        }
+        return out
+    }
+
+    /// Java's `messageProperties2String` of 4.9.1–5.1.4: no trailing separator.
+    public static func encode(_ properties: [(key: String, value: String)], trailingSeparator: Bool = false) -> String {
+        var s = properties.map { "\($0.key)\u{01}\($0.value)" }.joined(separator: "\u{02}")
+        if trailingSeparator && !properties.isEmpty { s += "\u{02}" }
+        return s
+    }
+}
+
+/// CRC-32 (IEEE, as zlib and `java.util.zip.CRC32`).
+public enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        table.withUnsafeBufferPointer { t in
+            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        }
+        return c ^ 0xFFFF_FFFF
+    }
+    public static func checksum<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+        Array(bytes).withUnsafeBytes { checksum($0) }
+    }
+    /// RocketMQ's BODYCRC: CRC-32 masked with 0x7FFFFFFF.
+    public static func rocketmq<C: Collection>(_ bytes: C) -> Int32 where C.Element == UInt8 {
+        Int32(bitPattern: checksum(bytes) & 0x7FFF_FFFF)
+    }
+}
+
+/// Stored-message SYSFLAG bits (PROTOCOL.md 6.3).
+public struct MessageSysFlag: OptionSet, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    public static let compressed = MessageSysFlag(rawValue: 0x1)
+    public static let multiTags = MessageSysFlag(rawValue: 0x2)
+    public static let bornHostV6 = MessageSysFlag(rawValue: 0x10)
+    public static let storeHostV6 = MessageSysFlag(rawValue: 0x20)
+    public static let needUnwrap = MessageSysFlag(rawValue: 0x40)
+    public static let innerBatch = MessageSysFlag(rawValue: 0x80)
+
+    public enum Transaction: String, Sendable { case none = "NOT_TYPE", prepared = "PREPARED", commit = "COMMIT", rollback = "ROLLBACK" }
+    public var transaction: Transaction {
+        switch rawValue & 0xC {
+        case 0x4: return .prepared
+        case 0x8: return .commit
+        case 0xC: return .rollback
+        default: return .none
+        }
+    }
+    public enum Compression: String, Sendable { case zlib = "ZLIB", lz4 = "LZ4", zstd = "ZSTD" }
+    /// The compression of a compressed body: bits 0x700, where 0 (older writers) and 3 mean zlib.
+    public var compression: Compression {
+        switch (rawValue & 0x700) >> 8 {
+        case 1: return .lz4
+        case 2: return .zstd
+        default: return .zlib
+        }
+    }
+    public var description: String {
+        var parts: [String] = []
+        if contains(.compressed) { parts.append("COMPRESSED(\(compression.rawValue))") }
+        if contains(.multiTags) { parts.append("MULTI_TAGS") }
+        if transaction != .none { parts.append("TRANSACTION_\(transaction.rawValue)") }
+        if contains(.bornHostV6) { parts.append("BORNHOST_V6") }
+        if contains(.storeHostV6) { parts.append("STOREHOST_V6") }
+        if contains(.needUnwrap) { parts.append("NEED_UNWRAP") }
+        if contains(.innerBatch) { parts.append("INNER_BATCH") }
+        return parts.isEmpty ? "0" : "\(rawValue) (" + parts.joined(separator: "|") + ")"
+    }
+}
+
+/// A host in a stored record: IPv4 or IPv6 address bytes and a port.
+public struct MessageHost: Hashable, Sendable, CustomStringConvertible {
+    public var address: [UInt8]
+    public var port: Int32
+    public init(address: [UInt8], port: Int32) {
+        self.address = address
+        self.port = port
+    }
+    public var description: String {
+        if address.count == 4 { return address.map { String($0) }.joined(separator: ".") + ":\(port)" }
+        var groups: [String] = []
+        var i = 0
+        while i + 1 < address.count {
+            groups.append(String(UInt16(address[i]) << 8 | UInt16(address[i + 1]), radix: 16))
+            i += 2
+        }
+        return "[" + groups.joined(separator: ":") + "]:\(port)"
+    }
+}
+
+/// The body of a stored message after decompression.
+public enum MessageBody: Hashable, Sendable {
+    /// Plain bytes (or zlib bytes inflated).
+    case bytes([UInt8])
+    /// A body compressed with an algorithm we cannot inflate here (LZ4, ZSTD), with its stored length.
+    case compressed(MessageSysFlag.Compression, storedLength: Int)
+
+    public var bytes: [UInt8]? {
+        if case .bytes(let b) = self { return b }
+        return nil
+    }
+}
+
+/// One stored-message record (PROTOCOL.md 6.1).
+public struct StoredMessage: Hashable, Sendable {
+    public var totalSize: Int32
+    public var magicCode: Int32
+    public var bodyCRC: Int32
+    public var queueId: Int32
+    public var flag: Int32
+    public var queueOffset: Int64
+    public var physicalOffset: Int64
+    public var sysFlag: MessageSysFlag
+    public var bornTimestamp: Int64
+    public var bornHost: MessageHost
+    public var storeTimestamp: Int64
+    public var storeHost: MessageHost
+    public var reconsumeTimes: Int32
+    public var preparedTransactionOffset: Int64
+    /// The body as stored (possibly compressed).
+    public var storedBody: [UInt8]
+    public var body: MessageBody
+    public var topic: String
+    /// Raw properties text.
+    public var propertiesText: String
+    public var properties: [(key: String, value: String)]
+    /// Whether BODYCRC matches the stored body.
+    public var crcMatches: Bool
+
+    public static let magicV1: Int32 = Int32(bitPattern: 0xDAA3_20A7)
+    public static let magicV2: Int32 = Int32(bitPattern: 0xDAA3_20AB)
+
+    public var property: [String: String] { Dictionary(properties.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b }) }
+    public var tags: String? { properties.last { $0.key == "TAGS" }?.value }
+    public var keys: String? { properties.last { $0.key == "KEYS" }?.value }
+    public var uniqKey: String? { properties.last { $0.key == "UNIQ_KEY" }?.value }
+
+    /// offsetMsgId: store host address + port + physical offset, uppercase hex (6.2).
+    public var offsetMsgId: String { MessageId.make(host: storeHost, physicalOffset: physicalOffset) }
+    /// What the Java consumer calls msgId: UNIQ_KEY when present, else the offsetMsgId.
+    public var msgId: String { uniqKey ?? offsetMsgId }
+
+    public static func == (a: StoredMessage, b: StoredMessage) -> Bool {
+        a.totalSize == b.totalSize && a.physicalOffset == b.physicalOffset && a.queueOffset == b.queueOffset
+            && a.storedBody == b.storedBody && a.topic == b.topic && a.propertiesText == b.propertiesText
+            && a.bornTimestamp == b.bornTimestamp && a.storeTimestamp == b.storeTimestamp && a.bodyCRC == b.bodyCRC
+            && a.bornHost == b.bornHost && a.storeHost == b.storeHost && a.sysFlag == b.sysFlag && a.flag == b.flag
+            && a.queueId == b.queueId && a.reconsumeTimes == b.reconsumeTimes && a.magicCode == b.magicCode
+            && a.preparedTransactionOffset == b.preparedTransactionOffset
+    }
+    public func hash(into h: inout Hasher) {
+        h.combine(physicalOffset)
+        h.combine(queueOffset)
+        h.combine(storedBody)
+    }
+}
+
+public enum MessageId {
+    public static func make(host: MessageHost, physicalOffset: Int64) -> String {
+        var bytes = host.address
+        let p = UInt32(bitPattern: host.port)
+        bytes += [UInt8(p >> 24), UInt8((p >> 16) & 0xFF), UInt8((p >> 8) & 0xFF), UInt8(p & 0xFF)]
+        let o = UInt64(bitPattern: physicalOffset)
+        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((o >> UInt64(s)) & 0xFF)) }
+        return hexUpper(bytes)
+    }
+
+    /// Decodes an offsetMsgId: 32 hex characters for IPv4, 56 for IPv6.
+    public static func decode(_ id: String) -> (host: MessageHost, physicalOffset: Int64)? {
+        guard id.count == 32 || id.count == 56, let bytes = bytesFromHex(id) else { return nil }
+        let addrLen = id.count == 32 ? 4 : 16
+        let addr = Array(bytes[0..<addrLen])
+        var port: UInt32 = 0
+        for b in bytes[addrLen..<(addrLen + 4)] { port = port << 8 | UInt32(b) }
+        var off: UInt64 = 0
+        for b in bytes[(addrLen + 4)...] { off = off << 8 | UInt64(b) }
+        return (MessageHost(address: addr, port: Int32(bitPattern: port)), Int64(bitPattern: off))
+    }
+
+    static func hexUpper(_ bytes: [UInt8]) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count * 2)
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0xF)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    public static func bytesFromHex(_ text: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count / 2)
+        var high: UInt8? = nil
+        for c in text.utf8 {
+            let v: UInt8
+            switch c {
+            case 0x30...0x39: v = c - 0x30
+            case 0x41...0x46: v = c - 0x41 + 10
+            case 0x61...0x66: v = c - 0x61 + 10
+            default: return nil
+            }
+            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
+        }
+        return high == nil ? out : nil
+    }
+}
+
+/// The records of a pull (or query/view) body. Decoding stops at the first record that cannot be parsed;
+/// the records before it are kept and `error` says which record failed and where.
+public struct StoredMessageBatch: Hashable, Sendable {
+    public var messages: [StoredMessage]
+    public var error: RemotingDecodingError?
+}
+
+public enum StoredMessageDecoder {
+    /// Default bound on one inflated body (the broker's 4 MiB message limit, times 4 for compression).
+    public static let defaultMaxInflatedBodySize = 16 * 1024 * 1024
+
+    public static func decodeAll(_ body: ByteBuffer, maxInflatedBodySize: Int = defaultMaxInflatedBodySize,
+                                 context: String = "pull body") -> StoredMessageBatch {
+        body.withUnsafeReadableBytes { decodeAll($0, maxInflatedBodySize: maxInflatedBodySize, context: context) }
+    }
+
+    public static func decodeAll(_ bytes: UnsafeRawBufferPointer, maxInflatedBodySize: Int = defaultMaxInflatedBodySize,
+                                 context: String = "pull body") -> StoredMessageBatch {
+        var messages: [StoredMessage] = []
+        var offset = 0
+        var index = 0
+        while offset < bytes.count {
+            do {
+                let m = try decodeOne(UnsafeRawBufferPointer(rebasing: bytes[offset...]), index: index,
+                                      maxInflatedBodySize: maxInflatedBodySize, context: context, baseOffset: offset)
+                messages.append(m)
+                offset += Int(m.totalSize)
+                index += 1
+            } catch let e as RemotingDecodingError {
+                return StoredMessageBatch(messages: messages, error: e)
+            } catch {
+                return StoredMessageBatch(messages: messages,
+                                          error: RemotingDecodingError(context, .record(index: index, reason: "\(error)"), offset: offset))
+            }
+        }
+        return StoredMessageBatch(messages: messages, error: nil)
+    }
+
+    /// Counts records by walking TOTALSIZE only (cheap; for summaries). Returns the count and whether the
+    /// walk ended exactly at the end of the body.
+    public static func countRecords(_ body: ByteBuffer) -> (count: Int, clean: Bool) {
+        var offset = body.readerIndex
+        let end = body.writerIndex
+        var n = 0
+        while offset + 4 <= end, let size = body.getInteger(at: offset, as: Int32.self), size >= 84, offset + Int(size) <= end {
+            offset += Int(size)
+            n += 1
+        }
+        return (n, offset == end)
+    }
+
+    static func decodeOne(_ bytes: UnsafeRawBufferPointer, index: Int, maxInflatedBodySize: Int, context: String,
+                          baseOffset: Int) throws -> StoredMessage {
+        let ctx = "\(context): record \(index) at offset \(baseOffset)"
+        var r = BinaryReader(bytes: bytes, context: ctx)
+        func fail(_ reason: String, _ at: Int? = nil) -> RemotingDecodingError {
+            RemotingDecodingError(context, .record(index: index, reason: reason), offset: baseOffset + (at ?? r.index))
+        }
+        let totalSize = try r.readInt32("TOTALSIZE")
+        if totalSize < 84 { throw fail("TOTALSIZE \(totalSize) is smaller than the 84-byte minimum", 0) }
+        if Int(totalSize) > bytes.count {
+            throw fail("TOTALSIZE \(totalSize) runs past the end of the body (\(bytes.count) bytes left)", 0)
+        }
+        // Only the record's own bytes from here on.
+        r = BinaryReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<Int(totalSize)]), context: ctx)
+        r.index = 4
+        let magic = try r.readInt32("MAGICCODE")
+        guard magic == StoredMessage.magicV1 || magic == StoredMessage.magicV2 else {
+            throw fail("unknown MAGICCODE 0x\(String(UInt32(bitPattern: magic), radix: 16))", 4)
+        }
+        let bodyCRC = try r.readInt32("BODYCRC")
+        let queueId = try r.readInt32("QUEUEID")
+        let flag = try r.readInt32("FLAG")
+        let queueOffset = try r.readInt64("QUEUEOFFSET")
+        let physicalOffset = try r.readInt64("PHYSICALOFFSET")
+        let sysFlag = MessageSysFlag(rawValue: try r.readInt32("SYSFLAG"))
+        let bornTimestamp = try r.readInt64("BORNTIMESTAMP")
+        let bornAddr = Array(try r.readBytes(sysFlag.contains(.bornHostV6) ? 16 : 4, "BORNHOST"))
+        let bornPort = try r.readInt32("BORNHOST port")
+        let storeTimestamp = try r.readInt64("STORETIMESTAMP")
+        let storeAddr = Array(try r.readBytes(sysFlag.contains(.storeHostV6) ? 16 : 4, "STOREHOST"))
+        let storePort = try r.readInt32("STOREHOST port")
+        let reconsumeTimes = try r.readInt32("RECONSUMETIMES")
+        let prepared = try r.readInt64("PREPARED TRANSACTION OFFSET")
+        let bodyLength = try r.readInt32("BODY length")
+        if bodyLength < 0 { throw fail("negative BODY length \(bodyLength)") }
+        let stored = Array(try r.readBytes(Int(bodyLength), "BODY"))
+        let topicLength: Int
+        if magic == StoredMessage.magicV2 {
+            topicLength = Int(try r.readInt16("TOPIC length"))
+        } else {
+            topicLength = Int(Int8(bitPattern: try r.readUInt8("TOPIC length")))
+        }
+        if topicLength < 0 { throw fail("negative TOPIC length \(topicLength)") }
+        let topic = try r.readString(length: topicLength, field: "TOPIC")
+        let propertiesLength = Int(try r.readInt16("PROPERTIES length"))
+        if propertiesLength < 0 { throw fail("negative PROPERTIES length \(propertiesLength)") }
+        let propertiesText = propertiesLength == 0 ? "" : try r.readString(length: propertiesLength, field: "PROPERTIES")
+        if r.index != Int(totalSize) {
+            throw fail("TOTALSIZE \(totalSize) but the fields end at \(r.index)")
+        }
+        let crcOK = CRC32.rocketmq(stored) == bodyCRC
+        var body = MessageBody.bytes(stored)
+        if sysFlag.contains(.compressed) {
+            switch sysFlag.compression {
+            case .zlib:
+                var buf = ByteBuffer(bytes: stored)
+                do {
+                    var out = try buf.decompress(with: .zlib(), maxSize: maxInflatedBodySize)
+                    body = .bytes(out.readBytes(length: out.readableBytes) ?? [])
+                } catch {
+                    throw RemotingDecodingError(context, .decompression("record \(index): zlib body of \(stored.count) bytes: \(error)"),
+                                                offset: baseOffset)
+                }
+            case .lz4, .zstd:
+                body = .compressed(sysFlag.compression, storedLength: stored.count)
+            }
+        }
+        return StoredMessage(
+            totalSize: totalSize, magicCode: magic, bodyCRC: bodyCRC, queueId: queueId, flag: flag, queueOffset: queueOffset,
+            physicalOffset: physicalOffset, sysFlag: sysFlag, bornTimestamp: bornTimestamp,
+            bornHost: MessageHost(address: bornAddr, port: bornPort), storeTimestamp: storeTimestamp,
+            storeHost: MessageHost(address: storeAddr, port: storePort), reconsumeTimes: reconsumeTimes,
+            preparedTransactionOffset: prepared, storedBody: stored, body: body, topic: topic,
+            propertiesText: propertiesText, properties: MessageProperties.parse(propertiesText), crcMatches: crcOK)
+    }
+
+    /// Encodes a record as `MessageDecoder.encode` does (v1 magic unless the topic is longer than 127 bytes).
+    /// BODYCRC and TOTALSIZE are computed; `storedBody` is written as is.
+    public static func encode(queueId: Int32, flag: Int32 = 0, queueOffset: Int64, physicalOffset: Int64,
+                              sysFlag: MessageSysFlag = [], bornTimestamp: Int64, bornHost: MessageHost, storeTimestamp: Int64,
+                              storeHost: MessageHost, reconsumeTimes: Int32 = 0, preparedTransactionOffset: Int64 = 0,
+                              body: [UInt8], topic: String, propertiesText: String, into out: inout ByteBuffer) {
+        var sysFlag = sysFlag
+        if bornHost.address.count == 16 { sysFlag.insert(.bornHostV6) }
+        if storeHost.address.count == 16 { sysFlag.insert(.storeHostV6) }
+        let topicBytes = Array(topic.utf8)
+        let v2 = topicBytes.count > 127
+        let props = Array(propertiesText.utf8)
+        let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.address.count + 4 + 8 + storeHost.address.count + 4 + 4 + 8
+            + 4 + body.count + (v2 ? 2 : 1) + topicBytes.count + 2 + props.count
+        out.writeInteger(Int32(total))
+        out.writeInteger(v2 ? StoredMessage.magicV2 : StoredMessage.magicV1)
+        out.writeInteger(CRC32.rocketmq(body))
+        out.writeInteger(queueId)
+        out.writeInteger(flag)
+        out.writeInteger(queueOffset)
+        out.writeInteger(physicalOffset)
+        out.writeInteger(sysFlag.rawValue)
+        out.writeInteger(bornTimestamp)
+        out.writeBytes(bornHost.address)
+        out.writeInteger(bornHost.port)
+        out.writeInteger(storeTimestamp)
+        out.writeBytes(storeHost.address)
+        out.writeInteger(storeHost.port)
+        out.writeInteger(reconsumeTimes)
+        out.writeInteger(preparedTransactionOffset)
+        out.writeInteger(Int32(body.count))
+        out.writeBytes(body)
+        if v2 { out.writeInteger(Int16(topicBytes.count)) } else { out.writeInteger(UInt8(topicBytes.count)) }
+        out.writeBytes(topicBytes)
+        out.writeInteger(Int16(props.count))
+        out.writeBytes(props)
+    }
+}

@@ -1,0 +1,46 @@
+import Testing
+@testable import RocketMQRemoting
+
+@Suite struct CodesTests {
+    @Test func requestCodesBothWays() {
+        #expect(RequestCode.all.count == 163)
+        #expect(RequestCode.name(11) == "PULL_MESSAGE" && RequestCode.info(named: "pull_message")?.code == 11)
+        #expect(RequestCode.info(200_050)?.in4_9 == false && RequestCode.info(200_050)?.in5 == .yes)
+        #expect(RequestCode.info(50)?.in5 == .note("5.0.0–5.3.2 only"))
+        #expect(RequestCode.name(7) == "UNKNOWN_REQUEST(7)")
+    }
+
+    @Test func responseCodesWithVersionDependentMeaning() {
+        #expect(ResponseCode.all.count == 69)
+        #expect(ResponseCode.name(19) == "PULL_NOT_FOUND" && ResponseCode.name(25) == "SUBSCRIPTION_NOT_LATEST")
+        #expect(ResponseCode.name(209, responderVersion: 401) == "UPDATE_AND_CREATE_ACL_CONFIG_FAILED")
+        #expect(ResponseCode.name(209, responderVersion: 479) == "POLLING_FULL")
+        #expect(ResponseCode.name(209) == "UPDATE_AND_CREATE_ACL_CONFIG_FAILED|POLLING_FULL")
+        #expect(ResponseCode.name(-1006) == "RPC_TIME_OUT" && ResponseCode.name(5) == "UNKNOWN_RESPONSE(5)")
+    }
+
+    @Test func languagesAndVersions() {
+        #expect(LanguageCode(code: 12).name == "RUST" && LanguageCode(name: "NODE_JS").code == 13)
+        #expect(LanguageCode(code: 40).name == "UNKNOWN(40)")
+        let known: [(Int32, String)] = [(0, "V3_0_0_SNAPSHOT"), (15, "V3_0_0_FINAL"), (17, "V3_0_1"), (28, "V3_0_7_SNAPSHOT"),
+                                        (232, "V4_1_0_SNAPSHOT"), (293, "V4_4_0"), (317, "V4_5_2"), (333, "V4_6_0"),
+                                        (393, "V4_9_0"), (399, "V4_9_3"), (401, "V4_9_4"), (409, "V4_9_8"), (413, "V5_0_0"),
+                                        (475, "V5_3_1"), (479, "V5_3_3"), (612, "HIGHER_VERSION")]
+        for (v, n) in known { #expect(MQVersion.name(v) == n) }
+        #expect(MQVersion.ordinal("V4_9_4") == 401)
+    }
+
+    @Test func javaHashMapOrderAndHashCode() {
+        #expect(JavaHashMapOrder.javaHashCode("TagA") == 2_598_919)
+        let keys = ["consumerGroup", "topic", "queueId", "queueOffset", "maxMsgNums", "sysFlag", "commitOffset",
+                    "suspendTimeoutMillis", "subVersion", "expressionType"]
+        #expect(JavaHashMapOrder.ordered(keys.map { ($0, "") }).map(\.key)
+                == ["queueId", "maxMsgNums", "sysFlag", "suspendTimeoutMillis", "commitOffset", "topic", "queueOffset",
+                    "expressionType", "subVersion", "consumerGroup"])
+    }
+
+    @Test func allocationKnownAnswersUseJavaOrdering() {
+        let qs = (0..<10).map { MessageQueue(topic: "topic", brokerName: "brokerName", queueId: Int32($0)) }
+        #expect(qs.shuffled().sorted() == qs)
+    }
+}
