@@ -1,6 +1,239 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+import RMQCapture
+import RMQTrace
+import RocketMQRemoting
+
+/// The capture being read, reachable from the SIGINT handler (which cannot capture context).
+nonisolated(unsafe) private var activeStopper: CaptureStopper?
 
 struct DecodeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "decode", abstract: "Decode captured RocketMQ traffic.")
-    func run() throws { throw ToolError("decode: not built yet") }
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Decode captured RocketMQ traffic into an annotated timeline of the consume flow.",
+        discussion: """
+            Reads pcap or pcapng (any size, streaming; `-` is standard input) or captures live from an interface, \
+            reassembles TCP, pairs requests with responses and prints one line per exchange, then a summary: counts and \
+            latency percentiles per code, consumer progress per queue and the findings (what went wrong, with the frames \
+            that prove it). Ctrl-C ends a live capture (or a long file) with the summary.
+
+            Exit status: 0 when the input was decoded, 1 when it could not be read at all, 2 when it ended abnormally \
+            (e.g. a file cut in the middle of a packet) after what could be decoded was printed.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, ndjson, summary
+    }
+
+    @Argument(help: "A pcap or pcapng file, or - for standard input.")
+    var file: String?
+
+    @Option(name: [.short, .long], help: "Capture live from this interface instead of reading a file.")
+    var interface: String?
+
+    @Option(name: .long, help: "BPF filter (default for live captures: the RocketMQ ports).")
+    var bpf: String?
+
+    @Option(name: .long, help: "Stop a live capture after this many seconds.")
+    var duration: Double?
+
+    @Option(name: .long, help: "Output: text (timeline and summary), ndjson (one JSON object per line) or summary.")
+    var format: Format = .text
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Show only these request codes (numbers or names).")
+    var code: [String] = []
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Show only exchanges about these topics.")
+    var topic: [String] = []
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Show only exchanges of these consumer or producer groups.")
+    var group: [String] = []
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Show only exchanges of clients whose clientID or address contains this text.")
+    var client: [String] = []
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Extra name-server ports (9876 is always one).")
+    var namesrvPort: [UInt16] = []
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Extra broker ports (10911, 10909 and 8080 always are).")
+    var brokerPort: [UInt16] = []
+
+    @Option(name: .long, help: "Largest frame accepted, in bytes (Java's default is 16 MiB).")
+    var maxFrameLength: Int = RemotingFrame.defaultMaxFrameLength
+
+    @Option(name: .long, help: "Out-of-order bytes buffered per TCP direction before a hole is declared lost.")
+    var maxBufferedBytes: Int = 4 * 1024 * 1024
+
+    @Option(name: .long, help: "Connections tracked at once; the least recently active one is flushed beyond this.")
+    var maxConnections: Int = 4096
+
+    @Flag(name: .long, help: "Colour the text timeline (default: when standard output is a terminal).")
+    var color = false
+
+    @Flag(name: .long, help: "Never colour the output.")
+    var noColor = false
+
+    func validate() throws {
+        if file == nil && interface == nil { throw ValidationError("give a capture file (or - for stdin) or --interface") }
+        if file != nil && interface != nil { throw ValidationError("give either a file or --interface, not both") }
+        if maxFrameLength < 8 { throw ValidationError("--max-frame-length must be at least 8") }
+    }
+
+    func filter() throws -> TraceFilter {
+        var f = TraceFilter()
+        for c in code {
+            guard let n = Int32(c) ?? RequestCode.info(named: c)?.code else { throw ValidationError("unknown request code \(c)") }
+            f.codes.insert(n)
+        }
+        f.topics = Set(topic)
+        f.groups = Set(group)
+        f.clients = client
+        return f
+    }
+
+    func run() throws {
+        var config = DecodeConfiguration()
+        config.maxFrameLength = maxFrameLength
+        config.maxBufferedBytesPerDirection = maxBufferedBytes
+        config.maxConnections = maxConnections
+        config.nameServerPorts.formUnion(namesrvPort)
+        config.brokerPorts.formUnion(brokerPort)
+
+        let reader: PcapReader
+        let source: String
+        do {
+            if let interface {
+                let ports = (config.nameServerPorts.union(config.brokerPorts)).sorted().map { "tcp port \($0)" }
+                reader = try PcapReader(liveInterface: interface, bpf: bpf ?? ports.joined(separator: " or "))
+                if let duration { reader.deadline = ContinuousClock.now + .milliseconds(Int64(duration * 1000)) }
+                source = "live capture on \(interface)"
+            } else {
+                let path = file ?? "-"
+                reader = try PcapReader(path: path)
+                if let bpf { try reader.setFilter(bpf) }
+                source = path == "-" ? "standard input" : path
+            }
+            try reader.checkLinkType()
+        } catch {
+            throw ToolError("\(error)")
+        }
+        activeStopper = reader.stopper
+        signal(SIGINT) { _ in activeStopper?.stopFromSignalHandler() }
+
+        let isTTY = isatty(STDOUT_FILENO) != 0
+        var out = OutputBuffer()
+        var run = TraceRun(format: format, filter: try filter(), color: (color || isTTY) && !noColor, source: source)
+        run.configuration = config
+        run.start(linkType: reader.linkTypeName, into: &out)
+
+        var inputError: String? = nil
+        do {
+            try reader.forEachDecoded { packet in
+                run.packet(packet, into: &out)
+                return true
+            }
+        } catch {
+            inputError = "\(error)"
+        }
+        run.finish(inputError: inputError, into: &out)
+        out.flush()
+        activeStopper = nil
+        if inputError != nil { throw ExitCode(2) }
+    }
+}
+
+/// Drives a TraceDecoder and a renderer: shared by file and live decoding.
+struct TraceRun {
+    let format: DecodeCommand.Format
+    let text: TextRenderer
+    let ndjson: NDJSONRenderer
+    let source: String
+    var configuration = DecodeConfiguration() {
+        didSet { decoder = TraceDecoder(configuration: configuration) }
+    }
+    private(set) var decoder = TraceDecoder()
+    private var events: [TraceEvent] = []
+    private var findings: [Finding] = []
+
+    init(format: DecodeCommand.Format, filter: TraceFilter, color: Bool, source: String) {
+        self.format = format
+        self.text = TextRenderer(color: color && format == .text, filter: filter)
+        self.ndjson = NDJSONRenderer(filter: filter)
+        self.source = source
+    }
+
+    func start(linkType: String, into out: inout OutputBuffer) {
+        if format == .text { out.line("rmq-trace decode: \(source) (link type \(linkType))") }
+    }
+
+    mutating func packet(_ packet: DecodedPacket, into out: inout OutputBuffer) {
+        switch packet {
+        case .tcp(let segment):
+            decoder.notePacket(skipped: false, malformed: false)
+            events.removeAll(keepingCapacity: true)
+            decoder.receive(segment, into: &events)
+            render(into: &out)
+        case .skipped:
+            decoder.notePacket(skipped: true, malformed: false)
+        case .malformed:
+            decoder.notePacket(skipped: false, malformed: true)
+        }
+    }
+
+    mutating func render(into out: inout OutputBuffer) {
+        for e in events {
+            if case .finding(let f) = e { findings.append(f) }
+            switch format {
+            case .text: for l in text.render(e) { out.line(l) }
+            case .ndjson: for l in ndjson.render(e) { out.line(l) }
+            case .summary: break
+            }
+        }
+    }
+
+    mutating func finish(inputError: String?, into out: inout OutputBuffer) {
+        events.removeAll(keepingCapacity: true)
+        if let inputError { events.append(.inputError(inputError)) }
+        decoder.finish(into: &events)
+        render(into: &out)
+        if let inputError { printError("rmq-trace: \(inputError)") }
+        switch format {
+        case .text, .summary:
+            for l in text.summary(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source) {
+                out.line(l)
+            }
+        case .ndjson:
+            out.line(ndjson.summary(statistics: decoder.statistics, analyzer: decoder.analyzer))
+        }
+    }
+}
+
+func printError(_ s: String) {
+    let line = Array((s + "\n").utf8)
+    line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress!, $0.count) }
+}
+
+/// Buffered standard output.
+struct OutputBuffer {
+    private var bytes: [UInt8] = []
+    init() { bytes.reserveCapacity(1 << 16) }
+    mutating func line(_ s: String) {
+        bytes.append(contentsOf: s.utf8)
+        bytes.append(0x0A)
+        if bytes.count >= 1 << 16 { flush() }
+    }
+    mutating func flush() {
+        bytes.withUnsafeBytes { p in
+            var off = 0
+            while off < p.count {
+                let n = write(STDOUT_FILENO, p.baseAddress! + off, p.count - off)
+                if n <= 0 { break }
+                off += n
+            }
+        }
+        bytes.removeAll(keepingCapacity: true)
+    }
 }

@@ -1,0 +1,92 @@
+// The frames the codec benchmarks decode, shared by the package-benchmark target (CodecBenchmarks) and the
+// plain ContinuousClock runner (codec-speed, used for profiling without the malloc interposer).
+
+import NIOCore
+import RocketMQRemoting
+
+/// Frames decoded per benchmark iteration; must equal `scalingFactor`.
+public let framesPerIteration = 1_000
+/// Records in a FOUND pull response body.
+public let recordsPerResponse = 32
+
+public enum Fixtures {
+    /// A PULL_MESSAGE request as the 4.9.4 Java push consumer sends it: version 401, a realistic group and
+    /// topic, COMMIT_OFFSET|SUSPEND|SUBSCRIPTION, a 13-digit subVersion (the subscription's timestamp).
+    public static func pullRequest(_ serializeType: SerializeType) -> (command: RemotingCommand, frame: ByteBuffer) {
+        let header = PullMessageRequestHeader(
+            consumerGroup: "GID_order-service_payment-consumer",
+            topic: "TOPIC_order-service_payment-events",
+            queueId: 3, queueOffset: 1_284_663, maxMsgNums: 32,
+            sysFlag: [.commitOffset, .suspend, .subscription], commitOffset: 1_284_631,
+            suspendTimeoutMillis: 15_000, subscription: "TagA || TagB || TagC",
+            subVersion: 1_718_012_345_678, expressionType: "TAG")
+        let cmd = RemotingCommand.request(code: RequestCode.pullMessage, opaque: 184_467, extFields: header.extFields,
+                                          version: MQVersion.v4_9_4, serializeType: serializeType)
+        return (cmd, RemotingFrame.encode(cmd))
+    }
+
+    /// A FOUND (SUCCESS) answer to `request` carrying `recordsPerResponse` small stored records.
+    public static func foundResponse(to request: RemotingCommand) -> ByteBuffer {
+        var body = ByteBuffer()
+        let bornHost = MessageHost(address: [10, 12, 4, 71], port: 53_412)
+        let storeHost = MessageHost(address: [10, 12, 8, 20], port: 10_911)
+        for i in 0..<recordsPerResponse {
+            // ≈100-byte JSON-ish payload, as a small business event would be.
+            var payload = Array(#"{"orderId":"ORD-2024-000\#(4_200 + i)","amount":129.90,"currency":"EUR","status":"PAID","#.utf8)
+            while payload.count < 99 { payload.append(UInt8(ascii: " ")) }
+            payload.append(UInt8(ascii: "}"))
+            let uniqKey = "0A0C0447D0A418B4AAC2" + String(0x1A2B_3C00 + i, radix: 16, uppercase: true)
+            let props = MessageProperties.encode([
+                (key: "KEYS", value: "ORD-2024-000\(4_200 + i)"),
+                (key: "UNIQ_KEY", value: uniqKey),
+                (key: "WAIT", value: "true"),
+                (key: "TAGS", value: i % 2 == 0 ? "TagA" : "TagB"),
+            ])
+            StoredMessageDecoder.encode(
+                queueId: 3, queueOffset: 1_284_663 + Int64(i), physicalOffset: 9_876_543_210 + Int64(i) * 260,
+                bornTimestamp: 1_718_012_345_000 + Int64(i), bornHost: bornHost,
+                storeTimestamp: 1_718_012_345_010 + Int64(i), storeHost: storeHost,
+                body: payload, topic: "TOPIC_order-service_payment-events", propertiesText: props, into: &body)
+        }
+        let header = PullMessageResponseHeader(suggestWhichBrokerId: 0, nextBeginOffset: 1_284_695,
+                                               minOffset: 0, maxOffset: 1_290_112)
+        let response = RemotingCommand.response(to: request, code: ResponseCode.success, remark: "FOUND",
+                                                extFields: header.extFields, body: body)
+        return RemotingFrame.encode(response)
+    }
+}
+
+/// Decodes one request frame to its typed header.
+@inlinable @inline(__always)
+public func decodeRequest(_ frame: ByteBuffer) throws -> PullMessageRequestHeader {
+    let cmd = try RemotingFrame.decode(frame)
+    guard case .pullMessage(let header)? = try TypedHeader.decodeRequest(code: cmd.code, extFields: cmd.extFields) else {
+        fatalError("not a PULL_MESSAGE request")
+    }
+    return header
+}
+
+/// Decodes one FOUND response frame: typed header and all stored records.
+@inlinable @inline(__always)
+public func decodeResponse(_ frame: ByteBuffer) throws -> (PullMessageResponseHeader, StoredMessageBatch) {
+    let cmd = try RemotingFrame.decode(frame)
+    guard case .pullMessageResponse(let header)? = try TypedHeader.decodeResponse(
+        requestCode: RequestCode.pullMessage, responseCode: cmd.code, extFields: cmd.extFields) else {
+        fatalError("not a PULL_MESSAGE response")
+    }
+    let batch = StoredMessageDecoder.decodeAll(cmd.body ?? ByteBuffer())
+    return (header, batch)
+}
+
+/// Fails loudly (before any measurement) if a fixture does not decode as expected.
+public func checkFixtures() {
+    for type in [SerializeType.json, .rocketmq] {
+        let (cmd, frame) = Fixtures.pullRequest(type)
+        let h = try! decodeRequest(frame)
+        precondition(h.queueOffset == 1_284_663 && h.subVersion == 1_718_012_345_678 && h.extra.isEmpty)
+        let (rh, batch) = try! decodeResponse(Fixtures.foundResponse(to: cmd))
+        precondition(rh.nextBeginOffset == 1_284_695)
+        precondition(batch.error == nil && batch.messages.count == recordsPerResponse && batch.messages[0].tags == "TagA")
+    }
+}
+

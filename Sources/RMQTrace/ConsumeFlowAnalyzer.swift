@@ -1,0 +1,444 @@
+import RMQCapture
+import RocketMQRemoting
+
+/// Annotates frames with their consume-flow phase and client, keeps the per-queue picture (owners, broker
+/// max offset, committed offset) and detects what went wrong. A plain value with no I/O: the pcap decoder and
+/// the live consumer feed it the same FrameRecords.
+public struct ConsumeFlowAnalyzer: Sendable {
+    public struct Configuration: Sendable {
+        /// The push consumer's pull RPC timeout (consumerTimeoutMillisWhenSuspend).
+        public var clientPullTimeoutNanos: Int64 = 30_000_000_000
+        /// Two clients pulling one queue for longer than this at the same time is a double assignment.
+        public var doubleOwnershipNanos: Int64 = 20_000_000_000
+        /// Committed offset not advancing for this long while pulls deliver messages.
+        public var stuckCommitNanos: Int64 = 30_000_000_000
+        /// Frames quoted per finding.
+        public var maxFramesPerFinding = 10
+        public init() {}
+    }
+
+    /// Per queue and consumer group: what the console's consumer progress shows.
+    public struct QueueProgress: Sendable {
+        public var group: String
+        public var queue: String
+        public var topic: String
+        public var queueId: Int32
+        public var broker: String
+        public var brokerMaxOffset: Int64?
+        public var committedOffset: Int64?
+        public var deliveredOffset: Int64?
+        public var lastPullTime: CaptureTime?
+        public var owner: String?
+        public var pulls = 0
+        public var messages = 0
+        var owners: [String: (first: CaptureTime, last: CaptureTime, pulls: Int, frames: [Int])] = [:]
+        var lastCommitAdvance: CaptureTime?
+        var commitFrame: Int?
+        var stuckReported = false
+        public var lag: Int64? {
+            guard let m = brokerMaxOffset, let c = committedOffset else { return nil }
+            return max(0, m - c)
+        }
+    }
+
+    public var configuration: Configuration
+    public private(set) var progress: [String: QueueProgress] = [:]
+    private var clientIdByEndpoint: [String: String] = [:]
+    private var subscriptions: [String: [String: (subs: [String], frame: Int)]] = [:]
+    private var subscriptionMismatchReported: Set<String> = []
+    private var heartbeatConnections: [String: (connection: Int, endpoint: String, frame: Int)] = [:]
+    private var duplicateReported: Set<String> = []
+    private var brokerNameByAddress: [String: String] = [:]
+    private var routes: [String: TopicRouteData] = [:]
+    private var consumerLists: [String: [String]] = [:]
+    private var errorAnswers: [String: (count: Int, frames: [Int], severity: Finding.Severity, message: String, kind: String)] = [:]
+    private var errorOrder: [String] = []
+    private var openConnections: Set<Int> = []
+    /// CLUSTERING or BROADCASTING, from heartbeats (broadcast consumers keep offsets locally).
+    private var messageModel: [String: String] = [:]
+    public private(set) var clientsSeen: [String] = []
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+    }
+
+    // MARK: identification
+
+    /// The label of the client behind an endpoint: its clientID once a heartbeat or unregister told us.
+    public func clientLabel(_ endpoint: String) -> String { clientIdByEndpoint[endpoint] ?? endpoint }
+
+    public mutating func connectionOpened(_ id: Int) { openConnections.insert(id) }
+    public mutating func connectionClosed(_ id: Int) { openConnections.remove(id) }
+
+    public static func phase(requestCode: Int32, topic: String?) -> Phase {
+        switch requestCode {
+        case RequestCode.getRouteInfoByTopic, RequestCode.getBrokerClusterInfo: return .route
+        case RequestCode.heartBeat: return .register
+        case RequestCode.getConsumerListByGroup, RequestCode.notifyConsumerIdsChanged, RequestCode.lockBatchMQ,
+             RequestCode.unlockBatchMQ, RequestCode.checkClientConfig, 400:
+            return .rebalance
+        case RequestCode.queryConsumerOffset, RequestCode.getMaxOffset, RequestCode.getMinOffset,
+             RequestCode.searchOffsetByTimestamp, RequestCode.getEarliestMsgStoretime:
+            return .startOffset
+        case RequestCode.pullMessage, RequestCode.litePullMessage, RequestCode.popMessage, 200051, 200052, 200053, 200151: return .pull
+        case RequestCode.updateConsumerOffset: return .commit
+        case RequestCode.consumerSendMsgBack: return .retry
+        case RequestCode.unregisterClient: return .shutdown
+        case RequestCode.sendMessage, RequestCode.sendMessageV2, RequestCode.sendBatchMessage, RequestCode.sendReplyMessage,
+             RequestCode.sendReplyMessageV2:
+            if let t = topic, t.hasPrefix("%RETRY%") { return .retry }
+            return .produce
+        case RequestCode.endTransaction, RequestCode.checkTransactionState: return .produce
+        case RequestCode.registerBroker, RequestCode.unregisterBroker, 904, 905: return .brokerRegistration
+        case RequestCode.resetConsumerClientOffset, RequestCode.getConsumerStatusFromClient, RequestCode.getConsumerRunningInfo,
+             RequestCode.consumeMessageDirectly, RequestCode.pushReplyMessageToClient:
+            return .clientManagement
+        default: return .admin
+        }
+    }
+
+    static func topic(of header: TypedHeader?) -> String? {
+        switch header {
+        case .getRouteInfo(let h)?: return h.topic
+        case .queryConsumerOffset(let h)?: return h.topic
+        case .updateConsumerOffset(let h)?: return h.topic
+        case .pullMessage(let h)?: return h.topic
+        case .sendMessage(let h, _)?: return h.topic
+        case .queueOffset(let h)?: return h.topic
+        case .consumerSendMsgBack(let h)?: return h.originTopic
+        default: return nil
+        }
+    }
+
+    static func group(of header: TypedHeader?) -> String? {
+        switch header {
+        case .getConsumerListByGroup(let h)?, .notifyConsumerIdsChanged(let h)?: return h.consumerGroup
+        case .queryConsumerOffset(let h)?: return h.consumerGroup
+        case .updateConsumerOffset(let h)?: return h.consumerGroup
+        case .pullMessage(let h)?: return h.consumerGroup
+        case .consumerSendMsgBack(let h)?: return h.group
+        case .unregisterClient(let h)?: return h.consumerGroup ?? h.producerGroup
+        case .sendMessage(let h, _)?: return h.producerGroup
+        case .getConsumerRunningInfo(let h)?: return h.consumerGroup
+        default: return nil
+        }
+    }
+
+    private func brokerLabel(_ address: String) -> String { brokerNameByAddress[address] ?? address }
+
+    private func queueKey(group: String, topic: String, broker: String, queueId: Int32) -> String {
+        "\(group)|\(topic)@\(broker)#\(queueId)"
+    }
+
+    private mutating func withQueue(group: String, topic: String, brokerAddress: String, queueId: Int32,
+                                    _ body: (inout QueueProgress) -> Void) {
+        let broker = brokerLabel(brokerAddress)
+        let key = queueKey(group: group, topic: topic, broker: broker, queueId: queueId)
+        var q = progress[key] ?? QueueProgress(group: group, queue: "\(topic)@\(broker)#\(queueId)", topic: topic,
+                                               queueId: queueId, broker: broker)
+        body(&q)
+        progress[key] = q
+    }
+
+    private func frames(_ f: [Int]) -> [Int] { Array(f.prefix(configuration.maxFramesPerFinding)) }
+
+    // MARK: frames
+
+    /// Sets the frame's phase and client and updates the picture; appends findings detected on the way.
+    public mutating func observe(_ frame: inout FrameRecord, findings: inout [Finding]) {
+        let cmd = frame.command
+        let requestCode = frame.requestCode ?? cmd.code
+        let header = frame.requestHeader
+        frame.phase = Self.phase(requestCode: requestCode, topic: Self.topic(of: header))
+
+        // Which endpoint is the client of this exchange.
+        let clientEndpoint: String
+        let serverEndpoint: String
+        if frame.destinationRole == .client {
+            clientEndpoint = frame.destination
+            serverEndpoint = frame.source
+        } else if frame.sourceRole == .client || frame.destinationRole == .broker || frame.destinationRole == .nameServer {
+            clientEndpoint = frame.source
+            serverEndpoint = frame.destination
+        } else {
+            clientEndpoint = frame.destination
+            serverEndpoint = frame.source
+        }
+
+        if !cmd.isResponse {
+            switch frame.body {
+            case .heartbeat(let hb):
+                learnClient(hb.clientID, endpoint: clientEndpoint)
+                heartbeat(hb, frame: frame, server: serverEndpoint, findings: &findings)
+            default: break
+            }
+            if case .unregisterClient(let h)? = frame.header { learnClient(h.clientID, endpoint: clientEndpoint) }
+        }
+        frame.client = clientLabel(clientEndpoint)
+        let client = frame.client ?? clientEndpoint
+
+        if cmd.isResponse {
+            observeResponse(frame, requestCode: requestCode, client: client, server: serverEndpoint, findings: &findings)
+        } else {
+            observeRequest(frame, client: client, server: serverEndpoint, findings: &findings)
+        }
+    }
+
+    private mutating func learnClient(_ id: String, endpoint: String) {
+        if clientIdByEndpoint[endpoint] == nil {
+            clientIdByEndpoint[endpoint] = id
+            if !clientsSeen.contains(id) { clientsSeen.append(id) }
+        }
+    }
+
+    private mutating func heartbeat(_ hb: HeartbeatData, frame: FrameRecord, server: String, findings: inout [Finding]) {
+        // Two live connections to one server carrying the same clientID from different client endpoints.
+        let key = "\(hb.clientID)|\(server)"
+        if let prev = heartbeatConnections[key], prev.connection != frame.connection, prev.endpoint != frame.source,
+           openConnections.contains(prev.connection), !duplicateReported.contains(hb.clientID) {
+            duplicateReported.insert(hb.clientID)
+            findings.append(Finding(severity: .error, kind: "duplicate-client-id",
+                                    message: "two clients use clientID \(hb.clientID): \(prev.endpoint) and \(frame.source) both heartbeat to \(server); the broker cannot tell them apart and queue allocation breaks (set distinct instanceName)",
+                                    frames: [prev.frame, frame.index], time: frame.time))
+        }
+        heartbeatConnections[key] = (frame.connection, frame.source, frame.index)
+        for c in hb.consumerDataSet {
+            messageModel[c.groupName] = c.messageModel
+            let subs = c.subscriptionDataSet.map { "\($0.topic) \($0.expressionType) \"\($0.subString)\"" }.sorted()
+            var members = subscriptions[c.groupName] ?? [:]
+            members[hb.clientID] = (subs, frame.index)
+            subscriptions[c.groupName] = members
+            let distinct = Set(members.values.map { $0.subs })
+            if distinct.count > 1 && !subscriptionMismatchReported.contains(c.groupName) {
+                subscriptionMismatchReported.insert(c.groupName)
+                let detail = members.sorted { $0.key < $1.key }.map { "\($0.key): [\($0.value.subs.joined(separator: ", "))]" }.joined(separator: "; ")
+                findings.append(Finding(severity: .error, kind: "subscription-mismatch",
+                                        message: "members of group \(c.groupName) subscribe differently (\(detail)); messages of the topics or tags only some members subscribe to are lost or redelivered",
+                                        frames: frames(members.values.map(\.frame).sorted()), time: frame.time))
+            }
+        }
+    }
+
+    private mutating func observeRequest(_ frame: FrameRecord, client: String, server: String, findings: inout [Finding]) {
+        switch frame.header {
+        case .updateConsumerOffset(let h)?:
+            commit(group: h.consumerGroup, topic: h.topic, broker: server, queueId: h.queueId, offset: h.commitOffset,
+                   frame: frame, client: client, findings: &findings)
+        case .pullMessage(let h)?:
+            withQueue(group: h.consumerGroup, topic: h.topic, brokerAddress: server, queueId: h.queueId) { q in
+                q.pulls += 1
+                q.lastPullTime = frame.time
+                q.owner = client
+                var o = q.owners[client] ?? (frame.time, frame.time, 0, [])
+                o.last = frame.time
+                o.pulls += 1
+                if o.frames.count < 3 { o.frames.append(frame.index) }
+                q.owners[client] = o
+            }
+            if h.sysFlag.contains(.commitOffset) {
+                commit(group: h.consumerGroup, topic: h.topic, broker: server, queueId: h.queueId, offset: h.commitOffset,
+                       frame: frame, client: client, findings: &findings)
+            }
+        case .unregisterClient(let h)?:
+            if let group = h.consumerGroup { uncommittedAtShutdown(group: group, client: client, frame: frame, findings: &findings) }
+        default:
+            break
+        }
+    }
+
+    private mutating func commit(group: String, topic: String, broker: String, queueId: Int32, offset: Int64,
+                                 frame: FrameRecord, client: String, findings: inout [Finding]) {
+        var finding: Finding? = nil
+        withQueue(group: group, topic: topic, brokerAddress: broker, queueId: queueId) { q in
+            if let prev = q.committedOffset {
+                if offset < prev {
+                    finding = Finding(severity: .warning, kind: "offset-backwards",
+                                      message: "\(group) \(q.queue): committed offset went back from \(prev) to \(offset) (by \(client)); messages \(offset)..\(prev - 1) will be consumed again",
+                                      frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
+                } else if offset > prev {
+                    q.lastCommitAdvance = frame.time
+                }
+            } else {
+                q.lastCommitAdvance = frame.time
+            }
+            q.committedOffset = offset
+            q.commitFrame = frame.index
+        }
+        if let finding { findings.append(finding) }
+    }
+
+    private mutating func uncommittedAtShutdown(group: String, client: String, frame: FrameRecord, findings: inout [Finding]) {
+        // Broadcasting consumers store offsets in a local file: nothing is committed on the wire.
+        if messageModel[group] == "BROADCASTING" { return }
+        var lines: [String] = []
+        var total: Int64 = 0
+        var proof: [Int] = [frame.index]
+        for key in progress.keys.sorted() {
+            guard let q = progress[key], q.group == group, q.owner == client, let delivered = q.deliveredOffset else { continue }
+            let committed = q.committedOffset ?? 0
+            if delivered > committed {
+                lines.append("\(q.queue) delivered up to \(delivered - 1), committed \(committed)")
+                total += delivered - committed
+                if let f = q.commitFrame { proof.append(f) }
+            }
+        }
+        if !lines.isEmpty {
+            findings.append(Finding(severity: .warning, kind: "uncommitted-at-shutdown",
+                                    message: "\(client) unregistered from \(group) with \(total) delivered messages not committed (\(lines.joined(separator: "; "))); after a restart they are delivered again",
+                                    frames: frames(proof), time: frame.time))
+        }
+    }
+
+    private mutating func noteError(_ key: String, severity: Finding.Severity, kind: String = "error-answer", message: String, frame: Int) {
+        if errorAnswers[key] == nil {
+            errorAnswers[key] = (0, [], severity, message, kind)
+            errorOrder.append(key)
+        }
+        errorAnswers[key]!.count += 1
+        if errorAnswers[key]!.frames.count < configuration.maxFramesPerFinding { errorAnswers[key]!.frames.append(frame) }
+    }
+
+    private mutating func observeResponse(_ frame: FrameRecord, requestCode: Int32, client: String, server: String,
+                                          findings: inout [Finding]) {
+        let cmd = frame.command
+        let reqHeader = frame.request?.header
+        let code = cmd.code
+        let codeName = cmd.codeName
+
+        // Error answers that matter for consumption.
+        switch code {
+        case ResponseCode.subscriptionNotLatest, ResponseCode.noPermission, ResponseCode.systemBusy, ResponseCode.flowControl,
+             ResponseCode.subscriptionNotExist, ResponseCode.subscriptionGroupNotExist, ResponseCode.subscriptionParseFailed,
+             ResponseCode.systemError, ResponseCode.requestCodeNotSupported, ResponseCode.goAway:
+            guard requestCode != RequestCode.getConsumerListByGroup else { break }
+            let severity: Finding.Severity = code == ResponseCode.subscriptionNotLatest ? .info : .warning
+            var why = ""
+            switch code {
+            case ResponseCode.subscriptionNotLatest: why = " (a pull overtook the heartbeat carrying the new subVersion; the client retries)"
+            case ResponseCode.flowControl: why = " (broker flow control; the client re-pulls after 20 ms)"
+            case ResponseCode.systemBusy: why = " (broker busy, request rejected)"
+            case ResponseCode.noPermission: why = " (broker, topic or group not readable/writable)"
+            case ResponseCode.subscriptionNotExist: why = " (the broker has no heartbeat registration of this group for the topic)"
+            default: break
+            }
+            noteError("\(RequestCode.name(requestCode))|\(codeName)", severity: severity,
+                      message: "\(RequestCode.name(requestCode)) answered \(codeName)\(why)", frame: frame.index)
+        default:
+            break
+        }
+
+        switch requestCode {
+        case RequestCode.getRouteInfoByTopic:
+            let topic = Self.topic(of: reqHeader) ?? "?"
+            if code == ResponseCode.topicNotExist {
+                let retry = topic.hasPrefix("%RETRY%") || topic.hasPrefix("%DLQ%")
+                noteError("no-route|\(topic)", severity: retry ? .info : .error, kind: "no-route",
+                          message: retry ? "name server has no route for \(topic) yet (normal until the group's retry topic is created)"
+                                         : "name server has no route for topic \(topic) (TOPIC_NOT_EXIST): the consumer finds no queue to pull",
+                          frame: frame.index)
+            }
+            if case .route(let route) = frame.body {
+                routes[topic] = route
+                for b in route.brokerDatas { for a in b.brokerAddrs { brokerNameByAddress[a.address] = b.brokerName } }
+            }
+        case RequestCode.getConsumerListByGroup:
+            let group = Self.group(of: reqHeader) ?? "?"
+            if case .consumerIds(let ids) = frame.body { consumerLists[group] = ids }
+            if code != ResponseCode.success {
+                findings.append(Finding(severity: .error, kind: "group-not-online",
+                                        message: "broker \(server) knows no online consumer of group \(group) (\(codeName)\(cmd.remark.map { ": \($0)" } ?? "")): the client's heartbeat did not register the group",
+                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
+            }
+        case RequestCode.pullMessage, RequestCode.litePullMessage:
+            guard case .pullMessage(let req)? = reqHeader else { break }
+            if let latency = frame.latencyNanos, latency >= configuration.clientPullTimeoutNanos {
+                findings.append(Finding(severity: .warning, kind: "long-poll-timeout",
+                                        message: "\(req.consumerGroup) \(req.topic)#\(req.queueId): pull answered after \(Self.seconds(latency)), beyond the client's \(Self.seconds(configuration.clientPullTimeoutNanos)) timeout (the client had already given up on it)",
+                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
+            }
+            guard case .pullMessageResponse(let resp)? = frame.header else { break }
+            var stuck: Finding? = nil
+            let cfg = configuration
+            withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
+                q.brokerMaxOffset = resp.maxOffset
+                if code == ResponseCode.success {
+                    if case .messages(let n, _, _, _) = frame.body { q.messages += n }
+                    q.deliveredOffset = max(q.deliveredOffset ?? 0, resp.nextBeginOffset)
+                    if let c = q.committedOffset, let since = q.lastCommitAdvance, !q.stuckReported,
+                       resp.nextBeginOffset > c, frame.time.nanoseconds - since.nanoseconds > cfg.stuckCommitNanos {
+                        q.stuckReported = true
+                        stuck = Finding(severity: .warning, kind: "offset-stuck",
+                                        message: "\(req.consumerGroup) \(q.queue): committed offset stays at \(c) for \(Self.seconds(frame.time.nanoseconds - since.nanoseconds)) while pulls deliver up to \(resp.nextBeginOffset - 1) (consumption blocked, or offsets not persisted)",
+                                        frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
+                    }
+                }
+            }
+            if let stuck { findings.append(stuck) }
+            if code == ResponseCode.pullOffsetMoved {
+                findings.append(Finding(severity: .warning, kind: "offset-moved",
+                                        message: "\(req.consumerGroup) \(req.topic)#\(req.queueId): PULL_OFFSET_MOVED (\(cmd.remark ?? "")): offset \(req.queueOffset) is outside [\(resp.minOffset), \(resp.maxOffset)]; the consumer jumps to \(resp.nextBeginOffset)" + (resp.nextBeginOffset > req.queueOffset ? " (messages \(req.queueOffset)..\(resp.nextBeginOffset - 1) are skipped)" : " (messages are consumed again)"),
+                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
+            }
+        case RequestCode.queryConsumerOffset:
+            if case .queryConsumerOffset(let req)? = reqHeader, case .offsetResponse(let r)? = frame.header {
+                withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
+                    if q.committedOffset == nil { q.committedOffset = r.offset; q.lastCommitAdvance = frame.time }
+                }
+            }
+        default:
+            break
+        }
+    }
+
+    static func seconds(_ nanos: Int64) -> String {
+        let ms = Double(nanos) / 1e6
+        return ms >= 1000 ? "\(Double(Int((ms / 1000) * 10)) / 10) s" : "\(Int(ms)) ms"
+    }
+
+    // MARK: end
+
+    /// Findings that need the whole capture: double or missing queue ownership, aggregated error answers.
+    public mutating func finish(findings: inout [Finding]) {
+        // Queues pulled by two clients of one group at the same time.
+        for key in progress.keys.sorted() {
+            guard let q = progress[key], q.owners.count > 1 else { continue }
+            let owners = q.owners.sorted { $0.key < $1.key }
+            for i in 0..<owners.count {
+                for j in (i + 1)..<owners.count {
+                    let a = owners[i], b = owners[j]
+                    let overlap = min(a.value.last.nanoseconds, b.value.last.nanoseconds) - max(a.value.first.nanoseconds, b.value.first.nanoseconds)
+                    if overlap > configuration.doubleOwnershipNanos {
+                        findings.append(Finding(severity: .error, kind: "queue-double-owner",
+                                                message: "\(q.group) \(q.queue) pulled by both \(a.key) and \(b.key) for \(Self.seconds(overlap)) at the same time: both consume the same messages (their consumer lists or allocation strategies disagree)",
+                                                frames: frames(a.value.frames + b.value.frames), time: nil))
+                    }
+                }
+            }
+        }
+        // Queues of a subscribed topic that no client of the group pulls.
+        var groupsByTopic: [String: Set<String>] = [:]
+        for q in progress.values { groupsByTopic[q.topic, default: []].insert(q.group) }
+        for topic in groupsByTopic.keys.sorted() {
+            guard let route = routes[topic] else { continue }
+            for group in groupsByTopic[topic]!.sorted() {
+                let pulled = Set(progress.values.filter { $0.group == group && $0.topic == topic && $0.pulls > 0 }.map { "\($0.broker)#\($0.queueId)" })
+                let missing = route.subscribeQueues(topic: topic).filter { !pulled.contains("\($0.brokerName)#\($0.queueId)") }
+                if !missing.isEmpty && !pulled.isEmpty {
+                    findings.append(Finding(severity: .warning, kind: "queue-unowned",
+                                            message: "\(group): \(missing.count) queue\(missing.count == 1 ? "" : "s") of \(topic) never pulled by any client in the capture (\(missing.map { "\($0.brokerName)#\($0.queueId)" }.joined(separator: ", "))): their messages pile up",
+                                            frames: [], time: nil))
+                }
+            }
+        }
+        for key in errorOrder {
+            guard let e = errorAnswers[key] else { continue }
+            findings.append(Finding(severity: e.severity, kind: e.kind, message: "\(e.message): \(e.count) time\(e.count == 1 ? "" : "s")",
+                                    frames: e.frames, time: nil))
+        }
+    }
+
+    /// The consumer-progress table, sorted by group and queue.
+    public var lagTable: [QueueProgress] {
+        progress.values.sorted { ($0.group, $0.topic, $0.broker, $0.queueId) < ($1.group, $1.topic, $1.broker, $1.queueId) }
+    }
+}

@@ -1,0 +1,304 @@
+import RMQCapture
+import RocketMQRemoting
+
+/// Narrows the timeline (`--code`, `--topic`, `--group`, `--client`); the summary always covers everything.
+public struct TraceFilter: Sendable {
+    public var codes: Set<Int32> = []
+    public var topics: Set<String> = []
+    public var groups: Set<String> = []
+    public var clients: [String] = []
+    public init() {}
+
+    public var isEmpty: Bool { codes.isEmpty && topics.isEmpty && groups.isEmpty && clients.isEmpty }
+
+    public func matches(_ f: FrameRecord) -> Bool {
+        if !codes.isEmpty {
+            let code = f.requestCode ?? f.command.code
+            if !codes.contains(code) && !(f.command.isResponse && codes.contains(f.command.code) && f.request == nil) { return false }
+        }
+        if !topics.isEmpty {
+            guard let t = ConsumeFlowAnalyzer.topic(of: f.requestHeader), topics.contains(t) else { return false }
+        }
+        if !groups.isEmpty {
+            var g = ConsumeFlowAnalyzer.group(of: f.requestHeader)
+            if g == nil, case .heartbeat(let hb) = f.body { g = hb.consumerDataSet.first { groups.contains($0.groupName) }?.groupName }
+            guard let g, groups.contains(g) else { return false }
+        }
+        if !clients.isEmpty {
+            let c = f.client ?? ""
+            guard clients.contains(where: { c.contains($0) || f.source.contains($0) || f.destination.contains($0) }) else { return false }
+        }
+        return true
+    }
+
+    /// Gaps and connection events pass only without filters on content.
+    public var passesNonFrameEvents: Bool { codes.isEmpty && topics.isEmpty && groups.isEmpty }
+}
+
+/// The human timeline: one line per exchange, printed when it completes (answer, oneway, or no answer).
+public struct TextRenderer: Sendable {
+    public var color: Bool
+    public var filter: TraceFilter
+
+    public init(color: Bool = false, filter: TraceFilter = TraceFilter()) {
+        self.color = color
+        self.filter = filter
+    }
+
+    func paint(_ s: String, _ code: String) -> String { color ? "\u{1B}[\(code)m\(s)\u{1B}[0m" : s }
+
+    /// A server as "broker 10.0.0.1:10911"; a client by its clientID when known.
+    func label(_ addr: String, _ role: Role, _ f: FrameRecord) -> String {
+        switch role {
+        case .broker, .nameServer: return "\(role.rawValue) \(addr)"
+        case .client, .unknown: return f.client.map { $0 == addr || !$0.contains("@") ? addr : $0 } ?? addr
+        }
+    }
+
+    /// Lines for one event (often none: a request is printed with its answer).
+    public func render(_ event: TraceEvent) -> [String] {
+        switch event {
+        case .frame(let f):
+            guard filter.matches(f) else { return [] }
+            if f.command.isResponse {
+                guard let req = f.request else {
+                    return ["\(Describe.time(f.time)) #\(f.index) c\(f.connection) \(f.source) -> \(f.destination) "
+                            + paint("response to an unseen request", "33") + " opaque=\(f.command.opaque) \(Describe.answer(f)) [\(f.phase.rawValue)]"]
+                }
+                let ok = f.command.code == ResponseCode.success || f.command.code == ResponseCode.pullNotFound
+                let answer = paint(Describe.answer(f), ok ? "32" : "31")
+                let arrow = "\(label(f.destination, f.destinationRole, f)) -> \(label(f.source, f.sourceRole, f))"
+                let fields = Describe.requestFields(code: req.code, header: req.header, body: req.body, extFields: nil)
+                return ["\(Describe.time(req.time)) #\(req.frameIndex)/#\(f.index) c\(f.connection) \(arrow) "
+                        + paint(RequestCode.name(req.code), "1") + (fields.isEmpty ? "" : " \(fields)")
+                        + " => \(answer) (\(Describe.latency(f.latencyNanos ?? 0))) [\(f.phase.rawValue)]"]
+            }
+            guard f.command.isOneway else { return [] }
+            return [requestLine(f, outcome: "(oneway)")]
+        case .unanswered(let f, let reason):
+            guard filter.matches(f) else { return [] }
+            return [requestLine(f, outcome: paint("no answer: \(reason)", "33"))]
+        case .gap(let g):
+            guard filter.passesNonFrameEvents else { return [] }
+            let what: String
+            switch g.kind {
+            case .lostBytes: what = "GAP \(g.byteCount) bytes lost"
+            case .resync: what = "GAP \(g.byteCount) bytes skipped to resynchronise"
+            case .badFrame: what = "BAD FRAME" + (g.byteCount > 0 ? " (\(g.byteCount) bytes skipped)" : "")
+            case .tls: what = "TLS \(g.byteCount) bytes not decoded"
+            }
+            return ["\(Describe.time(g.time)) ~~ c\(g.connection) \(g.source) -> \(g.destination) " + paint(what, "35")
+                    + " at stream offset \(g.streamOffset): \(g.detail)"]
+        case .connectionOpened(let id, let client, let server, let time):
+            guard filter.passesNonFrameEvents else { return [] }
+            let who = client.flatMap { c in server.map { "\(c) -> \($0)" } } ?? "(handshake not seen)"
+            return ["\(Describe.time(time)) -- c\(id) connection opened \(who)"]
+        case .connectionClosed(let id, let reason, let time):
+            guard filter.passesNonFrameEvents else { return [] }
+            return ["\(Describe.time(time)) -- c\(id) connection ended (\(reason))"]
+        case .finding:
+            return []
+        case .inputError(let message):
+            return [paint("!! \(message)", "31")]
+        }
+    }
+
+    func requestLine(_ f: FrameRecord, outcome: String) -> String {
+        let fields = Describe.requestFields(code: f.command.code, header: f.header, body: f.body, extFields: f.command.extFields)
+        let arrow = "\(label(f.source, f.sourceRole, f)) -> \(label(f.destination, f.destinationRole, f))"
+        return "\(Describe.time(f.time)) #\(f.index) c\(f.connection) \(arrow) " + paint(f.command.codeName, "1")
+            + (fields.isEmpty ? "" : " \(fields)") + " => \(outcome) [\(f.phase.rawValue)]"
+    }
+
+    /// The summary: counts and latency percentiles per code, the lag table, the findings.
+    public func summary(statistics s: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String] {
+        var l: [String] = ["", "== Summary =="]
+        var span = ""
+        if let a = s.firstTime, let b = s.lastTime {
+            span = ", \(Describe.dateTime(a)) .. \(Describe.time(b)) (\(Describe.latency(b.nanoseconds - a.nanoseconds)))"
+        }
+        if let source { l.append("input: \(source)") }
+        l.append("\(s.frames) frames (\(s.jsonFrames) JSON, \(s.binaryFrames) ROCKETMQ) on \(s.connections) TCP connection\(s.connections == 1 ? "" : "s"), \(s.packets) packets\(span)")
+        l.append("gaps: \(s.lostBytes) bytes lost in the capture, \(s.resyncBytes) bytes skipped to resynchronise, \(s.badFrames) bad frame\(s.badFrames == 1 ? "" : "s"), \(s.tlsBytes) TLS bytes; \(s.orphanResponses) response\(s.orphanResponses == 1 ? "" : "s") to unseen requests; \(s.malformedPackets) malformed packet\(s.malformedPackets == 1 ? "" : "s")")
+        l.append("")
+        l.append("requests by code:")
+        l.append(Self.row(["code", "name", "req", "oneway", "answered", "unanswered", "p50", "p90", "p99", "max", "answers"],
+                          widths: [6, 28, 6, 7, 9, 11, 10, 10, 10, 10, 0]))
+        for code in s.byRequestCode.keys.sorted() {
+            let c = s.byRequestCode[code]!
+            let lat = c.latency
+            let answers = c.responses.sorted { $0.key < $1.key }.map { "\(ResponseCode.name($0.key))×\($0.value)" }.joined(separator: " ")
+            let q: (Double) -> String = { lat.count > 0 ? Describe.latency(lat.quantile($0)) : "-" }
+            l.append(Self.row([String(code), RequestCode.name(code), String(c.requests), String(c.oneways), String(c.answered),
+                               String(c.unanswered), q(0.5), q(0.9), q(0.99), lat.count > 0 ? Describe.latency(lat.maxNanos) : "-", answers],
+                              widths: [6, 28, 6, 7, 9, 11, 10, 10, 10, 10, 0]))
+        }
+        let lag = analyzer.lagTable
+        if !lag.isEmpty {
+            l.append("")
+            l.append("consumer progress (as the console's consumer progress; offsets at the end of the capture):")
+            l.append(Self.row(["group", "queue", "broker max", "committed", "lag", "pulls", "msgs", "owner"], widths: [24, 34, 11, 10, 6, 6, 6, 0]))
+            for q in lag {
+                l.append(Self.row([q.group, q.queue, q.brokerMaxOffset.map(String.init) ?? "-", q.committedOffset.map(String.init) ?? "-",
+                                   q.lag.map(String.init) ?? "-", String(q.pulls), String(q.messages), q.owner ?? "-"],
+                                  widths: [24, 34, 11, 10, 6, 6, 6, 0]))
+            }
+        }
+        l.append("")
+        if findings.isEmpty {
+            l.append("findings: none")
+        } else {
+            l.append("findings (\(findings.count)):")
+            for f in findings {
+                let frames = f.frames.isEmpty ? "" : " [frames " + f.frames.map { "#\($0)" }.joined(separator: ",") + "]"
+                l.append("  " + paint("[\(f.severity.rawValue)]", f.severity == .error ? "31" : (f.severity == .warning ? "33" : "36"))
+                         + " \(f.kind): \(f.message)\(frames)")
+            }
+        }
+        return l
+    }
+
+    static func row(_ cols: [String], widths: [Int]) -> String {
+        var s = "  "
+        for (i, c) in cols.enumerated() {
+            let w = i < widths.count ? widths[i] : 0
+            s += c
+            if w > 0 { s += String(repeating: " ", count: max(1, w - c.count)) }
+        }
+        while s.hasSuffix(" ") { s.removeLast() }
+        return s
+    }
+}
+
+/// One JSON object per line: every frame (`"event":"frame"`), gaps, unanswered requests, connections,
+/// findings, errors and, last, the summary. The schema is in the README.
+public struct NDJSONRenderer: Sendable {
+    public var filter: TraceFilter
+    public init(filter: TraceFilter = TraceFilter()) { self.filter = filter }
+
+    static func str(_ s: String?) -> JSONValue { s.map(JSONValue.string) ?? .null }
+    static func num<T: BinaryInteger>(_ v: T?) -> JSONValue { v.map { .number(String($0)) } ?? .null }
+    static func ts(_ t: CaptureTime) -> JSONValue { .number(Describe.epochSeconds(t)) }
+    static func ms(_ nanos: Int64) -> JSONValue {
+        let us = nanos / 1000
+        return .number("\(us / 1000).\(Describe.pad(abs(us % 1000), 3))")
+    }
+
+    static func bodyJSON(_ b: BodySummary) -> JSONValue {
+        switch b {
+        case .none: return .null
+        case .messages(let n, let f, let l, let clean):
+            return .object([JSONMember("messages", num(n)), JSONMember("first_offset", num(f)), JSONMember("last_offset", num(l)),
+                            JSONMember("complete", .bool(clean))])
+        case .route(let r): return .object([JSONMember("route", r.json(standardJSON: true))])
+        case .heartbeat(let h): return .object([JSONMember("heartbeat", h.json)])
+        case .consumerIds(let ids): return .object([JSONMember("consumer_ids", .array(ids.map(JSONValue.string)))])
+        case .lockRequest(let l): return .object([JSONMember("lock_request", l.json)])
+        case .lockedQueues(let q): return .object([JSONMember("locked", LockBatchResponseBody.json(q)["lockOKMQSet"] ?? .null)])
+        case .messageBody(let n): return .object([JSONMember("message_body_len", num(n))])
+        case .other(let n): return .object([JSONMember("len", num(n))])
+        case .undecodable(let n, let e): return .object([JSONMember("len", num(n)), JSONMember("error", .string(e))])
+        }
+    }
+
+    public static func frameObject(_ f: FrameRecord) -> JSONValue {
+        let c = f.command
+        var m: [JSONMember] = [
+            JSONMember("event", .string("frame")), JSONMember("index", num(f.index)), JSONMember("ts", ts(f.time)),
+            JSONMember("conn", num(f.connection)), JSONMember("src", .string(f.source)), JSONMember("dst", .string(f.destination)),
+            JSONMember("src_role", .string(f.sourceRole.rawValue)), JSONMember("dst_role", .string(f.destinationRole.rawValue)),
+            JSONMember("type", .string(c.kind.rawValue)), JSONMember("code", num(c.code)), JSONMember("name", .string(c.codeName)),
+            JSONMember("opaque", num(c.opaque)), JSONMember("flag", num(c.flag)),
+            JSONMember("serialization", .string(c.serializeType.description)),
+            JSONMember("language", .string(c.language.name)), JSONMember("version", num(c.version)),
+            JSONMember("fields", .object((c.extFields?.redacted().entries ?? []).map { JSONMember($0.key, .string($0.value)) })),
+            JSONMember("remark", str(c.remark)), JSONMember("body_len", num(f.bodyLength)),
+            JSONMember("frame_len", num(f.frameSize)), JSONMember("phase", .string(f.phase.rawValue)), JSONMember("client", str(f.client)),
+        ]
+        if c.isResponse {
+            m.append(JSONMember("request_code", num(f.request?.code)))
+            m.append(JSONMember("request_name", str(f.request.map { RequestCode.name($0.code) })))
+            m.append(JSONMember("request_index", num(f.request?.frameIndex)))
+            m.append(JSONMember("latency_ms", f.latencyNanos.map(ms) ?? .null))
+        }
+        if let e = f.headerError { m.append(JSONMember("header_error", .string(e))) }
+        let body = bodyJSON(f.body)
+        if body != .null { m.append(JSONMember("body", body)) }
+        return .object(m)
+    }
+
+    public func render(_ event: TraceEvent) -> [String] {
+        switch event {
+        case .frame(let f):
+            guard filter.matches(f) else { return [] }
+            return [Self.frameObject(f).compactText]
+        case .gap(let g):
+            guard filter.passesNonFrameEvents else { return [] }
+            return [JSONValue.object([
+                JSONMember("event", .string("gap")), JSONMember("ts", Self.ts(g.time)), JSONMember("conn", Self.num(g.connection)),
+                JSONMember("src", .string(g.source)), JSONMember("dst", .string(g.destination)), JSONMember("kind", .string(g.kind.rawValue)),
+                JSONMember("bytes", Self.num(g.byteCount)), JSONMember("stream_offset", Self.num(g.streamOffset)),
+                JSONMember("detail", .string(g.detail)),
+            ]).compactText]
+        case .unanswered(let f, let reason):
+            guard filter.matches(f) else { return [] }
+            return [JSONValue.object([
+                JSONMember("event", .string("unanswered")), JSONMember("index", Self.num(f.index)), JSONMember("ts", Self.ts(f.time)),
+                JSONMember("conn", Self.num(f.connection)), JSONMember("src", .string(f.source)), JSONMember("dst", .string(f.destination)),
+                JSONMember("code", Self.num(f.command.code)), JSONMember("name", .string(f.command.codeName)),
+                JSONMember("opaque", Self.num(f.command.opaque)), JSONMember("reason", .string(reason)),
+            ]).compactText]
+        case .connectionOpened(let id, let client, let server, let time):
+            guard filter.passesNonFrameEvents else { return [] }
+            return [JSONValue.object([JSONMember("event", .string("connection")), JSONMember("action", .string("open")),
+                                      JSONMember("ts", Self.ts(time)), JSONMember("conn", Self.num(id)),
+                                      JSONMember("client", Self.str(client)), JSONMember("server", Self.str(server))]).compactText]
+        case .connectionClosed(let id, let reason, let time):
+            guard filter.passesNonFrameEvents else { return [] }
+            return [JSONValue.object([JSONMember("event", .string("connection")), JSONMember("action", .string("close")),
+                                      JSONMember("ts", Self.ts(time)), JSONMember("conn", Self.num(id)),
+                                      JSONMember("reason", .string(reason))]).compactText]
+        case .finding(let f):
+            return [Self.findingObject(f).compactText]
+        case .inputError(let message):
+            return [JSONValue.object([JSONMember("event", .string("error")), JSONMember("message", .string(message))]).compactText]
+        }
+    }
+
+    static func findingObject(_ f: Finding) -> JSONValue {
+        .object([JSONMember("event", .string("finding")), JSONMember("severity", .string(f.severity.rawValue)),
+                 JSONMember("kind", .string(f.kind)), JSONMember("message", .string(f.message)),
+                 JSONMember("frames", .array(f.frames.map { .number(String($0)) })), JSONMember("ts", f.time.map(ts) ?? .null)])
+    }
+
+    public func summary(statistics s: TraceStatistics, analyzer: ConsumeFlowAnalyzer) -> String {
+        let codes: [JSONValue] = s.byRequestCode.keys.sorted().map { code in
+            let c = s.byRequestCode[code]!
+            return .object([
+                JSONMember("code", Self.num(code)), JSONMember("name", .string(RequestCode.name(code))),
+                JSONMember("requests", Self.num(c.requests)), JSONMember("oneway", Self.num(c.oneways)),
+                JSONMember("answered", Self.num(c.answered)), JSONMember("unanswered", Self.num(c.unanswered)),
+                JSONMember("p50_ms", c.latency.count > 0 ? Self.ms(c.latency.quantile(0.5)) : .null),
+                JSONMember("p90_ms", c.latency.count > 0 ? Self.ms(c.latency.quantile(0.9)) : .null),
+                JSONMember("p99_ms", c.latency.count > 0 ? Self.ms(c.latency.quantile(0.99)) : .null),
+                JSONMember("max_ms", c.latency.count > 0 ? Self.ms(c.latency.maxNanos) : .null),
+                JSONMember("answers", .object(c.responses.sorted { $0.key < $1.key }.map { JSONMember(ResponseCode.name($0.key), Self.num($0.value)) })),
+            ])
+        }
+        let lag: [JSONValue] = analyzer.lagTable.map { q in
+            .object([JSONMember("group", .string(q.group)), JSONMember("topic", .string(q.topic)), JSONMember("broker", .string(q.broker)),
+                     JSONMember("queue_id", Self.num(q.queueId)), JSONMember("broker_max_offset", Self.num(q.brokerMaxOffset)),
+                     JSONMember("committed_offset", Self.num(q.committedOffset)), JSONMember("lag", Self.num(q.lag)),
+                     JSONMember("pulls", Self.num(q.pulls)), JSONMember("messages", Self.num(q.messages)),
+                     JSONMember("owner", Self.str(q.owner))])
+        }
+        return JSONValue.object([
+            JSONMember("event", .string("summary")), JSONMember("frames", Self.num(s.frames)),
+            JSONMember("json_frames", Self.num(s.jsonFrames)), JSONMember("rocketmq_frames", Self.num(s.binaryFrames)),
+            JSONMember("connections", Self.num(s.connections)), JSONMember("packets", Self.num(s.packets)),
+            JSONMember("lost_bytes", Self.num(s.lostBytes)), JSONMember("resync_bytes", Self.num(s.resyncBytes)),
+            JSONMember("bad_frames", Self.num(s.badFrames)), JSONMember("orphan_responses", Self.num(s.orphanResponses)),
+            JSONMember("codes", .array(codes)), JSONMember("lag", .array(lag)),
+        ]).compactText
+    }
+}

@@ -1,0 +1,131 @@
+import RMQCapture
+import RocketMQRemoting
+
+/// Where a frame sits in the push consumer's conversation (PROTOCOL.md 7.3).
+public enum Phase: String, Sendable, CaseIterable {
+    case route          // GET_ROUTEINFO_BY_TOPIC, GET_BROKER_CLUSTER_INFO
+    case register       // HEART_BEAT
+    case rebalance      // GET_CONSUMER_LIST_BY_GROUP, NOTIFY_CONSUMER_IDS_CHANGED, LOCK/UNLOCK_BATCH_MQ
+    case startOffset = "start-offset"  // QUERY_CONSUMER_OFFSET, GET_MAX/MIN_OFFSET, SEARCH_OFFSET_BY_TIMESTAMP
+    case pull           // PULL_MESSAGE
+    case commit         // UPDATE_CONSUMER_OFFSET
+    case retry          // CONSUMER_SEND_MSG_BACK, sends to %RETRY%
+    case shutdown       // UNREGISTER_CLIENT
+    case produce        // SEND_MESSAGE*, END_TRANSACTION, CHECK_TRANSACTION_STATE
+    case admin          // management and query calls
+    case brokerRegistration = "broker-registration"  // REGISTER_BROKER & co. (broker ↔ name server)
+    case clientManagement = "client-management"    // broker → client calls (running info, reset offset, ...)
+    case other
+}
+
+/// Who an endpoint is.
+public enum Role: String, Sendable {
+    case nameServer = "namesrv"
+    case broker
+    case client
+    case unknown
+}
+
+/// What a response answered: the request's code, time, frame number and header.
+public struct RequestRef: Sendable {
+    public var code: Int32
+    public var time: CaptureTime
+    public var frameIndex: Int
+    public var header: TypedHeader?
+    public var body: BodySummary
+}
+
+/// What a body held, reduced to what the timeline, the analyzer and the summary need (the body itself is
+/// not kept, so memory does not grow with the capture).
+public enum BodySummary: Sendable {
+    case none
+    /// Stored messages of a pull/query/view response: count and first/last queue offsets (walked by
+    /// TOTALSIZE only); `clean` is false when the records did not end exactly at the end of the body.
+    case messages(count: Int, firstOffset: Int64?, lastOffset: Int64?, clean: Bool)
+    case route(TopicRouteData)
+    case heartbeat(HeartbeatData)
+    case consumerIds([String])
+    case lockRequest(LockBatchRequestBody)
+    case lockedQueues([MessageQueue])
+    case messageBody(length: Int)
+    case other(length: Int)
+    case undecodable(length: Int, error: String)
+}
+
+/// One decoded frame with everything the renderers print.
+public struct FrameRecord: Sendable {
+    /// 0-based number of this frame among all frames decoded.
+    public var index: Int
+    public var time: CaptureTime
+    /// Connection number (1-based, in order of first appearance).
+    public var connection: Int
+    public var source: String
+    public var destination: String
+    public var sourceRole: Role
+    public var destinationRole: Role
+    public var command: RemotingCommand
+    public var frameSize: Int
+    /// Body bytes of the frame (the body itself is not kept).
+    public var bodyLength: Int
+    public var header: TypedHeader?
+    public var headerError: String?
+    public var body: BodySummary
+    /// For responses: the request answered (nil when it was not seen).
+    public var request: RequestRef?
+    public var phase: Phase
+    /// The client this frame belongs to: its clientID when known, else its address.
+    public var client: String?
+
+    public var latencyNanos: Int64? { request.map { time.nanoseconds - $0.time.nanoseconds } }
+    /// The request code of the exchange: the frame's own code for requests, the answered request's code for
+    /// responses.
+    public var requestCode: Int32? { command.isResponse ? request?.code : command.code }
+    /// The typed header of the request side of the exchange.
+    public var requestHeader: TypedHeader? { command.isResponse ? request?.header : header }
+}
+
+public enum GapKind: String, Sendable {
+    /// Bytes lost in the capture (the reassembler skipped them).
+    case lostBytes = "lost"
+    /// Bytes skipped while looking for the next frame boundary (mid-frame start, after a gap or a bad frame).
+    case resync
+    /// A frame that failed to decode.
+    case badFrame = "bad-frame"
+    /// TLS traffic: not decoded.
+    case tls
+}
+
+public struct GapRecord: Sendable {
+    public var time: CaptureTime
+    public var connection: Int
+    public var source: String
+    public var destination: String
+    public var kind: GapKind
+    public var byteCount: UInt64
+    /// Stream offset (bytes from the start of this direction's stream) where it happened.
+    public var streamOffset: UInt64
+    public var detail: String
+}
+
+/// A problem in the consume flow, with the frames that prove it.
+public struct Finding: Sendable {
+    public enum Severity: String, Sendable { case info, warning, error }
+    public var severity: Severity
+    public var kind: String
+    public var message: String
+    public var frames: [Int]
+    public var time: CaptureTime?
+}
+
+/// The event stream shared by `decode` and the live consumer: renderers consume only these.
+public enum TraceEvent: Sendable {
+    case connectionOpened(id: Int, client: String?, server: String?, time: CaptureTime)
+    case connectionClosed(id: Int, reason: String, time: CaptureTime)
+    case frame(FrameRecord)
+    case gap(GapRecord)
+    /// A request that never got an answer by the end of the capture (or of the connection).
+    case unanswered(FrameRecord, reason: String)
+    case finding(Finding)
+    /// A problem with the input itself (e.g. the capture file ends in the middle of a packet).
+    case inputError(String)
+}
