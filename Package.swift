@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "RocketMQRemoting", targets: ["RocketMQRemoting"]),
+        .library(name: "RMQCapture", targets: ["RMQCapture"]),
         .library(name: "RMQTrace", targets: ["RMQTrace"]),
         .executable(name: "rmq-trace", targets: ["rmq-trace"]),
     ],
