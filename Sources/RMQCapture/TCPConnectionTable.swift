@@ -233,6 +233,17 @@ public struct TCPConnectionTable: Sendable {
         for e in local { events.append(.stream(id: id, direction: direction, event: e)) }
         local.removeAll(keepingCapacity: true)
 
+        // An acknowledgement beyond a hole in the other direction proves the hole was lost in the capture.
+        if segment.flags.contains(.ack) {
+            if fromLow {
+                slots[index].highToLow.acknowledged(segment.acknowledgement, into: &local)
+            } else {
+                slots[index].lowToHigh.acknowledged(segment.acknowledgement, into: &local)
+            }
+            for e in local { events.append(.stream(id: id, direction: direction.reversed, event: e)) }
+            local.removeAll(keepingCapacity: true)
+        }
+
         // Read only the close state (copying whole reassemblers here would force copy-on-write below).
         let lowReason = slots[index].lowToHigh.closeReason
         let highReason = slots[index].highToLow.closeReason

@@ -257,6 +257,20 @@ public struct TCPReassembler: Sendable {
         bytesAfterClose &+= UInt64(length)
     }
 
+    /// The peer acknowledged every byte before `ack`. A hole below that point was received by the peer but
+    /// not captured, so it will never show up: skip it now (the buffered data after it is delivered) instead
+    /// of waiting for the buffer bound or the end of the capture.
+    public mutating func acknowledged(_ ack: UInt32, into events: inout [ReassemblyEvent]) {
+        guard closeReason == nil, let base = sequenceBase, let first = chunks.first, first.start > streamOffset else { return }
+        let expected = base &+ UInt32(truncatingIfNeeded: streamOffset)
+        let rel = Int64(Int32(bitPattern: ack &- expected))
+        guard rel > 0 else { return }
+        let ackOffset = streamOffset &+ UInt64(rel)
+        while let c = chunks.first, c.start > streamOffset, c.start <= ackOffset {
+            skipToFirstChunk(into: &events)
+        }
+    }
+
     // MARK: Flushing and closing
 
     /// End of capture (or idle): deliver everything buffered, skipping holes with `.gap`. If a FIN was seen,

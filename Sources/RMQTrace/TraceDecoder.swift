@@ -59,6 +59,8 @@ public struct TraceDecoder: Sendable {
         var id: Int
         var endpoints: (Endpoint, Endpoint)?
         var framers: [Endpoint: StreamFramer] = [:]
+        /// Senders whose stream lost bytes in the capture (their answers may be among them).
+        var lostFrom: Set<String> = []
         var pending: [PendingKey: Pending] = [:]
     }
     struct PendingKey: Hashable, Sendable {
@@ -137,7 +139,7 @@ public struct TraceDecoder: Sendable {
             case .stream(let id, let direction, let event):
                 stream(id: id, direction: direction, event: event, into: &events)
             case .removed(let id, let reason, let time):
-                closeConnection(id, reason: "\(reason)", time: time, into: &events)
+                closeConnection(id, reason: Self.text(reason), time: time, into: &events)
             }
         }
     }
@@ -161,7 +163,9 @@ public struct TraceDecoder: Sendable {
                       destination: direction.destination.description, into: &events)
             case .skipped(let kind, let count, let offset, let time, let detail):
                 switch kind {
-                case .lostBytes: statistics.lostBytes += count
+                case .lostBytes:
+                    statistics.lostBytes += count
+                    connections[id]?.lostFrom.insert(direction.source.description)
                 case .resync: statistics.resyncBytes += count
                 case .badFrame: statistics.badFrames += 1
                 case .tls: statistics.tlsBytes += count
@@ -183,16 +187,28 @@ public struct TraceDecoder: Sendable {
             emit(framerOutput, connection: id, direction: StreamDirection(source: source, destination: peer), into: &events)
         }
         for p in conn.pending.values.sorted(by: { $0.frame.index < $1.frame.index }) {
+            let lost = conn.lostFrom.contains(p.frame.destination)
             statistics.byRequestCode[p.frame.command.code, default: .init()].unanswered += 1
             if unansweredFrames[p.frame.command.code, default: []].count < configuration.analyzer.maxFramesPerFinding {
                 unansweredFrames[p.frame.command.code, default: []].append(p.frame.index)
             }
-            events.append(.unanswered(p.frame, reason: reason == "end of capture" ? "no answer by the end of the capture"
-                                                                                 : "connection \(reason) before the answer"))
+            let why = reason == "end of capture" ? "no answer by the end of the capture" : "connection ended (\(reason)) before the answer"
+            events.append(.unanswered(p.frame, reason: lost ? "\(why); bytes from \(p.frame.destination) were lost in the capture, the answer may be among them" : why))
         }
         conn.pending.removeAll()
         analyzer.connectionClosed(id)
         events.append(.connectionClosed(id: id, reason: reason, time: t))
+    }
+
+    static func text(_ reason: RemovalReason) -> String {
+        switch reason {
+        case .closed: return "closed"
+        case .reset: return "reset"
+        case .idle: return "idle for longer than the idle timeout"
+        case .evicted: return "evicted: too many connections tracked"
+        case .replaced: return "replaced by a new connection on the same ports"
+        case .endOfCapture: return "end of capture"
+        }
     }
 
     // MARK: roles

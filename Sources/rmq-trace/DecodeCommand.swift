@@ -24,10 +24,6 @@ struct DecodeCommand: ParsableCommand {
             """
     )
 
-    enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, ndjson, summary
-    }
-
     @Argument(help: "A pcap or pcapng file, or - for standard input.")
     var file: String?
 
@@ -41,7 +37,7 @@ struct DecodeCommand: ParsableCommand {
     var duration: Double?
 
     @Option(name: .long, help: "Output: text (timeline and summary), ndjson (one JSON object per line) or summary.")
-    var format: Format = .text
+    var format: OutputFormat = .text
 
     @Option(name: .long, parsing: .upToNextOption, help: "Show only these request codes (numbers or names).")
     var code: [String] = []
@@ -125,89 +121,28 @@ struct DecodeCommand: ParsableCommand {
 
         let isTTY = isatty(STDOUT_FILENO) != 0
         var out = OutputBuffer()
-        var run = TraceRun(format: format, filter: try filter(), color: (color || isTTY) && !noColor, source: source)
-        run.configuration = config
-        run.start(linkType: reader.linkTypeName, into: &out)
-
+        var session = DecodeSession(format: format, configuration: config, filter: try filter(),
+                                    color: (color || isTTY) && !noColor, source: source)
+        var lines = session.header(linkType: reader.linkTypeName)
         var inputError: String? = nil
         do {
             try reader.forEachDecoded { packet in
-                run.packet(packet, into: &out)
+                session.packet(packet, into: &lines)
+                if !lines.isEmpty {
+                    for l in lines { out.line(l) }
+                    lines.removeAll(keepingCapacity: true)
+                }
                 return true
             }
         } catch {
             inputError = "\(error)"
         }
-        run.finish(inputError: inputError, into: &out)
+        session.finish(inputError: inputError, into: &lines)
+        if let inputError { printError("rmq-trace: \(inputError)") }
+        for l in lines { out.line(l) }
         out.flush()
         activeStopper = nil
         if inputError != nil { throw ExitCode(2) }
-    }
-}
-
-/// Drives a TraceDecoder and a renderer: shared by file and live decoding.
-struct TraceRun {
-    let format: DecodeCommand.Format
-    let text: TextRenderer
-    let ndjson: NDJSONRenderer
-    let source: String
-    var configuration = DecodeConfiguration() {
-        didSet { decoder = TraceDecoder(configuration: configuration) }
-    }
-    private(set) var decoder = TraceDecoder()
-    private var events: [TraceEvent] = []
-    private var findings: [Finding] = []
-
-    init(format: DecodeCommand.Format, filter: TraceFilter, color: Bool, source: String) {
-        self.format = format
-        self.text = TextRenderer(color: color && format == .text, filter: filter)
-        self.ndjson = NDJSONRenderer(filter: filter)
-        self.source = source
-    }
-
-    func start(linkType: String, into out: inout OutputBuffer) {
-        if format == .text { out.line("rmq-trace decode: \(source) (link type \(linkType))") }
-    }
-
-    mutating func packet(_ packet: DecodedPacket, into out: inout OutputBuffer) {
-        switch packet {
-        case .tcp(let segment):
-            decoder.notePacket(skipped: false, malformed: false)
-            events.removeAll(keepingCapacity: true)
-            decoder.receive(segment, into: &events)
-            render(into: &out)
-        case .skipped:
-            decoder.notePacket(skipped: true, malformed: false)
-        case .malformed:
-            decoder.notePacket(skipped: false, malformed: true)
-        }
-    }
-
-    mutating func render(into out: inout OutputBuffer) {
-        for e in events {
-            if case .finding(let f) = e { findings.append(f) }
-            switch format {
-            case .text: for l in text.render(e) { out.line(l) }
-            case .ndjson: for l in ndjson.render(e) { out.line(l) }
-            case .summary: break
-            }
-        }
-    }
-
-    mutating func finish(inputError: String?, into out: inout OutputBuffer) {
-        events.removeAll(keepingCapacity: true)
-        if let inputError { events.append(.inputError(inputError)) }
-        decoder.finish(into: &events)
-        render(into: &out)
-        if let inputError { printError("rmq-trace: \(inputError)") }
-        switch format {
-        case .text, .summary:
-            for l in text.summary(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source) {
-                out.line(l)
-            }
-        case .ndjson:
-            out.line(ndjson.summary(statistics: decoder.statistics, analyzer: decoder.analyzer))
-        }
     }
 }
 
@@ -237,3 +172,5 @@ struct OutputBuffer {
         bytes.removeAll(keepingCapacity: true)
     }
 }
+
+extension OutputFormat: ExpressibleByArgument {}

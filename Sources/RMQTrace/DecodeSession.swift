@@ -1,0 +1,92 @@
+import RMQCapture
+import RocketMQRemoting
+
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case text, ndjson, summary
+}
+
+/// Drives a TraceDecoder and one renderer over a stream of captured packets and returns output lines. The
+/// `decode` command and the golden tests use exactly this, so the tests check what users see.
+public struct DecodeSession: Sendable {
+    public let format: OutputFormat
+    public let text: TextRenderer
+    public let ndjson: NDJSONRenderer
+    public let source: String
+    public private(set) var decoder: TraceDecoder
+    private var events: [TraceEvent] = []
+    public private(set) var findings: [Finding] = []
+
+    public init(format: OutputFormat, configuration: DecodeConfiguration = DecodeConfiguration(), filter: TraceFilter = TraceFilter(),
+                color: Bool = false, source: String) {
+        self.format = format
+        self.text = TextRenderer(color: color && format == .text, filter: filter)
+        self.ndjson = NDJSONRenderer(filter: filter)
+        self.source = source
+        self.decoder = TraceDecoder(configuration: configuration)
+    }
+
+    public func header(linkType: String) -> [String] {
+        format == .text ? ["rmq-trace decode: \(source) (link type \(linkType))"] : []
+    }
+
+    public mutating func packet(_ packet: DecodedPacket, into lines: inout [String]) {
+        switch packet {
+        case .tcp(let segment):
+            decoder.notePacket(skipped: false, malformed: false)
+            events.removeAll(keepingCapacity: true)
+            decoder.receive(segment, into: &events)
+            render(into: &lines)
+        case .skipped:
+            decoder.notePacket(skipped: true, malformed: false)
+        case .malformed:
+            decoder.notePacket(skipped: false, malformed: true)
+        }
+    }
+
+    private mutating func render(into lines: inout [String]) {
+        for e in events {
+            if case .finding(let f) = e { findings.append(f) }
+            switch format {
+            case .text: lines += text.render(e)
+            case .ndjson: lines += ndjson.render(e)
+            case .summary: break
+            }
+        }
+    }
+
+    /// End of input: flushes connections, adds findings and the summary. `inputError` (a file cut in the
+    /// middle of a packet, say) is reported in the output as well.
+    public mutating func finish(inputError: String?, into lines: inout [String]) {
+        events.removeAll(keepingCapacity: true)
+        if let inputError { events.append(.inputError(inputError)) }
+        decoder.finish(into: &events)
+        render(into: &lines)
+        switch format {
+        case .text, .summary:
+            lines += text.summary(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source)
+        case .ndjson:
+            lines.append(ndjson.summary(statistics: decoder.statistics, analyzer: decoder.analyzer))
+        }
+    }
+
+    /// Decodes a whole capture file. Returns the lines and the input error, if the file ended abnormally.
+    /// Throws when the file cannot be read at all.
+    public static func decodeFile(_ path: String, format: OutputFormat, configuration: DecodeConfiguration = DecodeConfiguration(),
+                                  filter: TraceFilter = TraceFilter(), sourceName: String? = nil) throws -> (lines: [String], inputError: String?) {
+        let reader = try PcapReader(path: path)
+        try reader.checkLinkType()
+        var session = DecodeSession(format: format, configuration: configuration, filter: filter, source: sourceName ?? path)
+        var lines = session.header(linkType: reader.linkTypeName)
+        var inputError: String? = nil
+        do {
+            try reader.forEachDecoded { p in
+                session.packet(p, into: &lines)
+                return true
+            }
+        } catch {
+            inputError = "\(error)"
+        }
+        session.finish(inputError: inputError, into: &lines)
+        return (lines, inputError)
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import RMQCapture
+import RMQTrace
+import RocketMQRemoting
+import Testing
+
+/// Hostile input files: each a clear one-line error, decoding what can be decoded.
+@Suite struct DecodeInputTests {
+    static func temp(_ name: String, _ bytes: [UInt8]) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rmq-trace-\(getpid())-\(name)").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func pcapCutMidPacketDecodesWhatCameBefore() throws {
+        let full = FixtureScenarios.consumeFlow()
+        let path = try Self.temp("cut.pcap", Array(full[0..<(full.count - 30)]))
+        let (lines, error) = try DecodeSession.decodeFile(path, format: .text)
+        let e = try #require(error)
+        #expect(e.contains("truncated") && e.contains(path) && e.contains("packet"))
+        #expect(lines.contains { $0.hasPrefix("!! ") && !$0.contains("\n") })
+        #expect(lines.contains { $0.contains("UNREGISTER_CLIENT") })
+        #expect(lines.contains { $0 == "== Summary ==" })
+    }
+
+    @Test func unknownLinkTypeIsRefused() throws {
+        var w = PcapWriter(linkType: 147)
+        w.append(PacketRecord(time: CaptureTime(nanoseconds: 0), data: [1, 2, 3]))
+        let path = try Self.temp("user0.pcap", w.bytes)
+        #expect { _ = try DecodeSession.decodeFile(path, format: .text) } throws: { error in
+            "\(error)".contains("147") && "\(error)".contains("USER0")
+        }
+    }
+
+    @Test func notAPcap() throws {
+        let path = try Self.temp("text.pcap", Array("hello, this is not a capture\n".utf8))
+        #expect { _ = try DecodeSession.decodeFile(path, format: .text) } throws: { error in
+            "\(error)".contains(path)
+        }
+    }
+
+    @Test func filtersNarrowTheTimelineNotTheSummary() throws {
+        let path = try Self.temp("flow.pcap", FixtureScenarios.consumeFlow())
+        var filter = TraceFilter()
+        filter.codes = [RequestCode.queryConsumerOffset]
+        let (lines, _) = try DecodeSession.decodeFile(path, format: .text, filter: filter)
+        let timeline = lines.prefix { $0 != "" }.filter { $0.contains(" => ") }
+        #expect(timeline.count == 4 && timeline.allSatisfy { $0.contains("QUERY_CONSUMER_OFFSET") })
+        #expect(lines.contains { $0.contains("PULL_MESSAGE") && $0.hasPrefix("  11") })
+
+        var byGroup = TraceFilter()
+        byGroup.groups = ["orders_producer"]
+        let (g, _) = try DecodeSession.decodeFile(path, format: .ndjson, filter: byGroup)
+        let frames = g.filter { $0.contains(#""event":"frame""#) }
+        #expect(frames.count == 2 && frames.allSatisfy { $0.contains("SEND_MESSAGE_V2") || $0.contains(#""request_code":310"#) })
+    }
+
+    @Test func secretsAreRedacted() throws {
+        var s = ScenarioBuilder()
+        s.connect("b", client: "10.0.0.10:50002", server: "10.0.0.2:10911")
+        var ext = QueryConsumerOffsetRequestHeader(consumerGroup: "g", topic: "t", queueId: 0).extFields
+        ext.append("AccessKey", "AKIDEXAMPLE1234")
+        ext.append("Signature", "c2VjcmV0LXNpZ25hdHVyZQ==")
+        ext.append("SecretKey", "very-secret")
+        s.exchange("b", s.request(14, ext)) { ScenarioBuilder.response($0, OffsetResponseHeader(offset: 1).extFields) }
+        let path = try Self.temp("acl.pcap", s.pcap())
+        for format in OutputFormat.allCases {
+            let (lines, _) = try DecodeSession.decodeFile(path, format: format)
+            let all = lines.joined(separator: "\n")
+            #expect(!all.contains("AKIDEXAMPLE1234") && !all.contains("c2VjcmV0LXNpZ25hdHVyZQ==") && !all.contains("very-secret"))
+        }
+        let (nd, _) = try DecodeSession.decodeFile(path, format: .ndjson)
+        #expect(nd.contains { $0.contains(#""AccessKey":"<redacted 15 bytes>""#) })
+    }
+}

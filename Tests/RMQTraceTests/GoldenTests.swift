@@ -1,0 +1,57 @@
+import Foundation
+import RMQCapture
+import RMQTrace
+import Testing
+
+/// Zeek-style baselines: each capture in Fixtures/ has its recorded `.timeline.txt` and `.ndjson`. Any
+/// difference fails and is printed. `RMQ_RECORD_GOLDEN=1 swift test --filter GoldenTests` rewrites the
+/// captures from FixtureScenarios and the outputs from the decoder; read the new files before committing.
+@Suite(.serialized) struct GoldenTests {
+    static let root: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url }
+        }
+        return URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+    }()
+    static let fixtures = root.appendingPathComponent("Fixtures")
+    static let recording = ProcessInfo.processInfo.environment["RMQ_RECORD_GOLDEN"] == "1"
+
+    static func decode(_ name: String, _ format: OutputFormat) throws -> String {
+        let path = fixtures.appendingPathComponent("\(name).pcap").path
+        let (lines, _) = try DecodeSession.decodeFile(path, format: format, sourceName: "Fixtures/\(name).pcap")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static func firstDifference(_ a: String, _ b: String) -> String {
+        let la = a.split(separator: "\n", omittingEmptySubsequences: false)
+        let lb = b.split(separator: "\n", omittingEmptySubsequences: false)
+        for i in 0..<max(la.count, lb.count) {
+            let x = i < la.count ? String(la[i]) : "<end>"
+            let y = i < lb.count ? String(lb[i]) : "<end>"
+            if x != y { return "line \(i + 1):\n  expected: \(x)\n  actual:   \(y)" }
+        }
+        return "no difference"
+    }
+
+    @Test(arguments: FixtureScenarios.all.map(\.name))
+    func fixture(_ name: String) throws {
+        let pcapURL = Self.fixtures.appendingPathComponent("\(name).pcap")
+        let built = FixtureScenarios.all.first { $0.name == name }!.build()
+        if Self.recording {
+            try FileManager.default.createDirectory(at: Self.fixtures, withIntermediateDirectories: true)
+            try Data(built).write(to: pcapURL)
+        }
+        // The committed capture is what the scenario script builds.
+        let committed = try [UInt8](Data(contentsOf: pcapURL))
+        #expect(committed == built, "Fixtures/\(name).pcap differs from FixtureScenarios.\(name); re-record with RMQ_RECORD_GOLDEN=1")
+        for (format, ext) in [(OutputFormat.text, "timeline.txt"), (.ndjson, "ndjson")] {
+            let actual = try Self.decode(name, format)
+            let goldenURL = Self.fixtures.appendingPathComponent("\(name).\(ext)")
+            if Self.recording { try actual.write(to: goldenURL, atomically: true, encoding: .utf8) }
+            let expected = (try? String(contentsOf: goldenURL, encoding: .utf8)) ?? "<missing \(goldenURL.path)>"
+            #expect(actual == expected, "Fixtures/\(name).\(ext): \(Self.firstDifference(expected, actual))")
+        }
+    }
+}
