@@ -114,12 +114,18 @@ public enum Describe {
     }
 
     /// At most `n` characters, control characters escaped (remarks carry newlines).
-    static func clip(_ s: String, _ n: Int) -> String {
+    static func clip(_ s: String, _ n: Int) -> String { escaped(s, limit: n) }
+
+    /// Text safe for one output line: newline, return and tab as `\n \r \t`, RocketMQ's property separators
+    /// 0x01/0x02 as `<01>`/`<02>`, other control characters as `\xNN`; cut at `limit` characters with `…`.
+    public static func escaped(_ s: String, limit: Int) -> String {
         var out = ""
         var count = 0
         for scalar in s.unicodeScalars {
-            if count >= n { out += "…"; break }
+            if count >= limit { out += "…"; break }
             switch scalar.value {
+            case 0x01: out += "<01>"
+            case 0x02: out += "<02>"
             case 0x0A: out += "\\n"
             case 0x0D: out += "\\r"
             case 0x09: out += "\\t"

@@ -31,21 +31,10 @@ public enum FrameDescription {
         return parts.isEmpty ? "REQUEST" : parts.joined(separator: "|")
     }
 
-    /// Printable text of body bytes: UTF-8 with control characters escaped, cut at `limit` characters.
+    /// Printable text of body bytes: UTF-8 with control characters escaped (the property separators as
+    /// `<01>`/`<02>`), cut at `limit` characters.
     public static func printable(_ bytes: some Collection<UInt8>, limit: Int = 200) -> String {
-        var out = ""
-        var n = 0
-        for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
-            if n >= limit { out += "…"; break }
-            switch scalar.value {
-            case 0x01: out += "<01>"
-            case 0x02: out += "<02>"
-            case 0..<0x20, 0x7F: out += "\\x" + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
-            }
-            n += 1
-        }
-        return out
+        Describe.escaped(String(decoding: bytes, as: UTF8.self), limit: limit)
     }
 
     public static func messageLines(_ m: StoredMessage, index: Int, indent: String = "  ") -> [String] {

@@ -69,9 +69,14 @@ public struct TextRenderer: Sendable {
                 let answer = paint(Describe.answer(f), ok ? "32" : "31")
                 let arrow = "\(label(f.destination, f.destinationRole, f)) -> \(label(f.source, f.sourceRole, f))"
                 let fields = Describe.requestFields(code: req.code, header: req.header, body: req.body, extFields: nil)
+                var latency = Describe.latency(f.latencyNanos ?? 0)
+                if case .pullMessage(let h)? = req.header, (f.latencyNanos ?? 0) >= 1_000_000_000 {
+                    // A long poll: how long the broker held it, against what the client asked for.
+                    latency += " held, suspendTimeoutMillis \(h.suspendTimeoutMillis)"
+                }
                 return ["\(Describe.time(req.time)) #\(req.frameIndex)/#\(f.index) c\(f.connection) \(arrow) "
                         + paint(RequestCode.name(req.code), "1") + (fields.isEmpty ? "" : " \(fields)")
-                        + " => \(answer) (\(Describe.latency(f.latencyNanos ?? 0))) [\(f.phase.rawValue)]"]
+                        + " => \(answer) (\(latency)) [\(f.phase.rawValue)]"]
             }
             guard f.command.isOneway else { return [] }
             return [requestLine(f, outcome: "(oneway)")]
