@@ -49,11 +49,41 @@ public enum JavaHashMapOrder {
 public struct HeaderFieldReader {
     public let fields: ExtFields
     public let header: String
-    private var used: Set<String> = []
+    /// Entries some read asked for (by key, so every duplicate of a read key counts): bit i for entry i < 64,
+    /// and a flag array only for the rare map with more entries.
+    private var usedLow: UInt64 = 0
+    private var usedHigh: [Bool] = []
+    /// Bit i: the key of entry i (i < 64) is ASCII. Two ASCII keys can only be equal with equal byte counts;
+    /// other keys go through String == (canonical equivalence), as a Set<String> lookup would.
+    private let asciiKeys: UInt64
 
     public init(_ fields: ExtFields, header: String) {
         self.fields = fields
         self.header = header
+        var mask: UInt64 = 0
+        for (i, e) in fields.entries.prefix(64).enumerated() where Self.isASCII(e.key) { mask |= 1 << UInt64(i) }
+        asciiKeys = mask
+    }
+
+    private static func isASCII(_ s: String) -> Bool {
+        let fast = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            var high: UInt8 = 0
+            for b in bytes { high |= b }
+            return high < 0x80
+        }
+        return fast ?? s.utf8.allSatisfy { $0 < 0x80 }
+    }
+
+    private mutating func markUsed(_ i: Int) {
+        if i < 64 {
+            usedLow |= 1 << UInt64(i)
+        } else {
+            if usedHigh.isEmpty { usedHigh = Array(repeating: false, count: fields.entries.count - 64) }
+            usedHigh[i - 64] = true
+        }
+    }
+    private func isUsed(_ i: Int) -> Bool {
+        i < 64 ? usedLow & (1 << UInt64(i)) != 0 : (!usedHigh.isEmpty && usedHigh[i - 64])
     }
 
     private func missing(_ key: String) -> RemotingDecodingError {
@@ -67,9 +97,21 @@ public struct HeaderFieldReader {
         guard let v = optString(key) else { throw missing(key) }
         return v
     }
+    /// The value of `key` (the last one when the key is duplicated, as `ExtFields` and Java do).
     public mutating func optString(_ key: String) -> String? {
-        used.insert(key)
-        return fields[key]
+        var value: String? = nil
+        let entries = fields.entries
+        let count = key.utf8.count
+        // Entries whose count alone rules them out: ASCII keys of another length, when `key` is ASCII too.
+        let skippable = Self.isASCII(key) ? asciiKeys : 0
+        for i in entries.indices {
+            if i < 64, skippable & (1 << UInt64(i)) != 0, entries[i].key.utf8.count != count { continue }
+            if entries[i].key == key {
+                markUsed(i)
+                value = entries[i].value
+            }
+        }
+        return value
     }
     public mutating func int32(_ key: String) throws -> Int32 {
         guard let v = try optInt32(key) else { throw missing(key) }
@@ -77,7 +119,7 @@ public struct HeaderFieldReader {
     }
     public mutating func optInt32(_ key: String) throws -> Int32? {
         guard let s = optString(key) else { return nil }
-        guard let v = Int32(s) else { throw invalid(key, s, "an Integer") }
+        guard let v = Self.parseDecimal(s, as: Int32.self) else { throw invalid(key, s, "an Integer") }
         return v
     }
     public mutating func int64(_ key: String) throws -> Int64 {
@@ -86,7 +128,7 @@ public struct HeaderFieldReader {
     }
     public mutating func optInt64(_ key: String) throws -> Int64? {
         guard let s = optString(key) else { return nil }
-        guard let v = Int64(s) else { throw invalid(key, s, "a Long") }
+        guard let v = Self.parseDecimal(s, as: Int64.self) else { throw invalid(key, s, "a Long") }
         return v
     }
     /// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
@@ -98,9 +140,34 @@ public struct HeaderFieldReader {
         guard let s = optString(key) else { return nil }
         return s.lowercased() == "true"
     }
+    /// `T(s)` (radix 10) over the UTF-8 bytes: an optional `+` or `-`, then one or more ASCII digits, nil on
+    /// anything else or on overflow. Negative values accumulate downwards so that `T.min` parses.
+    static func parseDecimal<T: FixedWidthInteger & SignedInteger>(_ s: String, as: T.Type) -> T? {
+        var s = s
+        return s.withUTF8 { bytes -> T? in
+            guard var i = bytes.indices.first else { return nil }
+            let negative = bytes[i] == UInt8(ascii: "-")
+            if negative || bytes[i] == UInt8(ascii: "+") { i += 1 }
+            guard i < bytes.count else { return nil }
+            var v: T = 0
+            while i < bytes.count {
+                let d = bytes[i] &- 0x30
+                guard d < 10 else { return nil }
+                let (m, o1) = v.multipliedReportingOverflow(by: 10)
+                let (r, o2) = negative ? m.subtractingReportingOverflow(T(d)) : m.addingReportingOverflow(T(d))
+                guard !o1, !o2 else { return nil }
+                v = r
+                i += 1
+            }
+            return v
+        }
+    }
+
     /// Keys that no read asked for, in wire order.
     public func unused() -> ExtFields {
-        ExtFields(fields.entries.filter { !used.contains($0.key) })
+        var rest = ExtFields()
+        for (i, e) in fields.entries.enumerated() where !isUsed(i) { rest.append(e.key, e.value) }
+        return rest
     }
 }
 

@@ -27,11 +27,11 @@ enum JSONHeaderCodec {
 
     static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
         // Error offsets are positions within the header text.
-        try decodeInner(bytes, context: "\(context): JSON header")
+        try decodeInner(bytes, errorContext: ErrorContext(context, .suffix(": JSON header")))
     }
 
-    private static func decodeInner(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
-        var c = JSONCursor(bytes, context: context)
+    private static func decodeInner(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext) throws -> RemotingCommand {
+        var c = JSONCursor(bytes, errorContext: errorContext)
         var cmd = RemotingCommand(code: 0, opaque: 0)
         cmd.version = 0
         cmd.jsonHasSerializeTypeCurrentRPC = false
@@ -60,7 +60,7 @@ enum JSONHeaderCodec {
                     if b == UInt8(ascii: "\\") { c.advance() }
                     c.advance()
                 }
-                guard !c.atEnd else { throw RemotingDecodingError(context, .json("unterminated string"), offset: keyOffset) }
+                guard !c.atEnd else { throw RemotingDecodingError(c.context, .json("unterminated string"), offset: keyOffset) }
                 let keyRange = keyStart..<c.index
                 c.advance()
                 c.skipWhitespace()
@@ -88,7 +88,7 @@ enum JSONHeaderCodec {
                     case UInt8(ascii: "n")?: _ = try c.readLiteral()
                     default:
                         let n = try c.readInt64()
-                        guard n >= 0 && n <= 255 else { throw RemotingDecodingError(context, .wrongType(field: "language", expected: "a language name"), offset: keyOffset) }
+                        guard n >= 0 && n <= 255 else { throw RemotingDecodingError(c.context, .wrongType(field: "language", expected: "a language name"), offset: keyOffset) }
                         cmd.language = LanguageCode(code: UInt8(n))
                     }
                 } else if keyEquals(c, keyRange, kOpaque) {
@@ -99,7 +99,7 @@ enum JSONHeaderCodec {
                     switch c.peek() {
                     case UInt8(ascii: "\"")?: cmd.remark = try c.readString()
                     case UInt8(ascii: "n")?: _ = try c.readLiteral()
-                    default: throw RemotingDecodingError(context, .wrongType(field: "remark", expected: "a string"), offset: c.index)
+                    default: throw RemotingDecodingError(c.context, .wrongType(field: "remark", expected: "a string"), offset: c.index)
                     }
                 } else if keyEquals(c, keyRange, kSerialize) {
                     bit = 64
@@ -114,7 +114,7 @@ enum JSONHeaderCodec {
                 if bit != 0 {
                     if seen & bit != 0 {
                         let key = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[keyRange]), as: UTF8.self)
-                        throw RemotingDecodingError(context, .duplicateKey(key), offset: keyOffset)
+                        throw RemotingDecodingError(c.context, .duplicateKey(key), offset: keyOffset)
                     }
                     seen |= bit
                 }
@@ -133,7 +133,7 @@ enum JSONHeaderCodec {
         c.skipWhitespace()
         if !c.atEnd { throw c.error("unexpected '\(c.printable)' after the header object") }
         cmd.jsonTrailingNewline = afterObject < bytes.count && bytes[afterObject] == 0x0A
-        if seen & 1 == 0 { throw RemotingDecodingError(context, .missingField(field: "code"), offset: nil) }
+        if seen & 1 == 0 { throw RemotingDecodingError(c.context, .missingField(field: "code"), offset: nil) }
         return cmd
     }
 
@@ -252,8 +252,7 @@ enum JSONHeaderCodec {
 /// The ROCKETMQ binary header (serialize type 1), PROTOCOL.md section 3.
 enum BinaryHeaderCodec {
     static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
-        let ctx = "\(context): ROCKETMQ header"
-        var r = BinaryReader(bytes: bytes, context: ctx)
+        var r = BinaryReader(bytes: bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")))
         let code = try r.readInt16("code")
         let lang = try r.readUInt8("language")
         let version = try r.readInt16("version")
@@ -268,12 +267,12 @@ enum BinaryHeaderCodec {
         let extLength = try r.readInt32("extFields length")
         var ext: ExtFields? = nil
         if extLength < 0 || Int(extLength) > bytes.count {
-            throw RemotingDecodingError(ctx, .invalidLength(field: "extFields", length: Int(extLength)), offset: extOffset)
+            throw RemotingDecodingError(r.context, .invalidLength(field: "extFields", length: Int(extLength)), offset: extOffset)
         }
         if extLength > 0 {
             let end = r.index + Int(extLength)
             guard end <= bytes.count else {
-                throw RemotingDecodingError(ctx, .truncated(field: "extFields", needed: Int(extLength), available: bytes.count - r.index), offset: r.index)
+                throw RemotingDecodingError(r.context, .truncated(field: "extFields", needed: Int(extLength), available: bytes.count - r.index), offset: r.index)
             }
             var fields = ExtFields()
             fields.entries.reserveCapacity(12)
@@ -287,7 +286,7 @@ enum BinaryHeaderCodec {
             ext = fields
         }
         if r.index != bytes.count {
-            throw RemotingDecodingError(ctx, .other("\(bytes.count - r.index) bytes after the extFields block"), offset: r.index)
+            throw RemotingDecodingError(r.context, .other("\(bytes.count - r.index) bytes after the extFields block"), offset: r.index)
         }
         var cmd = RemotingCommand(code: Int32(code), language: LanguageCode(code: lang), version: Int32(version),
                                   opaque: opaque, flag: flag, remark: remark, extFields: ext, serializeType: .rocketmq)
@@ -323,23 +322,68 @@ enum BinaryHeaderCodec {
     }
 }
 
+/// The context of a decoding error, such as "frame: ROCKETMQ header" or "pull body: record 3 at offset 512".
+/// Kept in parts and only formatted when an error is thrown, so the decoding hot path never builds it.
+struct ErrorContext {
+    enum Detail {
+        case none
+        /// Appended to the base as is, e.g. ": JSON header".
+        case suffix(StaticString)
+        /// ": record N at offset M".
+        case record(index: Int, offset: Int)
+    }
+    let base: String
+    let detail: Detail
+
+    init(_ base: String, _ detail: Detail = .none) {
+        self.base = base
+        self.detail = detail
+    }
+
+    var text: String {
+        switch detail {
+        case .none: return base
+        case .suffix(let s): return "\(base)\(s)"
+        case .record(let index, let offset): return "\(base): record \(index) at offset \(offset)"
+        }
+    }
+}
+
+/// A String from wire bytes, or nil when they are not valid UTF-8. ASCII (nearly every header and property
+/// text) skips the generic validating initializer, which is several times slower.
+@inline(__always)
+func makeString(validatingUTF8 bytes: UnsafeRawBufferPointer) -> String? {
+    var high: UInt8 = 0
+    for b in bytes { high |= b }
+    if high < 0x80 {
+        return bytes.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
+    }
+    return String(validating: bytes, as: UTF8.self)
+}
+
 /// Bounds-checked big-endian reads over raw bytes, with errors that name the field and offset.
 struct BinaryReader {
     let bytes: UnsafeRawBufferPointer
     var index = 0
-    let context: String
+    let errorContext: ErrorContext
+    /// The error context as text (formatted on demand).
+    var context: String { errorContext.text }
 
     init(bytes: UnsafeRawBufferPointer, context: String) {
+        self.init(bytes: bytes, errorContext: ErrorContext(context))
+    }
+
+    init(bytes: UnsafeRawBufferPointer, errorContext: ErrorContext) {
         self.bytes = bytes
-        self.context = context
+        self.errorContext = errorContext
     }
 
     var remaining: Int { bytes.count - index }
 
-    @inline(__always) mutating func need(_ n: Int, _ field: String, limit: Int? = nil) throws {
+    @inline(__always) mutating func need(_ n: Int, _ field: @autoclosure () -> String, limit: Int? = nil) throws {
         let end = limit ?? bytes.count
         if n < 0 || index + n > end {
-            throw RemotingDecodingError(context, .truncated(field: field, needed: n, available: max(0, end - index)), offset: index)
+            throw RemotingDecodingError(context, .truncated(field: field(), needed: n, available: max(0, end - index)), offset: index)
         }
     }
 
@@ -373,14 +417,15 @@ struct BinaryReader {
         defer { index += n }
         return UnsafeRawBufferPointer(rebasing: bytes[index..<(index + n)])
     }
-    mutating func readString(length: Int, field: String, limit: Int? = nil) throws -> String {
-        if length < 0 { throw RemotingDecodingError(context, .invalidLength(field: field, length: length), offset: index - 4) }
-        try need(length, field, limit: limit)
+    /// `field` is only evaluated for an error message.
+    mutating func readString(length: Int, field: @autoclosure () -> String, limit: Int? = nil) throws -> String {
+        if length < 0 { throw RemotingDecodingError(context, .invalidLength(field: field(), length: length), offset: index - 4) }
+        try need(length, field(), limit: limit)
         let start = index
         let slice = UnsafeRawBufferPointer(rebasing: bytes[index..<(index + length)])
         index += length
-        guard let s = String(validating: slice, as: UTF8.self) else {
-            throw RemotingDecodingError(context, .invalidUTF8(field: field), offset: start)
+        guard let s = makeString(validatingUTF8: slice) else {
+            throw RemotingDecodingError(context, .invalidUTF8(field: field()), offset: start)
         }
         return s
     }

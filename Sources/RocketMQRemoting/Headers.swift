@@ -618,16 +618,21 @@ public enum TypedHeader: Hashable, Sendable {
         guard let ext = extFields else { return nil }
         switch requestCode {
         case RequestCode.pullMessage, RequestCode.litePullMessage:
-            guard [ResponseCode.success, ResponseCode.pullNotFound, ResponseCode.pullRetryImmediately,
-                   ResponseCode.pullOffsetMoved].contains(responseCode) else { return nil }
-            return .pullMessageResponse(try .init(extFields: ext))
+            switch responseCode {
+            case ResponseCode.success, ResponseCode.pullNotFound, ResponseCode.pullRetryImmediately, ResponseCode.pullOffsetMoved:
+                return .pullMessageResponse(try .init(extFields: ext))
+            default:
+                return nil
+            }
         case RequestCode.queryConsumerOffset, RequestCode.getMaxOffset, RequestCode.getMinOffset,
              RequestCode.searchOffsetByTimestamp:
             guard responseCode == ResponseCode.success else { return nil }
             return .offsetResponse(try .init(extFields: ext))
         case RequestCode.sendMessage, RequestCode.sendMessageV2, RequestCode.sendBatchMessage:
-            guard [0, 10, 11, 12].contains(responseCode) else { return nil }
-            return .sendMessageResponse(try .init(extFields: ext))
+            switch responseCode {
+            case 0, 10, 11, 12: return .sendMessageResponse(try .init(extFields: ext))
+            default: return nil
+            }
         default:
             return nil
         }

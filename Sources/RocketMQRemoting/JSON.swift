@@ -272,11 +272,17 @@ public struct JSONParser {
 struct JSONCursor {
     let bytes: UnsafeRawBufferPointer
     var index: Int = 0
-    let context: String
+    let errorContext: ErrorContext
+    /// The error context as text (formatted on demand).
+    var context: String { errorContext.text }
 
     init(_ bytes: UnsafeRawBufferPointer, context: String) {
+        self.init(bytes, errorContext: ErrorContext(context))
+    }
+
+    init(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext) {
         self.bytes = bytes
-        self.context = context
+        self.errorContext = errorContext
     }
 
     @inline(__always) var atEnd: Bool { index >= bytes.count }
@@ -300,10 +306,17 @@ struct JSONCursor {
         }
     }
 
-    mutating func expect(_ byte: UInt8, _ what: String) throws {
-        guard let b = peek() else { throw error("unexpected end of JSON, expected \(what)") }
-        guard b == byte else { throw error("unexpected '\(printable)', expected \(what)") }
-        index += 1
+    @inline(__always) mutating func expect(_ byte: UInt8, _ what: StaticString) throws {
+        if index < bytes.count && bytes[index] == byte {
+            index += 1
+            return
+        }
+        throw expectError(what)
+    }
+
+    private func expectError(_ what: StaticString) -> RemotingDecodingError {
+        if atEnd { return error("unexpected end of JSON, expected \(what)") }
+        return error("unexpected '\(printable)', expected \(what)")
     }
 
     mutating func readLiteral() throws -> String {
@@ -370,15 +383,18 @@ struct JSONCursor {
     mutating func readString() throws -> String {
         index += 1  // opening quote
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes. `high` tells whether the text is ASCII, which needs no UTF-8 validation.
+        var high: UInt8 = 0
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 let slice = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
                 index += 1
+                if high < 0x80 { return slice.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) } }
                 if let s = String(validating: slice, as: UTF8.self) { return s }
                 throw RemotingDecodingError(context, .invalidUTF8(field: "JSON string"), offset: start)
             }
+            high |= b
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) inside a string") }
             index += 1

@@ -5,13 +5,35 @@ import NIOCore
 public enum MessageProperties {
     /// Java's `string2messageProperties`: segments shorter than 3 characters, and pairs with an empty key or
     /// value, are dropped; later duplicates replace earlier ones (kept in first-seen position).
+    ///
+    /// Works on the UTF-8 bytes: 0x01 and 0x02 are control characters, always a Character of their own, so
+    /// splitting the bytes splits the Characters. The 3-character minimum counts Characters, as before.
     public static func parse(_ text: String) -> [(key: String, value: String)] {
+        var text = text
+        return text.withUTF8 { parse(utf8: $0) }
+    }
+
+    private static func parse(utf8 bytes: UnsafeBufferPointer<UInt8>) -> [(key: String, value: String)] {
         var out: [(key: String, value: String)] = []
-        for segment in text.split(separator: "\u{02}", omittingEmptySubsequences: true) {
-            guard segment.count >= 3, let sep = segment.firstIndex(of: "\u{01}") else { continue }
-            let key = String(segment[..<sep])
-            let value = String(segment[segment.index(after: sep)...])
-            guard !key.isEmpty, !value.isEmpty else { continue }
+        var start = 0
+        while start < bytes.count {
+            var end = start
+            var sep = -1
+            var plain = true  // ASCII without CR: one Character per byte
+            while end < bytes.count, bytes[end] != 0x02 {
+                let b = bytes[end]
+                if b == 0x01, sep < 0 { sep = end }
+                if b >= 0x80 || b == 0x0D { plain = false }
+                end += 1
+            }
+            defer { start = end + 1 }
+            // Fewer than 3 bytes is fewer than 3 Characters; otherwise count Characters unless plain.
+            guard end - start >= 3, sep >= 0 else { continue }
+            let segment = UnsafeBufferPointer(rebasing: bytes[start..<end])
+            if !plain && String(decoding: segment, as: UTF8.self).count < 3 { continue }
+            guard sep > start, sep + 1 < end else { continue }
+            let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<sep]), as: UTF8.self)
+            let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[(sep + 1)..<end]), as: UTF8.self)
             if let i = out.firstIndex(where: { $0.key == key }) { out[i].value = value } else { out.append((key, value)) }
         }
         return out
@@ -281,8 +303,8 @@ public enum StoredMessageDecoder {
 
     static func decodeOne(_ bytes: UnsafeRawBufferPointer, index: Int, maxInflatedBodySize: Int, context: String,
                           baseOffset: Int) throws -> StoredMessage {
-        let ctx = "\(context): record \(index) at offset \(baseOffset)"
-        var r = BinaryReader(bytes: bytes, context: ctx)
+        let ctx = ErrorContext(context, .record(index: index, offset: baseOffset))
+        var r = BinaryReader(bytes: bytes, errorContext: ctx)
         func fail(_ reason: String, _ at: Int? = nil) -> RemotingDecodingError {
             RemotingDecodingError(context, .record(index: index, reason: reason), offset: baseOffset + (at ?? r.index))
         }
@@ -292,7 +314,7 @@ public enum StoredMessageDecoder {
             throw fail("TOTALSIZE \(totalSize) runs past the end of the body (\(bytes.count) bytes left)", 0)
         }
         // Only the record's own bytes from here on.
-        r = BinaryReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<Int(totalSize)]), context: ctx)
+        r = BinaryReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[0..<Int(totalSize)]), errorContext: ctx)
         r.index = 4
         let magic = try r.readInt32("MAGICCODE")
         guard magic == StoredMessage.magicV1 || magic == StoredMessage.magicV2 else {
