@@ -113,7 +113,18 @@ public final class PcapReader {
     /// Opens a capture file (pcap or pcapng) with nanosecond timestamps; `path` "-" reads standard input.
     public init(path: String) throws {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
-        guard let p = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
+        // A file is read through a 1 MiB stdio buffer (the default is one page: several read calls per large
+        // packet). libpcap closes the FILE. Standard input, or a file fopen cannot open, go through
+        // pcap_open_offline (which reports the error).
+        var opened: OpaquePointer? = nil
+        if path != "-", let file = fopen(path, "rb") {
+            setvbuf(file, nil, _IOFBF, 1 << 20)
+            opened = pcap_fopen_offline_with_tstamp_precision(file, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+            if opened == nil { fclose(file) }
+        } else {
+            opened = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf)
+        }
+        guard let p = opened else {
             throw CaptureError.open(path: path, message: PcapReader.string(errbuf))
         }
         handle = p

@@ -134,10 +134,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                     _ body: (inout QueueProgress) -> Void) {
         let broker = brokerLabel(brokerAddress)
         let key = queueKey(group: group, topic: topic, broker: broker, queueId: queueId)
-        var q = progress[key] ?? QueueProgress(group: group, queue: "\(topic)@\(broker)#\(queueId)", topic: topic,
-                                               queueId: queueId, broker: broker)
-        body(&q)
-        progress[key] = q
+        // In place: a copy of the entry would copy its owners table on every pull.
+        body(&progress[key, default: QueueProgress(group: group, queue: "\(topic)@\(broker)#\(queueId)", topic: topic,
+                                                   queueId: queueId, broker: broker)])
     }
 
     private func frames(_ f: [Int]) -> [Int] { Array(f.prefix(configuration.maxFramesPerFinding)) }
@@ -303,7 +302,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         let cmd = frame.command
         let reqHeader = frame.request?.header
         let code = cmd.code
-        let codeName = cmd.codeName
+        var codeName: String { cmd.codeName }  // only error answers need the name
 
         // Error answers that matter for consumption.
         switch code {

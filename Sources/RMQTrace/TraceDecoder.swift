@@ -28,6 +28,12 @@ public struct TraceStatistics: Sendable {
         public var unanswered = 0
         public var latency = LatencyHistogram()
         public var responses: [Int32: Int] = [:]
+
+        mutating func answered(code: Int32, nanos: Int64) {
+            answered += 1
+            latency.add(nanos: nanos)
+            responses[code, default: 0] += 1
+        }
     }
     public var packets = 0
     public var tcpSegments = 0
@@ -57,11 +63,30 @@ public struct TraceDecoder: Sendable {
     }
     struct Connection: Sendable {
         var id: Int
-        var endpoints: (Endpoint, Endpoint)?
+        var endpoints: (Endpoint, Endpoint)? {
+            didSet { names = endpoints.map { ($0.0.description, $0.1.description) } }
+        }
+        /// `endpoints` as text, computed once rather than per frame.
+        private(set) var names: (String, String)?
         var framers: [Endpoint: StreamFramer] = [:]
         /// Senders whose stream lost bytes in the capture (their answers may be among them).
         var lostFrom: Set<String> = []
         var pending: [PendingKey: Pending] = [:]
+
+        init(id: Int, endpoints: (Endpoint, Endpoint)?) {
+            self.id = id
+            self.endpoints = endpoints
+            self.names = endpoints.map { ($0.0.description, $0.1.description) }
+        }
+
+        /// The text of `endpoint` (cached when it is one of this connection's endpoints).
+        func name(_ endpoint: Endpoint) -> String {
+            if let e = endpoints, let n = names {
+                if e.0 == endpoint { return n.0 }
+                if e.1 == endpoint { return n.1 }
+            }
+            return endpoint.description
+        }
     }
     struct PendingKey: Hashable, Sendable {
         var requester: String
@@ -145,33 +170,37 @@ public struct TraceDecoder: Sendable {
     }
 
     private mutating func stream(id: Int, direction: StreamDirection, event: ReassemblyEvent, into events: inout [TraceEvent]) {
-        guard var conn = connections[id] else { return }
+        // The framer leaves the table while it works, so that its buffer is uniquely referenced: no
+        // copy-on-write of the buffered bytes, nor of the connection's tables, per segment.
+        guard connections[id] != nil else { return }
         if case .data(let bytes, _, _) = event { statistics.payloadBytes += UInt64(bytes.count) }
-        var framer = conn.framers[direction.source] ?? StreamFramer(maxFrameLength: configuration.maxFrameLength)
+        var framer = connections[id]?.framers.removeValue(forKey: direction.source)
+            ?? StreamFramer(maxFrameLength: configuration.maxFrameLength)
         framerOutput.removeAll(keepingCapacity: true)
         framer.receive(event, into: &framerOutput)
-        conn.framers[direction.source] = framer
-        connections[id] = conn
+        connections[id]?.framers[direction.source] = framer
+        if framerOutput.isEmpty { return }
         emit(framerOutput, connection: id, direction: direction, into: &events)
     }
 
     private mutating func emit(_ outputs: [StreamFramer.Output], connection id: Int, direction: StreamDirection, into events: inout [TraceEvent]) {
+        let source = connections[id]?.name(direction.source) ?? direction.source.description
+        let destination = connections[id]?.name(direction.destination) ?? direction.destination.description
         for output in outputs {
             switch output {
             case .frame(let cmd, let size, let time, _):
-                frame(cmd, size: size, time: time, connection: id, source: direction.source.description,
-                      destination: direction.destination.description, into: &events)
+                frame(cmd, size: size, time: time, connection: id, source: source, destination: destination, into: &events)
             case .skipped(let kind, let count, let offset, let time, let detail):
                 switch kind {
                 case .lostBytes:
                     statistics.lostBytes += count
-                    connections[id]?.lostFrom.insert(direction.source.description)
+                    connections[id]?.lostFrom.insert(source)
                 case .resync: statistics.resyncBytes += count
                 case .badFrame: statistics.badFrames += 1
                 case .tls: statistics.tlsBytes += count
                 }
-                events.append(.gap(GapRecord(time: time, connection: id, source: direction.source.description,
-                                             destination: direction.destination.description, kind: kind, byteCount: count,
+                events.append(.gap(GapRecord(time: time, connection: id, source: source,
+                                             destination: destination, kind: kind, byteCount: count,
                                              streamOffset: offset, detail: detail)))
             }
         }
@@ -257,8 +286,14 @@ public struct TraceDecoder: Sendable {
     static func summarize(_ cmd: RemotingCommand, requestCode: Int32?, decodeMessages: Bool) -> BodySummary {
         guard let body = cmd.body, body.readableBytes > 0 else { return .none }
         let length = body.readableBytes
-        let isMessageResponse = cmd.isResponse && [RequestCode.pullMessage, RequestCode.litePullMessage, RequestCode.queryMessage,
-                                                   RequestCode.viewMessageById, RequestCode.popMessage].contains(requestCode ?? -1)
+        let isMessageResponse: Bool
+        switch requestCode {
+        case RequestCode.pullMessage?, RequestCode.litePullMessage?, RequestCode.queryMessage?, RequestCode.viewMessageById?,
+             RequestCode.popMessage?:
+            isMessageResponse = cmd.isResponse
+        default:
+            isMessageResponse = false
+        }
         if isMessageResponse && !decodeMessages {
             let walk = StoredMessageDecoder.countRecords(body)
             var first: Int64? = nil
@@ -332,25 +367,23 @@ public struct TraceDecoder: Sendable {
 
         if cmd.isResponse {
             if let request {
-                var s = statistics.byRequestCode[request.code, default: .init()]
-                s.answered += 1
-                s.latency.add(nanos: time.nanoseconds - request.time.nanoseconds)
-                s.responses[cmd.code, default: 0] += 1
-                statistics.byRequestCode[request.code] = s
+                // In place: a copy of the entry would copy its histogram and answer counts per response.
+                statistics.byRequestCode[request.code, default: .init()].answered(code: cmd.code,
+                                                                                 nanos: time.nanoseconds - request.time.nanoseconds)
             }
         } else if cmd.isOneway {
             statistics.byRequestCode[cmd.code, default: .init()].oneways += 1
         } else {
             statistics.byRequestCode[cmd.code, default: .init()].requests += 1
-            if var conn = connections[id] {
-                if conn.pending.count >= configuration.maxPendingPerConnection,
-                   let oldest = conn.pending.min(by: { $0.value.frame.index < $1.value.frame.index }) {
-                    conn.pending.removeValue(forKey: oldest.key)
+            if let pendingCount = connections[id]?.pending.count {
+                // Mutated in place: a copy of the connection would copy its pending table per request.
+                if pendingCount >= configuration.maxPendingPerConnection,
+                   let oldest = connections[id]?.pending.min(by: { $0.value.frame.index < $1.value.frame.index }) {
+                    connections[id]?.pending.removeValue(forKey: oldest.key)
                     statistics.byRequestCode[oldest.value.frame.command.code, default: .init()].unanswered += 1
                     events.append(.unanswered(oldest.value.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))"))
                 }
-                conn.pending[PendingKey(requester: source, opaque: cmd.opaque)] = Pending(frame: record)
-                connections[id] = conn
+                connections[id]?.pending[PendingKey(requester: source, opaque: cmd.opaque)] = Pending(frame: record)
             }
         }
         events.append(.frame(record))
