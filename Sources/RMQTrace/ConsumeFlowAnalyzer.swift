@@ -56,6 +56,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
     private var openConnections: Set<Int> = []
     /// CLUSTERING or BROADCASTING, from heartbeats (broadcast consumers keep offsets locally).
     private var messageModel: [String: String] = [:]
+    /// Topics each client subscribes per group, from heartbeats: "clientID|group" → topics.
+    private var subscribedTopics: [String: [String]] = [:]
+    /// The queues a consumer list entitles a client to, per strategy: "group|client|topic".
+    private var expectedShares: [String: (time: CaptureTime, frame: Int, shares: [(AllocationStrategy, Set<String>)])] = [:]
+    private var expectedOrder: [String] = []
     public private(set) var clientsSeen: [String] = []
 
     public init(configuration: Configuration = Configuration()) {
@@ -143,6 +148,31 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     // MARK: frames
 
+    /// The allocation a consumer list implies for the client that asked, per subscribed topic with a known
+    /// route; remembered to check what the client then pulls.
+    private mutating func shares(group: String, client: String, ids: [String], frame: FrameRecord) -> String? {
+        guard messageModel[group] != "BROADCASTING", let topics = subscribedTopics["\(client)|\(group)"] else { return nil }
+        var parts: [String] = []
+        for topic in topics {
+            guard let route = routes[topic] else { continue }
+            let queues = route.subscribeQueues(topic: topic)
+            let multiBroker = Set(queues.map(\.brokerName)).count > 1
+            func text(_ q: [MessageQueue]) -> String {
+                q.isEmpty ? "none" : q.map { multiBroker ? "\($0.brokerName)#\($0.queueId)" : "\($0.queueId)" }.joined(separator: ",")
+            }
+            let avg = AllocationStrategy.averagely.allocate(queues: queues, consumers: ids, current: client)
+            let circle = AllocationStrategy.circle.allocate(queues: queues, consumers: ids, current: client)
+            parts.append("\(topic)[\(text(avg))]" + (circle == avg ? "" : " (by circle [\(text(circle))])"))
+            let key = "\(group)|\(client)|\(topic)"
+            if expectedShares[key] == nil { expectedOrder.append(key) }
+            expectedShares[key] = (frame.time, frame.index, [(.averagely, Set(avg.map { "\($0.brokerName)#\($0.queueId)" })),
+                                                             (.circle, Set(circle.map { "\($0.brokerName)#\($0.queueId)" }))])
+        }
+        guard !parts.isEmpty else { return nil }
+        return ids.contains(client) ? "AVG share of \(client): " + parts.joined(separator: " ")
+                                    : "\(client) is not in this list: it gets no queue"
+    }
+
     /// Sets the frame's phase and client and updates the picture; appends findings detected on the way.
     public mutating func observe(_ frame: inout FrameRecord, findings: inout [Finding]) {
         let cmd = frame.command
@@ -177,7 +207,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         let client = frame.client ?? clientEndpoint
 
         if cmd.isResponse {
-            observeResponse(frame, requestCode: requestCode, client: client, server: serverEndpoint, findings: &findings)
+            observeResponse(&frame, requestCode: requestCode, client: client, server: serverEndpoint, findings: &findings)
         } else {
             observeRequest(frame, client: client, server: serverEndpoint, findings: &findings)
         }
@@ -203,6 +233,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         heartbeatConnections[key] = (frame.connection, frame.source, frame.index)
         for c in hb.consumerDataSet {
             messageModel[c.groupName] = c.messageModel
+            subscribedTopics["\(hb.clientID)|\(c.groupName)"] = c.subscriptionDataSet.map(\.topic)
             let subs = c.subscriptionDataSet.map { "\($0.topic) \($0.expressionType) \"\($0.subString)\"" }.sorted()
             var members = subscriptions[c.groupName] ?? [:]
             members[hb.clientID] = (subs, frame.index)
@@ -297,7 +328,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         if errorAnswers[key]!.frames.count < configuration.maxFramesPerFinding { errorAnswers[key]!.frames.append(frame) }
     }
 
-    private mutating func observeResponse(_ frame: FrameRecord, requestCode: Int32, client: String, server: String,
+    private mutating func observeResponse(_ frame: inout FrameRecord, requestCode: Int32, client: String, server: String,
                                           findings: inout [Finding]) {
         let cmd = frame.command
         let reqHeader = frame.request?.header
@@ -342,7 +373,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
         case RequestCode.getConsumerListByGroup:
             let group = Self.group(of: reqHeader) ?? "?"
-            if case .consumerIds(let ids) = frame.body { consumerLists[group] = ids }
+            if case .consumerIds(let ids) = frame.body {
+                consumerLists[group] = ids
+                frame.annotation = shares(group: group, client: client, ids: ids, frame: frame)
+            }
             if code != ResponseCode.success {
                 findings.append(Finding(severity: .error, kind: "group-not-online",
                                         message: "broker \(server) knows no online consumer of group \(group) (\(codeName)\(cmd.remark.map { ": \($0)" } ?? "")): the client's heartbeat did not register the group",
@@ -413,6 +447,27 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     }
                 }
             }
+        }
+        // Clients pulling queues that their last consumer list does not give them under either strategy.
+        for key in expectedOrder {
+            guard let e = expectedShares[key] else { continue }
+            let parts = key.split(separator: "|", maxSplits: 2).map(String.init)
+            guard parts.count == 3 else { continue }
+            let (group, client, topic) = (parts[0], parts[1], parts[2])
+            var pulled: [String] = []
+            var proof: [Int] = [e.frame]
+            for q in progress.values where q.group == group && q.topic == topic {
+                if let o = q.owners[client], o.last > e.time {
+                    pulled.append("\(q.broker)#\(q.queueId)")
+                    proof += o.frames.suffix(1)
+                }
+            }
+            guard !pulled.isEmpty, e.shares.allSatisfy({ !Set(pulled).isSubset(of: $0.1) }) else { continue }
+            let avg = e.shares.first { $0.0 == .averagely }?.1 ?? []
+            let extra = Set(pulled).subtracting(avg).sorted()
+            findings.append(Finding(severity: .warning, kind: "allocation-mismatch",
+                                    message: "\(group) \(topic): \(client) pulls \(extra.joined(separator: ", ")), which its consumer list gives it neither with AVG ([\(avg.sorted().joined(separator: ", "))]) nor with AVG_BY_CIRCLE: its view of the group differs from the others' (stale consumer list, another allocation strategy)",
+                                    frames: frames(proof.sorted()), time: nil))
         }
         // Queues of a subscribed topic that no client of the group pulls.
         var groupsByTopic: [String: Set<String>] = [:]

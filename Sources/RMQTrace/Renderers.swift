@@ -74,9 +74,11 @@ public struct TextRenderer: Sendable {
                     // A long poll: how long the broker held it, against what the client asked for.
                     latency += " held, suspendTimeoutMillis \(h.suspendTimeoutMillis)"
                 }
-                return ["\(Describe.time(req.time)) #\(req.frameIndex)/#\(f.index) c\(f.connection) \(arrow) "
-                        + paint(RequestCode.name(req.code), "1") + (fields.isEmpty ? "" : " \(fields)")
-                        + " => \(answer) (\(latency)) [\(f.phase.rawValue)]"]
+                var lines = ["\(Describe.time(req.time)) #\(req.frameIndex)/#\(f.index) c\(f.connection) \(arrow) "
+                             + paint(RequestCode.name(req.code), "1") + (fields.isEmpty ? "" : " \(fields)")
+                             + " => \(answer) (\(latency)) [\(f.phase.rawValue)]"]
+                if let a = f.annotation { lines.append("                   \(paint("↳ \(a)", "36"))") }
+                return lines
             }
             guard f.command.isOneway else { return [] }
             return [requestLine(f, outcome: "(oneway)")]
@@ -227,6 +229,7 @@ public struct NDJSONRenderer: Sendable {
             m.append(JSONMember("latency_ms", f.latencyNanos.map(ms) ?? .null))
         }
         if let e = f.headerError { m.append(JSONMember("header_error", .string(e))) }
+        if let a = f.annotation { m.append(JSONMember("annotation", .string(a))) }
         let body = bodyJSON(f.body)
         if body != .null { m.append(JSONMember("body", body)) }
         return .object(m)

@@ -75,6 +75,8 @@ public struct FrameRecord: Sendable {
     public var phase: Phase
     /// The client this frame belongs to: its clientID when known, else its address.
     public var client: String?
+    /// What the analyzer derived from this frame (e.g. the allocation a consumer list implies).
+    public var annotation: String? = nil
 
     public var latencyNanos: Int64? { request.map { time.nanoseconds - $0.time.nanoseconds } }
     /// The request code of the exchange: the frame's own code for requests, the answered request's code for

@@ -44,3 +44,36 @@ import Testing
         #expect(qs.shuffled().sorted() == qs)
     }
 }
+
+@Suite struct AllocationTests {
+    static let queues = (0..<10).map { MessageQueue(topic: "topic", brokerName: "brokerName", queueId: Int32($0)) }
+    static let cids = (0..<4).map { "CID_PREFIX\($0)" }
+
+    @Test func averagelyKnownAnswers() {
+        let got = Self.cids.map { c in AllocationStrategy.averagely.allocate(queues: Self.queues.shuffled(), consumers: Self.cids.shuffled(), current: c).map(\.queueId) }
+        #expect(got == [[0, 1, 2], [3, 4, 5], [6, 7], [8, 9]])
+    }
+
+    @Test func circleKnownAnswers() {
+        let got = Self.cids.map { c in AllocationStrategy.circle.allocate(queues: Self.queues, consumers: Self.cids, current: c).map(\.queueId) }
+        #expect(got == [[0, 4, 8], [1, 5, 9], [2, 6], [3, 7]])
+    }
+
+    @Test func moreConsumersThanQueuesAndStrangers() {
+        let few = Array(Self.queues.prefix(2))
+        let got = Self.cids.map { AllocationStrategy.averagely.allocate(queues: few, consumers: Self.cids, current: $0).map(\.queueId) }
+        #expect(got == [[0], [1], [], []])
+        #expect(AllocationStrategy.averagely.allocate(queues: Self.queues, consumers: Self.cids, current: "other").isEmpty)
+        // Every queue is allocated exactly once, whatever the counts.
+        for n in 1...12 {
+            for c in 1...6 {
+                let qs = Array(Self.queues.prefix(min(n, 10))) + (10..<max(10, n)).map { MessageQueue(topic: "topic", brokerName: "brokerName", queueId: Int32($0)) }
+                let ids = (0..<c).map { "c\($0)" }
+                for s in AllocationStrategy.allCases {
+                    let all = ids.flatMap { s.allocate(queues: qs, consumers: ids, current: $0) }
+                    #expect(all.count == qs.count && Set(all) == Set(qs))
+                }
+            }
+        }
+    }
+}
