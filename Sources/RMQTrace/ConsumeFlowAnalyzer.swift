@@ -42,7 +42,18 @@ public struct ConsumeFlowAnalyzer: Sendable {
     }
 
     public var configuration: Configuration
-    public private(set) var progress: [String: QueueProgress] = [:]
+    /// A queue of a group: the key of `progress` (no String built per pull).
+    public struct QueueKey: Hashable, Comparable, Sendable {
+        public var group: String
+        public var topic: String
+        public var broker: String
+        public var queueId: Int32
+        public static func < (a: QueueKey, b: QueueKey) -> Bool {
+            (a.group, a.topic, a.broker, a.queueId) < (b.group, b.topic, b.broker, b.queueId)
+        }
+    }
+
+    public private(set) var progress: [QueueKey: QueueProgress] = [:]
     private var clientIdByEndpoint: [String: String] = [:]
     private var subscriptions: [String: [String: (subs: [String], frame: Int)]] = [:]
     private var subscriptionMismatchReported: Set<String> = []
@@ -131,14 +142,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     private func brokerLabel(_ address: String) -> String { brokerNameByAddress[address] ?? address }
 
-    private func queueKey(group: String, topic: String, broker: String, queueId: Int32) -> String {
-        "\(group)|\(topic)@\(broker)#\(queueId)"
-    }
 
     private mutating func withQueue(group: String, topic: String, brokerAddress: String, queueId: Int32,
                                     _ body: (inout QueueProgress) -> Void) {
         let broker = brokerLabel(brokerAddress)
-        let key = queueKey(group: group, topic: topic, broker: broker, queueId: queueId)
+        let key = QueueKey(group: group, topic: topic, broker: broker, queueId: queueId)
         // In place: a copy of the entry would copy its owners table on every pull.
         body(&progress[key, default: QueueProgress(group: group, queue: "\(topic)@\(broker)#\(queueId)", topic: topic,
                                                    queueId: queueId, broker: broker)])

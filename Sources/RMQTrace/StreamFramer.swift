@@ -156,27 +156,34 @@ public struct StreamFramer: Sendable {
             let word = buffer.getInteger(at: base + 4, as: UInt32.self)
             let total: Int
             do {
-                total = try RemotingFrame.validatePrefix(length: length, headerWord: word, maxFrameLength: maxFrameLength,
-                                                         context: "frame at stream offset \(offset)")
+                total = try RemotingFrame.validatePrefix(length: length, headerWord: word, maxFrameLength: maxFrameLength)
             } catch {
-                out.append(.skipped(.badFrame, byteCount: 0, streamOffset: offset, time: time, detail: "\(error)"))
+                out.append(.skipped(.badFrame, byteCount: 0, streamOffset: offset, time: time, detail: located(error)))
                 resyncing = true
                 resyncStart = nil
                 continue
             }
             guard buffer.readableBytes >= total, let frame = buffer.getSlice(at: base, length: total) else { return }
             do {
-                let cmd = try RemotingFrame.decode(frame, context: "frame at stream offset \(offset)")
+                let cmd = try RemotingFrame.decode(frame)
                 let at = offset
                 consume(total)
                 framesDecoded += 1
                 out.append(.frame(cmd, size: total, time: time, streamOffset: at))
             } catch {
                 // The length framing was consistent: drop this frame and carry on with the next.
-                out.append(.skipped(.badFrame, byteCount: UInt64(total), streamOffset: offset, time: time, detail: "\(error)"))
+                out.append(.skipped(.badFrame, byteCount: UInt64(total), streamOffset: offset, time: time, detail: located(error)))
                 consume(total)
             }
         }
+    }
+
+    /// The error text with the frame's stream offset; built only for errors (not per frame).
+    private func located(_ error: Error) -> String {
+        guard var e = error as? RemotingDecodingError else { return "frame at stream offset \(offset): \(error)" }
+        e.context = e.context.hasPrefix("frame") ? "frame at stream offset \(offset)" + e.context.dropFirst(5)
+                                                 : "frame at stream offset \(offset): \(e.context)"
+        return e.description
     }
 
     /// In resync mode: drops bytes until a plausible frame starts at the reader index. Returns true when one
