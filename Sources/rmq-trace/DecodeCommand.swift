@@ -118,6 +118,7 @@ struct DecodeCommand: ParsableCommand {
         }
         activeStopper = reader.stopper
         signal(SIGINT) { _ in activeStopper?.stopFromSignalHandler() }
+        signal(SIGTERM) { _ in activeStopper?.stopFromSignalHandler() }
 
         let isTTY = isatty(STDOUT_FILENO) != 0
         var out = OutputBuffer()
@@ -131,6 +132,8 @@ struct DecodeCommand: ParsableCommand {
                 if !lines.isEmpty {
                     for l in lines { out.line(l) }
                     lines.removeAll(keepingCapacity: true)
+                    // A live capture shows the timeline as traffic arrives.
+                    if reader.isLive { out.flush() }
                 }
                 return true
             }
