@@ -14,6 +14,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
         public var stuckCommitNanos: Int64 = 30_000_000_000
         /// Frames quoted per finding.
         public var maxFramesPerFinding = 10
+        /// Bound on what the analyzer remembers (queues, clients, heartbeat sources), so that memory depends on
+        /// configuration, not on the capture: beyond it new ones are not tracked (counted in `untracked`).
+        public var maxTracked = 100_000
         public init() {}
     }
 
@@ -73,6 +76,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
     private var expectedShares: [String: (time: CaptureTime, frame: Int, shares: [(AllocationStrategy, Set<String>)])] = [:]
     private var expectedOrder: [String] = []
     public private(set) var clientsSeen: [String] = []
+    /// Queues, clients and heartbeat sources not tracked because `maxTracked` was reached.
+    public private(set) var untracked = 0
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
@@ -147,6 +152,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                     _ body: (inout QueueProgress) -> Void) {
         let broker = brokerLabel(brokerAddress)
         let key = QueueKey(group: group, topic: topic, broker: broker, queueId: queueId)
+        if progress.count >= configuration.maxTracked && progress[key] == nil {
+            untracked += 1
+            return
+        }
         // In place: a copy of the entry would copy its owners table on every pull.
         body(&progress[key, default: QueueProgress(group: group, queue: "\(topic)@\(broker)#\(queueId)", topic: topic,
                                                    queueId: queueId, broker: broker)])
@@ -172,7 +181,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let circle = AllocationStrategy.circle.allocate(queues: queues, consumers: ids, current: client)
             parts.append("\(topic)[\(text(avg))]" + (circle == avg ? "" : " (by circle [\(text(circle))])"))
             let key = "\(group)|\(client)|\(topic)"
-            if expectedShares[key] == nil { expectedOrder.append(key) }
+            if expectedShares[key] == nil {
+                guard expectedOrder.count < configuration.maxTracked else { untracked += 1; continue }
+                expectedOrder.append(key)
+            }
             expectedShares[key] = (frame.time, frame.index, [(.averagely, Set(avg.map { "\($0.brokerName)#\($0.queueId)" })),
                                                              (.circle, Set(circle.map { "\($0.brokerName)#\($0.queueId)" }))])
         }
@@ -223,6 +235,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     private mutating func learnClient(_ id: String, endpoint: String) {
         if clientIdByEndpoint[endpoint] == nil {
+            guard clientIdByEndpoint.count < configuration.maxTracked else { untracked += 1; return }
             clientIdByEndpoint[endpoint] = id
             if !clientsSeen.contains(id) { clientsSeen.append(id) }
         }
@@ -237,6 +250,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
             findings.append(Finding(severity: .error, kind: "duplicate-client-id",
                                     message: "two clients use clientID \(hb.clientID): \(prev.endpoint) and \(frame.source) both heartbeat to \(server); the broker cannot tell them apart and queue allocation breaks (set distinct instanceName)",
                                     frames: [prev.frame, frame.index], time: frame.time))
+        }
+        guard heartbeatConnections.count < configuration.maxTracked || heartbeatConnections[key] != nil else {
+            untracked += 1
+            return
         }
         heartbeatConnections[key] = (frame.connection, frame.source, frame.index)
         for c in hb.consumerDataSet {

@@ -127,6 +127,9 @@ public struct TextRenderer: Sendable {
         if let source { l.append("input: \(source)") }
         l.append("\(s.frames) frames (\(s.jsonFrames) JSON, \(s.binaryFrames) ROCKETMQ) on \(s.connections) TCP connection\(s.connections == 1 ? "" : "s"), \(s.packets) packets\(span)")
         l.append("gaps: \(s.lostBytes) bytes lost in the capture, \(s.resyncBytes) bytes skipped to resynchronise, \(s.badFrames) bad frame\(s.badFrames == 1 ? "" : "s"), \(s.tlsBytes) TLS bytes; \(s.orphanResponses) response\(s.orphanResponses == 1 ? "" : "s") to unseen requests; \(s.malformedPackets) malformed packet\(s.malformedPackets == 1 ? "" : "s")")
+        if analyzer.untracked > 0 {
+            l.append("analyzer: \(analyzer.untracked) queues, clients or heartbeat sources not tracked (limit \(analyzer.configuration.maxTracked))")
+        }
         l.append("")
         l.append("requests by code:")
         l.append(Self.row(["code", "name", "req", "oneway", "answered", "unanswered", "p50", "p90", "p99", "max", "answers"],
@@ -306,6 +309,7 @@ public struct NDJSONRenderer: Sendable {
             JSONMember("connections", Self.num(s.connections)), JSONMember("packets", Self.num(s.packets)),
             JSONMember("lost_bytes", Self.num(s.lostBytes)), JSONMember("resync_bytes", Self.num(s.resyncBytes)),
             JSONMember("bad_frames", Self.num(s.badFrames)), JSONMember("orphan_responses", Self.num(s.orphanResponses)),
+            JSONMember("untracked", Self.num(analyzer.untracked)),
             JSONMember("codes", .array(codes)), JSONMember("lag", .array(lag)),
         ]).compactText
     }
