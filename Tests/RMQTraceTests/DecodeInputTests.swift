@@ -73,3 +73,25 @@ import Testing
         #expect(nd.contains { $0.contains(#""AccessKey":"<redacted 15 bytes>""#) })
     }
 }
+
+/// `--format summary` prints exactly the summary that ends the text timeline, whatever path it takes.
+@Suite struct SummaryConsistencyTests {
+    @Test(arguments: FixtureScenarios.all.map(\.name))
+    func summaryEqualsTheTextSummary(_ name: String) throws {
+        let path = try DecodeInputTests.temp("\(name)-sum.pcap", FixtureScenarios.all.first { $0.name == name }!.build())
+        let (text, _) = try DecodeSession.decodeFile(path, format: .text)
+        let (summary, _) = try DecodeSession.decodeFile(path, format: .summary)
+        let start = try #require(text.lastIndex(of: "== Summary =="))
+        #expect(Array(text[(start - 1)...]) == summary)
+    }
+
+    @Test(.enabled(if: SharedCaptures.present, "../shared/captures is absent"),
+          arguments: ["cap2_two_consumers_json.pcap", "cap5_startup_and_single_consumer_rocketmq_binary.pcap"])
+    func realCaptures(_ file: String) throws {
+        let path = SharedCaptures.path("realbroker-4.9.4/\(file)")
+        let (text, _) = try DecodeSession.decodeFile(path, format: .text)
+        let (summary, _) = try DecodeSession.decodeFile(path, format: .summary)
+        let start = try #require(text.lastIndex(of: "== Summary =="))
+        #expect(Array(text[(start - 1)...]) == summary)
+    }
+}
