@@ -3,7 +3,7 @@
 # in release, pinned to one core when taskset is available, then prints ours vs the Java reference side by
 # side. Speed is measured here, never in timed unit tests.
 #
-#   scripts/bench-codec.sh                 # all four benchmarks
+#   scripts/bench-codec.sh                 # all benchmarks (zero-copy path, and "via ExtFields" full path)
 #   scripts/bench-codec.sh --filter JSON   # extra arguments go to `swift package benchmark`
 #
 # Environment: BENCH_CPU (core to pin to, default 0), BENCH_LOCK (a lock file that serialises swift builds,
@@ -38,6 +38,11 @@ ROWS = [  # (name fragment, label, reference frames/s, goal frames/s)
     ("PULL_MESSAGE_request,_binary_header", "PULL_MESSAGE request, binary header", 1.9e6, 4.0e6),
     ("PULL_MESSAGE_FOUND_response,_JSON_header", f"FOUND response, JSON header, {RECORDS} records", None, None),
     ("PULL_MESSAGE_FOUND_response,_binary_header", f"FOUND response, binary header, {RECORDS} records", None, None),
+    # The full path (RemotingFrame.decode with ExtFields + TypedHeader), for comparison.
+    ("PULL_MESSAGE_request_via_ExtFields,_JSON_header", "request via ExtFields, JSON header", 1.0e6, None),
+    ("PULL_MESSAGE_request_via_ExtFields,_binary_header", "request via ExtFields, binary header", 1.9e6, None),
+    ("PULL_MESSAGE_FOUND_response_via_ExtFields,_JSON_header", f"FOUND via ExtFields, JSON header, {RECORDS} records", None, None),
+    ("PULL_MESSAGE_FOUND_response_via_ExtFields,_binary_header", f"FOUND via ExtFields, binary header, {RECORDS} records", None, None),
 ]
 
 results = {}

@@ -144,7 +144,13 @@ public struct HeaderFieldReader {
     /// anything else or on overflow. Negative values accumulate downwards so that `T.min` parses.
     static func parseDecimal<T: FixedWidthInteger & SignedInteger>(_ s: String, as: T.Type) -> T? {
         var s = s
-        return s.withUTF8 { bytes -> T? in
+        return s.withUTF8 { parseDecimal(bytes: UnsafeRawBufferPointer($0), as: T.self) }
+    }
+
+    /// `parseDecimal` over UTF-8 bytes.
+    @inline(__always)
+    static func parseDecimal<T: FixedWidthInteger & SignedInteger>(bytes: UnsafeRawBufferPointer, as: T.Type) -> T? {
+        do {
             guard var i = bytes.indices.first else { return nil }
             let negative = bytes[i] == UInt8(ascii: "-")
             if negative || bytes[i] == UInt8(ascii: "+") { i += 1 }

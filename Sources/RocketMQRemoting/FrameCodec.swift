@@ -28,20 +28,8 @@ public enum RemotingFrame {
 
     /// Decodes one complete frame (length field included). The body is a slice of `frame`, not a copy.
     public static func decode(_ frame: ByteBuffer, context: String = "frame") throws -> RemotingCommand {
+        let (type, headerLength, total) = try checkedPrefix(frame, context: context)
         let base = frame.readerIndex
-        guard let length = frame.getInteger(at: base, as: Int32.self) else {
-            throw RemotingDecodingError(context, .truncated(field: "frame length", needed: 4, available: frame.readableBytes), offset: 0)
-        }
-        guard let word = frame.getInteger(at: base + 4, as: UInt32.self) else {
-            _ = try validatePrefix(length: length, headerWord: nil, context: context)
-            throw RemotingDecodingError(context, .truncated(field: "header length", needed: 8, available: frame.readableBytes), offset: 4)
-        }
-        let total = try validatePrefix(length: length, headerWord: word, maxFrameLength: Int.max, context: context)
-        guard frame.readableBytes >= total else {
-            throw RemotingDecodingError(context, .truncated(field: "frame", needed: total, available: frame.readableBytes), offset: 0)
-        }
-        let type = SerializeType(rawValue: UInt8(word >> 24)) ?? .json
-        let headerLength = Int(word & 0x00FF_FFFF)
         var cmd: RemotingCommand
         switch type {
         case .json:
@@ -60,6 +48,25 @@ public enum RemotingFrame {
             cmd.body = frame.getSlice(at: base + 8 + headerLength, length: bodyLength)
         }
         return cmd
+    }
+
+    /// The prefix checks of `decode`: serialize type, header length H and total frame size.
+    static func checkedPrefix(_ frame: ByteBuffer, context: String) throws -> (SerializeType, Int, Int) {
+        let base = frame.readerIndex
+        guard let length = frame.getInteger(at: base, as: Int32.self) else {
+            throw RemotingDecodingError(context, .truncated(field: "frame length", needed: 4, available: frame.readableBytes), offset: 0)
+        }
+        guard let word = frame.getInteger(at: base + 4, as: UInt32.self) else {
+            _ = try validatePrefix(length: length, headerWord: nil, context: context)
+            throw RemotingDecodingError(context, .truncated(field: "header length", needed: 8, available: frame.readableBytes), offset: 4)
+        }
+        let total = try validatePrefix(length: length, headerWord: word, maxFrameLength: Int.max, context: context)
+        guard frame.readableBytes >= total else {
+            throw RemotingDecodingError(context, .truncated(field: "frame", needed: total, available: frame.readableBytes), offset: 0)
+        }
+        let type = SerializeType(rawValue: UInt8(word >> 24)) ?? .json
+        let headerLength = Int(word & 0x00FF_FFFF)
+        return (type, headerLength, total)
     }
 
     /// Decodes one frame given as bytes.

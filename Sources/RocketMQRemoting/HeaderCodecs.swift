@@ -27,14 +27,18 @@ enum JSONHeaderCodec {
 
     static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
         // Error offsets are positions within the header text.
-        try decodeInner(bytes, errorContext: ErrorContext(context, .suffix(": JSON header")))
+        var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .json)
+        let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": JSON header")), visitor: &builder)
+        return head.command(extFields: builder.entries)
     }
 
-    private static func decodeInner(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext) throws -> RemotingCommand {
+    /// The one JSON header scanner: validates the whole header and reports each non-null extFields entry to
+    /// `visitor` as byte ranges, building no String for them. `RemotingCommandHead.headerRange` and `body`
+    /// are left for the caller.
+    static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
+                                            visitor: inout V) throws -> RemotingCommandHead {
         var c = JSONCursor(bytes, errorContext: errorContext)
-        var cmd = RemotingCommand(code: 0, opaque: 0)
-        cmd.version = 0
-        cmd.jsonHasSerializeTypeCurrentRPC = false
+        var cmd = RemotingCommandHead(serializeType: .json)
         var seen: UInt16 = 0
         c.skipWhitespace()
         guard c.peek() == UInt8(ascii: "{") else {
@@ -76,7 +80,8 @@ enum JSONHeaderCodec {
                     if c.peek() == UInt8(ascii: "n") {
                         _ = try c.readLiteral()
                     } else {
-                        cmd.extFields = try readExtFields(&c)
+                        cmd.hasExtFields = true
+                        try scanExtFields(&c, visitor: &visitor)
                     }
                 } else if keyEquals(c, keyRange, kFlag) {
                     bit = 4
@@ -160,51 +165,75 @@ enum JSONHeaderCodec {
 
     /// extFields: an object of string keys; values of any scalar JSON type become text (the C++ client sends
     /// numbers); nulls are dropped (Java would hold null); nested values keep their compact JSON text.
-    private static func readExtFields(_ c: inout JSONCursor) throws -> ExtFields {
+    /// A key equal to an earlier non-null entry's key is rejected (same UTF-8 length and String ==).
+    private static func scanExtFields<V: RawExtFieldVisitor>(_ c: inout JSONCursor, visitor: inout V) throws {
         guard c.peek() == UInt8(ascii: "{") else {
             throw RemotingDecodingError(c.context, .wrongType(field: "extFields", expected: "an object"), offset: c.index)
         }
         c.advance()
-        var fields = ExtFields()
-        fields.entries.reserveCapacity(12)
         c.skipWhitespace()
-        if c.peek() == UInt8(ascii: "}") { c.advance(); return fields }
-        while true {
-            c.skipWhitespace()
-            guard c.peek() == UInt8(ascii: "\"") else {
-                if c.atEnd { throw c.error("unexpected end of JSON inside extFields") }
-                throw c.error("unexpected '\(c.printable)', expected an extFields key")
-            }
-            let keyOffset = c.index
-            let key = try c.readString()
-            for e in fields.entries where e.key.utf8.count == key.utf8.count && e.key == key {
-                throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(key)"), offset: keyOffset)
-            }
-            c.skipWhitespace()
-            try c.expect(UInt8(ascii: ":"), "':' after an extFields key")
-            c.skipWhitespace()
-            switch c.peek() {
-            case UInt8(ascii: "\"")?:
-                fields.entries.append((key: key, value: try c.readString()))
-            case UInt8(ascii: "n")?:
-                _ = try c.readLiteral()
-            case UInt8(ascii: "t")?, UInt8(ascii: "f")?:
-                fields.entries.append((key: key, value: try c.readLiteral()))
-            case UInt8(ascii: "{")?, UInt8(ascii: "[")?:
-                var p = JSONParser(options: .init(maxDepth: maxDepth))
-                let v = try p.parseValue(&c, depth: 2)
-                fields.entries.append((key: key, value: v.compactText))
-            case nil:
-                throw c.error("unexpected end of JSON inside extFields")
-            default:
-                fields.entries.append((key: key, value: try c.readNumber()))
-            }
-            c.skipWhitespace()
-            switch c.peek() {
-            case UInt8(ascii: ",")?: c.advance()
-            case UInt8(ascii: "}")?: c.advance(); return fields
-            case nil: throw c.error("unexpected end of JSON inside extFields")
-            default: throw c.error("unexpected '\(c.printable)', expected ',' or '}'")
+        if c.peek() == UInt8(ascii: "}") { c.advance(); return }
+        // Up to 32 entries are kept on the stack for duplicate checks; more go to `more`.
+        let capacity = 32
+        try withUnsafeTemporaryAllocation(of: RawExtField.self, capacity: capacity) { kept in
+            var count = 0
+            var more: [RawExtField] = []
+            while true {
+                c.skipWhitespace()
+                guard c.peek() == UInt8(ascii: "\"") else {
+                    if c.atEnd { throw c.error("unexpected end of JSON inside extFields") }
+                    throw c.error("unexpected '\(c.printable)', expected an extFields key")
+                }
+                let keyOffset = c.index
+                let key = try c.scanString()
+                var field = RawExtField(key: key.range, keyKind: key.kind, in: c.bytes)
+                for i in 0..<count where RawExtField.sameKey(kept[i], field, in: c.bytes) {
+                    throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
+                }
+                for k in more where RawExtField.sameKey(k, field, in: c.bytes) {
+                    throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
+                }
+                c.skipWhitespace()
+                try c.expect(UInt8(ascii: ":"), "':' after an extFields key")
+                c.skipWhitespace()
+                var keep = true
+                switch c.peek() {
+                case UInt8(ascii: "\"")?:
+                    let v = try c.scanString()
+                    field.setValue(v.range, v.kind)
+                case UInt8(ascii: "n")?:
+                    _ = try c.readLiteral()
+                    keep = false
+                case UInt8(ascii: "t")?, UInt8(ascii: "f")?:
+                    let start = c.index
+                    _ = try c.readLiteral()
+                    field.setValue(start..<c.index, .scalar)
+                case UInt8(ascii: "{")?, UInt8(ascii: "[")?:
+                    let start = c.index
+                    var p = JSONParser(options: .init(maxDepth: maxDepth))
+                    _ = try p.parseValue(&c, depth: 2)
+                    field.setValue(start..<c.index, .nested)
+                case nil:
+                    throw c.error("unexpected end of JSON inside extFields")
+                default:
+                    field.setValue(try c.skipNumber(), .scalar)
+                }
+                if keep {
+                    if count < capacity {
+                        kept[count] = field
+                        count += 1
+                    } else {
+                        more.append(field)
+                    }
+                    visitor.visit(field)
+                }
+                c.skipWhitespace()
+                switch c.peek() {
+                case UInt8(ascii: ",")?: c.advance()
+                case UInt8(ascii: "}")?: c.advance(); return
+                case nil: throw c.error("unexpected end of JSON inside extFields")
+                default: throw c.error("unexpected '\(c.printable)', expected ',' or '}'")
+                }
             }
         }
     }
@@ -252,7 +281,16 @@ enum JSONHeaderCodec {
 /// The ROCKETMQ binary header (serialize type 1), PROTOCOL.md section 3.
 enum BinaryHeaderCodec {
     static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
-        var r = BinaryReader(bytes: bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")))
+        var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .rocketmq)
+        let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")), visitor: &builder)
+        return head.command(extFields: builder.entries)
+    }
+
+    /// The one binary header scanner: validates the header and reports each extFields entry to `visitor` as
+    /// byte ranges (UTF-8 already validated), building no String for them.
+    static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
+                                            visitor: inout V) throws -> RemotingCommandHead {
+        var r = BinaryReader(bytes: bytes, errorContext: errorContext)
         let code = try r.readInt16("code")
         let lang = try r.readUInt8("language")
         let version = try r.readInt16("version")
@@ -265,7 +303,6 @@ enum BinaryHeaderCodec {
         }
         let extOffset = r.index
         let extLength = try r.readInt32("extFields length")
-        var ext: ExtFields? = nil
         if extLength < 0 || Int(extLength) > bytes.count {
             throw RemotingDecodingError(r.context, .invalidLength(field: "extFields", length: Int(extLength)), offset: extOffset)
         }
@@ -274,22 +311,27 @@ enum BinaryHeaderCodec {
             guard end <= bytes.count else {
                 throw RemotingDecodingError(r.context, .truncated(field: "extFields", needed: Int(extLength), available: bytes.count - r.index), offset: r.index)
             }
-            var fields = ExtFields()
-            fields.entries.reserveCapacity(12)
             while r.index < end {
                 let keyLength = try r.readInt16("extFields key length")
-                let key = try r.readString(length: Int(keyLength), field: "extFields key", limit: end)
+                let key = try r.readText(length: Int(keyLength), field: "extFields key", limit: end)
+                var field = RawExtField(key: key.range, keyKind: key.kind, in: bytes)
                 let valueLength = try r.readInt32("extFields value length")
-                let value = try r.readString(length: Int(valueLength), field: "extFields value of \(key)", limit: end)
-                fields.entries.append((key: key, value: value))
+                let value = try r.readText(length: Int(valueLength), field: "extFields value of \(field.keyString(in: bytes))", limit: end)
+                field.setValue(value.range, value.kind)
+                visitor.visit(field)
             }
-            ext = fields
         }
         if r.index != bytes.count {
             throw RemotingDecodingError(r.context, .other("\(bytes.count - r.index) bytes after the extFields block"), offset: r.index)
         }
-        var cmd = RemotingCommand(code: Int32(code), language: LanguageCode(code: lang), version: Int32(version),
-                                  opaque: opaque, flag: flag, remark: remark, extFields: ext, serializeType: .rocketmq)
+        var cmd = RemotingCommandHead(serializeType: .rocketmq)
+        cmd.code = Int32(code)
+        cmd.language = LanguageCode(code: lang)
+        cmd.version = Int32(version)
+        cmd.opaque = opaque
+        cmd.flag = flag
+        cmd.remark = remark
+        cmd.hasExtFields = extLength > 0
         cmd.jsonHasSerializeTypeCurrentRPC = true
         return cmd
     }
@@ -417,6 +459,20 @@ struct BinaryReader {
         defer { index += n }
         return UnsafeRawBufferPointer(rebasing: bytes[index..<(index + n)])
     }
+    /// Like `readString`, with the same checks and errors, but returns the validated byte range.
+    mutating func readText(length: Int, field: @autoclosure () -> String, limit: Int? = nil) throws -> (range: Range<Int>, kind: RawTextKind) {
+        if length < 0 { throw RemotingDecodingError(context, .invalidLength(field: field(), length: length), offset: index - 4) }
+        try need(length, field(), limit: limit)
+        let range = index..<(index + length)
+        index += length
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[range])
+        if isASCII(slice) { return (range, .ascii) }
+        guard isValidUTF8(slice) else {
+            throw RemotingDecodingError(context, .invalidUTF8(field: field()), offset: range.lowerBound)
+        }
+        return (range, .utf8)
+    }
+
     /// `field` is only evaluated for an error message.
     mutating func readString(length: Int, field: @autoclosure () -> String, limit: Int? = nil) throws -> String {
         if length < 0 { throw RemotingDecodingError(context, .invalidLength(field: field(), length: length), offset: index - 4) }

@@ -14,6 +14,9 @@ public struct GetRouteInfoRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         topic = try r.string("topic")
         acceptStandardJsonOnly = r.optBool("acceptStandardJsonOnly")
         extra = r.unused()
@@ -41,6 +44,9 @@ public struct UnregisterClientRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         clientID = try r.string("clientID")
         producerGroup = r.optString("producerGroup")
         consumerGroup = r.optString("consumerGroup")
@@ -66,6 +72,9 @@ public struct ConsumerGroupHeader: CustomHeader {
     public init(consumerGroup: String) { self.consumerGroup = consumerGroup }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         consumerGroup = try r.string("consumerGroup")
         extra = r.unused()
     }
@@ -89,6 +98,9 @@ public struct QueryConsumerOffsetRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         consumerGroup = try r.string("consumerGroup")
         topic = try r.string("topic")
         queueId = try r.int32("queueId")
@@ -115,6 +127,9 @@ public struct OffsetResponseHeader: CustomHeader {
     public init(offset: Int64) { self.offset = offset }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         offset = try r.int64("offset")
         extra = r.unused()
     }
@@ -138,6 +153,9 @@ public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         consumerGroup = try r.string("consumerGroup")
         topic = try r.string("topic")
         queueId = try r.int32("queueId")
@@ -216,6 +234,9 @@ public struct PullMessageRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         consumerGroup = try r.string("consumerGroup")
         topic = try r.string("topic")
         queueId = try r.int32("queueId")
@@ -278,6 +299,9 @@ public struct PullMessageResponseHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         suggestWhichBrokerId = try r.int64("suggestWhichBrokerId")
         nextBeginOffset = try r.int64("nextBeginOffset")
         minOffset = try r.int64("minOffset")
@@ -356,8 +380,12 @@ public struct SendMessageRequestHeader: CustomHeader {
 
     /// Decodes the V1 (long keys) or V2 (letters) form.
     public init(extFields: ExtFields, v2: Bool) throws {
+        var r = HeaderFieldReader(extFields, header: Self.headerName(v2: v2))
+        try self.init(from: &r, v2: v2)
+    }
+    static func headerName(v2: Bool) -> String { v2 ? "SendMessageRequestHeaderV2" : javaName }
+    init<R: HeaderFieldSource>(from r: inout R, v2: Bool) throws {
         func key(_ long: String) -> String { v2 ? (Self.v2Keys.first { $0.long == long }?.short ?? long) : long }
-        var r = HeaderFieldReader(extFields, header: v2 ? "SendMessageRequestHeaderV2" : Self.javaName)
         producerGroup = try r.string(key("producerGroup"))
         topic = try r.string(key("topic"))
         defaultTopic = try r.string(key("defaultTopic"))
@@ -425,6 +453,9 @@ public struct SendMessageResponseHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         msgId = try r.string("msgId")
         queueId = try r.int32("queueId")
         queueOffset = try r.int64("queueOffset")
@@ -469,6 +500,9 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         offset = try r.int64("offset")
         group = try r.string("group")
         delayLevel = try r.int32("delayLevel")
@@ -514,6 +548,9 @@ public struct QueueOffsetRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         topic = try r.string("topic")
         queueId = try r.int32("queueId")
         timestamp = try r.optInt64("timestamp")
@@ -523,7 +560,11 @@ public struct QueueOffsetRequestHeader: CustomHeader {
     }
     /// SEARCH_OFFSET_BY_TIMESTAMP requires `timestamp`.
     public static func searchOffset(extFields: ExtFields) throws -> QueueOffsetRequestHeader {
-        let h = try QueueOffsetRequestHeader(extFields: extFields)
+        var r = HeaderFieldReader(extFields, header: Self.javaName)
+        return try searchOffset(from: &r)
+    }
+    static func searchOffset<R: HeaderFieldSource>(from r: inout R) throws -> QueueOffsetRequestHeader {
+        let h = try QueueOffsetRequestHeader(from: &r)
         if h.timestamp == nil { throw RemotingDecodingError("SearchOffsetRequestHeader", .missingField(field: "timestamp")) }
         return h
     }
@@ -553,6 +594,9 @@ public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
     }
     public init(extFields: ExtFields) throws {
         var r = HeaderFieldReader(extFields, header: Self.javaName)
+        try self.init(from: &r)
+    }
+    init<R: HeaderFieldSource>(from r: inout R) throws {
         consumerGroup = try r.string("consumerGroup")
         clientId = try r.string("clientId")
         jstackEnable = r.optBool("jstackEnable") ?? false
@@ -588,26 +632,54 @@ public enum TypedHeader: Hashable, Sendable {
     /// The header of a request (or oneway) with this code, or nil when the code has no typed header here.
     public static func decodeRequest(code: Int32, extFields: ExtFields?) throws -> TypedHeader? {
         let ext = extFields ?? ExtFields()
+        return try decodeRequest(code: code) { HeaderFieldReader(ext, header: $0) }
+    }
+
+    /// `decodeRequest` over any field source; `reader` makes the source for a header (error context) name.
+    static func decodeRequest<R: HeaderFieldSource>(code: Int32, reader: (String) -> R) throws -> TypedHeader? {
         switch code {
-        case RequestCode.getRouteInfoByTopic: return .getRouteInfo(try .init(extFields: ext))
-        case RequestCode.unregisterClient: return .unregisterClient(try .init(extFields: ext))
-        case RequestCode.getConsumerListByGroup: return .getConsumerListByGroup(try .init(extFields: ext))
+        case RequestCode.getRouteInfoByTopic:
+            var r = reader(GetRouteInfoRequestHeader.javaName)
+            return .getRouteInfo(try .init(from: &r))
+        case RequestCode.unregisterClient:
+            var r = reader(UnregisterClientRequestHeader.javaName)
+            return .unregisterClient(try .init(from: &r))
+        case RequestCode.getConsumerListByGroup:
+            var r = reader(ConsumerGroupHeader.javaName)
+            return .getConsumerListByGroup(try .init(from: &r))
         case RequestCode.notifyConsumerIdsChanged:
-            do { return .notifyConsumerIdsChanged(try .init(extFields: ext)) } catch var e as RemotingDecodingError {
+            var r = reader(ConsumerGroupHeader.javaName)
+            do { return .notifyConsumerIdsChanged(try .init(from: &r)) } catch var e as RemotingDecodingError {
                 e.context = "NotifyConsumerIdsChangedRequestHeader"
                 throw e
             }
-        case RequestCode.queryConsumerOffset: return .queryConsumerOffset(try .init(extFields: ext))
-        case RequestCode.updateConsumerOffset: return .updateConsumerOffset(try .init(extFields: ext))
-        case RequestCode.pullMessage, RequestCode.litePullMessage: return .pullMessage(try .init(extFields: ext))
-        case RequestCode.sendMessage, RequestCode.sendReplyMessage: return .sendMessage(try .init(extFields: ext, v2: false), v2: false)
+        case RequestCode.queryConsumerOffset:
+            var r = reader(QueryConsumerOffsetRequestHeader.javaName)
+            return .queryConsumerOffset(try .init(from: &r))
+        case RequestCode.updateConsumerOffset:
+            var r = reader(UpdateConsumerOffsetRequestHeader.javaName)
+            return .updateConsumerOffset(try .init(from: &r))
+        case RequestCode.pullMessage, RequestCode.litePullMessage:
+            var r = reader(PullMessageRequestHeader.javaName)
+            return .pullMessage(try .init(from: &r))
+        case RequestCode.sendMessage, RequestCode.sendReplyMessage:
+            var r = reader(SendMessageRequestHeader.headerName(v2: false))
+            return .sendMessage(try .init(from: &r, v2: false), v2: false)
         case RequestCode.sendMessageV2, RequestCode.sendBatchMessage, RequestCode.sendReplyMessageV2:
-            return .sendMessage(try .init(extFields: ext, v2: true), v2: true)
-        case RequestCode.consumerSendMsgBack: return .consumerSendMsgBack(try .init(extFields: ext))
+            var r = reader(SendMessageRequestHeader.headerName(v2: true))
+            return .sendMessage(try .init(from: &r, v2: true), v2: true)
+        case RequestCode.consumerSendMsgBack:
+            var r = reader(ConsumerSendMsgBackRequestHeader.javaName)
+            return .consumerSendMsgBack(try .init(from: &r))
         case RequestCode.getMaxOffset, RequestCode.getMinOffset, RequestCode.getEarliestMsgStoretime:
-            return .queueOffset(try .init(extFields: ext))
-        case RequestCode.searchOffsetByTimestamp: return .queueOffset(try .searchOffset(extFields: ext))
-        case RequestCode.getConsumerRunningInfo: return .getConsumerRunningInfo(try .init(extFields: ext))
+            var r = reader(QueueOffsetRequestHeader.javaName)
+            return .queueOffset(try .init(from: &r))
+        case RequestCode.searchOffsetByTimestamp:
+            var r = reader(QueueOffsetRequestHeader.javaName)
+            return .queueOffset(try .searchOffset(from: &r))
+        case RequestCode.getConsumerRunningInfo:
+            var r = reader(GetConsumerRunningInfoRequestHeader.javaName)
+            return .getConsumerRunningInfo(try .init(from: &r))
         default: return nil
         }
     }
@@ -616,21 +688,34 @@ public enum TypedHeader: Hashable, Sendable {
     /// typed header (nil), except the pull statuses that keep the offsets.
     public static func decodeResponse(requestCode: Int32, responseCode: Int32, extFields: ExtFields?) throws -> TypedHeader? {
         guard let ext = extFields else { return nil }
+        return try decodeResponse(requestCode: requestCode, responseCode: responseCode, present: true) {
+            HeaderFieldReader(ext, header: $0)
+        }
+    }
+
+    /// `decodeResponse` over any field source; `present` says whether the command has extFields at all.
+    static func decodeResponse<R: HeaderFieldSource>(requestCode: Int32, responseCode: Int32, present: Bool,
+                                                     reader: (String) -> R) throws -> TypedHeader? {
+        guard present else { return nil }
         switch requestCode {
         case RequestCode.pullMessage, RequestCode.litePullMessage:
             switch responseCode {
             case ResponseCode.success, ResponseCode.pullNotFound, ResponseCode.pullRetryImmediately, ResponseCode.pullOffsetMoved:
-                return .pullMessageResponse(try .init(extFields: ext))
+                var r = reader(PullMessageResponseHeader.javaName)
+                return .pullMessageResponse(try .init(from: &r))
             default:
                 return nil
             }
         case RequestCode.queryConsumerOffset, RequestCode.getMaxOffset, RequestCode.getMinOffset,
              RequestCode.searchOffsetByTimestamp:
             guard responseCode == ResponseCode.success else { return nil }
-            return .offsetResponse(try .init(extFields: ext))
+            var r = reader(OffsetResponseHeader.javaName)
+            return .offsetResponse(try .init(from: &r))
         case RequestCode.sendMessage, RequestCode.sendMessageV2, RequestCode.sendBatchMessage:
             switch responseCode {
-            case 0, 10, 11, 12: return .sendMessageResponse(try .init(extFields: ext))
+            case 0, 10, 11, 12:
+                var r = reader(SendMessageResponseHeader.javaName)
+                return .sendMessageResponse(try .init(from: &r))
             default: return nil
             }
         default:

@@ -334,6 +334,12 @@ struct JSONCursor {
     }
 
     mutating func readNumber() throws -> String {
+        let range = try skipNumber()
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    }
+
+    /// Validates a number literal and returns its byte range (no String built).
+    mutating func skipNumber() throws -> Range<Int> {
         let start = index
         if peek() == UInt8(ascii: "-") { index += 1 }
         var digits = 0
@@ -352,7 +358,7 @@ struct JSONCursor {
             while let b = peek(), b >= 0x30 && b <= 0x39 { index += 1; exp += 1 }
             if exp == 0 { throw error("invalid number") }
         }
-        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        return start..<index
     }
 
     /// Reads an integer literal that must fit in Int64 (header members such as code and opaque).
@@ -377,6 +383,46 @@ struct JSONCursor {
             throw error("expected an integer, found a fraction")
         }
         return negative ? -value : value
+    }
+
+    /// Scans a quoted string (the cursor is on the opening quote) with exactly the checks and errors of
+    /// `readString`, without building a String. Plain strings report the bytes between the quotes; a string
+    /// with escapes reports the range starting at its opening quote (re-read it with `readString`).
+    mutating func scanString() throws -> (range: Range<Int>, kind: RawTextKind) {
+        let quote = index
+        index += 1  // opening quote
+        let start = index
+        var high: UInt8 = 0
+        // Eight bytes at a time while they hold no quote, backslash or control character.
+        var wordHigh: UInt64 = 0
+        while index + 8 <= bytes.count {
+            let w = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C
+            let special = ((q &- 0x0101_0101_0101_0101) & ~q) | ((s &- 0x0101_0101_0101_0101) & ~s)
+                | ((w &- 0x2020_2020_2020_2020) & ~w)
+            if special & 0x8080_8080_8080_8080 != 0 { break }
+            wordHigh |= w
+            index += 8
+        }
+        if wordHigh & 0x8080_8080_8080_8080 != 0 { high = 0x80 }
+        while index < bytes.count {
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                let range = start..<index
+                index += 1
+                if high < 0x80 { return (range, .ascii) }
+                if isValidUTF8(UnsafeRawBufferPointer(rebasing: bytes[range])) { return (range, .utf8) }
+                throw RemotingDecodingError(context, .invalidUTF8(field: "JSON string"), offset: start)
+            }
+            high |= b
+            if b == UInt8(ascii: "\\") { break }
+            if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) inside a string") }
+            index += 1
+        }
+        // Escapes (or an unterminated string): the String-building reader has the checks and errors.
+        index = quote
+        _ = try readString()
+        return (quote..<index, .escapedString)
     }
 
     /// Reads a quoted string (the cursor is on the opening quote) and validates its UTF-8.
@@ -469,6 +515,19 @@ struct JSONCursor {
     mutating func skipValue(depth: Int, maxDepth: Int) throws {
         var p = JSONParser(options: .init(maxDepth: maxDepth))
         _ = try p.parseValue(&self, depth: depth)
+    }
+}
+
+/// UTF-8 validation without building a String (same acceptance as `String(validating:as:)`).
+func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var it = bytes.makeIterator()
+    var decoder = Unicode.UTF8()
+    while true {
+        switch decoder.decode(&it) {
+        case .scalarValue: continue
+        case .emptyInput: return true
+        case .error: return false
+        }
     }
 }
 

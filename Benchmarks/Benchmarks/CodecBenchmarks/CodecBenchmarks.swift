@@ -1,5 +1,9 @@
 // Codec benchmarks for RocketMQRemoting (issue "RocketMQRemoting", speed section).
 //
+// "PULL_MESSAGE request/FOUND response" measure the zero-copy path (RemotingFrame.decodeTyped: frame bytes
+// straight to the typed header); the "via ExtFields" variants measure RemotingFrame.decode +
+// TypedHeader.decodeRequest/decodeResponse for comparison.
+//
 // Each benchmark iteration decodes `framesPerIteration` frames; the scaling factor tells package-benchmark
 // so, which makes "throughput" read as frames per second and "Malloc (total)" as allocations per frame.
 //
@@ -37,6 +41,18 @@ let benchmarks: @Sendable () -> Void = {
         Benchmark("PULL_MESSAGE FOUND response, \(label) header, \(recordsPerResponse) records") { benchmark in
             for _ in benchmark.scaledIterations {
                 blackHole(try decodeResponse(responseFrame))
+            }
+        }
+
+        // The full path (RemotingCommand with its ExtFields, then the typed header), for comparison.
+        Benchmark("PULL_MESSAGE request via ExtFields, \(label) header") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(try decodeRequestViaExtFields(requestFrame))
+            }
+        }
+        Benchmark("PULL_MESSAGE FOUND response via ExtFields, \(label) header, \(recordsPerResponse) records") { benchmark in
+            for _ in benchmark.scaledIterations {
+                blackHole(try decodeResponseViaExtFields(responseFrame))
             }
         }
     }

@@ -56,9 +56,31 @@ public enum Fixtures {
     }
 }
 
-/// Decodes one request frame to its typed header.
+/// Decodes one request frame to its typed header: the zero-copy path (`RemotingFrame.decodeTyped`), which
+/// builds no `ExtFields`.
 @inlinable @inline(__always)
 public func decodeRequest(_ frame: ByteBuffer) throws -> PullMessageRequestHeader {
+    guard case .pullMessage(let header)? = try RemotingFrame.decodeTyped(frame).header else {
+        fatalError("not a PULL_MESSAGE request")
+    }
+    return header
+}
+
+/// Decodes one FOUND response frame on the zero-copy path: typed header and all stored records.
+@inlinable @inline(__always)
+public func decodeResponse(_ frame: ByteBuffer) throws -> (PullMessageResponseHeader, StoredMessageBatch) {
+    let decoded = try RemotingFrame.decodeTyped(frame, requestCode: RequestCode.pullMessage)
+    guard case .pullMessageResponse(let header)? = decoded.header else {
+        fatalError("not a PULL_MESSAGE response")
+    }
+    let batch = StoredMessageDecoder.decodeAll(decoded.head.body ?? ByteBuffer())
+    return (header, batch)
+}
+
+/// The full path, for comparison: `RemotingFrame.decode` (a `RemotingCommand` with its `ExtFields`) +
+/// `TypedHeader.decodeRequest`.
+@inlinable @inline(__always)
+public func decodeRequestViaExtFields(_ frame: ByteBuffer) throws -> PullMessageRequestHeader {
     let cmd = try RemotingFrame.decode(frame)
     guard case .pullMessage(let header)? = try TypedHeader.decodeRequest(code: cmd.code, extFields: cmd.extFields) else {
         fatalError("not a PULL_MESSAGE request")
@@ -66,9 +88,9 @@ public func decodeRequest(_ frame: ByteBuffer) throws -> PullMessageRequestHeade
     return header
 }
 
-/// Decodes one FOUND response frame: typed header and all stored records.
+/// The full path for a FOUND response: `RemotingFrame.decode` + `TypedHeader.decodeResponse` + records.
 @inlinable @inline(__always)
-public func decodeResponse(_ frame: ByteBuffer) throws -> (PullMessageResponseHeader, StoredMessageBatch) {
+public func decodeResponseViaExtFields(_ frame: ByteBuffer) throws -> (PullMessageResponseHeader, StoredMessageBatch) {
     let cmd = try RemotingFrame.decode(frame)
     guard case .pullMessageResponse(let header)? = try TypedHeader.decodeResponse(
         requestCode: RequestCode.pullMessage, responseCode: cmd.code, extFields: cmd.extFields) else {
@@ -84,9 +106,13 @@ public func checkFixtures() {
         let (cmd, frame) = Fixtures.pullRequest(type)
         let h = try! decodeRequest(frame)
         precondition(h.queueOffset == 1_284_663 && h.subVersion == 1_718_012_345_678 && h.extra.isEmpty)
-        let (rh, batch) = try! decodeResponse(Fixtures.foundResponse(to: cmd))
+        precondition(h == (try! decodeRequestViaExtFields(frame)))
+        let response = Fixtures.foundResponse(to: cmd)
+        let (rh, batch) = try! decodeResponse(response)
         precondition(rh.nextBeginOffset == 1_284_695)
         precondition(batch.error == nil && batch.messages.count == recordsPerResponse && batch.messages[0].tags == "TagA")
+        let (rh2, batch2) = try! decodeResponseViaExtFields(response)
+        precondition(rh2 == rh && batch2.messages.count == batch.messages.count)
     }
 }
 

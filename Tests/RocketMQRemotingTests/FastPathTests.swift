@@ -1,0 +1,274 @@
+import NIOCore
+import Testing
+@testable import RocketMQRemoting
+
+/// `RemotingFrame.decodeTyped` (the zero-copy path) gives exactly what `RemotingFrame.decode` followed by
+/// `TypedHeader.decodeRequest` / `decodeResponse` gives: the same head fields and typed header, or the same
+/// error text.
+@Suite struct FastPathTests {
+    static let requestCodes: [Int32] = [
+        RequestCode.pullMessage, RequestCode.litePullMessage, RequestCode.sendMessage, RequestCode.sendMessageV2,
+        RequestCode.sendBatchMessage, RequestCode.sendReplyMessage, RequestCode.sendReplyMessageV2,
+        RequestCode.queryConsumerOffset, RequestCode.updateConsumerOffset, RequestCode.getRouteInfoByTopic,
+        RequestCode.unregisterClient, RequestCode.getConsumerListByGroup, RequestCode.notifyConsumerIdsChanged,
+        RequestCode.consumerSendMsgBack, RequestCode.getMaxOffset, RequestCode.getMinOffset,
+        RequestCode.getEarliestMsgStoretime, RequestCode.searchOffsetByTimestamp, RequestCode.getConsumerRunningInfo, 34, 0,
+    ]
+    static let responseCodes: [Int32] = [0, 1, 10, 11, 12, 19, 20, 21, 22, 17]
+
+    /// Every declared key of every typed header, plus the V2 letters and keys no header declares.
+    static let keys: [String] = [
+        "topic", "acceptStandardJsonOnly", "clientID", "producerGroup", "consumerGroup", "queueId", "setZeroIfNotFound",
+        "offset", "commitOffset", "queueOffset", "maxMsgNums", "sysFlag", "suspendTimeoutMillis", "subscription",
+        "subVersion", "expressionType", "maxMsgBytes", "requestSource", "proxyFrowardClientId", "suggestWhichBrokerId",
+        "nextBeginOffset", "minOffset", "maxOffset", "offsetDelta", "topicSysFlag", "groupSysFlag", "forbiddenType",
+        "defaultTopic", "defaultTopicQueueNums", "bornTimestamp", "flag", "properties", "reconsumeTimes", "unitMode",
+        "batch", "maxReconsumeTimes", "brokerName", "msgId", "transactionId", "batchUniqId", "recallHandle", "group",
+        "delayLevel", "originMsgId", "originTopic", "timestamp", "boundaryType", "committed", "clientId", "jstackEnable",
+        "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n",
+        "bname", "ns", "lo", "", "topi\u{212A}", "\u{212A}", "K", "é", "e\u{301}", "top\u{0131}c", "ñtopic",
+    ]
+    static let values: [String] = [
+        "0", "1", "-1", "+7", "-0", "+", "-", "", "2147483647", "2147483648", "-2147483648", "-2147483649",
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809", "1.5", " 1",
+        "1 ", "0x10", "\u{FF11}", "１２", "true", "TRUE", "tRuE", "false", "yes", "truee", "İ", "TopicTest",
+        "GID_order-service_payment-consumer", "TagA || TagB", "é", "中文", "🚀", "a\"b", "a\\b", "line\nbreak", "\u{01}",
+        "TOPIC_order-service_payment-events_with_a_longer_name",
+    ]
+
+    typealias Outcome = (head: RemotingCommandHead, header: TypedHeader?)
+
+    static func slow(_ frame: ByteBuffer, requestCode: Int32?) -> Result<(RemotingCommand, TypedHeader?), RemotingDecodingError> {
+        do {
+            let cmd = try RemotingFrame.decode(frame)
+            let header: TypedHeader?
+            if !cmd.isResponse {
+                header = try TypedHeader.decodeRequest(code: cmd.code, extFields: cmd.extFields)
+            } else if let requestCode {
+                header = try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: cmd.code, extFields: cmd.extFields)
+            } else {
+                header = nil
+            }
+            return .success((cmd, header))
+        } catch let e as RemotingDecodingError {
+            return .failure(e)
+        } catch {
+            return .failure(RemotingDecodingError("unexpected", .other("\(error)")))
+        }
+    }
+
+    static func fast(_ frame: ByteBuffer, requestCode: Int32?) -> Result<Outcome, RemotingDecodingError> {
+        do {
+            return .success(try RemotingFrame.decodeTyped(frame, requestCode: requestCode))
+        } catch let e as RemotingDecodingError {
+            return .failure(e)
+        } catch {
+            return .failure(RemotingDecodingError("unexpected", .other("\(error)")))
+        }
+    }
+
+    /// Both paths agree on `frame`; returns whether it decoded.
+    @discardableResult
+    static func check(_ frame: ByteBuffer, requestCode: Int32?, checkExtFields: Bool = false,
+                      sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        switch (slow(frame, requestCode: requestCode), fast(frame, requestCode: requestCode)) {
+        case (.success(let (cmd, header)), .success(let out)):
+            let h = out.head
+            #expect(out.header == header, "\(hexString(frame)) requestCode \(String(describing: requestCode))",
+                    sourceLocation: sourceLocation)
+            #expect(h.code == cmd.code && h.language == cmd.language && h.version == cmd.version && h.opaque == cmd.opaque
+                        && h.flag == cmd.flag && h.remark == cmd.remark && h.serializeType == cmd.serializeType
+                        && h.jsonTrailingNewline == cmd.jsonTrailingNewline
+                        && h.jsonHasSerializeTypeCurrentRPC == cmd.jsonHasSerializeTypeCurrentRPC
+                        && h.hasExtFields == (cmd.extFields != nil) && h.body == cmd.body && h.kind == cmd.kind,
+                    "\(hexString(frame))", sourceLocation: sourceLocation)
+            if checkExtFields {
+                #expect((try? h.extFields(in: frame)) == cmd.extFields, sourceLocation: sourceLocation)
+                #expect((try? h.command(in: frame)) == cmd, sourceLocation: sourceLocation)
+            }
+            return true
+        case (.failure(let a), .failure(let b)):
+            #expect(a.description == b.description, "\(hexString(frame))", sourceLocation: sourceLocation)
+            #expect(a == b, sourceLocation: sourceLocation)
+            return false
+        case (.success(let s), .failure(let e)):
+            Issue.record("slow path decoded \(s), fast path failed: \(e) — \(hexString(frame))", sourceLocation: sourceLocation)
+            return false
+        case (.failure(let e), .success(let f)):
+            Issue.record("slow path failed: \(e), fast path decoded \(f) — \(hexString(frame))", sourceLocation: sourceLocation)
+            return false
+        }
+    }
+
+    static func frame(type: UInt8, header: [UInt8], body: [UInt8] = []) -> ByteBuffer {
+        var b = ByteBuffer()
+        b.writeInteger(Int32(4 + header.count + body.count))
+        b.writeInteger(UInt32(type) << 24 | UInt32(header.count))
+        b.writeBytes(header)
+        b.writeBytes(body)
+        return b
+    }
+
+    @Test func knownAnswerVectors() throws {
+        let frames = [Vectors.cap1, Vectors.cap2, Vectors.cap3, Vectors.cap4, Vectors.cap5, Vectors.cap6, Vectors.cap7,
+                      Vectors.cap8, Vectors.cap9, Vectors.cap10, Vectors.cap11, Vectors.cap12, Vectors.cap13,
+                      Vectors.cap14body, Vectors.jara, Vectors.jarb1, Vectors.jarb2, Vectors.jarc, Vectors.jarc3,
+                      Vectors.jarp, Vectors.jarev, Vectors.jard, Vectors.jare, Vectors.ut6]
+        var decoded = 0
+        for hex in frames {
+            for rc in [nil] + Self.requestCodes.map(Optional.some) {
+                if Self.check(buffer(hex: hex), requestCode: rc, checkExtFields: rc == nil) { decoded += 1 }
+            }
+        }
+        #expect(decoded >= 300)
+        // The JSON documents of the vectors as (mostly invalid) JSON headers.
+        for text in [Vectors.jarf1, Vectors.jarf2, Vectors.jarg, Vectors.jarh, Vectors.jari, Vectors.jark] {
+            Self.check(Self.frame(type: 0, header: Array(text.utf8)), requestCode: nil)
+            Self.check(Self.frame(type: 1, header: Array(text.utf8)), requestCode: nil)
+        }
+        // A typed header from a real capture.
+        let pull = try RemotingFrame.decodeTyped(buffer(hex: Vectors.cap8))
+        guard case .pullMessage(let h)? = pull.header else { Issue.record("no pull header"); return }
+        #expect(h.subVersion == 1_733_815_731_448 && h.queueId == 2 && h.topic == "TopicTest" && h.extra.isEmpty)
+        let found = try RemotingFrame.decodeTyped(buffer(hex: Vectors.cap11), requestCode: RequestCode.pullMessage)
+        guard case .pullMessageResponse(let rh)? = found.header else { Issue.record("no pull response header"); return }
+        #expect(rh.nextBeginOffset == 1155 && found.head.remark == "FOUND" && found.head.bodyLength > 0)
+    }
+
+    @Test func randomCommands() throws {
+        var rng = SplitMix64(seed: 0xFA57)
+        for _ in 0..<2000 {
+            var cmd = RoundTripTests.randomCommand(&rng)
+            if Bool.random(using: &rng) { cmd.code = Self.requestCodes.randomElement(using: &rng) ?? 0 }
+            let frame = RemotingFrame.encode(cmd)
+            let rc: Int32? = Bool.random(using: &rng) ? Self.requestCodes.randomElement(using: &rng) : nil
+            Self.check(frame, requestCode: rc, checkExtFields: true)
+        }
+    }
+
+    static func randomHeaderCommand(_ rng: inout SplitMix64) -> RemotingCommand {
+        let type: SerializeType = Bool.random(using: &rng) ? .json : .rocketmq
+        let response = Int.random(in: 0..<4, using: &rng) == 0
+        let code = response ? (Self.responseCodes.randomElement(using: &rng) ?? 0) : (Self.requestCodes.randomElement(using: &rng) ?? 0)
+        var ext = ExtFields()
+        if Bool.random(using: &rng) {
+            // Every declared key with a value valid for any type, so that most typed headers decode.
+            for key in Self.keys.prefix(64) where Int.random(in: 0..<12, using: &rng) != 0 {
+                ext.append(key, ["1", "-3", "+2", "TRUE"].randomElement(using: &rng) ?? "1")
+            }
+        }
+        for _ in 0..<Int.random(in: 0...16, using: &rng) {
+            let key = Self.keys.randomElement(using: &rng) ?? "topic"
+            let value = Int.random(in: 0..<4, using: &rng) == 0
+                ? RoundTripTests.randomString(&rng, maxLength: 20)
+                : (Self.values.randomElement(using: &rng) ?? "0")
+            // JSON rejects duplicate keys; that error is also compared, but keep most commands valid.
+            if type == .json, ext[key] != nil, Int.random(in: 0..<8, using: &rng) != 0 { continue }
+            if type == .rocketmq && (value.isEmpty || key.isEmpty) { continue }
+            ext.append(key, value)
+        }
+        var cmd = RemotingCommand(code: code, opaque: Int32.random(in: .min ... .max, using: &rng),
+                                  flag: response ? RemotingCommand.responseFlag : Int32.random(in: 0...2, using: &rng) & 2,
+                                  extFields: (ext.isEmpty && type == .rocketmq) || Int.random(in: 0..<10, using: &rng) == 0 ? nil : ext,
+                                  serializeType: type)
+        if response { cmd.remark = ["FOUND", "OFFSET_FOUND_NULL", "a much longer remark than fifteen bytes"].randomElement(using: &rng) }
+        if Bool.random(using: &rng) { cmd.body = ByteBuffer(bytes: [1, 2, 3]) }
+        return cmd
+    }
+
+    @Test func randomHeaderShapedCommands() throws {
+        var rng = SplitMix64(seed: 0x7E4D)
+        var decodedTyped = 0
+        for _ in 0..<4000 {
+            let cmd = Self.randomHeaderCommand(&rng)
+            let rc: Int32? = cmd.isResponse ? Self.requestCodes.randomElement(using: &rng) : nil
+            if Self.check(RemotingFrame.encode(cmd), requestCode: rc),
+               (try? RemotingFrame.decodeTyped(RemotingFrame.encode(cmd), requestCode: rc).header) != nil {
+                decodedTyped += 1
+            }
+        }
+        #expect(decodedTyped > 300)
+        // Full-valued headers, so that typed decoding succeeds and `extra` is exercised.
+        for type in [SerializeType.json, .rocketmq] {
+            let pull = PullMessageRequestHeader(consumerGroup: "G", topic: "T", queueId: 1, queueOffset: 2, sysFlag: [.suspend],
+                                                commitOffset: 3, subVersion: 4, maxMsgBytes: 5, requestSource: -1,
+                                                proxyFrowardClientId: "p")
+            var ext = pull.extFields
+            ext.append("bname", "broker-a")
+            ext.append("ñ", "é")
+            let cmd = RemotingCommand.request(code: RequestCode.pullMessage, opaque: 1, extFields: ext, serializeType: type)
+            Self.check(RemotingFrame.encode(cmd), requestCode: nil)
+            let out = try RemotingFrame.decodeTyped(RemotingFrame.encode(cmd))
+            var expected = pull
+            expected.extra = ExtFields([(key: "bname", value: "broker-a"), (key: "ñ", value: "é")])
+            #expect(out.header == .pullMessage(expected))
+        }
+    }
+
+    /// JSON headers with values of every JSON type, escapes and nesting, which no encoder writes.
+    @Test func rawJSONExtFields() throws {
+        var rng = SplitMix64(seed: 0x150)
+        let rawValues = [
+            #""1""#, "1", "-5", "1.0", "1e3", "true", "false", "null", #"{"a":1}"#, "[1, 2]", #""\u0031\u0032""#,
+            #""\u0074rue""#, #""a\nb""#, #""\ud83d\ude80""#, #""\ud83d""#, #""\x""#, "tru", #""é""#, "\"\u{01}\"",
+            #"{"a":{"b":[null,true]}}"#, "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "\"\u{FF}\"",
+            #""2147483648""#, #""+0""#, "-0", "00", "\"TopicTest\"", "\"GID_order-service_payment-consumer\"",
+        ]
+        let rawKeys = Self.keys.map { "\"\($0)\"" } + [#""\u0074opic""#, #""top\"ic""#, #""queue\u0049d""#, "\"\u{FF}\""]
+        for _ in 0..<3000 {
+            var members: [String] = []
+            for _ in 0..<Int.random(in: 0...14, using: &rng) {
+                let k = rawKeys.randomElement(using: &rng) ?? "\"topic\""
+                let v = rawValues.randomElement(using: &rng) ?? "1"
+                members.append("\(k) : \(v)")
+            }
+            let code = Self.requestCodes.randomElement(using: &rng) ?? 11
+            let response = Int.random(in: 0..<3, using: &rng) == 0
+            let rcode = response ? (Self.responseCodes.randomElement(using: &rng) ?? 0) : code
+            var text = "{\"code\":\(rcode),\"extFields\":{\(members.joined(separator: ","))},\"flag\":\(response ? 1 : 0)}"
+            if Int.random(in: 0..<10, using: &rng) == 0 { text += "\n" }
+            Self.check(Self.frame(type: 0, header: Array(text.utf8)), requestCode: response ? code : nil, checkExtFields: true)
+        }
+    }
+
+    /// Garbage and mutated frames: both paths fail the same way (or agree), and nothing traps.
+    @Test func hostileInputs() throws {
+        var rng = SplitMix64(seed: 0xBAD)
+        var seeds: [[UInt8]] = []
+        for _ in 0..<50 {
+            let cmd = Self.randomHeaderCommand(&rng)
+            let buf = RemotingFrame.encode(cmd)
+            seeds.append(buf.getBytes(at: 0, length: buf.readableBytes) ?? [])
+        }
+        for hex in [Vectors.cap8, Vectors.cap11, Vectors.jarp, Vectors.jarc, Vectors.cap12] { seeds.append(bytes(hex: hex)) }
+        for _ in 0..<6000 {
+            var b = seeds.randomElement(using: &rng) ?? []
+            switch Int.random(in: 0..<5, using: &rng) {
+            case 0:  // flip bytes after the prefix
+                for _ in 0..<Int.random(in: 1...4, using: &rng) where b.count > 8 {
+                    b[Int.random(in: 8..<b.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+            case 1:  // truncate the header (fix up the lengths)
+                if b.count > 9 {
+                    let word = UInt32(b[4]) << 24 | UInt32(b[5]) << 16 | UInt32(b[6]) << 8 | UInt32(b[7])
+                    let h = Int(word & 0xFF_FFFF)
+                    let cut = Int.random(in: 0...h, using: &rng)
+                    let header = Array(b[8..<(8 + cut)])
+                    b = (Self.frame(type: UInt8(word >> 24), header: header)).getBytes(at: 0, length: 8 + cut) ?? []
+                }
+            case 2:  // random garbage header
+                let header = (0..<Int.random(in: 0...64, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                let f = Self.frame(type: UInt8.random(in: 0...1, using: &rng), header: header)
+                b = f.getBytes(at: 0, length: f.readableBytes) ?? []
+            case 3:  // random lengths
+                if b.count >= 8 {
+                    for i in 0..<8 where Int.random(in: 0..<4, using: &rng) == 0 { b[i] = UInt8.random(in: 0...255, using: &rng) }
+                }
+            default:  // truncate the frame itself
+                b = Array(b.prefix(Int.random(in: 0...b.count, using: &rng)))
+            }
+            let rc: Int32? = Bool.random(using: &rng) ? Self.requestCodes.randomElement(using: &rng) : nil
+            Self.check(ByteBuffer(bytes: b), requestCode: rc)
+        }
+    }
+}
