@@ -22,6 +22,8 @@ public struct DecodeSession: Sendable {
         self.text = TextRenderer(color: color && format == .text, filter: filter)
         self.ndjson = NDJSONRenderer(filter: filter)
         self.source = source
+        var configuration = configuration
+        if format == .summary { configuration.emitFrameEvents = false }
         self.decoder = TraceDecoder(configuration: configuration)
     }
 

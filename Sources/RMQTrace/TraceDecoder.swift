@@ -15,6 +15,9 @@ public struct DecodeConfiguration: Sendable {
     public var brokerPorts: Set<UInt16> = [10911, 10909, 8080]
     /// Decode every stored message of pull bodies (for message listings); otherwise records are only walked.
     public var decodeMessages = false
+    /// Emit a `.frame` event per frame. A summary-only consumer turns it off: the frames still go through
+    /// pairing, statistics and the analyzer, but no event is built for them.
+    public var emitFrameEvents = true
     public var analyzer = ConsumeFlowAnalyzer.Configuration()
     public init() {}
 }
@@ -386,7 +389,7 @@ public struct TraceDecoder: Sendable {
                 connections[id]?.pending[PendingKey(requester: source, opaque: cmd.opaque)] = Pending(frame: record)
             }
         }
-        events.append(.frame(record))
+        if configuration.emitFrameEvents { events.append(.frame(record)) }
         for f in findings { events.append(.finding(f)) }
     }
 
