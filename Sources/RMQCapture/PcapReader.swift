@@ -106,6 +106,24 @@ public final class PcapReader {
 
     private let handle: OpaquePointer
     private let nanosecondTimestamps: Bool
+    /// Classic pcap files are read straight from a read-only mapping (no copy, no libpcap call per packet);
+    /// libpcap still opens them (link type, errors) and reads pcapng, stdin and filtered captures.
+    private var mapped: MappedPcap? = nil
+
+    struct MappedPcap {
+        var base: UnsafeMutableRawPointer
+        var length: Int
+        var offset = 24
+        var swapped: Bool
+        var microseconds: Bool
+        /// Pages before this offset were dropped from the mapping (resident memory stays bounded).
+        var released = 0
+
+        func u32(_ at: Int) -> UInt32 {
+            let v = (base + at).loadUnaligned(as: UInt32.self)
+            return swapped ? v.byteSwapped : v
+        }
+    }
     /// Live captures run in non-blocking mode and wait on this descriptor themselves: on Linux, libpcap's read
     /// timeout does not make a blocking read return while no packet arrives. -1 for files.
     private let selectableFD: Int32
@@ -133,6 +151,65 @@ public final class PcapReader {
         nanosecondTimestamps = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO
         selectableFD = -1
         stopper.attach(p)
+        if path != "-" && nanosecondTimestamps { mapped = PcapReader.mapClassicPcap(path) }
+    }
+
+    /// Maps a regular classic-pcap file read-only; nil for anything else (pcapng, pipes, empty files).
+    static func mapClassicPcap(_ path: String) -> MappedPcap? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 24 else { return nil }
+        let length = Int(st.st_size)
+        guard let base = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
+        let magic = base.loadUnaligned(as: UInt32.self)
+        let kinds: [UInt32: (swapped: Bool, micro: Bool)] = [0xA1B2_C3D4: (false, true), 0xD4C3_B2A1: (true, true),
+                                                             0xA1B2_3C4D: (false, false), 0x4D3C_B2A1: (true, false)]
+        guard let kind = kinds[magic] else {
+            munmap(base, length)
+            return nil
+        }
+        _ = madvise(base, length, MADV_SEQUENTIAL)
+        return MappedPcap(base: base, length: length, swapped: kind.swapped, microseconds: kind.micro)
+    }
+
+    /// The next record of a mapped file, with libpcap's checks and messages.
+    private func readMapped() throws -> (pcap_pkthdr, UnsafePointer<UInt8>)? {
+        guard var m = mapped else { return nil }
+        defer { mapped = m }
+        let left = m.length - m.offset
+        if left == 0 { return nil }
+        if left < 16 {
+            throw CaptureError.truncated(path: source, packetNumber: packetsRead + 1,
+                                         message: "truncated dump file; tried to read 16 header bytes, only got \(left)")
+        }
+        let seconds = m.u32(m.offset), fraction = m.u32(m.offset + 4)
+        let caplen = Int(m.u32(m.offset + 8)), len = m.u32(m.offset + 12)
+        if caplen > 0x0400_0000 {
+            throw CaptureError.read(path: source, packetNumber: packetsRead + 1,
+                                    message: "invalid packet capture length \(caplen), bigger than maximum of \(0x0400_0000)")
+        }
+        if caplen > left - 16 {
+            throw CaptureError.truncated(path: source, packetNumber: packetsRead + 1,
+                                         message: "truncated dump file; tried to read \(caplen) captured bytes, only got \(left - 16)")
+        }
+        var header = pcap_pkthdr()
+        header.ts.tv_sec = Int(seconds)
+        header.ts.tv_usec = Int(fraction) * (m.microseconds ? 1000 : 1)
+        header.caplen = UInt32(caplen)
+        header.len = len
+        let data = UnsafePointer<UInt8>((m.base + m.offset + 16).assumingMemoryBound(to: UInt8.self))
+        // Drop pages wholly before this record, 32 MiB at a time.
+        let page = 4096
+        let before = (m.offset / page) * page
+        if before - m.released >= 32 << 20 {
+            _ = madvise(m.base + m.released, before - m.released, MADV_DONTNEED)
+            m.released = before
+        }
+        m.offset += 16 + caplen
+        packetsRead += 1
+        return (header, data)
     }
 
     /// Opens a live capture on `liveInterface` (needs CAP_NET_RAW, usually root), with immediate delivery. Reads
@@ -187,6 +264,7 @@ public final class PcapReader {
     deinit {
         stopper.detach()
         pcap_close(handle)
+        if let mapped { munmap(mapped.base, mapped.length) }
     }
 
     /// The link type (DLT number) of the capture.
@@ -207,6 +285,11 @@ public final class PcapReader {
 
     /// Installs a BPF filter (for files and live captures alike).
     public func setFilter(_ bpf: String) throws {
+        // Filters run inside libpcap: read through it.
+        if let m = mapped {
+            munmap(m.base, m.length)
+            mapped = nil
+        }
         var program = bpf_program()
         if pcap_compile(handle, &program, bpf, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             throw CaptureError.filter(expression: bpf, message: String(cString: pcap_geterr(handle)))
@@ -260,6 +343,10 @@ public final class PcapReader {
     // MARK: - Private
 
     private func readRaw() throws -> (pcap_pkthdr, UnsafePointer<UInt8>)? {
+        if mapped != nil {
+            if stopper.isStopRequested { return nil }
+            return try readMapped()
+        }
         while true {
             if stopper.isStopRequested { return nil }
             if let deadline, ContinuousClock.now >= deadline { return nil }
