@@ -23,7 +23,10 @@ public struct DecodeSession: Sendable {
         self.ndjson = NDJSONRenderer(filter: filter)
         self.source = source
         var configuration = configuration
-        if format == .summary { configuration.emitFrameEvents = false }
+        if format == .summary {
+            configuration.emitFrameEvents = false
+            configuration.typedHeadersOnly = true
+        }
         self.decoder = TraceDecoder(configuration: configuration)
     }
 

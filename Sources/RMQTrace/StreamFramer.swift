@@ -11,10 +11,16 @@ import RocketMQRemoting
 public struct StreamFramer: Sendable {
     public enum Output: Sendable {
         case frame(RemotingCommand, size: Int, time: CaptureTime, streamOffset: UInt64)
+        /// With `deferDecoding`: a complete frame whose first 8 bytes are valid, not decoded yet (a slice of
+        /// the stream buffer).
+        case rawFrame(ByteBuffer, time: CaptureTime, streamOffset: UInt64)
         case skipped(GapKind, byteCount: UInt64, streamOffset: UInt64, time: CaptureTime, detail: String)
     }
 
     public let maxFrameLength: Int
+    /// Hand complete frames out undecoded (`.rawFrame`); the caller decodes them (e.g. straight to typed
+    /// headers) and reports those that fail.
+    public var deferDecoding = false
     private var buffer = ByteBuffer()
     /// Stream offset of `buffer.readerIndex`.
     private var offset: UInt64 = 0
@@ -164,6 +170,13 @@ public struct StreamFramer: Sendable {
                 continue
             }
             guard buffer.readableBytes >= total, let frame = buffer.getSlice(at: base, length: total) else { return }
+            if deferDecoding {
+                let at = offset
+                consume(total)
+                framesDecoded += 1
+                out.append(.rawFrame(frame, time: time, streamOffset: at))
+                continue
+            }
             do {
                 let cmd = try RemotingFrame.decode(frame)
                 let at = offset
@@ -179,7 +192,10 @@ public struct StreamFramer: Sendable {
     }
 
     /// The error text with the frame's stream offset; built only for errors (not per frame).
-    private func located(_ error: Error) -> String {
+    private func located(_ error: Error) -> String { Self.located(error, offset: offset) }
+
+    /// `error` as a one-line text naming the frame's stream offset.
+    public static func located(_ error: Error, offset: UInt64) -> String {
         guard var e = error as? RemotingDecodingError else { return "frame at stream offset \(offset): \(error)" }
         e.context = e.context.hasPrefix("frame") ? "frame at stream offset \(offset)" + e.context.dropFirst(5)
                                                  : "frame at stream offset \(offset): \(e.context)"

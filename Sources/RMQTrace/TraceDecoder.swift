@@ -18,6 +18,9 @@ public struct DecodeConfiguration: Sendable {
     /// Emit a `.frame` event per frame. A summary-only consumer turns it off: the frames still go through
     /// pairing, statistics and the analyzer, but no event is built for them.
     public var emitFrameEvents = true
+    /// Decode frames straight to typed headers (`RemotingFrame.decodeTyped`), without their extFields map:
+    /// enough for statistics, pairing and the analyzer (the summary), not for renderers that print fields.
+    public var typedHeadersOnly = false
     public var analyzer = ConsumeFlowAnalyzer.Configuration()
     public init() {}
 }
@@ -177,8 +180,11 @@ public struct TraceDecoder: Sendable {
         // copy-on-write of the buffered bytes, nor of the connection's tables, per segment.
         guard connections[id] != nil else { return }
         if case .data(let bytes, _, _) = event { statistics.payloadBytes += UInt64(bytes.count) }
-        var framer = connections[id]?.framers.removeValue(forKey: direction.source)
-            ?? StreamFramer(maxFrameLength: configuration.maxFrameLength)
+        var framer = connections[id]?.framers.removeValue(forKey: direction.source) ?? {
+            var f = StreamFramer(maxFrameLength: configuration.maxFrameLength)
+            f.deferDecoding = configuration.typedHeadersOnly
+            return f
+        }()
         framerOutput.removeAll(keepingCapacity: true)
         framer.receive(event, into: &framerOutput)
         connections[id]?.framers[direction.source] = framer
@@ -193,6 +199,9 @@ public struct TraceDecoder: Sendable {
             switch output {
             case .frame(let cmd, let size, let time, _):
                 frame(cmd, size: size, time: time, connection: id, source: source, destination: destination, into: &events)
+            case .rawFrame(let bytes, let time, let offset):
+                rawFrame(bytes, time: time, streamOffset: offset, connection: id, source: source, destination: destination,
+                         into: &events)
             case .skipped(let kind, let count, let offset, let time, let detail):
                 switch kind {
                 case .lostBytes:
@@ -329,34 +338,76 @@ public struct TraceDecoder: Sendable {
         }
     }
 
+    /// The request a response answers, taken out of the pending table (nil when it was not seen).
+    private mutating func pairedRequest(connection id: Int, requester: String, opaque: Int32) -> RequestRef? {
+        guard let p = connections[id]?.pending.removeValue(forKey: PendingKey(requester: requester, opaque: opaque)) else {
+            statistics.orphanResponses += 1
+            return nil
+        }
+        return RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
+                          body: p.frame.body)
+    }
+
     /// Feeds one decoded command (from a capture or the live consumer) through pairing and annotation.
     public mutating func frame(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, source: String,
                                destination: String, into events: inout [TraceEvent]) {
+        let request = command.isResponse ? pairedRequest(connection: id, requester: destination, opaque: command.opaque) : nil
+        var header: TypedHeader? = nil
+        var headerError: String? = nil
+        do {
+            header = command.isResponse
+                ? try TypedHeader.decodeResponse(requestCode: request?.code ?? -1, responseCode: command.code, extFields: command.extFields)
+                : try TypedHeader.decodeRequest(code: command.code, extFields: command.extFields)
+        } catch {
+            headerError = "\(error)"
+        }
+        record(command, size: size, time: time, connection: id, source: source, destination: destination, request: request,
+               header: header, headerError: headerError, into: &events)
+    }
+
+    /// A frame the framer left undecoded (`typedHeadersOnly`): straight to its typed header, paired on the way.
+    private mutating func rawFrame(_ bytes: ByteBuffer, time: CaptureTime, streamOffset: UInt64, connection id: Int, source: String,
+                                   destination: String, into events: inout [TraceEvent]) {
+        var request: RequestRef? = nil
+        var paired = false
+        do {
+            let (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
+                paired = true
+                request = pairedRequest(connection: id, requester: destination, opaque: head.opaque)
+                return request?.code
+            }
+            if head.isResponse && !paired { request = pairedRequest(connection: id, requester: destination, opaque: head.opaque) }
+            var cmd = RemotingCommand(code: head.code, language: head.language, version: head.version, opaque: head.opaque,
+                                      flag: head.flag, remark: head.remark, extFields: nil, body: head.body,
+                                      serializeType: head.serializeType)
+            cmd.jsonTrailingNewline = head.jsonTrailingNewline
+            cmd.jsonHasSerializeTypeCurrentRPC = head.jsonHasSerializeTypeCurrentRPC
+            record(cmd, size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
+                   request: request, header: header, headerError: nil, into: &events)
+        } catch {
+            // The frame itself is bad, or only its typed header: the full decode tells which, as the framer would.
+            guard let cmd = try? RemotingFrame.decode(bytes) else {
+                statistics.badFrames += 1
+                events.append(.gap(GapRecord(time: time, connection: id, source: source, destination: destination, kind: .badFrame,
+                                             byteCount: UInt64(bytes.readableBytes), streamOffset: streamOffset,
+                                             detail: StreamFramer.located(error, offset: streamOffset))))
+                return
+            }
+            if cmd.isResponse && !paired { request = pairedRequest(connection: id, requester: destination, opaque: cmd.opaque) }
+            record(cmd, size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
+                   request: request, header: nil, headerError: "\(error)", into: &events)
+        }
+    }
+
+    private mutating func record(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, source: String,
+                                 destination: String, request: RequestRef?, header: TypedHeader?, headerError: String?,
+                                 into events: inout [TraceEvent]) {
         var cmd = command
         statistics.frames += 1
         if cmd.serializeType == .json { statistics.jsonFrames += 1 } else { statistics.binaryFrames += 1 }
         if statistics.firstTime == nil { statistics.firstTime = time }
         statistics.lastTime = max(statistics.lastTime ?? time, time)
-        var request: RequestRef? = nil
-        if cmd.isResponse {
-            if let p = connections[id]?.pending.removeValue(forKey: PendingKey(requester: destination, opaque: cmd.opaque)) {
-                request = RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
-                                     body: p.frame.body)
-            } else {
-                statistics.orphanResponses += 1
-            }
-        } else {
-            learnRoles(requestCode: cmd.code, source: source, destination: destination)
-        }
-        var header: TypedHeader? = nil
-        var headerError: String? = nil
-        do {
-            header = cmd.isResponse
-                ? try TypedHeader.decodeResponse(requestCode: request?.code ?? -1, responseCode: cmd.code, extFields: cmd.extFields)
-                : try TypedHeader.decodeRequest(code: cmd.code, extFields: cmd.extFields)
-        } catch {
-            headerError = "\(error)"
-        }
+        if !cmd.isResponse { learnRoles(requestCode: cmd.code, source: source, destination: destination) }
         let body = Self.summarize(cmd, requestCode: request?.code, decodeMessages: configuration.decodeMessages)
         let bodyLength = cmd.bodyLength
         cmd.body = nil  // keep no reference into the stream buffer

@@ -406,14 +406,22 @@ extension RemotingFrame {
     /// fields (short ones are small Strings, no allocation) and for keys the header does not declare.
     public static func decodeTyped(_ frame: ByteBuffer, requestCode: Int32? = nil,
                                    context: String = "frame") throws -> (head: RemotingCommandHead, header: TypedHeader?) {
+        try decodeTyped(frame, context: context, requestCodeFor: { _ in requestCode })
+    }
+
+    /// As `decodeTyped(_:requestCode:context:)`, with the request code of a response chosen once the head is
+    /// known (a decoder pairs the response by its opaque first); the header fields are scanned once.
+    public static func decodeTyped(_ frame: ByteBuffer, context: String = "frame",
+                                   requestCodeFor: (RemotingCommandHead) -> Int32?) throws -> (head: RemotingCommandHead, header: TypedHeader?) {
         let (type, headerLength, total) = try checkedPrefix(frame, context: context)
         let base = frame.readerIndex
         // Entries go to 1 KiB of stack; a header with more than 32 entries is decoded again with room for all
         // (every entry takes at least 5 header bytes: JSON `"":0,`, binary 6 length bytes).
-        var result = try decodeTyped(frame, type: type, headerLength: headerLength, requestCode: requestCode,
+        // `requestCodeFor` is called at most once: an overflowing pass returns before it.
+        var result = try decodeTyped(frame, type: type, headerLength: headerLength, requestCodeFor: requestCodeFor,
                                      context: context, capacity: 32)
         if result == nil {
-            result = try decodeTyped(frame, type: type, headerLength: headerLength, requestCode: requestCode,
+            result = try decodeTyped(frame, type: type, headerLength: headerLength, requestCodeFor: requestCodeFor,
                                      context: context, capacity: headerLength / 4 + 2)
         }
         guard var result else {
@@ -428,7 +436,8 @@ extension RemotingFrame {
     }
 
     /// nil when the header has more than `capacity` extFields entries.
-    private static func decodeTyped(_ frame: ByteBuffer, type: SerializeType, headerLength: Int, requestCode: Int32?,
+    private static func decodeTyped(_ frame: ByteBuffer, type: SerializeType, headerLength: Int,
+                                    requestCodeFor: (RemotingCommandHead) -> Int32?,
                                     context: String, capacity: Int) throws -> (head: RemotingCommandHead, header: TypedHeader?)? {
         try frame.withUnsafeReadableBytes { raw in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)])
@@ -451,7 +460,7 @@ extension RemotingFrame {
                 let header: TypedHeader?
                 if !head.isResponse {
                     header = try TypedHeader.decodeRequest(code: head.code, reader: make)
-                } else if let requestCode {
+                } else if let requestCode = requestCodeFor(head) {
                     header = try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: head.code,
                                                             present: head.hasExtFields, reader: make)
                 } else {

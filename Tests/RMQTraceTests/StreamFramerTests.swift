@@ -40,6 +40,7 @@ import Testing
         return out.map {
             switch $0 {
             case .frame(let c, _, _, _): return "F\(c.opaque)"
+            case .rawFrame(let b, _, _): return "R\(b.readableBytes)"
             case .skipped(let k, let n, _, _, _): return "\(k.rawValue):\(n)"
             }
         }
@@ -82,6 +83,20 @@ import Testing
     @Test(arguments: cases)
     func framerCase(_ c: Case) {
         #expect(Self.run(c.steps) == c.expected)
+    }
+
+    @Test func deferredDecodingHandsOutWholeFrames() {
+        var f = StreamFramer()
+        f.deferDecoding = true
+        var out: [StreamFramer.Output] = []
+        let bytes = Self.a + Self.b
+        f.receive(.data(Array(bytes[0..<50]), time: Self.t, streamOffset: 0), into: &out)
+        f.receive(.data(Array(bytes[50...]), time: Self.t, streamOffset: 50), into: &out)
+        let frames = out.compactMap { o -> [UInt8]? in
+            if case .rawFrame(let b, _, _) = o { return Array(b.readableBytesView) }
+            return nil
+        }
+        #expect(frames == [Self.a, Self.b])
     }
 
     @Test func bufferingIsBoundedByTheMaximumFrame() {
