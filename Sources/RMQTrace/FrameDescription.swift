@@ -55,7 +55,7 @@ public enum FrameDescription {
         return lines
     }
 
-    public static func bodyLines(_ body: DecodedBody, raw: ByteBuffer?) -> [String] {
+    public static func bodyLines(_ body: DecodedBody) -> [String] {
         switch body {
         case .none: return ["body: none"]
         case .topicRoute(let r):
@@ -125,7 +125,7 @@ public enum FrameDescription {
             l.append("header: \(error)")
         }
         do {
-            l += bodyLines(try DecodedBody.decode(cmd, requestCode: reqCode), raw: cmd.body)
+            l += bodyLines(try DecodedBody.decode(cmd, requestCode: reqCode))
         } catch {
             l.append("body (\(cmd.bodyLength) bytes): \(error)")
         }

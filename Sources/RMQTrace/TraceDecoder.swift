@@ -376,13 +376,8 @@ public struct TraceDecoder: Sendable {
                 request = pairedRequest(connection: id, requester: destination, opaque: head.opaque)
                 return request?.code
             }
-            if head.isResponse && !paired { request = pairedRequest(connection: id, requester: destination, opaque: head.opaque) }
-            var cmd = RemotingCommand(code: head.code, language: head.language, version: head.version, opaque: head.opaque,
-                                      flag: head.flag, remark: head.remark, extFields: nil, body: head.body,
-                                      serializeType: head.serializeType)
-            cmd.jsonTrailingNewline = head.jsonTrailingNewline
-            cmd.jsonHasSerializeTypeCurrentRPC = head.jsonHasSerializeTypeCurrentRPC
-            record(cmd, size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
+            // decodeTyped pairs every response through the closure; the map itself is not read in this mode.
+            record(head.command(extFields: []), size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
                    request: request, header: header, headerError: nil, into: &events)
         } catch {
             // The frame itself is bad, or only its typed header: the full decode tells which, as the framer would.
@@ -393,6 +388,7 @@ public struct TraceDecoder: Sendable {
                                              detail: StreamFramer.located(error, offset: streamOffset))))
                 return
             }
+            // A typed-header error comes after the closure ran; this only guards a frame error the full decode accepts.
             if cmd.isResponse && !paired { request = pairedRequest(connection: id, requester: destination, opaque: cmd.opaque) }
             record(cmd, size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
                    request: request, header: nil, headerError: "\(error)", into: &events)

@@ -372,8 +372,8 @@ public struct RemotingCommandHead: Hashable, Sendable {
     public var kind: RemotingCommand.Kind { isResponse ? .response : (isOneway ? .oneway : .request) }
     public var bodyLength: Int { body?.readableBytes ?? 0 }
 
-    /// The full command, with `extFields` as given.
-    func command(extFields: [(key: String, value: String)]) -> RemotingCommand {
+    /// The full command, with `extFields` as given (an empty list gives an empty map when the header has one).
+    public func command(extFields: [(key: String, value: String)]) -> RemotingCommand {
         var cmd = RemotingCommand(code: code, language: language, version: version, opaque: opaque, flag: flag,
                                   remark: remark, extFields: hasExtFields ? ExtFields(extFields) : nil, body: body,
                                   serializeType: serializeType)

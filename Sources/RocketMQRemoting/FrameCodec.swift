@@ -35,12 +35,12 @@ public enum RemotingFrame {
         case .json:
             cmd = try frame.withUnsafeReadableBytes { raw in
                 try JSONHeaderCodec.decode(UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)]),
-                                           context: context, headerOffset: 8)
+                                           context: context)
             }
         case .rocketmq:
             cmd = try frame.withUnsafeReadableBytes { raw in
                 try BinaryHeaderCodec.decode(UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)]),
-                                             context: context, headerOffset: 8)
+                                             context: context)
             }
         }
         let bodyLength = total - 8 - headerLength

@@ -25,7 +25,7 @@ enum JSONHeaderCodec {
         return true
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
+    static func decode(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
         // Error offsets are positions within the header text.
         var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .json)
         let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": JSON header")), visitor: &builder)
@@ -280,7 +280,7 @@ enum JSONHeaderCodec {
 
 /// The ROCKETMQ binary header (serialize type 1), PROTOCOL.md section 3.
 enum BinaryHeaderCodec {
-    static func decode(_ bytes: UnsafeRawBufferPointer, context: String, headerOffset: Int) throws -> RemotingCommand {
+    static func decode(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
         var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .rocketmq)
         let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")), visitor: &builder)
         return head.command(extFields: builder.entries)
