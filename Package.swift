@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "RocketMQRemoting", targets: ["RocketMQRemoting"]),
+        .library(name: "RMQTraceModel", targets: ["RMQTraceModel"]),
         .library(name: "RMQCapture", targets: ["RMQCapture"]),
         .library(name: "RMQTrace", targets: ["RMQTrace"]),
         .executable(name: "rmq-trace", targets: ["rmq-trace"]),
@@ -24,15 +25,17 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
         ),
+        // The trace model every source and tool shares: time, endpoints, observed frames, events, findings.
+        .target(name: "RMQTraceModel", dependencies: ["RocketMQRemoting"]),
         // libpcap, Debian's libpcap-dev.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // Capture edge: libpcap reader, link layers, TCP reassembly state machines, a pcap writer for tests.
-        .target(name: "RMQCapture", dependencies: ["CPcap"]),
+        .target(name: "RMQCapture", dependencies: ["CPcap", "RMQTraceModel"]),
         // The shared pipeline: stream framing, pairing, trace events, consume-flow annotation, renderers.
         .target(
             name: "RMQTrace",
             dependencies: [
-                "RocketMQRemoting", "RMQCapture",
+                "RocketMQRemoting", "RMQTraceModel", "RMQCapture",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

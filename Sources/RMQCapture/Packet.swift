@@ -1,60 +1,6 @@
+@_exported import RMQTraceModel
 /// Values that the capture layer hands upwards: a TCP segment seen on the wire, with its endpoints
 /// and capture time. No I/O here.
-
-/// An IP address as captured: IPv4 or IPv6, kept as raw bytes.
-public enum IPAddress: Hashable, Sendable, CustomStringConvertible {
-    case v4(UInt32)
-    case v6(UInt64, UInt64)  // high and low 64 bits, network order
-
-    public var description: String {
-        switch self {
-        case .v4(let a):
-            return "\(a >> 24).\((a >> 16) & 0xff).\((a >> 8) & 0xff).\(a & 0xff)"
-        case .v6(let hi, let lo):
-            var groups: [UInt16] = []
-            for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16((hi >> UInt64(shift)) & 0xffff)) }
-            for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16((lo >> UInt64(shift)) & 0xffff)) }
-            // RFC 5952: compress the longest run (length >= 2) of zero groups.
-            var bestStart = -1, bestLen = 0, i = 0
-            while i < 8 {
-                if groups[i] == 0 {
-                    var j = i
-                    while j < 8 && groups[j] == 0 { j += 1 }
-                    if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
-                    i = j
-                } else { i += 1 }
-            }
-            func hex(_ r: ArraySlice<UInt16>) -> String { r.map { String($0, radix: 16) }.joined(separator: ":") }
-            if bestStart < 0 { return hex(groups[0..<8]) }
-            return hex(groups[0..<bestStart]) + "::" + hex(groups[(bestStart + bestLen)..<8])
-        }
-    }
-}
-
-/// One end of a TCP connection. Printed as `ip:port`, IPv6 as `[ip]:port`.
-public struct Endpoint: Hashable, Sendable, CustomStringConvertible {
-    public var address: IPAddress
-    public var port: UInt16
-    public init(address: IPAddress, port: UInt16) {
-        self.address = address
-        self.port = port
-    }
-    public var description: String {
-        switch address {
-        case .v4: return "\(address):\(port)"
-        case .v6: return "[\(address)]:\(port)"
-        }
-    }
-}
-
-/// Capture time in nanoseconds since the Unix epoch.
-public struct CaptureTime: Hashable, Comparable, Sendable {
-    public var nanoseconds: Int64
-    public init(nanoseconds: Int64) { self.nanoseconds = nanoseconds }
-    public init(seconds: Int64, microseconds: Int64) { self.nanoseconds = seconds * 1_000_000_000 + microseconds * 1000 }
-    public var seconds: Double { Double(nanoseconds) / 1e9 }
-    public static func < (a: CaptureTime, b: CaptureTime) -> Bool { a.nanoseconds < b.nanoseconds }
-}
 
 public struct TCPFlags: OptionSet, Hashable, Sendable {
     public var rawValue: UInt8

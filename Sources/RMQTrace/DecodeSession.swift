@@ -1,3 +1,4 @@
+import RMQTraceModel
 import RMQCapture
 import RocketMQRemoting
 

@@ -1,4 +1,4 @@
-import RMQCapture
+
 import RocketMQRemoting
 
 /// Where a frame sits in the push consumer's conversation (PROTOCOL.md 7.3).
@@ -33,6 +33,14 @@ public struct RequestRef: Sendable {
     public var frameIndex: Int
     public var header: TypedHeader?
     public var body: BodySummary
+
+    public init(code: Int32, time: CaptureTime, frameIndex: Int, header: TypedHeader? = nil, body: BodySummary) {
+        self.code = code
+        self.time = time
+        self.frameIndex = frameIndex
+        self.header = header
+        self.body = body
+    }
 }
 
 /// What a body held, reduced to what the timeline, the analyzer and the summary need (the body itself is
@@ -84,6 +92,26 @@ public struct FrameRecord: Sendable {
     public var requestCode: Int32? { command.isResponse ? request?.code : command.code }
     /// The typed header of the request side of the exchange.
     public var requestHeader: TypedHeader? { command.isResponse ? request?.header : header }
+
+    public init(index: Int, time: CaptureTime, connection: Int, source: String, destination: String, sourceRole: Role, destinationRole: Role, command: RemotingCommand, frameSize: Int, bodyLength: Int, header: TypedHeader? = nil, headerError: String? = nil, body: BodySummary, request: RequestRef? = nil, phase: Phase, client: String? = nil, annotation: String? = nil) {
+        self.index = index
+        self.time = time
+        self.connection = connection
+        self.source = source
+        self.destination = destination
+        self.sourceRole = sourceRole
+        self.destinationRole = destinationRole
+        self.command = command
+        self.frameSize = frameSize
+        self.bodyLength = bodyLength
+        self.header = header
+        self.headerError = headerError
+        self.body = body
+        self.request = request
+        self.phase = phase
+        self.client = client
+        self.annotation = annotation
+    }
 }
 
 public enum GapKind: String, Sendable {
@@ -107,6 +135,17 @@ public struct GapRecord: Sendable {
     /// Stream offset (bytes from the start of this direction's stream) where it happened.
     public var streamOffset: UInt64
     public var detail: String
+
+    public init(time: CaptureTime, connection: Int, source: String, destination: String, kind: GapKind, byteCount: UInt64, streamOffset: UInt64, detail: String) {
+        self.time = time
+        self.connection = connection
+        self.source = source
+        self.destination = destination
+        self.kind = kind
+        self.byteCount = byteCount
+        self.streamOffset = streamOffset
+        self.detail = detail
+    }
 }
 
 /// A problem in the consume flow, with the frames that prove it.
@@ -117,6 +156,14 @@ public struct Finding: Sendable {
     public var message: String
     public var frames: [Int]
     public var time: CaptureTime?
+
+    public init(severity: Severity, kind: String, message: String, frames: [Int], time: CaptureTime? = nil) {
+        self.severity = severity
+        self.kind = kind
+        self.message = message
+        self.frames = frames
+        self.time = time
+    }
 }
 
 /// The event stream shared by `decode` and the live consumer: renderers consume only these.
