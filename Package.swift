@@ -8,6 +8,8 @@ let package = Package(
         .library(name: "RocketMQRemoting", targets: ["RocketMQRemoting"]),
         .library(name: "RMQTraceModel", targets: ["RMQTraceModel"]),
         .library(name: "RMQCapture", targets: ["RMQCapture"]),
+        .library(name: "RMQTraceCore", targets: ["RMQTraceCore"]),
+        .library(name: "RMQTraceRender", targets: ["RMQTraceRender"]),
         .library(name: "RMQTrace", targets: ["RMQTrace"]),
         .executable(name: "rmq-trace", targets: ["rmq-trace"]),
     ],
@@ -26,16 +28,21 @@ let package = Package(
             ]
         ),
         // The trace model every source and tool shares: time, endpoints, observed frames, events, findings.
-        .target(name: "RMQTraceModel", dependencies: ["RocketMQRemoting"]),
+        .target(name: "RMQTraceModel", dependencies: ["RocketMQRemoting", .product(name: "NIOCore", package: "swift-nio")]),
         // libpcap, Debian's libpcap-dev.
         .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
         // Capture edge: libpcap reader, link layers, TCP reassembly state machines, a pcap writer for tests.
-        .target(name: "RMQCapture", dependencies: ["CPcap", "RMQTraceModel"]),
-        // The shared pipeline: stream framing, pairing, trace events, consume-flow annotation, renderers.
+        .target(name: "RMQCapture", dependencies: ["CPcap", "RocketMQRemoting", "RMQTraceModel", .product(name: "NIOCore", package: "swift-nio")]),
+        // The exchange tracker (pairing, roles, latency, statistics) and the consume-flow analyzer: observed
+        // frames from any source in, trace events out.
+        .target(name: "RMQTraceCore", dependencies: ["RocketMQRemoting", "RMQTraceModel", .product(name: "NIOCore", package: "swift-nio")]),
+        // Renderers of trace events: text, NDJSON (and the pictures to come).
+        .target(name: "RMQTraceRender", dependencies: ["RocketMQRemoting", "RMQTraceModel", "RMQTraceCore", .product(name: "NIOCore", package: "swift-nio")]),
+        // A capture's pipeline and the decode session: pcap packets → capture edge → tracker → renderer.
         .target(
             name: "RMQTrace",
             dependencies: [
-                "RocketMQRemoting", "RMQTraceModel", "RMQCapture",
+                "RocketMQRemoting", "RMQTraceModel", "RMQCapture", "RMQTraceCore", "RMQTraceRender",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

@@ -1,5 +1,7 @@
 import RMQTraceModel
 import RMQCapture
+import RMQTraceCore
+import RMQTraceRender
 import RocketMQRemoting
 
 public enum OutputFormat: String, Sendable, CaseIterable {
@@ -25,8 +27,8 @@ public struct DecodeSession: Sendable {
         self.source = source
         var configuration = configuration
         if format == .summary {
-            configuration.emitFrameEvents = false
-            configuration.typedHeadersOnly = true
+            configuration.tracker.emitFrameEvents = false
+            configuration.capture.rawFrames = true
         }
         self.decoder = TraceDecoder(configuration: configuration)
     }

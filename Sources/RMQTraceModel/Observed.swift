@@ -1,3 +1,4 @@
+import NIOCore
 import RocketMQRemoting
 
 /// Which way a frame went on its connection: from the side that opened the connection (the client, for
@@ -23,13 +24,18 @@ public struct ObservedConnection: Hashable, Sendable {
     /// What the accepting side is, when known.
     public var serverRole: Role?
     public var time: CaptureTime
+    /// False when a capture started mid-connection and could not tell who connected: `client` and `server` are
+    /// then just the two ends, in a fixed order, and roles come from ports and request codes.
+    public var orientationKnown: Bool
 
-    public init(id: Int, client: Endpoint, server: Endpoint, serverRole: Role? = nil, time: CaptureTime) {
+    public init(id: Int, client: Endpoint, server: Endpoint, serverRole: Role? = nil, time: CaptureTime,
+                orientationKnown: Bool = true) {
         self.id = id
         self.client = client
         self.server = server
         self.serverRole = serverRole
         self.time = time
+        self.orientationKnown = orientationKnown
     }
 
     public func source(of direction: FrameDirection) -> Endpoint { direction == .toServer ? client : server }
@@ -60,8 +66,44 @@ public struct ObservedFrame: Sendable {
 public enum ObservedEvent: Sendable {
     case opened(ObservedConnection)
     case frame(ObservedFrame)
+    /// Bytes of a stream that are not frames: lost in a capture, skipped to find the next frame, a frame that
+    /// does not decode, TLS, or garbage a live peer sent.
+    case gap(ObservedGap)
+    /// A complete frame whose length words are valid, handed on undecoded: the tracker decodes it (straight to
+    /// its typed header when no renderer prints its fields) and reports it as a bad frame when that fails.
+    case rawFrame(connection: Int, direction: FrameDirection, time: CaptureTime, bytes: ByteBuffer, streamOffset: UInt64)
     /// The connection ended: closed by either side, reset, or dropped by the source.
     case closed(connection: Int, reason: String, time: CaptureTime)
+}
+
+public struct ObservedGap: Sendable {
+    public var connection: Int
+    public var direction: FrameDirection
+    public var time: CaptureTime
+    public var kind: GapKind
+    public var byteCount: UInt64
+    /// Bytes from the start of this direction's stream.
+    public var streamOffset: UInt64
+    public var detail: String
+
+    public init(connection: Int, direction: FrameDirection, time: CaptureTime, kind: GapKind, byteCount: UInt64,
+                streamOffset: UInt64, detail: String) {
+        self.connection = connection
+        self.direction = direction
+        self.time = time
+        self.kind = kind
+        self.byteCount = byteCount
+        self.streamOffset = streamOffset
+        self.detail = detail
+    }
+
+    /// The detail of a frame that failed to decode: the error, with where in the stream the frame began.
+    public static func located(_ error: Error, offset: UInt64) -> String {
+        guard var e = error as? RemotingDecodingError else { return "frame at stream offset \(offset): \(error)" }
+        e.context = e.context.hasPrefix("frame") ? "frame at stream offset \(offset)" + e.context.dropFirst(5)
+                                                 : "frame at stream offset \(offset): \(e.context)"
+        return e.description
+    }
 }
 
 /// Something that wants to see the frames a live tool sends and receives (the broker's and consumer's

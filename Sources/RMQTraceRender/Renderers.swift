@@ -1,5 +1,5 @@
 import RMQTraceModel
-import RMQCapture
+import RMQTraceCore
 import RocketMQRemoting
 
 /// Narrows the timeline (`--code`, `--topic`, `--group`, `--client`); the summary always covers everything.

@@ -1,4 +1,5 @@
 import RMQTraceModel
+import RMQTraceCore
 import NIOCore
 import RocketMQRemoting
 

@@ -1,5 +1,5 @@
 import RMQTraceModel
-import RMQCapture
+import RMQTraceCore
 import RocketMQRemoting
 
 /// Short texts for one exchange: the request's key fields and the answer. Shared by the text timeline and the

@@ -1,6 +1,4 @@
-import RMQTraceModel
 import NIOCore
-import RMQCapture
 import RocketMQRemoting
 
 /// Cuts one direction of a reassembled TCP stream into RemotingCommand frames. A plain value with no I/O.
@@ -196,12 +194,7 @@ public struct StreamFramer: Sendable {
     private func located(_ error: Error) -> String { Self.located(error, offset: offset) }
 
     /// `error` as a one-line text naming the frame's stream offset.
-    public static func located(_ error: Error, offset: UInt64) -> String {
-        guard var e = error as? RemotingDecodingError else { return "frame at stream offset \(offset): \(error)" }
-        e.context = e.context.hasPrefix("frame") ? "frame at stream offset \(offset)" + e.context.dropFirst(5)
-                                                 : "frame at stream offset \(offset): \(e.context)"
-        return e.description
-    }
+    public static func located(_ error: Error, offset: UInt64) -> String { ObservedGap.located(error, offset: offset) }
 
     /// In resync mode: drops bytes until a plausible frame starts at the reader index. Returns true when one
     /// does and its complete frame decodes (the frame is left in the buffer), false when more bytes are needed.

@@ -1,5 +1,4 @@
 import RMQTraceModel
-import RMQCapture
 import RocketMQRemoting
 
 /// Annotates frames with their consume-flow phase and client, keeps the per-queue picture (owners, broker
@@ -119,7 +118,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    static func topic(of header: TypedHeader?) -> String? {
+    public static func topic(of header: TypedHeader?) -> String? {
         switch header {
         case .getRouteInfo(let h)?: return h.topic
         case .queryConsumerOffset(let h)?: return h.topic
@@ -132,7 +131,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    static func group(of header: TypedHeader?) -> String? {
+    public static func group(of header: TypedHeader?) -> String? {
         switch header {
         case .getConsumerListByGroup(let h)?, .notifyConsumerIdsChanged(let h)?: return h.consumerGroup
         case .queryConsumerOffset(let h)?: return h.consumerGroup

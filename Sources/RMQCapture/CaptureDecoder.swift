@@ -1,0 +1,136 @@
+import NIOCore
+import RocketMQRemoting
+
+/// The capture edge of the pipeline: TCP segments in, observed events out (connections, frames, gaps). It owns
+/// the connection table (reassembly) and one `StreamFramer` per direction; pairing, roles and annotation are
+/// the exchange tracker's, which takes the same events from the live tools. A value with no I/O.
+public struct CaptureDecoder: Sendable {
+    public struct Configuration: Sendable {
+        public var maxFrameLength = RemotingFrame.defaultMaxFrameLength
+        /// Out-of-order bytes held per TCP direction.
+        public var maxBufferedBytesPerDirection = 4 * 1024 * 1024
+        public var maxConnections = 4096
+        /// Connections silent for this long are flushed and forgotten (seconds of capture time).
+        public var idleTimeoutSeconds: Int64 = 900
+        /// Hand complete frames on undecoded (`.rawFrame`), for a tracker that decodes them straight to typed headers.
+        public var rawFrames = false
+        public init() {}
+    }
+
+    struct Connection: Sendable {
+        var observed: ObservedConnection
+        var framers: [Endpoint: StreamFramer] = [:]
+
+        func direction(from source: Endpoint) -> FrameDirection { source == observed.client ? .toServer : .toClient }
+    }
+
+    public let configuration: Configuration
+    private var table: TCPConnectionTable
+    private var connections: [Int: Connection] = [:]
+    private var tableEvents: [ConnectionEvent] = []
+    private var framerOutput: [StreamFramer.Output] = []
+    /// Payload bytes handed to the framers.
+    public private(set) var payloadBytes: UInt64 = 0
+    public private(set) var segments = 0
+    public private(set) var firstTime: CaptureTime?
+    public private(set) var lastTime: CaptureTime?
+
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        self.table = TCPConnectionTable(maxBufferedBytesPerDirection: configuration.maxBufferedBytesPerDirection,
+                                        maxConnections: configuration.maxConnections,
+                                        idleTimeout: configuration.idleTimeoutSeconds * 1_000_000_000)
+    }
+
+    public mutating func receive(_ segment: TCPSegment, into events: inout [ObservedEvent]) {
+        segments += 1
+        if firstTime == nil { firstTime = segment.time }
+        lastTime = segment.time
+        tableEvents.removeAll(keepingCapacity: true)
+        table.receive(segment, into: &tableEvents)
+        handle(tableEvents, into: &events)
+    }
+
+    /// End of input: every connection flushed and closed ("end of capture").
+    public mutating func finish(into events: inout [ObservedEvent]) {
+        tableEvents.removeAll(keepingCapacity: true)
+        table.flushAll(into: &tableEvents)
+        handle(tableEvents, into: &events)
+        for id in connections.keys.sorted() {
+            close(id, reason: "end of capture", time: lastTime ?? CaptureTime(nanoseconds: 0), into: &events)
+        }
+    }
+
+    private mutating func handle(_ tableEvents: [ConnectionEvent], into events: inout [ObservedEvent]) {
+        for te in tableEvents {
+            switch te {
+            case .opened(let id, let client, let server, let key, let time):
+                let observed: ObservedConnection
+                if let client, let server {
+                    observed = ObservedConnection(id: id, client: client, server: server, time: time)
+                } else {
+                    observed = ObservedConnection(id: id, client: key.low, server: key.high, time: time, orientationKnown: false)
+                }
+                connections[id] = Connection(observed: observed)
+                events.append(.opened(observed))
+            case .stream(let id, let direction, let event):
+                stream(id: id, source: direction.source, event: event, into: &events)
+            case .removed(let id, let reason, let time):
+                close(id, reason: Self.text(reason), time: time, into: &events)
+            }
+        }
+    }
+
+    private mutating func stream(id: Int, source: Endpoint, event: ReassemblyEvent, into events: inout [ObservedEvent]) {
+        // The framer leaves the table while it works, so that its buffer is uniquely referenced: no
+        // copy-on-write of the buffered bytes, nor of the connection's tables, per segment.
+        guard let direction = connections[id]?.direction(from: source) else { return }
+        if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.count) }
+        var framer = connections[id]?.framers.removeValue(forKey: source) ?? {
+            var f = StreamFramer(maxFrameLength: configuration.maxFrameLength)
+            f.deferDecoding = configuration.rawFrames
+            return f
+        }()
+        framerOutput.removeAll(keepingCapacity: true)
+        framer.receive(event, into: &framerOutput)
+        connections[id]?.framers[source] = framer
+        if framerOutput.isEmpty { return }
+        emit(framerOutput, connection: id, direction: direction, into: &events)
+    }
+
+    private func emit(_ outputs: [StreamFramer.Output], connection id: Int, direction: FrameDirection,
+                      into events: inout [ObservedEvent]) {
+        for output in outputs {
+            switch output {
+            case .frame(let cmd, let size, let time, _):
+                events.append(.frame(ObservedFrame(connection: id, direction: direction, time: time, command: cmd, size: size)))
+            case .rawFrame(let bytes, let time, let offset):
+                events.append(.rawFrame(connection: id, direction: direction, time: time, bytes: bytes, streamOffset: offset))
+            case .skipped(let kind, let count, let offset, let time, let detail):
+                events.append(.gap(ObservedGap(connection: id, direction: direction, time: time, kind: kind, byteCount: count,
+                                               streamOffset: offset, detail: detail)))
+            }
+        }
+    }
+
+    private mutating func close(_ id: Int, reason: String, time: CaptureTime, into events: inout [ObservedEvent]) {
+        guard let conn = connections.removeValue(forKey: id) else { return }
+        for (source, var framer) in conn.framers.sorted(by: { $0.key.description < $1.key.description }) {
+            framerOutput.removeAll(keepingCapacity: true)
+            framer.finish(time: time, into: &framerOutput)
+            emit(framerOutput, connection: id, direction: conn.direction(from: source), into: &events)
+        }
+        events.append(.closed(connection: id, reason: reason, time: time))
+    }
+
+    static func text(_ reason: RemovalReason) -> String {
+        switch reason {
+        case .closed: return "closed"
+        case .reset: return "reset"
+        case .idle: return "idle for longer than the idle timeout"
+        case .evicted: return "evicted: too many connections tracked"
+        case .replaced: return "replaced by a new connection on the same ports"
+        case .endOfCapture: return "end of capture"
+        }
+    }
+}
