@@ -23,10 +23,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
     /// Per queue and consumer group: what the console's consumer progress shows.
     public struct QueueProgress: Sendable {
         public var group: String
-        public var queue: String
-        public var topic: String
-        public var queueId: Int32
-        public var broker: String
+        public var ref: QueueRef
+        /// `topic@broker#queueId`.
+        public var queue: String { ref.description }
+        public var topic: String { ref.topic }
+        public var queueId: Int32 { ref.queueId }
+        public var broker: String { ref.broker }
         public var brokerMaxOffset: Int64?
         public var committedOffset: Int64?
         public var deliveredOffset: Int64?
@@ -60,21 +62,42 @@ public struct ConsumeFlowAnalyzer: Sendable {
     private var clientIdByEndpoint: [String: String] = [:]
     private var subscriptions: [String: [String: (subs: [String], frame: Int)]] = [:]
     private var subscriptionMismatchReported: Set<String> = []
-    private var heartbeatConnections: [String: (connection: Int, endpoint: String, frame: Int)] = [:]
+    /// A client as one server sees it.
+    struct ClientAtServer: Hashable, Sendable {
+        var clientID: String
+        var server: String
+    }
+    /// A client in a group.
+    struct GroupMember: Hashable, Sendable {
+        var group: String
+        var client: String
+    }
+    /// A client's share of one topic in a group.
+    struct MemberTopic: Hashable, Sendable {
+        var group: String
+        var client: String
+        var topic: String
+    }
+    private var heartbeatConnections: [ClientAtServer: (connection: Int, endpoint: String, frame: Int)] = [:]
     private var duplicateReported: Set<String> = []
     private var brokerNameByAddress: [String: String] = [:]
     private var routes: [String: TopicRouteData] = [:]
     private var consumerLists: [String: [String]] = [:]
-    private var errorAnswers: [String: (count: Int, frames: [Int], severity: Finding.Severity, message: String, kind: String)] = [:]
-    private var errorOrder: [String] = []
+    /// Error answers counted over the run, by what they are.
+    enum ErrorKey: Hashable, Sendable {
+        case answer(request: Int32, response: Int32)
+        case noRoute(topic: String)
+    }
+    private var errorAnswers: [ErrorKey: (count: Int, frames: [Int], severity: Finding.Severity, responseName: String)] = [:]
+    private var errorOrder: [ErrorKey] = []
     private var openConnections: Set<Int> = []
     /// CLUSTERING or BROADCASTING, from heartbeats (broadcast consumers keep offsets locally).
     private var messageModel: [String: String] = [:]
-    /// Topics each client subscribes per group, from heartbeats: "clientID|group" → topics.
-    private var subscribedTopics: [String: [String]] = [:]
-    /// The queues a consumer list entitles a client to, per strategy: "group|client|topic".
-    private var expectedShares: [String: (time: CaptureTime, frame: Int, shares: [(AllocationStrategy, Set<String>)])] = [:]
-    private var expectedOrder: [String] = []
+    /// Topics each client subscribes per group, from heartbeats.
+    private var subscribedTopics: [GroupMember: [String]] = [:]
+    /// The queues a consumer list entitles a client to, per strategy.
+    private var expectedShares: [MemberTopic: (time: CaptureTime, frame: Int, shares: [(AllocationStrategy, Set<String>)])] = [:]
+    private var expectedOrder: [MemberTopic] = []
     public private(set) var clientsSeen: [String] = []
     /// Queues, clients and heartbeat sources not tracked because `maxTracked` was reached.
     public private(set) var untracked = 0
@@ -157,8 +180,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             return
         }
         // In place: a copy of the entry would copy its owners table on every pull.
-        body(&progress[key, default: QueueProgress(group: group, queue: "\(topic)@\(broker)#\(queueId)", topic: topic,
-                                                   queueId: queueId, broker: broker)])
+        body(&progress[key, default: QueueProgress(group: group, ref: QueueRef(topic: topic, broker: broker, queueId: queueId))])
     }
 
     private func frames(_ f: [Int]) -> [Int] { Array(f.prefix(configuration.maxFramesPerFinding)) }
@@ -168,7 +190,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
     /// The allocation a consumer list implies for the client that asked, per subscribed topic with a known
     /// route; remembered to check what the client then pulls.
     private mutating func shares(group: String, client: String, ids: [String], frame: FrameRecord) -> String? {
-        guard messageModel[group] != "BROADCASTING", let topics = subscribedTopics["\(client)|\(group)"] else { return nil }
+        guard messageModel[group] != "BROADCASTING", let topics = subscribedTopics[GroupMember(group: group, client: client)] else { return nil }
         var parts: [String] = []
         for topic in topics {
             guard let route = routes[topic] else { continue }
@@ -180,7 +202,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let avg = AllocationStrategy.averagely.allocate(queues: queues, consumers: ids, current: client)
             let circle = AllocationStrategy.circle.allocate(queues: queues, consumers: ids, current: client)
             parts.append("\(topic)[\(text(avg))]" + (circle == avg ? "" : " (by circle [\(text(circle))])"))
-            let key = "\(group)|\(client)|\(topic)"
+            let key = MemberTopic(group: group, client: client, topic: topic)
             if expectedShares[key] == nil {
                 guard expectedOrder.count < configuration.maxTracked else { untracked += 1; continue }
                 expectedOrder.append(key)
@@ -243,12 +265,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     private mutating func heartbeat(_ hb: HeartbeatData, frame: FrameRecord, server: String, findings: inout [Finding]) {
         // Two live connections to one server carrying the same clientID from different client endpoints.
-        let key = "\(hb.clientID)|\(server)"
+        let key = ClientAtServer(clientID: hb.clientID, server: server)
         if let prev = heartbeatConnections[key], prev.connection != frame.connection, prev.endpoint != frame.source,
            openConnections.contains(prev.connection), !duplicateReported.contains(hb.clientID) {
             duplicateReported.insert(hb.clientID)
-            findings.append(Finding(severity: .error, kind: "duplicate-client-id",
-                                    message: "two clients use clientID \(hb.clientID): \(prev.endpoint) and \(frame.source) both heartbeat to \(server); the broker cannot tell them apart and queue allocation breaks (set distinct instanceName)",
+            findings.append(Finding(severity: .error,
+                                    detail: .duplicateClientID(clientID: hb.clientID, first: prev.endpoint, second: frame.source, server: server),
                                     frames: [prev.frame, frame.index], time: frame.time))
         }
         guard heartbeatConnections.count < configuration.maxTracked || heartbeatConnections[key] != nil else {
@@ -258,7 +280,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         heartbeatConnections[key] = (frame.connection, frame.source, frame.index)
         for c in hb.consumerDataSet {
             messageModel[c.groupName] = c.messageModel
-            subscribedTopics["\(hb.clientID)|\(c.groupName)"] = c.subscriptionDataSet.map(\.topic)
+            subscribedTopics[GroupMember(group: c.groupName, client: hb.clientID)] = c.subscriptionDataSet.map(\.topic)
             let subs = c.subscriptionDataSet.map { "\($0.topic) \($0.expressionType) \"\($0.subString)\"" }.sorted()
             var members = subscriptions[c.groupName] ?? [:]
             members[hb.clientID] = (subs, frame.index)
@@ -266,9 +288,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let distinct = Set(members.values.map { $0.subs })
             if distinct.count > 1 && !subscriptionMismatchReported.contains(c.groupName) {
                 subscriptionMismatchReported.insert(c.groupName)
-                let detail = members.sorted { $0.key < $1.key }.map { "\($0.key): [\($0.value.subs.joined(separator: ", "))]" }.joined(separator: "; ")
-                findings.append(Finding(severity: .error, kind: "subscription-mismatch",
-                                        message: "members of group \(c.groupName) subscribe differently (\(detail)); messages of the topics or tags only some members subscribe to are lost or redelivered",
+                findings.append(Finding(severity: .error,
+                                        detail: .subscriptionMismatch(group: c.groupName, members: members.mapValues(\.subs)),
                                         frames: frames(members.values.map(\.frame).sorted()), time: frame.time))
             }
         }
@@ -307,8 +328,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
         withQueue(group: group, topic: topic, brokerAddress: broker, queueId: queueId) { q in
             if let prev = q.committedOffset {
                 if offset < prev {
-                    finding = Finding(severity: .warning, kind: "offset-backwards",
-                                      message: "\(group) \(q.queue): committed offset went back from \(prev) to \(offset) (by \(client)); messages \(offset)..\(prev - 1) will be consumed again",
+                    finding = Finding(severity: .warning,
+                                      detail: .offsetBackwards(group: group, queue: q.ref, from: prev, to: offset, client: client),
                                       frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
                 } else if offset > prev {
                     q.lastCommitAdvance = frame.time
@@ -325,28 +346,25 @@ public struct ConsumeFlowAnalyzer: Sendable {
     private mutating func uncommittedAtShutdown(group: String, client: String, frame: FrameRecord, findings: inout [Finding]) {
         // Broadcasting consumers store offsets in a local file: nothing is committed on the wire.
         if messageModel[group] == "BROADCASTING" { return }
-        var lines: [String] = []
-        var total: Int64 = 0
+        var ranges: [UncommittedRange] = []
         var proof: [Int] = [frame.index]
         for key in progress.keys.sorted() {
             guard let q = progress[key], q.group == group, q.owner == client, let delivered = q.deliveredOffset else { continue }
             let committed = q.committedOffset ?? 0
             if delivered > committed {
-                lines.append("\(q.queue) delivered up to \(delivered - 1), committed \(committed)")
-                total += delivered - committed
+                ranges.append(UncommittedRange(queue: q.ref, deliveredUpTo: delivered, committed: committed))
                 if let f = q.commitFrame { proof.append(f) }
             }
         }
-        if !lines.isEmpty {
-            findings.append(Finding(severity: .warning, kind: "uncommitted-at-shutdown",
-                                    message: "\(client) unregistered from \(group) with \(total) delivered messages not committed (\(lines.joined(separator: "; "))); after a restart they are delivered again",
+        if !ranges.isEmpty {
+            findings.append(Finding(severity: .warning, detail: .uncommittedAtShutdown(group: group, client: client, ranges: ranges),
                                     frames: frames(proof), time: frame.time))
         }
     }
 
-    private mutating func noteError(_ key: String, severity: Finding.Severity, kind: String = "error-answer", message: String, frame: Int) {
+    private mutating func noteError(_ key: ErrorKey, severity: Finding.Severity, responseName: String, frame: Int) {
         if errorAnswers[key] == nil {
-            errorAnswers[key] = (0, [], severity, message, kind)
+            errorAnswers[key] = (0, [], severity, responseName)
             errorOrder.append(key)
         }
         errorAnswers[key]!.count += 1
@@ -367,17 +385,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
              ResponseCode.systemError, ResponseCode.requestCodeNotSupported, ResponseCode.goAway:
             guard requestCode != RequestCode.getConsumerListByGroup else { break }
             let severity: Finding.Severity = code == ResponseCode.subscriptionNotLatest ? .info : .warning
-            var why = ""
-            switch code {
-            case ResponseCode.subscriptionNotLatest: why = " (a pull overtook the heartbeat carrying the new subVersion; the client retries)"
-            case ResponseCode.flowControl: why = " (broker flow control; the client re-pulls after 20 ms)"
-            case ResponseCode.systemBusy: why = " (broker busy, request rejected)"
-            case ResponseCode.noPermission: why = " (broker, topic or group not readable/writable)"
-            case ResponseCode.subscriptionNotExist: why = " (the broker has no heartbeat registration of this group for the topic)"
-            default: break
-            }
-            noteError("\(RequestCode.name(requestCode))|\(codeName)", severity: severity,
-                      message: "\(RequestCode.name(requestCode)) answered \(codeName)\(why)", frame: frame.index)
+            noteError(.answer(request: requestCode, response: code), severity: severity, responseName: codeName, frame: frame.index)
         default:
             break
         }
@@ -387,10 +395,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let topic = Self.topic(of: reqHeader) ?? "?"
             if code == ResponseCode.topicNotExist {
                 let retry = topic.hasPrefix("%RETRY%") || topic.hasPrefix("%DLQ%")
-                noteError("no-route|\(topic)", severity: retry ? .info : .error, kind: "no-route",
-                          message: retry ? "name server has no route for \(topic) yet (normal until the group's retry topic is created)"
-                                         : "name server has no route for topic \(topic) (TOPIC_NOT_EXIST): the consumer finds no queue to pull",
-                          frame: frame.index)
+                noteError(.noRoute(topic: topic), severity: retry ? .info : .error, responseName: codeName, frame: frame.index)
             }
             if case .route(let route) = frame.body {
                 routes[topic] = route
@@ -403,15 +408,16 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 frame.annotation = shares(group: group, client: client, ids: ids, frame: frame)
             }
             if code != ResponseCode.success {
-                findings.append(Finding(severity: .error, kind: "group-not-online",
-                                        message: "broker \(server) knows no online consumer of group \(group) (\(codeName)\(cmd.remark.map { ": \($0)" } ?? "")): the client's heartbeat did not register the group",
+                findings.append(Finding(severity: .error,
+                                        detail: .groupNotOnline(group: group, broker: server, response: codeName, remark: cmd.remark),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
         case RequestCode.pullMessage, RequestCode.litePullMessage:
             guard case .pullMessage(let req)? = reqHeader else { break }
             if let latency = frame.latencyNanos, latency >= configuration.clientPullTimeoutNanos {
-                findings.append(Finding(severity: .warning, kind: "long-poll-timeout",
-                                        message: "\(req.consumerGroup) \(req.topic)#\(req.queueId): pull answered after \(Self.seconds(latency)), beyond the client's \(Self.seconds(configuration.clientPullTimeoutNanos)) timeout (the client had already given up on it)",
+                findings.append(Finding(severity: .warning,
+                                        detail: .longPollTimeout(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
+                                                                 latencyNanos: latency, timeoutNanos: configuration.clientPullTimeoutNanos),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
             guard case .pullMessageResponse(let resp)? = frame.header else { break }
@@ -425,16 +431,20 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     if let c = q.committedOffset, let since = q.lastCommitAdvance, !q.stuckReported,
                        resp.nextBeginOffset > c, frame.time.nanoseconds - since.nanoseconds > cfg.stuckCommitNanos {
                         q.stuckReported = true
-                        stuck = Finding(severity: .warning, kind: "offset-stuck",
-                                        message: "\(req.consumerGroup) \(q.queue): committed offset stays at \(c) for \(Self.seconds(frame.time.nanoseconds - since.nanoseconds)) while pulls deliver up to \(resp.nextBeginOffset - 1) (consumption blocked, or offsets not persisted)",
+                        stuck = Finding(severity: .warning,
+                                        detail: .offsetStuck(group: req.consumerGroup, queue: q.ref, committed: c,
+                                                             forNanos: frame.time.nanoseconds - since.nanoseconds,
+                                                             deliveredUpTo: resp.nextBeginOffset),
                                         frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
                     }
                 }
             }
             if let stuck { findings.append(stuck) }
             if code == ResponseCode.pullOffsetMoved {
-                findings.append(Finding(severity: .warning, kind: "offset-moved",
-                                        message: "\(req.consumerGroup) \(req.topic)#\(req.queueId): PULL_OFFSET_MOVED (\(cmd.remark ?? "")): offset \(req.queueOffset) is outside [\(resp.minOffset), \(resp.maxOffset)]; the consumer jumps to \(resp.nextBeginOffset)" + (resp.nextBeginOffset > req.queueOffset ? " (messages \(req.queueOffset)..\(resp.nextBeginOffset - 1) are skipped)" : " (messages are consumed again)"),
+                findings.append(Finding(severity: .warning,
+                                        detail: .offsetMoved(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
+                                                             remark: cmd.remark ?? "", requested: req.queueOffset,
+                                                             minOffset: resp.minOffset, maxOffset: resp.maxOffset, next: resp.nextBeginOffset),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
         case RequestCode.queryConsumerOffset:
@@ -448,10 +458,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    static func seconds(_ nanos: Int64) -> String {
-        let ms = Double(nanos) / 1e6
-        return ms >= 1000 ? "\(Double(Int((ms / 1000) * 10)) / 10) s" : "\(Int(ms)) ms"
-    }
+    static func seconds(_ nanos: Int64) -> String { FindingDetail.seconds(nanos) }
 
     // MARK: end
 
@@ -466,8 +473,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     let a = owners[i], b = owners[j]
                     let overlap = min(a.value.last.nanoseconds, b.value.last.nanoseconds) - max(a.value.first.nanoseconds, b.value.first.nanoseconds)
                     if overlap > configuration.doubleOwnershipNanos {
-                        findings.append(Finding(severity: .error, kind: "queue-double-owner",
-                                                message: "\(q.group) \(q.queue) pulled by both \(a.key) and \(b.key) for \(Self.seconds(overlap)) at the same time: both consume the same messages (their consumer lists or allocation strategies disagree)",
+                        findings.append(Finding(severity: .error,
+                                                detail: .queueDoubleOwner(group: q.group, queue: q.ref, clients: [a.key, b.key], overlapNanos: overlap),
                                                 frames: frames(a.value.frames + b.value.frames), time: nil))
                     }
                 }
@@ -476,9 +483,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         // Clients pulling queues that their last consumer list does not give them under either strategy.
         for key in expectedOrder {
             guard let e = expectedShares[key] else { continue }
-            let parts = key.split(separator: "|", maxSplits: 2).map(String.init)
-            guard parts.count == 3 else { continue }
-            let (group, client, topic) = (parts[0], parts[1], parts[2])
+            let (group, client, topic) = (key.group, key.client, key.topic)
             var pulled: [String] = []
             var proof: [Int] = [e.frame]
             for q in progress.values where q.group == group && q.topic == topic {
@@ -490,8 +495,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
             guard !pulled.isEmpty, e.shares.allSatisfy({ !Set(pulled).isSubset(of: $0.1) }) else { continue }
             let avg = e.shares.first { $0.0 == .averagely }?.1 ?? []
             let extra = Set(pulled).subtracting(avg).sorted()
-            findings.append(Finding(severity: .warning, kind: "allocation-mismatch",
-                                    message: "\(group) \(topic): \(client) pulls \(extra.joined(separator: ", ")), which its consumer list gives it neither with AVG ([\(avg.sorted().joined(separator: ", "))]) nor with AVG_BY_CIRCLE: its view of the group differs from the others' (stale consumer list, another allocation strategy)",
+            findings.append(Finding(severity: .warning,
+                                    detail: .allocationMismatch(group: group, topic: topic, client: client, extra: extra, averageShare: avg.sorted()),
                                     frames: frames(proof.sorted()), time: nil))
         }
         // Queues of a subscribed topic that no client of the group pulls.
@@ -503,16 +508,22 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 let pulled = Set(progress.values.filter { $0.group == group && $0.topic == topic && $0.pulls > 0 }.map { "\($0.broker)#\($0.queueId)" })
                 let missing = route.subscribeQueues(topic: topic).filter { !pulled.contains("\($0.brokerName)#\($0.queueId)") }
                 if !missing.isEmpty && !pulled.isEmpty {
-                    findings.append(Finding(severity: .warning, kind: "queue-unowned",
-                                            message: "\(group): \(missing.count) queue\(missing.count == 1 ? "" : "s") of \(topic) never pulled by any client in the capture (\(missing.map { "\($0.brokerName)#\($0.queueId)" }.joined(separator: ", "))): their messages pile up",
+                    findings.append(Finding(severity: .warning,
+                                            detail: .queueUnowned(group: group, topic: topic, queues: missing.map { "\($0.brokerName)#\($0.queueId)" }),
                                             frames: [], time: nil))
                 }
             }
         }
         for key in errorOrder {
             guard let e = errorAnswers[key] else { continue }
-            findings.append(Finding(severity: e.severity, kind: e.kind, message: "\(e.message): \(e.count) time\(e.count == 1 ? "" : "s")",
-                                    frames: e.frames, time: nil))
+            let detail: FindingDetail
+            switch key {
+            case .answer(let request, let response):
+                detail = .errorAnswer(request: request, response: response, responseName: e.responseName, count: e.count)
+            case .noRoute(let topic):
+                detail = .noRoute(topic: topic, count: e.count)
+            }
+            findings.append(Finding(severity: e.severity, detail: detail, frames: e.frames, time: nil))
         }
     }
 

@@ -131,9 +131,7 @@ public struct ExchangeTracker: Sendable {
             let frames = unansweredFrames[code] ?? []
             let n = statistics.byRequestCode[code]?.unanswered ?? frames.count
             let pull = code == RequestCode.pullMessage
-            findings.append(Finding(severity: pull ? .info : .warning, kind: "unanswered",
-                                    message: "\(RequestCode.name(code)): \(n) request\(n == 1 ? "" : "s") never answered"
-                                        + (pull ? " (long polls still held by the broker when the capture or connection ended)" : ""),
+            findings.append(Finding(severity: pull ? .info : .warning, detail: .unanswered(request: code, count: n),
                                     frames: Array(frames.prefix(configuration.analyzer.maxFramesPerFinding)), time: nil))
         }
         for f in findings { events.append(.finding(f)) }

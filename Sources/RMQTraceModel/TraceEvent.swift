@@ -148,24 +148,6 @@ public struct GapRecord: Sendable {
     }
 }
 
-/// A problem in the consume flow, with the frames that prove it.
-public struct Finding: Sendable {
-    public enum Severity: String, Sendable { case info, warning, error }
-    public var severity: Severity
-    public var kind: String
-    public var message: String
-    public var frames: [Int]
-    public var time: CaptureTime?
-
-    public init(severity: Severity, kind: String, message: String, frames: [Int], time: CaptureTime? = nil) {
-        self.severity = severity
-        self.kind = kind
-        self.message = message
-        self.frames = frames
-        self.time = time
-    }
-}
-
 /// The event stream shared by `decode` and the live consumer: renderers consume only these.
 public enum TraceEvent: Sendable {
     case connectionOpened(id: Int, client: String?, server: String?, time: CaptureTime)

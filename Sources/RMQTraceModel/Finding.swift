@@ -1,0 +1,166 @@
+import RocketMQRemoting
+
+/// A problem in the consume flow (or a notable fact), with the frames that prove it. What was found is typed
+/// data (`detail`); the one-line text every renderer prints is made from it.
+public struct Finding: Sendable {
+    public enum Severity: String, Sendable, Comparable {
+        case info, warning, error
+        private var rank: Int { self == .info ? 0 : (self == .warning ? 1 : 2) }
+        public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
+    }
+    public var severity: Severity
+    public var detail: FindingDetail
+    /// Frame numbers that prove it (bounded by the analyzer's `maxFramesPerFinding`).
+    public var frames: [Int]
+    /// When it was seen (the proving frame's time); nil for whole-run findings.
+    public var time: CaptureTime?
+
+    public init(severity: Severity, detail: FindingDetail, frames: [Int], time: CaptureTime? = nil) {
+        self.severity = severity
+        self.detail = detail
+        self.frames = frames
+        self.time = time
+    }
+
+    /// The stable name of the kind (NDJSON `kind`, filters, tests).
+    public var kind: String { detail.kind }
+    /// The text printed for it.
+    public var message: String { detail.message }
+}
+
+/// A message queue as the trace names it: topic, broker name (or address when the route was not seen), queue id.
+public struct QueueRef: Hashable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var broker: String
+    public var queueId: Int32
+    public init(topic: String, broker: String, queueId: Int32) {
+        self.topic = topic
+        self.broker = broker
+        self.queueId = queueId
+    }
+    public var description: String { "\(topic)@\(broker)#\(queueId)" }
+}
+
+/// Messages delivered to a client and not committed, on one queue.
+public struct UncommittedRange: Hashable, Sendable {
+    public var queue: QueueRef
+    /// One past the last offset delivered.
+    public var deliveredUpTo: Int64
+    public var committed: Int64
+    public init(queue: QueueRef, deliveredUpTo: Int64, committed: Int64) {
+        self.queue = queue
+        self.deliveredUpTo = deliveredUpTo
+        self.committed = committed
+    }
+    public var count: Int64 { max(0, deliveredUpTo - committed) }
+}
+
+/// What a finding says, as data.
+public enum FindingDetail: Sendable, Hashable {
+    /// Two client endpoints heartbeat to one server with the same clientID.
+    case duplicateClientID(clientID: String, first: String, second: String, server: String)
+    /// Members of a group subscribe differently: per member, its subscriptions.
+    case subscriptionMismatch(group: String, members: [String: [String]])
+    /// A committed offset went back.
+    case offsetBackwards(group: String, queue: QueueRef, from: Int64, to: Int64, client: String)
+    /// A client unregistered with delivered messages not committed.
+    case uncommittedAtShutdown(group: String, client: String, ranges: [UncommittedRange])
+    /// An error answer to a request, counted over the run.
+    case errorAnswer(request: Int32, response: Int32, responseName: String, count: Int)
+    /// The name server had no route for a topic, counted.
+    case noRoute(topic: String, count: Int)
+    /// GET_CONSUMER_LIST_BY_GROUP answered with an error.
+    case groupNotOnline(group: String, broker: String, response: String, remark: String?)
+    /// A pull answered after the client's own timeout.
+    case longPollTimeout(group: String, topic: String, queueId: Int32, latencyNanos: Int64, timeoutNanos: Int64)
+    /// The committed offset stays put while pulls deliver.
+    case offsetStuck(group: String, queue: QueueRef, committed: Int64, forNanos: Int64, deliveredUpTo: Int64)
+    /// PULL_OFFSET_MOVED: where the consumer jumps.
+    case offsetMoved(group: String, topic: String, queueId: Int32, remark: String, requested: Int64, minOffset: Int64,
+                     maxOffset: Int64, next: Int64)
+    /// Two clients of a group pulled one queue at the same time.
+    case queueDoubleOwner(group: String, queue: QueueRef, clients: [String], overlapNanos: Int64)
+    /// A client pulls queues its consumer list gives it under neither strategy.
+    case allocationMismatch(group: String, topic: String, client: String, extra: [String], averageShare: [String])
+    /// Queues of a subscribed topic nobody in the group pulled.
+    case queueUnowned(group: String, topic: String, queues: [String])
+    /// Requests never answered, per request code.
+    case unanswered(request: Int32, count: Int)
+
+    public var kind: String {
+        switch self {
+        case .duplicateClientID: return "duplicate-client-id"
+        case .subscriptionMismatch: return "subscription-mismatch"
+        case .offsetBackwards: return "offset-backwards"
+        case .uncommittedAtShutdown: return "uncommitted-at-shutdown"
+        case .errorAnswer: return "error-answer"
+        case .noRoute: return "no-route"
+        case .groupNotOnline: return "group-not-online"
+        case .longPollTimeout: return "long-poll-timeout"
+        case .offsetStuck: return "offset-stuck"
+        case .offsetMoved: return "offset-moved"
+        case .queueDoubleOwner: return "queue-double-owner"
+        case .allocationMismatch: return "allocation-mismatch"
+        case .queueUnowned: return "queue-unowned"
+        case .unanswered: return "unanswered"
+        }
+    }
+
+    public static func seconds(_ nanos: Int64) -> String {
+        let ms = Double(nanos) / 1e6
+        return ms >= 1000 ? "\(Double(Int((ms / 1000) * 10)) / 10) s" : "\(Int(ms)) ms"
+    }
+
+    private static func times(_ n: Int) -> String { "\(n) time\(n == 1 ? "" : "s")" }
+
+    public var message: String {
+        switch self {
+        case .duplicateClientID(let id, let first, let second, let server):
+            return "two clients use clientID \(id): \(first) and \(second) both heartbeat to \(server); the broker cannot tell them apart and queue allocation breaks (set distinct instanceName)"
+        case .subscriptionMismatch(let group, let members):
+            let detail = members.sorted { $0.key < $1.key }.map { "\($0.key): [\($0.value.joined(separator: ", "))]" }.joined(separator: "; ")
+            return "members of group \(group) subscribe differently (\(detail)); messages of the topics or tags only some members subscribe to are lost or redelivered"
+        case .offsetBackwards(let group, let q, let from, let to, let client):
+            return "\(group) \(q): committed offset went back from \(from) to \(to) (by \(client)); messages \(to)..\(from - 1) will be consumed again"
+        case .uncommittedAtShutdown(let group, let client, let ranges):
+            let total = ranges.reduce(Int64(0)) { $0 + $1.count }
+            let lines = ranges.map { "\($0.queue) delivered up to \($0.deliveredUpTo - 1), committed \($0.committed)" }
+            return "\(client) unregistered from \(group) with \(total) delivered messages not committed (\(lines.joined(separator: "; "))); after a restart they are delivered again"
+        case .errorAnswer(let request, let response, let name, let count):
+            var why = ""
+            switch response {
+            case ResponseCode.subscriptionNotLatest: why = " (a pull overtook the heartbeat carrying the new subVersion; the client retries)"
+            case ResponseCode.flowControl: why = " (broker flow control; the client re-pulls after 20 ms)"
+            case ResponseCode.systemBusy: why = " (broker busy, request rejected)"
+            case ResponseCode.noPermission: why = " (broker, topic or group not readable/writable)"
+            case ResponseCode.subscriptionNotExist: why = " (the broker has no heartbeat registration of this group for the topic)"
+            default: break
+            }
+            return "\(RequestCode.name(request)) answered \(name)\(why): \(Self.times(count))"
+        case .noRoute(let topic, let count):
+            let retry = topic.hasPrefix("%RETRY%") || topic.hasPrefix("%DLQ%")
+            return (retry ? "name server has no route for \(topic) yet (normal until the group's retry topic is created)"
+                          : "name server has no route for topic \(topic) (TOPIC_NOT_EXIST): the consumer finds no queue to pull")
+                + ": \(Self.times(count))"
+        case .groupNotOnline(let group, let broker, let response, let remark):
+            return "broker \(broker) knows no online consumer of group \(group) (\(response)\(remark.map { ": \($0)" } ?? "")): the client's heartbeat did not register the group"
+        case .longPollTimeout(let group, let topic, let queueId, let latency, let timeout):
+            return "\(group) \(topic)#\(queueId): pull answered after \(Self.seconds(latency)), beyond the client's \(Self.seconds(timeout)) timeout (the client had already given up on it)"
+        case .offsetStuck(let group, let q, let committed, let nanos, let delivered):
+            return "\(group) \(q): committed offset stays at \(committed) for \(Self.seconds(nanos)) while pulls deliver up to \(delivered - 1) (consumption blocked, or offsets not persisted)"
+        case .offsetMoved(let group, let topic, let queueId, let remark, let requested, let minOffset, let maxOffset, let next):
+            return "\(group) \(topic)#\(queueId): PULL_OFFSET_MOVED (\(remark)): offset \(requested) is outside [\(minOffset), \(maxOffset)]; the consumer jumps to \(next)"
+                + (next > requested ? " (messages \(requested)..\(next - 1) are skipped)" : " (messages are consumed again)")
+        case .queueDoubleOwner(let group, let q, let clients, let overlap):
+            return "\(group) \(q) pulled by both \(clients.joined(separator: " and ")) for \(Self.seconds(overlap)) at the same time: both consume the same messages (their consumer lists or allocation strategies disagree)"
+        case .allocationMismatch(let group, let topic, let client, let extra, let avg):
+            return "\(group) \(topic): \(client) pulls \(extra.joined(separator: ", ")), which its consumer list gives it neither with AVG ([\(avg.joined(separator: ", "))]) nor with AVG_BY_CIRCLE: its view of the group differs from the others' (stale consumer list, another allocation strategy)"
+        case .queueUnowned(let group, let topic, let queues):
+            return "\(group): \(queues.count) queue\(queues.count == 1 ? "" : "s") of \(topic) never pulled by any client in the capture (\(queues.joined(separator: ", "))): their messages pile up"
+        case .unanswered(let request, let n):
+            let pull = request == RequestCode.pullMessage
+            return "\(RequestCode.name(request)): \(n) request\(n == 1 ? "" : "s") never answered"
+                + (pull ? " (long polls still held by the broker when the capture or connection ended)" : "")
+        }
+    }
+}
