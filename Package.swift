@@ -63,9 +63,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RMQCaptureTests", dependencies: ["RMQCapture"]),
+        // Builders for tests (synthetic captures and conversations): not a product, not production API.
+        .target(name: "RMQTestSupport", dependencies: ["RocketMQRemoting", "RMQTraceModel", "RMQCapture", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "RMQTraceTests",
-            dependencies: ["RMQTrace", "RMQCapture", "RocketMQRemoting", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["RMQTrace", "RMQCapture", "RocketMQRemoting", "RMQTestSupport", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "RMQTraceCoreTests",
+            dependencies: ["RMQTraceCore", "RMQTraceModel", "RocketMQRemoting", "RMQTestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,3 +1,4 @@
+import RMQTestSupport
 import Foundation
 import RMQCapture
 import RMQTrace

@@ -1,3 +1,4 @@
+import RMQTestSupport
 import NIOCore
 import RMQCapture
 import RocketMQRemoting

@@ -1,22 +1,25 @@
 import NIOCore
 import RMQCapture
+import RMQTraceModel
 import RocketMQRemoting
 
+/// Test support, not production API.
+///
 /// Builds synthetic captures from RemotingCommands: TCP connections via the TCPSynthesizer, frames encoded by
 /// the codec, time advancing as the script says. Used to make the fixtures in Fixtures/.
-struct ScenarioBuilder {
-    var records: [PacketRecord] = []
-    var now: Int64
-    var connections: [String: TCPSynthesizer] = [:]
-    var nextOpaque: Int32 = 100
+public struct ScenarioBuilder {
+    public var records: [PacketRecord] = []
+    public var now: Int64
+    public var connections: [String: TCPSynthesizer] = [:]
+    public var nextOpaque: Int32 = 100
 
-    init(startSeconds: Int64 = 1_764_000_000) { now = startSeconds * 1_000_000_000 }
+    public init(startSeconds: Int64 = 1_764_000_000) { now = startSeconds * 1_000_000_000 }
 
-    var time: CaptureTime { CaptureTime(nanoseconds: now) }
+    public var time: CaptureTime { CaptureTime(nanoseconds: now) }
 
-    mutating func wait(ms: Double) { now += Int64(ms * 1_000_000) }
+    public mutating func wait(ms: Double) { now += Int64(ms * 1_000_000) }
 
-    static func ep(_ s: String) -> Endpoint {
+    public static func ep(_ s: String) -> Endpoint {
         // "a.b.c.d:port" or "[v6]:port" (only ::N forms are needed here)
         if s.hasPrefix("[") {
             let close = s.firstIndex(of: "]")!
@@ -30,7 +33,7 @@ struct ScenarioBuilder {
     }
 
     /// Opens a connection (with handshake unless `midStream`).
-    mutating func connect(_ name: String, client: String, server: String, midStream: Bool = false) {
+    public mutating func connect(_ name: String, client: String, server: String, midStream: Bool = false) {
         var s = TCPSynthesizer(client: Self.ep(client), server: Self.ep(server),
                                clientISN: UInt32(1000 + connections.count * 7919), serverISN: UInt32(900_000 + connections.count * 104_729))
         s.spacing = 20_000
@@ -41,19 +44,19 @@ struct ScenarioBuilder {
         connections[name] = s
     }
 
-    mutating func opaque() -> Int32 {
+    public mutating func opaque() -> Int32 {
         nextOpaque += 1
         return nextOpaque
     }
 
-    static func bytes(_ cmd: RemotingCommand) -> [UInt8] {
+    public static func bytes(_ cmd: RemotingCommand) -> [UInt8] {
         var b = RemotingFrame.encode(cmd)
         return b.readBytes(length: b.readableBytes)!
     }
 
     /// Sends a command from one side; returns the packets so a caller can reorder them instead.
     @discardableResult
-    mutating func send(_ conn: String, from side: TCPSynthesizer.Side, _ cmd: RemotingCommand, segmentSize: Int? = nil,
+    public mutating func send(_ conn: String, from side: TCPSynthesizer.Side, _ cmd: RemotingCommand, segmentSize: Int? = nil,
                        emit: Bool = true) -> [PacketRecord] {
         let packets = connections[conn]!.send(from: side, bytes: Self.bytes(cmd), at: time, segmentSize: segmentSize)
         if emit { records += packets }
@@ -62,53 +65,53 @@ struct ScenarioBuilder {
     }
 
     /// A request from the client and, after `latencyMs`, its answer.
-    mutating func exchange(_ conn: String, _ request: RemotingCommand, latencyMs: Double = 1.2,
+    public mutating func exchange(_ conn: String, _ request: RemotingCommand, latencyMs: Double = 1.2,
                            answer: (RemotingCommand) -> RemotingCommand?) {
         send(conn, from: .client, request)
         wait(ms: latencyMs)
         if let r = answer(request) { send(conn, from: .server, r) }
     }
 
-    mutating func close(_ conn: String) {
+    public mutating func close(_ conn: String) {
         records.append(connections[conn]!.fin(from: .client, at: time))
         records.append(connections[conn]!.fin(from: .server, at: CaptureTime(nanoseconds: now + 50_000)))
         records.append(connections[conn]!.ack(from: .client, at: CaptureTime(nanoseconds: now + 100_000)))
         wait(ms: 0.2)
     }
 
-    mutating func reset(_ conn: String, from side: TCPSynthesizer.Side = .server) {
+    public mutating func reset(_ conn: String, from side: TCPSynthesizer.Side = .server) {
         records.append(connections[conn]!.rst(from: side, at: time))
         wait(ms: 0.1)
     }
 
-    func pcap() -> [UInt8] { PcapWriter.file(records, precision: .microseconds) }
+    public func pcap() -> [UInt8] { PcapWriter.file(records, precision: .microseconds) }
 
     // MARK: commands
 
-    mutating func request(_ code: Int32, _ ext: ExtFields? = nil, body: [UInt8]? = nil, oneway: Bool = false,
+    public mutating func request(_ code: Int32, _ ext: ExtFields? = nil, body: [UInt8]? = nil, oneway: Bool = false,
                           serializeType: SerializeType = .json, version: Int32 = MQVersion.v4_9_4) -> RemotingCommand {
         RemotingCommand.request(code: code, opaque: opaque(), extFields: ext, body: body.map { ByteBuffer(bytes: $0) },
                                 oneway: oneway, version: version, serializeType: serializeType)
     }
 
-    static func response(_ to: RemotingCommand, _ ext: ExtFields?, body: [UInt8]? = nil) -> RemotingCommand {
+    public static func response(_ to: RemotingCommand, _ ext: ExtFields?, body: [UInt8]? = nil) -> RemotingCommand {
         response(to, 0, ext: ext, body: body)
     }
 
-    static func response(_ to: RemotingCommand, _ code: Int32 = 0, remark: String? = nil, ext: ExtFields? = nil,
+    public static func response(_ to: RemotingCommand, _ code: Int32 = 0, remark: String? = nil, ext: ExtFields? = nil,
                          body: [UInt8]? = nil) -> RemotingCommand {
         RemotingCommand.response(to: to, code: code, remark: remark, extFields: ext, body: body.map { ByteBuffer(bytes: $0) })
     }
 
-    static func json(_ v: JSONValue) -> [UInt8] { Array(v.compactText.utf8) }
+    public static func json(_ v: JSONValue) -> [UInt8] { Array(v.compactText.utf8) }
 
-    static func route(brokers: [(name: String, addr: String)], queues: Int32) -> [UInt8] {
+    public static func route(brokers: [(name: String, addr: String)], queues: Int32) -> [UInt8] {
         json(TopicRouteData(brokerDatas: brokers.map { BrokerData(cluster: "DefaultCluster", brokerName: $0.name, brokerAddrs: [(0, $0.addr)]) },
                             queueDatas: brokers.map { QueueData(brokerName: $0.name, readQueueNums: queues, writeQueueNums: queues) })
             .json(standardJSON: true))
     }
 
-    static func heartbeat(clientID: String, group: String, subscriptions: [(String, String)], model: String = "CLUSTERING") -> [UInt8] {
+    public static func heartbeat(clientID: String, group: String, subscriptions: [(String, String)], model: String = "CLUSTERING") -> [UInt8] {
         var subs = subscriptions.map { SubscriptionData.tag(topic: $0.0, expression: $0.1, subVersion: 1_764_000_000_000) }
         if model == "CLUSTERING" { subs.append(.tag(topic: "%RETRY%\(group)", expression: "*", subVersion: 1_764_000_000_000)) }
         return json(HeartbeatData(clientID: clientID,
@@ -118,7 +121,7 @@ struct ScenarioBuilder {
     }
 
     /// `count` stored records of `topic`/`queueId` from `offset`.
-    static func messages(topic: String, queueId: Int32, from offset: Int64, count: Int, bodySize: Int = 60) -> [UInt8] {
+    public static func messages(topic: String, queueId: Int32, from offset: Int64, count: Int, bodySize: Int = 60) -> [UInt8] {
         var out = ByteBuffer()
         for i in 0..<count {
             let qo = offset + Int64(i)
@@ -133,20 +136,20 @@ struct ScenarioBuilder {
         return out.readBytes(length: out.readableBytes)!
     }
 
-    static func pull(group: String, topic: String, queueId: Int32, offset: Int64, commit: Int64? = nil) -> ExtFields {
+    public static func pull(group: String, topic: String, queueId: Int32, offset: Int64, commit: Int64? = nil) -> ExtFields {
         PullMessageRequestHeader(consumerGroup: group, topic: topic, queueId: queueId, queueOffset: offset,
                                  sysFlag: commit != nil ? [.commitOffset, .suspend] : .suspend, commitOffset: commit ?? 0,
                                  subVersion: 1_764_000_000_000).extFields
     }
 
-    static func pullAnswer(_ to: RemotingCommand, _ code: Int32, remark: String, next: Int64, min: Int64 = 0, max: Int64,
+    public static func pullAnswer(_ to: RemotingCommand, _ code: Int32, remark: String, next: Int64, min: Int64 = 0, max: Int64,
                            body: [UInt8]? = nil) -> RemotingCommand {
         response(to, code, remark: remark, ext: PullMessageResponseHeader(nextBeginOffset: next, minOffset: min, maxOffset: max).extFields, body: body)
     }
 }
 
 extension String {
-    init(format16 v: Int64) {
+    public init(format16 v: Int64) {
         let h = String(UInt64(bitPattern: v), radix: 16, uppercase: true)
         self = "0A00003200004242" + String(repeating: "0", count: Swift.max(0, 16 - h.count)) + h
     }

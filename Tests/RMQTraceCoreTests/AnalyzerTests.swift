@@ -1,0 +1,245 @@
+import Testing
+import RocketMQRemoting
+import RMQTraceModel
+import RMQTraceCore
+import RMQTestSupport
+
+// The consume-flow analyzer on its own: observed frames in (through the exchange tracker, as every source
+// feeds it), typed findings out. Each case stages one situation, including ones where it must stay quiet.
+
+let client1 = "10.0.0.50@1234#1"
+let client2 = "10.0.0.51@5678#2"
+let brokerAddr = "10.0.0.2:10911"
+let namesrvAddr = "10.0.0.3:9876"
+
+/// Runs a conversation through a tracker and returns every event and the findings.
+func track(_ c: Conversation, configuration: TrackerConfiguration = TrackerConfiguration()) -> (events: [TraceEvent], findings: [Finding], tracker: ExchangeTracker) {
+    var tracker = ExchangeTracker(configuration: configuration)
+    var events: [TraceEvent] = []
+    for e in c.events { tracker.observe(e, into: &events) }
+    tracker.finish(into: &events)
+    let findings = events.compactMap { e -> Finding? in if case .finding(let f) = e { return f } else { return nil } }
+    return (events, findings, tracker)
+}
+
+/// A consumer that routes, registers, gets its list and pulls queue 0 from `offset`.
+func startedConsumer(_ c: inout Conversation, client: String = client1, group: String = "g", endpoint: String = "10.0.0.50:40000") -> Int {
+    let ns = c.connect(client: endpoint.replacingOccurrences(of: ":40", with: ":41"), server: namesrvAddr)
+    c.route(ns, topic: "T", brokers: [("broker-a", brokerAddr)], queues: 1)
+    let b = c.connect(client: endpoint, server: brokerAddr)
+    c.heartbeat(b, clientID: client, group: group, subscriptions: [("T", "*")])
+    c.consumerList(b, group: group, ids: [client])
+    return b
+}
+
+struct AnalyzerCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    let build: @Sendable () -> Conversation
+    /// Kinds expected among warnings and errors (exactly these).
+    let problems: [String]
+    /// Kinds expected at info level (at least these).
+    var infos: [String] = []
+    let check: @Sendable ([Finding]) -> Bool
+    var testDescription: String { name }
+}
+
+let analyzerCases: [AnalyzerCase] = [
+    AnalyzerCase(name: "healthy consumer: quiet", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 4, maxOffset: 4)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 4)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 4, count: 0, maxOffset: 4, commit: 4)
+        c.unregister(b, clientID: client1, group: "g")
+        return c
+    }, problems: [], check: { _ in true }),
+
+    AnalyzerCase(name: "committed offset goes back", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 10, maxOffset: 10)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 10)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 3)
+        return c
+    }, problems: ["offset-backwards"], check: { f in
+        f.contains { if case .offsetBackwards(let g, let q, 10, 3, client1) = $0.detail { return g == "g" && q.queueId == 0 && q.broker == "broker-a" } else { return false } }
+    }),
+
+    AnalyzerCase(name: "uncommitted messages at unregister", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 10, maxOffset: 10)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 6)
+        c.unregister(b, clientID: client1, group: "g")
+        return c
+    }, problems: ["uncommitted-at-shutdown"], check: { f in
+        f.contains {
+            if case .uncommittedAtShutdown("g", client1, let ranges) = $0.detail {
+                return ranges == [UncommittedRange(queue: QueueRef(topic: "T", broker: "broker-a", queueId: 0), deliveredUpTo: 10, committed: 6)]
+            }
+            return false
+        }
+    }),
+
+    AnalyzerCase(name: "broadcasting consumers commit nothing on the wire: quiet at unregister", build: {
+        var c = Conversation()
+        let ns = c.connect(client: "10.0.0.50:41000", server: namesrvAddr)
+        c.route(ns, topic: "T", brokers: [("broker-a", brokerAddr)], queues: 1)
+        let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.heartbeat(b, clientID: client1, group: "g", subscriptions: [("T", "*")], model: "BROADCASTING")
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 10, maxOffset: 10)
+        c.unregister(b, clientID: client1, group: "g")
+        return c
+    }, problems: [], check: { _ in true }),
+
+    AnalyzerCase(name: "group not online", build: {
+        var c = Conversation()
+        let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.exchange(b, RequestCode.getConsumerListByGroup, ConsumerGroupHeader(consumerGroup: "ghost").extFields,
+                   answer: ResponseCode.systemError, remark: "no consumer for this group, ghost")
+        return c
+    }, problems: ["group-not-online"], check: { f in
+        f.contains { if case .groupNotOnline("ghost", brokerAddr, "SYSTEM_ERROR", "no consumer for this group, ghost") = $0.detail { return true } else { return false } }
+    }),
+
+    AnalyzerCase(name: "no route for a topic is an error, for the retry topic information", build: {
+        var c = Conversation()
+        let ns = c.connect(client: "10.0.0.50:41000", server: namesrvAddr)
+        c.exchange(ns, RequestCode.getRouteInfoByTopic, GetRouteInfoRequestHeader(topic: "Missing").extFields, answer: ResponseCode.topicNotExist)
+        c.exchange(ns, RequestCode.getRouteInfoByTopic, GetRouteInfoRequestHeader(topic: "Missing").extFields, answer: ResponseCode.topicNotExist)
+        c.exchange(ns, RequestCode.getRouteInfoByTopic, GetRouteInfoRequestHeader(topic: "%RETRY%g").extFields, answer: ResponseCode.topicNotExist)
+        return c
+    }, problems: ["no-route"], infos: ["no-route"], check: { f in
+        f.contains { if case .noRoute("Missing", 2) = $0.detail { return $0.severity == .error } else { return false } }
+            && f.contains { if case .noRoute("%RETRY%g", 1) = $0.detail { return $0.severity == .info } else { return false } }
+    }),
+
+    AnalyzerCase(name: "two endpoints with one clientID", build: {
+        var c = Conversation()
+        let a = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.heartbeat(a, clientID: client1, group: "g", subscriptions: [("T", "*")])
+        let b = c.connect(client: "10.0.0.51:40000", server: brokerAddr)
+        c.heartbeat(b, clientID: client1, group: "g", subscriptions: [("T", "*")])
+        return c
+    }, problems: ["duplicate-client-id"], check: { f in
+        f.contains { if case .duplicateClientID(client1, "10.0.0.50:40000", "10.0.0.51:40000", brokerAddr) = $0.detail { return true } else { return false } }
+    }),
+
+    AnalyzerCase(name: "a reconnect with the same clientID is not a duplicate", build: {
+        var c = Conversation()
+        let a = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.heartbeat(a, clientID: client1, group: "g", subscriptions: [("T", "*")])
+        c.close(a)
+        let b = c.connect(client: "10.0.0.50:40001", server: brokerAddr)
+        c.heartbeat(b, clientID: client1, group: "g", subscriptions: [("T", "*")])
+        return c
+    }, problems: [], check: { _ in true }),
+
+    AnalyzerCase(name: "members subscribe differently; names with '|' stay apart", build: {
+        var c = Conversation()
+        let a = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.heartbeat(a, clientID: "a|b", group: "g|x", subscriptions: [("T", "TagA")])
+        let b = c.connect(client: "10.0.0.51:40000", server: brokerAddr)
+        c.heartbeat(b, clientID: "a", group: "g|x", subscriptions: [("T", "TagB")])
+        return c
+    }, problems: ["subscription-mismatch"], check: { f in
+        f.contains { if case .subscriptionMismatch("g|x", let m) = $0.detail { return Set(m.keys) == ["a|b", "a"] } else { return false } }
+    }),
+
+    AnalyzerCase(name: "pull answered after the client's timeout", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 0, maxOffset: 0, after: 31_000)
+        return c
+    }, problems: ["long-poll-timeout"], check: { f in
+        f.contains { if case .longPollTimeout("g", "T", 0, let l, 30_000_000_000) = $0.detail { return l >= 31_000_000_000 } else { return false } }
+    }),
+
+    AnalyzerCase(name: "PULL_OFFSET_MOVED says where the consumer jumps", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        let r = c.request(b, RequestCode.pullMessage, ScenarioBuilder.pull(group: "g", topic: "T", queueId: 0, offset: 5))
+        c.answer(b, r, ResponseCode.pullOffsetMoved, remark: "OFFSET_TOO_SMALL",
+                 ext: PullMessageResponseHeader(nextBeginOffset: 20, minOffset: 20, maxOffset: 30).extFields)
+        return c
+    }, problems: ["offset-moved"], check: { f in
+        f.contains { if case .offsetMoved("g", "T", 0, "OFFSET_TOO_SMALL", 5, 20, 30, 20) = $0.detail { return true } else { return false } }
+    }),
+
+    AnalyzerCase(name: "committed offset stuck while pulls deliver", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 5, maxOffset: 5)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 2)
+        for i in 1...8 {
+            c.wait(seconds: 5)
+            c.pull(b, group: "g", topic: "T", queueId: 0, offset: Int64(i * 5), count: 5, maxOffset: Int64(i * 5 + 5), commit: 2)
+        }
+        return c
+    }, problems: ["offset-stuck"], check: { f in
+        f.contains { if case .offsetStuck("g", let q, 2, let nanos, _) = $0.detail { return q.queueId == 0 && nanos > 30_000_000_000 } else { return false } }
+    }),
+
+    AnalyzerCase(name: "error answers are counted once per kind", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        for _ in 0..<3 {
+            let r = c.request(b, RequestCode.pullMessage, ScenarioBuilder.pull(group: "g", topic: "T", queueId: 0, offset: 0))
+            c.answer(b, r, ResponseCode.systemBusy, remark: "busy")
+        }
+        return c
+    }, problems: ["error-answer"], check: { f in
+        f.filter { $0.kind == "error-answer" }.count == 1
+            && f.contains { if case .errorAnswer(RequestCode.pullMessage, ResponseCode.systemBusy, _, 3) = $0.detail { return $0.frames.count == 3 } else { return false } }
+    }),
+
+    AnalyzerCase(name: "a request never answered", build: {
+        var c = Conversation()
+        let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.request(b, RequestCode.queryConsumerOffset,
+                  QueryConsumerOffsetRequestHeader(consumerGroup: "g", topic: "T", queueId: 0).extFields)
+        c.close(b)
+        return c
+    }, problems: ["unanswered"], check: { f in
+        f.contains { if case .unanswered(RequestCode.queryConsumerOffset, 1) = $0.detail { return true } else { return false } }
+    }),
+
+    AnalyzerCase(name: "a queue two clients pull at once", build: {
+        var c = Conversation()
+        let a = startedConsumer(&c, client: client1, endpoint: "10.0.0.50:40000")
+        let b = startedConsumer(&c, client: client2, endpoint: "10.0.0.51:40000")
+        for i in 0..<6 {
+            c.pull(a, group: "g", topic: "T", queueId: 0, offset: Int64(i), count: 0, maxOffset: 0)
+            c.pull(b, group: "g", topic: "T", queueId: 0, offset: Int64(i), count: 0, maxOffset: 0)
+            c.wait(seconds: 5)
+        }
+        return c
+    }, problems: ["queue-double-owner"], check: { f in
+        f.contains { if case .queueDoubleOwner("g", let q, let who, _) = $0.detail { return q.queueId == 0 && Set(who) == [client1, client2] } else { return false } }
+    }),
+]
+
+@Test(arguments: analyzerCases)
+func analyzerFindings(_ c: AnalyzerCase) {
+    let (_, findings, _) = track(c.build())
+    let problems = findings.filter { $0.severity > .info }.map(\.kind)
+    #expect(Set(problems) == Set(c.problems), "problems: \(findings.map(\.message))")
+    for kind in c.infos { #expect(findings.contains { $0.severity == .info && $0.kind == kind }) }
+    #expect(c.check(findings), "findings: \(findings.map { "\($0.detail)" })")
+    // Every finding renders a line of its own.
+    for f in findings { #expect(!f.message.isEmpty && !f.message.contains("\n")) }
+}
+
+@Test func analyzerTracksProgressPerQueue() {
+    var c = Conversation()
+    let b = startedConsumer(&c)
+    c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 7, maxOffset: 9)
+    c.commit(b, group: "g", topic: "T", queueId: 0, offset: 5)
+    let (_, _, tracker) = track(c)
+    let rows = tracker.analyzer.lagTable
+    #expect(rows.count == 1)
+    let q = rows[0]
+    #expect(q.group == "g" && q.queue == "T@broker-a#0")
+    #expect(q.brokerMaxOffset == 9 && q.committedOffset == 5 && q.deliveredOffset == 7 && q.lag == 4)
+    #expect(q.pulls == 1 && q.messages == 7 && q.owner == client1)
+}
