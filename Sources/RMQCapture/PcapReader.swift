@@ -100,6 +100,9 @@ public final class PcapReader {
     public let isLive: Bool
     /// Packets read so far (the 1-based number of the last one delivered).
     public private(set) var packetsRead = 0
+    /// Bytes of the input consumed so far, packet headers included (exact for classic pcap, close for pcapng):
+    /// for progress reports.
+    public private(set) var bytesRead: UInt64 = 0
     /// For live captures: the loops end once this instant has passed (checked at least every read timeout).
     public var deadline: ContinuousClock.Instant?
     public let stopper = CaptureStopper()
@@ -326,7 +329,8 @@ public final class PcapReader {
     public func forEachDecoded(_ body: (DecodedPacket) throws -> Bool) throws {
         let type = linkType
         try forEach { time, bytes, originalLength in
-            try body(LinkLayer.decode(bytes, linkType: type, time: time, packetNumber: packetsRead,
+            bytesRead &+= UInt64(bytes.count &+ 16)
+            return try body(LinkLayer.decode(bytes, linkType: type, time: time, packetNumber: packetsRead,
                                       originalLength: originalLength))
         }
     }

@@ -4,16 +4,11 @@ import RMQTraceCore
 import RMQTraceRender
 import RocketMQRemoting
 
-public enum OutputFormat: String, Sendable, CaseIterable {
-    case text, ndjson, summary
-}
-
 /// Drives a TraceDecoder and one renderer over a stream of captured packets and returns output lines. The
 /// `decode` command and the golden tests use exactly this, so the tests check what users see.
-public struct DecodeSession: Sendable {
+public struct DecodeSession {
     public let format: OutputFormat
-    public let text: TextRenderer
-    public let ndjson: NDJSONRenderer
+    private var renderer: any TraceRenderer
     public let source: String
     public private(set) var decoder: TraceDecoder
     private var events: [TraceEvent] = []
@@ -22,11 +17,10 @@ public struct DecodeSession: Sendable {
     public init(format: OutputFormat, configuration: DecodeConfiguration = DecodeConfiguration(), filter: TraceFilter = TraceFilter(),
                 color: Bool = false, source: String) {
         self.format = format
-        self.text = TextRenderer(color: color && format == .text, filter: filter)
-        self.ndjson = NDJSONRenderer(filter: filter)
+        self.renderer = format.renderer(color: color && format == .text, filter: filter)
         self.source = source
         var configuration = configuration
-        if format == .summary {
+        if !format.printsFrames {
             configuration.tracker.emitFrameEvents = false
             configuration.capture.rawFrames = true
         }
@@ -54,11 +48,7 @@ public struct DecodeSession: Sendable {
     private mutating func render(into lines: inout [String]) {
         for e in events {
             if case .finding(let f) = e { findings.append(f) }
-            switch format {
-            case .text: lines += text.render(e)
-            case .ndjson: lines += ndjson.render(e)
-            case .summary: break
-            }
+            lines += renderer.render(e)
         }
     }
 
@@ -69,12 +59,7 @@ public struct DecodeSession: Sendable {
         if let inputError { events.append(.inputError(inputError)) }
         decoder.finish(into: &events)
         render(into: &lines)
-        switch format {
-        case .text, .summary:
-            lines += text.summary(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source)
-        case .ndjson:
-            lines.append(ndjson.summary(statistics: decoder.statistics, analyzer: decoder.analyzer))
-        }
+        lines += renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source)
     }
 
     /// Decodes a whole capture file. Returns the lines and the input error, if the file ended abnormally.

@@ -315,3 +315,49 @@ public struct NDJSONRenderer: Sendable {
         ]).compactText
     }
 }
+
+/// What every output format is: lines for each event as it happens (nothing for formats that draw the whole
+/// run at the end), then lines when the run ends. `decode`, the live consumer and the broker's request log
+/// all drive one of these with the same events.
+public protocol TraceRenderer {
+    mutating func render(_ event: TraceEvent) -> [String]
+    mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String]
+}
+
+extension TextRenderer: TraceRenderer {
+    public mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String] {
+        summary(statistics: statistics, analyzer: analyzer, findings: findings, source: source)
+    }
+}
+
+extension NDJSONRenderer: TraceRenderer {
+    public mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String] {
+        [summary(statistics: statistics, analyzer: analyzer)]
+    }
+}
+
+/// The text summary alone: no timeline.
+public struct SummaryRenderer: TraceRenderer, Sendable {
+    public var text: TextRenderer
+    public init(text: TextRenderer = TextRenderer()) { self.text = text }
+    public func render(_ event: TraceEvent) -> [String] { [] }
+    public mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String] {
+        text.summary(statistics: statistics, analyzer: analyzer, findings: findings, source: source)
+    }
+}
+
+/// The output formats and their renderers.
+public enum OutputFormat: String, Sendable, CaseIterable {
+    case text, ndjson, summary
+
+    /// Whether the format prints every frame (so frame events must be built).
+    public var printsFrames: Bool { self != .summary }
+
+    public func renderer(color: Bool = false, filter: TraceFilter = TraceFilter()) -> any TraceRenderer {
+        switch self {
+        case .text: return TextRenderer(color: color, filter: filter)
+        case .ndjson: return NDJSONRenderer(filter: filter)
+        case .summary: return SummaryRenderer(text: TextRenderer(filter: filter))
+        }
+    }
+}

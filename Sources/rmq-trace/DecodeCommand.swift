@@ -126,9 +126,11 @@ struct DecodeCommand: ParsableCommand {
                                     color: (color || isTTY) && !noColor, source: source)
         var lines = session.header(linkType: reader.linkTypeName)
         var inputError: String? = nil
+        var progress = ProgressLine(path: reader.isLive ? nil : file, format: format)
         do {
             try reader.forEachDecoded { packet in
                 session.packet(packet, into: &lines)
+                progress?.update(bytes: reader.bytesRead, frames: session.decoder.statistics.frames)
                 if !lines.isEmpty {
                     for l in lines { out.line(l) }
                     lines.removeAll(keepingCapacity: true)
@@ -140,6 +142,7 @@ struct DecodeCommand: ParsableCommand {
         } catch {
             inputError = "\(error)"
         }
+        progress?.clear()
         session.finish(inputError: inputError, into: &lines)
         if let inputError { printError("rmq-trace: \(inputError)") }
         for l in lines { out.line(l) }
@@ -147,6 +150,54 @@ struct DecodeCommand: ParsableCommand {
         activeStopper = nil
         if inputError != nil { throw ExitCode(2) }
     }
+}
+
+/// The progress line on stderr while a large file decodes: bytes, frames, rate and time left. Only when stderr
+/// is a terminal, the input a regular file of at least 64 MiB and the output not NDJSON, so pipes, scripts and
+/// tests never see it.
+struct ProgressLine {
+    let total: UInt64
+    let start = ContinuousClock.now
+    var lastShown = ContinuousClock.now
+    var calls = 0
+    var shown = false
+
+    init?(path: String?, format: OutputFormat) {
+        guard let path, path != "-", format != .ndjson, isatty(STDERR_FILENO) != 0 else { return nil }
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 64 << 20 else { return nil }
+        total = UInt64(st.st_size)
+    }
+
+    mutating func update(bytes: UInt64, frames: Int) {
+        calls &+= 1
+        guard calls & 0xFFF == 0 else { return }
+        let now = ContinuousClock.now
+        guard now - lastShown >= .milliseconds(250) else { return }
+        lastShown = now
+        let elapsed = Self.seconds(now - start)
+        let rate = elapsed > 0 ? Double(bytes) / elapsed : 0
+        let left = rate > 0 ? Double(total &- min(bytes, total)) / rate : 0
+        let pct = Double(bytes) * 100 / Double(max(total, 1))
+        let line = String(format: "\r%5.1f%%  %.0f / %.0f MB  %d frames  %.0f MB/s  %.0f s left ",
+                          pct, Double(bytes) / 1e6, Double(total) / 1e6, frames, rate / 1e6, left)
+        printRaw(line)
+        shown = true
+    }
+
+    /// Removes the line before the summary is printed.
+    func clear() {
+        if shown { printRaw("\r\u{1B}[K") }
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}
+
+func printRaw(_ s: String) {
+    let bytes = Array(s.utf8)
+    bytes.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress!, $0.count) }
 }
 
 func printError(_ s: String) {
