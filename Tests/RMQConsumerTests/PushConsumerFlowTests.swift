@@ -96,7 +96,7 @@ struct PushConsumerStartTests {
         #expect(h.answer(queries[0].id, extFields: OffsetResponseHeader(offset: 5).extFields).withoutLogs.isEmpty)
         let max = h.answer(queries[1].id, code: ResponseCode.queryNotFound, remark: "Not found").sentCommands
         #expect(max.count == 1 && max[0].command.code == RequestCode.getMaxOffset && max[0].to == F.brokerA)
-        #expect(max[0].command.extFields == ["topic": "Orders", "queueId": "1"])
+        #expect(max[0].command.extFields == QueueOffsetRequestHeader(topic: "Orders", queueId: 1).extFields)
         let done = h.answer(max[0].id, extFields: OffsetResponseHeader(offset: 100).extFields)
         // Assignment changed: new subVersion, heartbeat to every broker, then one pull per new queue.
         #expect(done.wireCodes == [34, 34, 34, 11, 11])

@@ -156,8 +156,9 @@ struct Harness {
         }
     }
 
+    /// The most recent unanswered pull of a queue.
     func pendingPull(_ q: MessageQueue) -> (id: RequestID, to: Address, header: PullMessageRequestHeader)? {
-        for p in pending(code: RequestCode.pullMessage) {
+        for p in pending(code: RequestCode.pullMessage).reversed() {
             let h = try! PullMessageRequestHeader(extFields: p.command.extFields!)
             if h.topic == q.topic && h.queueId == q.queueId && p.command.extFields?["consumerGroup"] != nil
                 && brokerOf(p.to) == q.brokerName {
