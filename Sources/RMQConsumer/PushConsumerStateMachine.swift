@@ -786,9 +786,9 @@ public struct PushConsumerStateMachine: Sendable {
             queues[q] = s
             if code == ResponseCode.success {
                 let found = decodeMessages(r, queue: q, header: h, into: &out)
-                if found.isEmpty {
-                    correctTagsOffset(q)
-                } else {
+                // FOUND with every message filtered out: pull on from nextBeginOffset; as in 4.9, the stored
+                // offset is not corrected here (the next PULL_NOT_FOUND does it).
+                if !found.isEmpty {
                     s = queues[q]!
                     s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.message.storedBody.count) })
                     for m in found { s.messages[m.queueOffset] = m }

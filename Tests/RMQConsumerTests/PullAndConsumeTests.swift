@@ -125,12 +125,21 @@ struct PullAndConsumeTests {
                          body: F.pullBody(F.a0, offsets: [10, 11, 12, 13], tags: ["TagA", "TagB", nil, "TagC"]))
         #expect(a.deliveries.flatMap { $0.messages.map(\.queueOffset) } == [10, 13])
         #expect(h.m.inFlightOffsets(of: F.a0) == [10, 13])
-        // Everything filtered out: nothing delivered, the offset follows nextBeginOffset.
+        // Everything filtered out: nothing delivered, the next pull starts at nextBeginOffset; the committable
+        // offset stays until a PULL_NOT_FOUND corrects it (4.9 corrects it only for NO_NEW_MSG/NO_MATCHED_MSG).
         let p2 = h.pendingPull(F.a1)!
         let b = h.answer(p2.id, extFields: F.pullHeader(next: 12, max: 12), body: F.pullBody(F.a1, offsets: [10, 11], tags: ["TagB", "TagB"]))
         #expect(b.deliveries.isEmpty)
+        #expect(h.m.committedOffset(of: F.a1) == 10)
+        let p3 = b.sends(code: 11)[0]
+        #expect(try! PullMessageRequestHeader(extFields: p3.command.extFields!).queueOffset == 12)
+        _ = h.answer(p3.id, code: ResponseCode.pullNotFound, extFields: F.pullHeader(next: 12, max: 12))
         #expect(h.m.committedOffset(of: F.a1) == 12)
-        #expect(try! PullMessageRequestHeader(extFields: b.sends(code: 11)[0].command.extFields!).queueOffset == 12)
+        // With messages in flight, PULL_NOT_FOUND does not move the committable offset.
+        let p4 = h.pendingPull(F.a0)!
+        _ = h.answer(p4.id, code: ResponseCode.pullNotFound, extFields: F.pullHeader(next: 14, max: 14))
+        #expect(h.m.committedOffset(of: F.a0) == 10)
+        #expect(h.pendingPull(F.a0)?.header.queueOffset == 14)
     }
 
     @Test func retryMessagesGetTheirOriginalTopic() {
