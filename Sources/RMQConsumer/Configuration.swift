@@ -110,6 +110,9 @@ public struct ConsumerConfiguration: Hashable, Sendable {
     public var delayAfterBrokerFlowControl: Duration = .milliseconds(20)
     /// `PULL_TIME_DELAY_MILLS_WHEN_FLOW_CONTROL` (the local cache is full).
     public var delayAfterCacheFlowControl: Duration = .milliseconds(50)
+    /// `rocketmq.client.pull.pullMaxIdleTime`: a queue not pulled for this long is dropped at the next
+    /// rebalance (persisted first) and added again by the one after.
+    public var pullMaxIdleTime: Duration = .seconds(120)
     /// 4.9.x waits this long after PULL_OFFSET_MOVED before storing the new offset and dropping the queue.
     public var offsetMovedDelay: Duration = .seconds(10)
 
@@ -126,6 +129,10 @@ public struct ConsumerConfiguration: Hashable, Sendable {
     public var shutdownAwaitConsumption: Duration = .seconds(30)
 
     // MARK: RPC
+
+    /// Heartbeats go to every address of the broker table, slaves included, as the Java client does when it
+    /// has a consumer; false sends them to masters (id 0) only.
+    public var heartbeatToSlaves: Bool = true
 
     /// `mqClientApiTimeout`: route, heartbeat, consumer list, unregister.
     public var rpcTimeout: Duration = .seconds(3)

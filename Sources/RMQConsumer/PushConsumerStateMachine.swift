@@ -157,6 +157,10 @@ public struct PushConsumerStateMachine: Sendable {
     public var allBrokerAddresses: [Address] {
         Set(brokerAddresses.values.flatMap(\.values)).sorted()
     }
+    /// Where heartbeats go: every address, or the masters only (`heartbeatToSlaves`).
+    public var heartbeatAddresses: [Address] {
+        configuration.heartbeatToSlaves ? allBrokerAddresses : Set(brokerAddresses.values.compactMap { $0[0] }).sorted()
+    }
     /// The master (id 0) of a broker name.
     public func masterAddress(of brokerName: String) -> Address? { brokerAddresses[brokerName]?[0] }
 
@@ -214,7 +218,8 @@ public struct PushConsumerStateMachine: Sendable {
             queues[q] = s
             deliver(q, offsets: offsets, into: &out)
         case .offsetMoved(let q):
-            guard let s = queues[q], let to = s.movedTo else { return [] }
+            // During shutdown the final persist stores the corrected offset.
+            guard phase == .running, let s = queues[q], let to = s.movedTo else { return [] }
             // 4.9.x: store the corrected offset (not increase-only), persist it, drop the queue; the next
             // rebalance adds it again and reads the offset back.
             var st = s
@@ -466,7 +471,7 @@ public struct PushConsumerStateMachine: Sendable {
         // Java start: heartbeat to every broker, then rebalance at once (here: once the heartbeats answered,
         // so that the broker knows this client when asked for the consumer list).
         var ids: Set<RequestID> = []
-        for a in allBrokerAddresses {
+        for a in heartbeatAddresses {
             if let id = sendHeartbeat(to: a, into: &out) { ids.insert(id) }
         }
         startupHeartbeatsPending = ids
@@ -483,7 +488,7 @@ public struct PushConsumerStateMachine: Sendable {
     // MARK: - Heartbeat
 
     private mutating func sendHeartbeats(into out: inout [Action]) {
-        for a in allBrokerAddresses { _ = sendHeartbeat(to: a, into: &out) }
+        for a in heartbeatAddresses { _ = sendHeartbeat(to: a, into: &out) }
     }
 
     private mutating func sendHeartbeat(to address: Address, into out: inout [Action]) -> RequestID? {
@@ -580,17 +585,27 @@ public struct PushConsumerStateMachine: Sendable {
     private mutating func apply(topic: String, allocated: Set<MessageQueue>, now: Timestamp, into out: inout [Action]) {
         var round = Round(id: nextRound, changed: false, lookups: [], resolved: [:])
         nextRound += 1
-        for q in queues.keys.sorted() where q.topic == topic && !allocated.contains(q) {
-            out.append(.log("rebalance: \(q) is no longer ours"))
+        var expired: Set<MessageQueue> = []
+        for q in queues.keys.sorted() where q.topic == topic {
+            let s = queues[q]!
+            if !allocated.contains(q) {
+                out.append(.log("rebalance: \(q) is no longer ours"))
+            } else if s.movedTo == nil, now.millisecondsSinceEpoch - s.lastPull > configuration.pullMaxIdleTime.milliseconds {
+                // ProcessQueue.isPullExpired: dropped now, added again by the next rebalance.
+                out.append(.report(.pullExpired(q, idle: .milliseconds(now.millisecondsSinceEpoch - s.lastPull))))
+                expired.insert(q)
+            } else {
+                continue
+            }
             persist(q, into: &out)
             queues[q] = nil
             round.changed = true
         }
+        // Every lookup is registered before the first starts: some resolve at once (local offsets, no master).
+        let added = allocated.sorted().filter { queues[$0] == nil && !expired.contains($0) }
+        round.lookups = Set(added)
         rounds[topic] = round
-        for q in allocated.sorted() where queues[q] == nil {
-            rounds[topic]!.lookups.insert(q)
-            beginLookup(q, round: round.id, now: now, into: &out)
-        }
+        for q in added { beginLookup(q, round: round.id, now: now, into: &out) }
         if let r = rounds[topic], r.lookups.isEmpty { completeRound(topic, now: now, into: &out) }
     }
 
@@ -664,6 +679,7 @@ public struct PushConsumerStateMachine: Sendable {
             let (start, stored) = r.resolved[q]!
             var s = QueueState(generation: nextGeneration, nextOffset: start)
             nextGeneration += 1
+            s.lastPull = now.millisecondsSinceEpoch
             // Java's readOffset(READ_FROM_STORE) keeps what the broker returned in its offset table.
             s.committedOffset = configuration.messageModel == .broadcasting ? localOffsets[q] : stored
             queues[q] = s
@@ -691,6 +707,8 @@ public struct PushConsumerStateMachine: Sendable {
 
     private mutating func pull(_ q: MessageQueue, now: Timestamp, into out: inout [Action]) {
         guard phase == .running, var s = queues[q], s.movedTo == nil, s.pullInFlight == nil, !s.pullScheduled else { return }
+        // Java sets lastPullTimestamp before the flow-control checks: a paused queue is not idle.
+        s.lastPull = now.millisecondsSinceEpoch
         let pq = s.processQueue
         if pq.count > configuration.pullThresholdForQueue || pq.cachedBytes > configuration.pullThresholdSizeForQueueMiB * 1024 * 1024
             || pq.span > configuration.consumeConcurrentlyMaxSpan {
@@ -723,7 +741,6 @@ public struct PushConsumerStateMachine: Sendable {
             maxMsgNums: configuration.pullBatchSize, sysFlag: flags, commitOffset: commitOffset,
             suspendTimeoutMillis: configuration.brokerSuspendTimeout.milliseconds, subscription: expression,
             subVersion: sub?.subVersion ?? 0, expressionType: "TAG")
-        s.lastPull = now.millisecondsSinceEpoch
         queues[q] = s
         let id = send(to: addr, code: RequestCode.pullMessage, extFields: h.extFields, timeout: configuration.pullTimeout,
                       kind: .pull(q, generation: s.generation), description: "PULL_MESSAGE \(q)@\(s.nextOffset)", into: &out)

@@ -155,6 +155,8 @@ public enum Problem: Hashable, Sendable, CustomStringConvertible {
     case startOffsetFailed(MessageQueue, String)
     /// A pull was answered with an error or failed; the queue is pulled again after `delay`.
     case pullFailed(MessageQueue, String, retryAfter: Duration)
+    /// A queue was not pulled for `pullMaxIdleTime`: dropped by this rebalance, added again by the next.
+    case pullExpired(MessageQueue, idle: Duration)
     /// A pull body could not be decoded completely; the records before the bad one were delivered.
     case pullBodyDecodingFailed(MessageQueue, String)
     /// PULL_OFFSET_MOVED: the queue continues at `to`.
@@ -180,6 +182,7 @@ public enum Problem: Hashable, Sendable, CustomStringConvertible {
         case .notInConsumerList(let t, let c): return "\(c) is not in the consumer list of \(t)"
         case .startOffsetFailed(let q, let s): return "start offset of \(q): \(s)"
         case .pullFailed(let q, let s, let d): return "pull \(q): \(s), again after \(d)"
+        case .pullExpired(let q, let d): return "\(q) not pulled for \(d): dropped"
         case .pullBodyDecodingFailed(let q, let s): return "pull body of \(q): \(s)"
         case .offsetMoved(let q, let f, let t): return "offset of \(q) moved from \(f) to \(t)"
         case .sendBackFailed(let q, let o, let s): return "send-back of \(q)@\(o): \(s)"

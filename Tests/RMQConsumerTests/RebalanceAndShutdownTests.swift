@@ -248,3 +248,84 @@ struct RebalanceAndShutdownTests {
         #expect(h.record(h.m.shutdown(now: h.now)) == [.closeConnections, .finished(ShutdownReport())])
     }
 }
+
+/// Configuration switches and safety nets.
+struct ConsumerOptionTests {
+    typealias F = Fixture
+
+    @Test func heartbeatToMastersOnly() {
+        var c = F.config()
+        c.heartbeatToSlaves = false
+        var h = Harness(c)
+        _ = h.start()
+        var hb: [Address] = []
+        for p in h.pending(code: RequestCode.getRouteInfoByTopic) {
+            hb += h.answer(p.id, body: F.routeBody(topic: p.command.extFields!["topic"]!)).sends(code: RequestCode.heartBeat).map(\.to)
+        }
+        #expect(hb == [F.brokerA, F.brokerB])
+    }
+
+    @Test func postSubscriptionWhenPull() {
+        var c = F.config(expression: "TagA || TagB")
+        c.postSubscriptionWhenPull = true
+        var h = PullAndConsumeTests.running(c)
+        let p = h.pendingPull(F.a0)!.header
+        #expect(p.sysFlag == [.commitOffset, .suspend, .subscription])
+        #expect(p.subscription == "TagA || TagB")
+        _ = h.tick(.rebalance)
+    }
+
+    @Test func onePullInFlightPerQueue() {
+        var h = PullAndConsumeTests.running()
+        #expect(h.pending(code: RequestCode.pullMessage).count == 5)
+        // Stale delay ticks, a redelivery tick and a rebalance do not start a second pull.
+        #expect(h.tick(.pullDelay(F.a0)).isEmpty)
+        #expect(h.tick(.redeliver(F.a0)).isEmpty)
+        let lists = h.tick(.rebalance).sends(code: RequestCode.getConsumerListByGroup)
+        for l in lists { _ = h.answer(l.id, body: F.consumerListBody([F.me])) }
+        #expect(h.pending(code: RequestCode.pullMessage).count == 5)
+    }
+
+    @Test func idleQueueIsDroppedAndAddedAgain() {
+        var h = PullAndConsumeTests.running()
+        // b0's pull is lost: the driver never reports it. Other queues keep pulling.
+        h.now = F.t0 + .seconds(121)
+        for q in [F.a0, F.a1, F.b1, F.r0] {
+            let p = h.pendingPull(q)!
+            _ = h.answer(p.id, code: ResponseCode.pullNotFound, extFields: F.pullHeader(next: p.header.queueOffset, max: p.header.queueOffset))
+        }
+        let lists = h.tick(.rebalance).sends(code: RequestCode.getConsumerListByGroup)
+        let r = h.answer(lists[0].id, body: F.consumerListBody([F.me]))
+        #expect(r.problems == [.pullExpired(F.b0, idle: .seconds(121))])
+        #expect(r.oneways.map { $0.command.extFields!["queueId"]! } == ["0"])
+        #expect(r.oneways.map(\.to) == [F.brokerB])
+        #expect(!h.m.assignedQueues.contains(F.b0))
+        // The next round adds it back with its stored offset.
+        let again = h.tick(.rebalance).sends(code: RequestCode.getConsumerListByGroup)
+        let q = h.answer(again[0].id, body: F.consumerListBody([F.me])).sends(code: RequestCode.queryConsumerOffset)
+        #expect(q.count == 1 && q[0].to == F.brokerB)
+    }
+}
+
+extension ConsumerOptionTests {
+    @Test func lookupsThatResolveAtOnce() {
+        // Broadcasting with every offset in the local store: the whole round resolves synchronously.
+        var c = F.config(.broadcasting)
+        c.initialLocalOffsets = [F.a0: 1, F.a1: 2, F.b0: 3, F.b1: 4]
+        var h = Harness(c)
+        h.run()
+        #expect(h.m.assignedQueues == [F.a0, F.a1, F.b0, F.b1])
+        #expect([F.a0, F.a1, F.b0, F.b1].map { h.m.nextPullOffset(of: $0) } == [1, 2, 3, 4])
+        #expect(h.log.sends(code: RequestCode.getMaxOffset).isEmpty)
+    }
+
+    @Test func offsetMovedDuringShutdownIsPersistedOnce() {
+        var h = PullAndConsumeTests.running()
+        let p = h.pendingPull(F.b0)!
+        _ = h.answer(p.id, code: ResponseCode.pullOffsetMoved, extFields: F.pullHeader(next: 40, min: 40, max: 50))
+        let s = h.record(h.m.shutdown(now: h.now))
+        #expect(h.tick(.offsetMoved(F.b0)).isEmpty)
+        let b0 = s.oneways.filter { $0.to == F.brokerB && $0.command.extFields!["queueId"] == "0" }
+        #expect(b0.map { $0.command.extFields!["commitOffset"]! } == ["40"])
+    }
+}
