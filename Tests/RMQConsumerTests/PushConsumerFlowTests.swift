@@ -184,3 +184,47 @@ struct PushConsumerStartTests {
         #expect(h.m.assignedQueues.count == 5)
     }
 }
+
+/// The whole life of a healthy consumer as the wire sees it (PROTOCOL.md 7.3), one request code per line.
+struct WireSequenceTests {
+    typealias F = Fixture
+
+    @Test func healthyLife() {
+        var h = Harness()
+        h.run(offsets: [F.a0: 10, F.a1: 10, F.b0: 10, F.b1: 10], maxOffset: 0)
+        // One message on a0, consumed; an idle answer on b1.
+        let p = h.pendingPull(F.a0)!
+        let d = h.answer(p.id, extFields: F.pullHeader(next: 11, max: 11), body: F.pullBody(F.a0, offsets: [10])).deliveries
+        _ = h.record(h.m.consumed(d[0].messages, status: .success, now: h.now))
+        let idle = h.pendingPull(F.b1)!
+        _ = h.answer(idle.id, code: ResponseCode.pullNotFound, extFields: F.pullHeader(next: 10, max: 10))
+        _ = h.tick(.persist)
+        _ = h.record(h.m.shutdown(now: h.now))
+        for u in h.pending(code: RequestCode.unregisterClient) { _ = h.answer(u.id) }
+        let names = h.log.compactMap { a -> String? in
+            switch a {
+            case .send(_, let c, _, _): return RequestCode.name(c.code)
+            case .sendOneway(_, let c): return RequestCode.name(c.code) + " (oneway)"
+            case .deliver(let q, let m): return "deliver \(q) \(m.map(\.queueOffset))"
+            case .closeConnections: return "close"
+            case .finished(let r): return "finished clean=\(r.isClean)"
+            default: return nil
+            }
+        }
+        var expected = ["GET_ROUTEINFO_BY_TOPIC", "GET_ROUTEINFO_BY_TOPIC"]
+        expected += Array(repeating: "HEART_BEAT", count: 3)
+        // Rebalance: both consumer lists, then the start offsets (4 Orders queues, then the retry queue).
+        expected += Array(repeating: "GET_CONSUMER_LIST_BY_GROUP", count: 2) + Array(repeating: "QUERY_CONSUMER_OFFSET", count: 5)
+        // Each topic's assignment changed: heartbeat (new subVersion), then its first pulls.
+        expected += Array(repeating: "HEART_BEAT", count: 3) + Array(repeating: "PULL_MESSAGE", count: 4)
+        expected += Array(repeating: "HEART_BEAT", count: 3) + ["PULL_MESSAGE"]
+        expected += ["deliver Orders@broker-a#0 [10]", "PULL_MESSAGE", "PULL_MESSAGE"]
+        // Persist tick, then shutdown's persist: the 4 Orders queues (the retry queue has no offset yet: its
+        // QUERY_CONSUMER_OFFSET said QUERY_NOT_FOUND and no pull has answered).
+        expected += Array(repeating: "UPDATE_CONSUMER_OFFSET (oneway)", count: 4)
+        expected += Array(repeating: "UPDATE_CONSUMER_OFFSET (oneway)", count: 4)
+        expected += Array(repeating: "UNREGISTER_CLIENT", count: 6)
+        expected += ["close", "finished clean=true"]
+        #expect(names == expected)
+    }
+}
