@@ -329,3 +329,54 @@ extension ConsumerOptionTests {
         #expect(b0.map { $0.command.extFields!["commitOffset"]! } == ["40"])
     }
 }
+
+extension ConsumerOptionTests {
+    @Test func masterGoneBeforeShutdown() {
+        var h = PullAndConsumeTests.running()
+        // A route refresh where broker-b lost its master (only a slave at 10.0.0.5).
+        let refresh = h.tick(.routeRefresh).sends(code: RequestCode.getRouteInfoByTopic)
+        let route = TopicRouteData(
+            brokerDatas: [F.brokerDatas[0], BrokerData(cluster: "c", brokerName: "broker-b", brokerAddrs: [(1, "10.0.0.5:10911")])],
+            queueDatas: [QueueData(brokerName: "broker-a", readQueueNums: 2, writeQueueNums: 2),
+                         QueueData(brokerName: "broker-b", readQueueNums: 2, writeQueueNums: 2)])
+        var bytes: [UInt8] = []
+        JSONWriter.write(route.json(standardJSON: true), into: &bytes)
+        _ = h.answer(refresh[0].id, body: ByteBuffer(bytes: bytes))
+        _ = h.answer(refresh[1].id, body: F.routeBody(topic: F.retry))
+        #expect(h.m.masterAddress(of: "broker-b") == nil)
+        let s = h.record(h.m.shutdown(now: h.now))
+        #expect(s.problems == [.noMasterAddress(brokerName: "broker-b"), .noMasterAddress(brokerName: "broker-b")])
+        #expect(s.oneways.count == 3)
+        // Unregister goes to every address now known, the new slave included.
+        #expect(Set(s.sends(code: RequestCode.unregisterClient).map(\.to)) == [F.brokerA, F.brokerASlave, "10.0.0.5:10911"])
+        for u in h.pending(code: RequestCode.unregisterClient) { _ = h.answer(u.id) }
+        guard case .finished(let report) = h.log.last else { Issue.record("not finished"); return }
+        #expect(report.offsetsNotPersisted == [F.b0: 10, F.b1: 10])
+        #expect(report.persistedOffsets == [F.r0: 0, F.a0: 10, F.a1: 10])
+        #expect(!report.isClean)
+    }
+
+    @Test func maxOffsetFailureLeavesTheQueueOut() {
+        var g = Harness()
+        _ = g.start()
+        for p in g.pending(code: RequestCode.getRouteInfoByTopic) {
+            _ = g.answer(p.id, body: F.routeBody(topic: p.command.extFields!["topic"]!))
+        }
+        for p in g.pending(code: RequestCode.heartBeat) { _ = g.answer(p.id) }
+        for l in g.pending(code: RequestCode.getConsumerListByGroup) { _ = g.answer(l.id, body: F.consumerListBody([F.me])) }
+        for q in g.pending(code: RequestCode.queryConsumerOffset) {
+            _ = g.answer(q.id, code: ResponseCode.queryNotFound)
+        }
+        let max = g.pending(code: RequestCode.getMaxOffset)
+        #expect(max.count == 4)
+        #expect(g.fail(max[0].id, .connectionLost).problems == [.startOffsetFailed(F.a0, "GET_MAX_OFFSET: connection lost")])
+        #expect(g.answer(max[1].id, code: ResponseCode.systemError, remark: "x").problems
+            == [.startOffsetFailed(F.a1, "GET_MAX_OFFSET: SYSTEM_ERROR x")])
+        _ = g.answer(max[2].id, extFields: OffsetResponseHeader(offset: 5).extFields)
+        _ = g.answer(max[3].id, extFields: OffsetResponseHeader(offset: 6).extFields)
+        #expect(g.m.assignedQueues == [F.r0, F.b0, F.b1])
+        #expect(g.m.nextPullOffset(of: F.b1) == 6)
+        // Nothing stored at the broker yet: no commit offset for those queues.
+        #expect(g.m.committedOffset(of: F.b1) == nil)
+    }
+}
