@@ -18,6 +18,16 @@ import RocketMQRemoting
 /// delivered offset when none is (Java `ProcessQueue.removeMessage`); it only ever moves forward, and it is
 /// what UPDATE_CONSUMER_OFFSET, the pull's `commitOffset` and `.persistLocalOffsets` carry. So nothing
 /// unprocessed is committed, and shutdown waits for delivered messages before its last persist.
+///
+/// Where this differs from the Java 4.9 client (on purpose, or not done):
+/// * the first rebalance runs once the start-up heartbeats are answered (Java wakes it at once);
+/// * GET_CONSUMER_LIST_BY_GROUP goes to the topic's brokers in turn, not at random (deterministic);
+/// * a failed CONSUMER_SEND_MSG_BACK is redelivered locally after `localRedeliveryDelay`; Java first tries to
+///   publish the retry copy itself (SEND_MESSAGE_V2 to `%RETRY%group` through its inner producer);
+/// * a queue whose offset is unknown in memory pulls with commitOffset 0; Java asks the broker again
+///   (QUERY_CONSUMER_OFFSET) before each such pull;
+/// * RESET_CONSUMER_CLIENT_OFFSET applies at once (Java waits 10 s); no `jstack` in running info, and its
+///   TPS/RT figures are zero; no consumeTimeout (15 min) send-back of stuck messages; TAG expressions only.
 public struct PushConsumerStateMachine: Sendable {
     public typealias Configuration = ConsumerConfiguration
     public typealias Action = ConsumerAction
