@@ -122,6 +122,9 @@ public struct ConsumerConfiguration: Hashable, Sendable {
     public var consumeMessageBatchMaxSize: Int = 1
     /// `maxReconsumeTimes` (−1 in Java means 16), sent on CONSUMER_SEND_MSG_BACK.
     public var maxReconsumeTimes: Int32 = 16
+    /// `consumeTimeout` (15 min): a message the listener holds longer is sent back (delay level 3), checked
+    /// every `consumeTimeout`.
+    public var consumeTimeout: Duration = .seconds(15 * 60)
     /// Delay before messages whose send-back failed are delivered again locally.
     public var localRedeliveryDelay: Duration = .seconds(5)
     /// How long shutdown waits for delivered messages to be consumed (Java `awaitTerminationMillisWhenShutdown`

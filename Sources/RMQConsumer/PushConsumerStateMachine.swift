@@ -27,7 +27,7 @@ import RocketMQRemoting
 /// * a queue whose offset is unknown in memory pulls with commitOffset 0; Java asks the broker again
 ///   (QUERY_CONSUMER_OFFSET) before each such pull;
 /// * RESET_CONSUMER_CLIENT_OFFSET applies at once (Java waits 10 s); no `jstack` in running info, and its
-///   TPS/RT figures are zero; no consumeTimeout (15 min) send-back of stuck messages; TAG expressions only.
+///   TPS/RT figures are zero; TAG expressions only.
 public struct PushConsumerStateMachine: Sendable {
     public typealias Configuration = ConsumerConfiguration
     public typealias Action = ConsumerAction
@@ -62,7 +62,8 @@ public struct PushConsumerStateMachine: Sendable {
         case maxOffset(MessageQueue, round: UInt64)
         case searchOffset(MessageQueue, round: UInt64)
         case pull(MessageQueue, generation: UInt64)
-        case sendBack(MessageQueue, generation: UInt64, offset: Int64)
+        /// `expired`: sent because the listener held the message past `consumeTimeout`.
+        case sendBack(MessageQueue, generation: UInt64, offset: Int64, expired: Bool)
         case unregister
     }
     private struct Pending: Hashable {
@@ -114,6 +115,8 @@ public struct PushConsumerStateMachine: Sendable {
         var movedTo: Int64?
         var messages: [Int64: DeliveredMessage] = [:]
         var sendBacks: Set<Int64> = []
+        /// offset → when it was (last) delivered, for `consumeTimeout`.
+        var deliveredAt: [Int64: Int64] = [:]
         var redeliveries: [Int64] = []
         var redeliveryScheduled = false
         var lastPull: Int64 = 0
@@ -191,6 +194,7 @@ public struct PushConsumerStateMachine: Sendable {
         out.append(.schedule(.heartbeat, after: configuration.heartbeatInterval))
         out.append(.schedule(.rebalance, after: configuration.rebalanceInterval))
         out.append(.schedule(.persist, after: configuration.firstPersistDelay))
+        out.append(.schedule(.cleanExpired, after: configuration.consumeTimeout))
         if startupRoutesPending.isEmpty { startupRoutesDone(now: now, into: &out) }
         return out
     }
@@ -226,7 +230,7 @@ public struct PushConsumerStateMachine: Sendable {
             let offsets = s.redeliveries
             s.redeliveries = []
             queues[q] = s
-            deliver(q, offsets: offsets, into: &out)
+            deliver(q, offsets: offsets, now: now, into: &out)
         case .offsetMoved(let q):
             // During shutdown the final persist stores the corrected offset.
             guard phase == .running, let s = queues[q], let to = s.movedTo else { return [] }
@@ -237,6 +241,10 @@ public struct PushConsumerStateMachine: Sendable {
             queues[q] = st
             persist(q, into: &out)
             queues[q] = nil
+        case .cleanExpired:
+            guard phase == .running else { return [] }
+            cleanExpired(now: now, into: &out)
+            out.append(.schedule(.cleanExpired, after: configuration.consumeTimeout))
         case .shutdownDeadline:
             guard phase == .drainingConsumption else { return [] }
             finishDraining(now: now, into: &out)
@@ -281,11 +289,11 @@ public struct PushConsumerStateMachine: Sendable {
             }
         case .pull(let q, let generation):
             handlePull(response, queue: q, generation: generation, id: id, now: now, into: &out)
-        case .sendBack(let q, let generation, let offset):
+        case .sendBack(let q, let generation, let offset, let expired):
             if response.code == ResponseCode.success {
-                sendBackDone(q, generation: generation, offset: offset, ok: true, why: "", now: now, into: &out)
+                sendBackDone(q, generation: generation, offset: offset, expired: expired, ok: true, why: "", now: now, into: &out)
             } else {
-                sendBackDone(q, generation: generation, offset: offset, ok: false,
+                sendBackDone(q, generation: generation, offset: offset, expired: expired, ok: false,
                              why: "\(ResponseCode.name(response.code)) \(response.remark ?? "")", now: now, into: &out)
             }
         case .unregister:
@@ -820,7 +828,7 @@ public struct PushConsumerStateMachine: Sendable {
                     s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.message.storedBody.count) })
                     for m in found { s.messages[m.queueOffset] = m }
                     queues[q] = s
-                    deliver(q, offsets: found.map(\.queueOffset), into: &out)
+                    deliver(q, offsets: found.map(\.queueOffset), now: now, into: &out)
                 }
             } else {
                 correctTagsOffset(q)
@@ -860,8 +868,10 @@ public struct PushConsumerStateMachine: Sendable {
 
     // MARK: - Consumption
 
-    private mutating func deliver(_ q: MessageQueue, offsets: [Int64], into out: inout [Action]) {
-        guard let s = queues[q] else { return }
+    private mutating func deliver(_ q: MessageQueue, offsets: [Int64], now: Timestamp, into out: inout [Action]) {
+        guard var s = queues[q] else { return }
+        for o in offsets { s.deliveredAt[o] = now.millisecondsSinceEpoch }
+        queues[q] = s
         let msgs = offsets.compactMap { s.messages[$0] }
         let size = max(1, configuration.consumeMessageBatchMaxSize)
         var i = 0
@@ -874,7 +884,7 @@ public struct PushConsumerStateMachine: Sendable {
     /// Messages done (consumed, sent back, or dropped in broadcasting mode): the offset may advance.
     private mutating func finish(_ q: MessageQueue, offsets: [Int64]) {
         guard var s = queues[q] else { return }
-        for o in offsets { s.messages[o] = nil }
+        for o in offsets { s.messages[o] = nil; s.deliveredAt[o] = nil }
         if let c = s.processQueue.remove(offsets), c > (s.committedOffset ?? -1) {
             s.committedOffset = c
             if configuration.messageModel == .broadcasting { localOffsets[q] = c }
@@ -882,24 +892,29 @@ public struct PushConsumerStateMachine: Sendable {
         queues[q] = s
     }
 
-    private mutating func sendBack(_ q: MessageQueue, offset: Int64, into out: inout [Action]) {
+    /// CONSUMER_SEND_MSG_BACK for a failed message (delay level 0: the broker decides), or for one the
+    /// listener held past `consumeTimeout` (`expired`: delay level 3, sent to the message's store host as
+    /// Java's `ProcessQueue.cleanExpiredMsg` does).
+    private mutating func sendBack(_ q: MessageQueue, offset: Int64, expired: Bool = false, into out: inout [Action]) {
         guard let s = queues[q], let m = s.messages[offset] else { return }
         let target: Address
-        if let master = masterAddress(of: q.brokerName) {
+        if expired, let host = storeHostAddress(m.message.storeHost) {
+            target = host
+        } else if let master = masterAddress(of: q.brokerName) {
             target = master
         } else if let host = storeHostAddress(m.message.storeHost) {
             target = host
         } else {
             out.append(.report(.noMasterAddress(brokerName: q.brokerName)))
-            sendBackFailedLocally(q, offset: offset, why: "no address for the message's broker", into: &out)
+            if !expired { sendBackFailedLocally(q, offset: offset, why: "no address for the message's broker", into: &out) }
             return
         }
-        let h = ConsumerSendMsgBackRequestHeader(offset: m.message.physicalOffset, group: configuration.group, delayLevel: 0,
+        let h = ConsumerSendMsgBackRequestHeader(offset: m.message.physicalOffset, group: configuration.group, delayLevel: expired ? 3 : 0,
                                                  originMsgId: m.msgId, originTopic: m.topic, unitMode: false,
                                                  maxReconsumeTimes: configuration.maxReconsumeTimes)
         queues[q]!.sendBacks.insert(offset)
         _ = send(to: target, code: RequestCode.consumerSendMsgBack, extFields: h.extFields, timeout: configuration.offsetRequestTimeout,
-                 kind: .sendBack(q, generation: s.generation, offset: offset), description: "CONSUMER_SEND_MSG_BACK \(q)@\(offset)",
+                 kind: .sendBack(q, generation: s.generation, offset: offset, expired: expired), description: "CONSUMER_SEND_MSG_BACK \(q)@\(offset)",
                  into: &out)
     }
 
@@ -908,16 +923,36 @@ public struct PushConsumerStateMachine: Sendable {
         return Address(h.address.map(String.init).joined(separator: ".") + ":\(h.port)")
     }
 
-    private mutating func sendBackDone(_ q: MessageQueue, generation: UInt64, offset: Int64, ok: Bool, why: String, now: Timestamp,
-                                       into out: inout [Action]) {
+    private mutating func sendBackDone(_ q: MessageQueue, generation: UInt64, offset: Int64, expired: Bool, ok: Bool, why: String,
+                                       now: Timestamp, into out: inout [Action]) {
         guard var s = queues[q], s.generation == generation, s.sendBacks.remove(offset) != nil else { return }
         queues[q] = s
         if ok {
             finish(q, offsets: [offset])
+        } else if expired {
+            // The listener still has it: it stays in flight, and is tried again at the next cleanup.
+            out.append(.report(.sendBackFailed(q, offset: offset, why)))
         } else {
             sendBackFailedLocally(q, offset: offset, why: why, into: &out)
         }
         if phase == .drainingConsumption { checkDrained(now: now, into: &out) }
+    }
+
+    /// `ProcessQueue.cleanExpiredMsg`: from the lowest offset up (at most 16 per queue, stopping at the first
+    /// that is not overdue), messages held by the listener longer than `consumeTimeout` are sent back; once
+    /// the broker has them they no longer hold the offset back.
+    private mutating func cleanExpired(now: Timestamp, into out: inout [Action]) {
+        let limit = configuration.consumeTimeout.milliseconds
+        for q in queues.keys.sorted() {
+            let s = queues[q]!
+            guard s.movedTo == nil else { continue }
+            for o in s.processQueue.offsets.prefix(16) {
+                if s.sendBacks.contains(o) || s.redeliveries.contains(o) { continue }
+                guard let at = s.deliveredAt[o], now.millisecondsSinceEpoch - at > limit else { break }
+                out.append(.report(.consumeTimeout(q, offset: o)))
+                sendBack(q, offset: o, expired: true, into: &out)
+            }
+        }
     }
 
     /// The send-back failed: the message stays in flight and is delivered again after a delay, with one more
@@ -1189,8 +1224,9 @@ public struct PushConsumerStateMachine: Sendable {
             guard phase == .running else { return }
             out.append(.report(.pullFailed(q, reason.description, retryAfter: configuration.delayAfterException)))
             pullLater(q, after: configuration.delayAfterException, into: &out)
-        case .sendBack(let q, let generation, let offset):
-            sendBackDone(q, generation: generation, offset: offset, ok: false, why: reason.description, now: now, into: &out)
+        case .sendBack(let q, let generation, let offset, let expired):
+            sendBackDone(q, generation: generation, offset: offset, expired: expired, ok: false, why: reason.description, now: now,
+                         into: &out)
         case .unregister:
             report.unregisterFailed[p.address] = reason.description
             out.append(.report(.unregisterFailed(p.address, reason.description)))

@@ -61,6 +61,8 @@ public enum Timer: Hashable, Sendable, CustomStringConvertible {
     case redeliver(MessageQueue)
     /// The 4.9.x delay between PULL_OFFSET_MOVED and storing the corrected offset.
     case offsetMoved(MessageQueue)
+    /// Messages held by the listener past `consumeTimeout` are sent back.
+    case cleanExpired
     /// Shutdown stops waiting for in-flight consumption.
     case shutdownDeadline
 
@@ -73,6 +75,7 @@ public enum Timer: Hashable, Sendable, CustomStringConvertible {
         case .pullDelay(let q): return "pullDelay(\(q))"
         case .redeliver(let q): return "redeliver(\(q))"
         case .offsetMoved(let q): return "offsetMoved(\(q))"
+        case .cleanExpired: return "cleanExpired"
         case .shutdownDeadline: return "shutdownDeadline"
         }
     }
@@ -161,7 +164,10 @@ public enum Problem: Hashable, Sendable, CustomStringConvertible {
     case pullBodyDecodingFailed(MessageQueue, String)
     /// PULL_OFFSET_MOVED: the queue continues at `to`.
     case offsetMoved(MessageQueue, from: Int64, to: Int64)
-    /// CONSUMER_SEND_MSG_BACK failed; the message is delivered again locally.
+    /// The listener held a message longer than `consumeTimeout`: it is sent back (delay level 3).
+    case consumeTimeout(MessageQueue, offset: Int64)
+    /// CONSUMER_SEND_MSG_BACK failed; the message is delivered again locally (unless it was sent back for
+    /// `consumeTimeout`: then it stays with the listener).
     case sendBackFailed(MessageQueue, offset: Int64, String)
     /// A broker-initiated request that could not be served.
     case unsupportedRequest(code: Int32, from: BrokerAddress, String)
@@ -185,6 +191,7 @@ public enum Problem: Hashable, Sendable, CustomStringConvertible {
         case .pullExpired(let q, let d): return "\(q) not pulled for \(d): dropped"
         case .pullBodyDecodingFailed(let q, let s): return "pull body of \(q): \(s)"
         case .offsetMoved(let q, let f, let t): return "offset of \(q) moved from \(f) to \(t)"
+        case .consumeTimeout(let q, let o): return "\(q)@\(o) consumed for longer than consumeTimeout: sent back"
         case .sendBackFailed(let q, let o, let s): return "send-back of \(q)@\(o): \(s)"
         case .unsupportedRequest(let c, let a, let s): return "request \(RequestCode.name(c)) from \(a): \(s)"
         case .badResponse(let r, let s): return "answer to \(r): \(s)"

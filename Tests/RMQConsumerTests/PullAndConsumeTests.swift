@@ -291,3 +291,36 @@ struct PullAndConsumeTests {
         #expect(pull.count == 1 && (try! PullMessageRequestHeader(extFields: pull[0].command.extFields!)).queueOffset == 40)
     }
 }
+
+extension PullAndConsumeTests {
+    /// ProcessQueue.cleanExpiredMsg: overdue messages go back to the broker (delay level 3, store host) and stop
+    /// holding the offset back.
+    @Test func consumeTimeoutSendsStuckMessagesBack() {
+        var h = Self.running()
+        let p = h.pendingPull(F.a0)!
+        let a = h.answer(p.id, extFields: F.pullHeader(next: 13, max: 13), body: F.pullBody(F.a0, offsets: [10, 11, 12]))
+        let msgs = a.deliveries.flatMap(\.messages)
+        _ = h.record(h.m.consumed([msgs[1]], status: .success, now: h.now))
+        // Before the timeout: nothing.
+        h.now = F.t0 + .seconds(900)
+        #expect(h.tick(.cleanExpired) == [.schedule(.cleanExpired, after: .seconds(900))])
+        h.now = F.t0 + .seconds(901)
+        let c = h.tick(.cleanExpired)
+        #expect(c.problems == [.consumeTimeout(F.a0, offset: 10), .consumeTimeout(F.a0, offset: 12)])
+        let backs = c.sends(code: RequestCode.consumerSendMsgBack)
+        #expect(backs.map(\.to) == ["10.0.0.2:10911", "10.0.0.2:10911"])
+        #expect(backs.map { $0.command.extFields!["delayLevel"]! } == ["3", "3"])
+        #expect(backs.map { $0.command.extFields!["offset"]! } == ["1010", "1012"])
+        // The stuck listener's late answer while the send-back is pending is ignored; the send-back decides.
+        _ = h.record(h.m.consumed([msgs[0]], status: .reconsumeLater, now: h.now))
+        #expect(h.log.sends(code: RequestCode.consumerSendMsgBack).count == 2)
+        _ = h.answer(backs[0].id)
+        #expect(h.m.committedOffset(of: F.a0) == 12)
+        // A failed expiry send-back leaves the message with the listener (no local redelivery).
+        let f = h.answer(backs[1].id, code: ResponseCode.systemError, remark: "x")
+        #expect(f == [.report(.sendBackFailed(F.a0, offset: 12, "SYSTEM_ERROR x"))])
+        #expect(h.m.inFlightOffsets(of: F.a0) == [12])
+        _ = h.record(h.m.consumed([msgs[2]], status: .success, now: h.now))
+        #expect(h.m.committedOffset(of: F.a0) == 13)
+    }
+}

@@ -17,6 +17,7 @@ struct PushConsumerStartTests {
             .schedule(.heartbeat, after: .seconds(30)),
             .schedule(.rebalance, after: .seconds(20)),
             .schedule(.persist, after: .seconds(10)),
+            .schedule(.cleanExpired, after: .seconds(900)),
         ])
         #expect(m.phase == .starting)
         #expect(m.start(now: F.t0).withoutLogs.isEmpty)
