@@ -229,3 +229,42 @@ struct WireSequenceTests {
         #expect(names == expected)
     }
 }
+
+/// Timer ticks of a running consumer, compared action for action.
+struct TickTests {
+    typealias F = Fixture
+
+    @Test func heartbeatTick() {
+        var h = PullAndConsumeTests.running()
+        let body = ByteBuffer(bytes: { var b: [UInt8] = []; JSONWriter.write(h.m.heartbeatData.json, into: &b); return b }())
+        let next = h.outstanding.keys.max()!.rawValue + 1
+        let hb = { (n: UInt64) in RemotingCommand.request(code: RequestCode.heartBeat, opaque: Int32(n), body: body) }
+        #expect(h.m.tick(.heartbeat, now: h.now) == [
+            .send(to: F.brokerA, command: hb(next), id: RequestID(next), timeout: .seconds(3)),
+            .send(to: F.brokerASlave, command: hb(next + 1), id: RequestID(next + 1), timeout: .seconds(3)),
+            .send(to: F.brokerB, command: hb(next + 2), id: RequestID(next + 2), timeout: .seconds(3)),
+            .schedule(.heartbeat, after: .seconds(30)),
+        ])
+    }
+
+    @Test func routeRefreshTick() {
+        var h = PullAndConsumeTests.running()
+        let next = h.outstanding.keys.max()!.rawValue + 1
+        #expect(h.m.tick(.routeRefresh, now: h.now) == [
+            .send(to: F.ns1, command: .request(code: 105, opaque: Int32(next), extFields: ["topic": "Orders"]), id: RequestID(next),
+                  timeout: .seconds(3)),
+            .send(to: F.ns1, command: .request(code: 105, opaque: Int32(next + 1), extFields: ["topic": F.retry]), id: RequestID(next + 1),
+                  timeout: .seconds(3)),
+            .schedule(.routeRefresh, after: .seconds(30)),
+        ])
+    }
+
+    @Test func persistTickBroadcastingAndIdle() {
+        var m = PushConsumerStateMachine(configuration: F.config(.broadcasting))
+        // Not started: nothing.
+        #expect(m.tick(.persist, now: F.t0).isEmpty)
+        _ = m.start(now: F.t0)
+        // Started, no offsets yet: only the next tick.
+        #expect(m.tick(.persist, now: F.t0) == [.schedule(.persist, after: .seconds(5))])
+    }
+}
