@@ -11,12 +11,14 @@ let package = Package(
         .library(name: "RMQTraceCore", targets: ["RMQTraceCore"]),
         .library(name: "RMQTraceRender", targets: ["RMQTraceRender"]),
         .library(name: "RMQTrace", targets: ["RMQTrace"]),
+        .library(name: "RMQConsumer", targets: ["RMQConsumer"]),
         .executable(name: "rmq-trace", targets: ["rmq-trace"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
     ],
     targets: [
         // The codec: frames, headers, codes, bodies, stored messages. No I/O.
@@ -46,6 +48,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // A push consumer as plain-value state machines (inputs and clock ticks in, actions out; no I/O) and
+        // the ACL request signer.
+        .target(
+            name: "RMQConsumer",
+            dependencies: [
+                "RocketMQRemoting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "rmq-trace",
             dependencies: [
@@ -65,6 +77,10 @@ let package = Package(
         .testTarget(name: "RMQCaptureTests", dependencies: ["RMQCapture"]),
         // Builders for tests (synthetic captures and conversations): not a product, not production API.
         .target(name: "RMQTestSupport", dependencies: ["RocketMQRemoting", "RMQTraceModel", "RMQCapture", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "RMQConsumerTests",
+            dependencies: ["RMQConsumer", "RocketMQRemoting", .product(name: "NIOCore", package: "swift-nio")]
+        ),
         .testTarget(
             name: "RMQTraceTests",
             dependencies: ["RMQTrace", "RMQCapture", "RocketMQRemoting", "RMQTestSupport", .product(name: "NIOCore", package: "swift-nio")]
