@@ -184,7 +184,8 @@ class Recorder:
             key = uniq or mid or "%d:%d" % (qid, qoff)
             rec = {"id": key, "msgId": mid, "queueId": qid, "queueOffset": qoff, "keys": s(msg.keys),
                    "tags": s(msg.tags), "idx": int(idx) if idx and idx.lstrip("-").isdigit() else idx,
-                   "bodyLen": len(body), "reconsumeTimes": msg.reconsume_times}
+                   "bodyLen": len(body), "bodyHead": body[:24].decode("utf-8", "replace"),
+                   "reconsumeTimes": msg.reconsume_times}
             ok_body = None
             if isinstance(rec["idx"], int):
                 ok_body = body.decode("utf-8", "replace") == make_body(rec["idx"], len(body) > 4096)
