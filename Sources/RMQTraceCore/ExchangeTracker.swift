@@ -93,6 +93,9 @@ public struct ExchangeTracker: Sendable {
     private var frameIndex = 0
     private var findings: [Finding] = []
     private var unansweredFrames: [Int32: [Int]] = [:]
+    /// Credential values seen in extFields, so that text quoting them (AclException remarks) is scrubbed too.
+    private var knownSecrets: [String] = []
+    static let maxKnownSecrets = 256
 
     public init(configuration: TrackerConfiguration = TrackerConfiguration()) {
         self.configuration = configuration
@@ -270,6 +273,21 @@ public struct ExchangeTracker: Sendable {
         }
     }
 
+    /// Credentials out of the frame before anything sees it: extFields values replaced, remarks scrubbed of
+    /// known secret values and of `accessKey=…`-style text.
+    private mutating func redact(_ cmd: inout RemotingCommand) {
+        if let ext = cmd.extFields, ext.hasSecrets {
+            for e in ext.entries where Redaction.isSecret(e.key) && e.value.utf8.count >= 4 && !knownSecrets.contains(e.value) {
+                if knownSecrets.count >= Self.maxKnownSecrets { knownSecrets.removeFirst() }
+                knownSecrets.append(e.value)
+            }
+            cmd.extFields = ext.redacted()
+        }
+        if let r = cmd.remark, r.utf8.count >= 4, !knownSecrets.isEmpty || r.utf8.count >= 9 {
+            cmd.remark = Redaction.scrub(r, knownSecrets: knownSecrets)
+        }
+    }
+
     /// The request a response answers, taken out of the pending table (nil when it was not seen).
     private mutating func pairedRequest(connection id: Int, requester: String, opaque: Int32) -> RequestRef? {
         guard let p = connections[id]?.pending.removeValue(forKey: PendingKey(requester: requester, opaque: opaque)) else {
@@ -283,6 +301,8 @@ public struct ExchangeTracker: Sendable {
     /// One decoded command through pairing and annotation.
     private mutating func frame(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, source: String,
                                destination: String, into events: inout [TraceEvent]) {
+        var command = command
+        redact(&command)
         let request = command.isResponse ? pairedRequest(connection: id, requester: destination, opaque: command.opaque) : nil
         var header: TypedHeader? = nil
         var headerError: String? = nil

@@ -36,7 +36,7 @@ public enum FrameDescription {
     /// Printable text of body bytes: UTF-8 with control characters escaped (the property separators as
     /// `<01>`/`<02>`), cut at `limit` characters.
     public static func printable(_ bytes: some Collection<UInt8>, limit: Int = 200) -> String {
-        Describe.escaped(String(decoding: bytes, as: UTF8.self), limit: limit)
+        Describe.escaped(Redaction.scrub(String(decoding: bytes, as: UTF8.self)), limit: limit)
     }
 
     public static func messageLines(_ m: StoredMessage, index: Int, indent: String = "  ") -> [String] {
@@ -107,7 +107,7 @@ public enum FrameDescription {
             l.append("frame: \(frameSize) bytes, \(cmd.serializeType) header, body \(cmd.bodyLength) bytes")
         }
         l.append("\(cmd.kind.rawValue) code=\(cmd.code) \(cmd.codeName) opaque=\(cmd.opaque) flag=\(cmd.flag) (\(flagText(cmd))) language=\(cmd.language) version=\(cmd.version) (\(MQVersion.name(cmd.version)))")
-        if let r = cmd.remark { l.append("remark: \(r)") }
+        if let r = cmd.remark { l.append("remark: \(Redaction.scrub(r, knownSecrets: (cmd.extFields ?? ExtFields()).entries.filter { Redaction.isSecret($0.key) }.map(\.value)))") }
         if let ext = cmd.extFields {
             l.append("extFields (\(ext.count)): " + ext.redacted().entries.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
         }

@@ -108,3 +108,19 @@ private func unanswered(_ events: [TraceEvent]) -> [(FrameRecord, String)] {
     let f = frames(track(c).events)
     #expect(f[0].destinationRole == .broker)
 }
+
+@Test func credentialsNeverLeaveTheTracker() {
+    var c = Conversation()
+    let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+    var ext = ScenarioBuilder.pull(group: "g", topic: "T", queueId: 0, offset: 0)
+    ext["AccessKey"] = "RocketMQ-AK-7"
+    ext["Signature"] = "c2lnbmF0dXJlLWJ5dGVz"
+    let r = c.request(b, RequestCode.pullMessage, ext)
+    // 4.9.4 answers an ACL failure as SYSTEM_ERROR with the exception text, which quotes the AccessKey.
+    c.answer(b, r, ResponseCode.systemError, remark: "org.apache.rocketmq.acl.common.AclException: No acl config for RocketMQ-AK-7, user RocketMQ-AK-7")
+    let f = frames(track(c).events)
+    #expect(f[0].command.extFields?["AccessKey"] == "<redacted 13 bytes>")
+    #expect(f[0].command.extFields?["Signature"] == "<redacted 20 bytes>")
+    #expect(f[1].command.remark == "org.apache.rocketmq.acl.common.AclException: No acl config for <redacted>, user <redacted>")
+    #expect(!"\(f)".contains("RocketMQ-AK-7"))
+}
