@@ -12,6 +12,13 @@ public struct ConsumeFlowAnalyzer: Sendable {
         public var doubleOwnershipNanos: Int64 = 20_000_000_000
         /// Committed offset not advancing for this long while pulls deliver messages.
         public var stuckCommitNanos: Int64 = 30_000_000_000
+        /// A client whose connection closed without UNREGISTER_CLIENT and that is not seen again for this long
+        /// vanished (a heartbeat interval and some).
+        public var vanishGraceNanos: Int64 = 35_000_000_000
+        /// A queue holding unconsumed messages with no pull in flight for longer than this is unattended.
+        public var unattendedNanos: Int64 = 10_000_000_000
+        /// The window at the end of the run over which lag status is judged (STOP: no commit and no pull in it).
+        public var lagWindowNanos: Int64 = 30_000_000_000
         /// Frames quoted per finding.
         public var maxFramesPerFinding = 10
         /// Bound on what the analyzer remembers (queues, clients, heartbeat sources), so that memory depends on
@@ -40,6 +47,32 @@ public struct ConsumeFlowAnalyzer: Sendable {
         var lastCommitAdvance: CaptureTime?
         var commitFrame: Int?
         var stuckReported = false
+        /// Per client: one past the last offset delivered to it.
+        var deliveredTo: [String: Int64] = [:]
+        /// Pulls sent and not yet answered, and since when none was.
+        var pullsInFlight = 0
+        var idleSince: CaptureTime?
+        var idleReported = false
+        /// When the current owner took the queue over (its first pull after another client's).
+        var ownerSince: CaptureTime?
+        /// Lag (broker max − committed) over the run, for the status.
+        public internal(set) var lagFirst: Int64?
+        public internal(set) var lagMax: Int64?
+        public internal(set) var lagLast: Int64?
+        var lagNeverFell = true
+        var rewound = false
+        var lastCommitTime: CaptureTime?
+        /// Lag status at the end of the run, as Burrow evaluates it.
+        public internal(set) var status: LagStatus = .ok
+        var firstSeen: CaptureTime?
+
+        mutating func sampleLag() {
+            guard let l = lag else { return }
+            if lagFirst == nil { lagFirst = l }
+            if let last = lagLast, l < last { lagNeverFell = false }
+            lagLast = l
+            lagMax = max(lagMax ?? l, l)
+        }
         public var lag: Int64? {
             guard let m = brokerMaxOffset, let c = committedOffset else { return nil }
             return max(0, m - c)
@@ -87,10 +120,28 @@ public struct ConsumeFlowAnalyzer: Sendable {
     enum ErrorKey: Hashable, Sendable {
         case answer(request: Int32, response: Int32)
         case noRoute(topic: String)
+        case acl(failure: AclFailure, request: Int32, account: String?, resource: String?)
     }
-    private var errorAnswers: [ErrorKey: (count: Int, frames: [Int], severity: Finding.Severity, responseName: String)] = [:]
+    private var errorAnswers: [ErrorKey: (count: Int, frames: [Int], severity: Finding.Severity, responseName: String, time: CaptureTime?)] = [:]
     private var errorOrder: [ErrorKey] = []
     private var openConnections: Set<Int> = []
+    /// The client (by clientID) behind each connection to a broker, and the groups it heartbeats for.
+    private var clientOfConnection: [Int: String] = [:]
+    private var groupsOfClient: [String: Set<String>] = [:]
+    private var unregistered: Set<String> = []
+    private var vanished: Set<String> = []
+    /// Members per group (heartbeats minus unregisters and vanishings), for "group not online" after the last left.
+    private var liveMembers: [String: Set<String>] = [:]
+    private var everMembers: Set<String> = []
+    /// Accounts (labels) and the clients that used them.
+    private var accounts: [String: Set<String>] = [:]
+    private var heartbeatRefusedReported: Set<String> = []
+    private var pendingVanish: [String: (finding: Finding, since: CaptureTime)] = [:]
+    /// Hand-overs with redelivery, until the previous owner is seen not to come back.
+    private var pendingHandOvers: [QueueKey: (finding: Finding, previous: String)] = [:]
+    private var handOverOrder: [QueueKey] = []
+    /// The latest frame time seen (the end of the run for the lag status).
+    public private(set) var lastTime: CaptureTime?
     /// CLUSTERING or BROADCASTING, from heartbeats (broadcast consumers keep offsets locally).
     private var messageModel: [String: String] = [:]
     /// Topics each client subscribes per group, from heartbeats.
@@ -112,7 +163,48 @@ public struct ConsumeFlowAnalyzer: Sendable {
     public func clientLabel(_ endpoint: String) -> String { clientIdByEndpoint[endpoint] ?? endpoint }
 
     public mutating func connectionOpened(_ id: Int) { openConnections.insert(id) }
-    public mutating func connectionClosed(_ id: Int) { openConnections.remove(id) }
+
+    /// A connection ended. A client's broker connection that closes or resets before it unregistered means
+    /// the client vanished (crash or kill); the end of a capture or of a live run is not that.
+    public mutating func connectionClosed(_ id: Int, reason: String = "closed", time: CaptureTime? = nil, findings: inout [Finding]) {
+        openConnections.remove(id)
+        guard let client = clientOfConnection.removeValue(forKey: id) else { return }
+        let abrupt = (reason.contains("closed") || reason.contains("reset")) && !reason.hasPrefix("end of")
+        guard abrupt, !unregistered.contains(client), !vanished.contains(client) else { return }
+        // Another live connection of the same client to a broker keeps it alive (a reconnect).
+        if clientOfConnection.values.contains(client) { return }
+        vanished.insert(client)
+        let groups = (groupsOfClient[client] ?? []).sorted()
+        var ranges: [UncommittedRange] = []
+        var proof: [Int] = []
+        for key in progress.keys.sorted() {
+            guard let q = progress[key], groups.contains(q.group), q.owner == client,
+                  let delivered = q.deliveredTo[client] else { continue }
+            let committed = q.committedOffset ?? 0
+            if delivered > committed { ranges.append(UncommittedRange(queue: q.ref, deliveredUpTo: delivered, committed: committed)) }
+            if let f = q.owners[client]?.frames.last { proof.append(f) }
+        }
+        // Confirmed once the client stays away for a heartbeat interval (or at the end of the run); a client
+        // that comes back (a reconnect) was not gone.
+        let finding = Finding(severity: ranges.isEmpty ? .warning : .error,
+                              detail: .consumerVanished(client: client, groups: groups, reason: reason, ranges: ranges),
+                              frames: frames(proof.sorted()), time: time)
+        pendingVanish[client] = (finding, time ?? lastTime ?? CaptureTime(nanoseconds: 0))
+    }
+
+    /// Vanishings whose grace period is over become findings; a client seen again is not gone.
+    private mutating func settleVanished(seen client: String?, now: CaptureTime, findings: inout [Finding]) {
+        if let client, pendingVanish.removeValue(forKey: client) != nil { vanished.remove(client) }
+        for (client, p) in pendingVanish where now.nanoseconds - p.since.nanoseconds > configuration.vanishGraceNanos {
+            pendingVanish[client] = nil
+            confirmVanished(client, p.finding, findings: &findings)
+        }
+    }
+
+    private mutating func confirmVanished(_ client: String, _ finding: Finding, findings: inout [Finding]) {
+        for g in groupsOfClient[client] ?? [] { liveMembers[g]?.remove(client) }
+        findings.append(finding)
+    }
 
     public static func phase(requestCode: Int32, topic: String?) -> Phase {
         switch requestCode {
@@ -180,7 +272,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             return
         }
         // In place: a copy of the entry would copy its owners table on every pull.
-        body(&progress[key, default: QueueProgress(group: group, ref: QueueRef(topic: topic, broker: broker, queueId: queueId))])
+        body(&progress[key, default: QueueProgress(group: group, ref: QueueRef(topic: topic, broker: broker, queueId: queueId), firstSeen: lastTime)])
     }
 
     private func frames(_ f: [Int]) -> [Int] { Array(f.prefix(configuration.maxFramesPerFinding)) }
@@ -218,6 +310,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
     /// Sets the frame's phase and client and updates the picture; appends findings detected on the way.
     public mutating func observe(_ frame: inout FrameRecord, findings: inout [Finding]) {
         let cmd = frame.command
+        lastTime = max(lastTime ?? frame.time, frame.time)
         let requestCode = frame.requestCode ?? cmd.code
         let header = frame.requestHeader
         frame.phase = Self.phase(requestCode: requestCode, topic: Self.topic(of: header))
@@ -247,6 +340,14 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
         frame.client = clientLabel(clientEndpoint)
         let client = frame.client ?? clientEndpoint
+        if !pendingVanish.isEmpty { settleVanished(seen: clientIdByEndpoint[clientEndpoint], now: frame.time, findings: &findings) }
+        if let id = clientIdByEndpoint[clientEndpoint], serverEndpoint != clientEndpoint,
+           frame.sourceRole == .broker || frame.destinationRole == .broker, clientOfConnection[frame.connection] == nil {
+            clientOfConnection[frame.connection] = id
+        }
+        if let account = frame.account, !cmd.isResponse {
+            if accounts[account] == nil, accounts.count >= configuration.maxTracked { untracked += 1 } else { accounts[account, default: []].insert(client) }
+        }
 
         if cmd.isResponse {
             observeResponse(&frame, requestCode: requestCode, client: client, server: serverEndpoint, findings: &findings)
@@ -278,7 +379,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
             return
         }
         heartbeatConnections[key] = (frame.connection, frame.source, frame.index)
+        unregistered.remove(hb.clientID)
+        vanished.remove(hb.clientID)
         for c in hb.consumerDataSet {
+            groupsOfClient[hb.clientID, default: []].insert(c.groupName)
+            liveMembers[c.groupName, default: []].insert(hb.clientID)
+            everMembers.insert(c.groupName)
             messageModel[c.groupName] = c.messageModel
             subscribedTopics[GroupMember(group: c.groupName, client: hb.clientID)] = c.subscriptionDataSet.map(\.topic)
             let subs = c.subscriptionDataSet.map { "\($0.topic) \($0.expressionType) \"\($0.subString)\"" }.sorted()
@@ -301,7 +407,34 @@ public struct ConsumeFlowAnalyzer: Sendable {
             commit(group: h.consumerGroup, topic: h.topic, broker: server, queueId: h.queueId, offset: h.commitOffset,
                    frame: frame, client: client, findings: &findings)
         case .pullMessage(let h)?:
+            var handOver: Finding? = nil
+            var unattended: Finding? = nil
+            let cfg = configuration
             withQueue(group: h.consumerGroup, topic: h.topic, brokerAddress: server, queueId: h.queueId) { q in
+                // Nobody pulling while messages wait.
+                if q.pullsInFlight == 0, let since = q.idleSince, let lag = q.lag, lag > 0, !q.idleReported,
+                   frame.time.nanoseconds - since.nanoseconds > cfg.unattendedNanos {
+                    unattended = Finding(severity: .warning,
+                                         detail: .queueUnattended(group: h.consumerGroup, queue: q.ref, fromNanos: since.nanoseconds,
+                                                                  untilNanos: frame.time.nanoseconds, toEnd: false, lag: lag,
+                                                                  thresholdNanos: cfg.unattendedNanos),
+                                         frames: [frame.index], time: since)
+                    q.idleReported = true
+                }
+                // A hand-over: the new owner starts below what the previous one was delivered.
+                if let previous = q.owner, previous != client {
+                    q.ownerSince = frame.time
+                    if let delivered = q.deliveredTo[previous], h.queueOffset < delivered {
+                        handOver = Finding(severity: .warning,
+                                           detail: .redelivered(group: h.consumerGroup, queue: q.ref, previous: previous, next: client,
+                                                                from: h.queueOffset, to: delivered),
+                                           frames: [q.owners[previous]?.frames.last, frame.index].compactMap { $0 }, time: frame.time)
+                    }
+                } else if q.owner == nil {
+                    q.ownerSince = frame.time
+                }
+                q.pullsInFlight += 1
+                q.idleSince = nil
                 q.pulls += 1
                 q.lastPullTime = frame.time
                 q.owner = client
@@ -311,12 +444,25 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 if o.frames.count < 3 { o.frames.append(frame.index) }
                 q.owners[client] = o
             }
+            if let unattended { findings.append(unattended) }
+            // A hand-over is confirmed when the previous owner does not come back to the queue (if it does, the
+            // two pull it at once: a double ownership, reported as such).
+            let key = QueueKey(group: h.consumerGroup, topic: h.topic, broker: brokerLabel(server), queueId: h.queueId)
+            if let pending = pendingHandOvers[key], pending.previous == client { pendingHandOvers[key] = nil }
+            if let handOver, case .redelivered(_, _, let previous, _, _, _) = handOver.detail, pendingHandOvers[key] == nil {
+                pendingHandOvers[key] = (handOver, previous)
+                if !handOverOrder.contains(key) { handOverOrder.append(key) }
+            }
             if h.sysFlag.contains(.commitOffset) {
                 commit(group: h.consumerGroup, topic: h.topic, broker: server, queueId: h.queueId, offset: h.commitOffset,
                        frame: frame, client: client, findings: &findings)
             }
         case .unregisterClient(let h)?:
-            if let group = h.consumerGroup { uncommittedAtShutdown(group: group, client: client, frame: frame, findings: &findings) }
+            if let group = h.consumerGroup, !group.isEmpty {
+                uncommittedAtShutdown(group: group, client: client, frame: frame, findings: &findings)
+                liveMembers[group]?.remove(client)
+            }
+            unregistered.insert(client)
         default:
             break
         }
@@ -326,8 +472,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                  frame: FrameRecord, client: String, findings: inout [Finding]) {
         var finding: Finding? = nil
         withQueue(group: group, topic: topic, brokerAddress: broker, queueId: queueId) { q in
+            q.lastCommitTime = frame.time
             if let prev = q.committedOffset {
                 if offset < prev {
+                    q.rewound = true
                     finding = Finding(severity: .warning,
                                       detail: .offsetBackwards(group: group, queue: q.ref, from: prev, to: offset, client: client),
                                       frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
@@ -339,6 +487,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
             q.committedOffset = offset
             q.commitFrame = frame.index
+            q.sampleLag()
         }
         if let finding { findings.append(finding) }
     }
@@ -349,7 +498,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         var ranges: [UncommittedRange] = []
         var proof: [Int] = [frame.index]
         for key in progress.keys.sorted() {
-            guard let q = progress[key], q.group == group, q.owner == client, let delivered = q.deliveredOffset else { continue }
+            guard let q = progress[key], q.group == group, q.owner == client, let delivered = q.deliveredTo[client] else { continue }
             let committed = q.committedOffset ?? 0
             if delivered > committed {
                 ranges.append(UncommittedRange(queue: q.ref, deliveredUpTo: delivered, committed: committed))
@@ -362,9 +511,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    private mutating func noteError(_ key: ErrorKey, severity: Finding.Severity, responseName: String, frame: Int) {
+    private mutating func noteError(_ key: ErrorKey, severity: Finding.Severity, responseName: String, frame: Int, time: CaptureTime) {
         if errorAnswers[key] == nil {
-            errorAnswers[key] = (0, [], severity, responseName)
+            errorAnswers[key] = (0, [], severity, responseName, time)
             errorOrder.append(key)
         }
         errorAnswers[key]!.count += 1
@@ -378,6 +527,21 @@ public struct ConsumeFlowAnalyzer: Sendable {
         let code = cmd.code
         var codeName: String { cmd.codeName }  // only error answers need the name
 
+        // ACL refusals (SYSTEM_ERROR with an AclException text) are their own finding.
+        if code == ResponseCode.systemError, let (failure, resource) = AclFailure.classify(remark: cmd.remark) {
+            let account = frame.request?.account
+            noteError(.acl(failure: failure, request: requestCode, account: account, resource: resource), severity: .error,
+                      responseName: codeName, frame: frame.index, time: frame.time)
+            if requestCode == RequestCode.heartBeat, !heartbeatRefusedReported.contains(client) {
+                heartbeatRefusedReported.insert(client)
+                var groups: [String] = []
+                if case .heartbeat(let hb)? = frame.request.map(\.body) { groups = hb.consumerDataSet.map(\.groupName) }
+                findings.append(Finding(severity: .error, detail: .heartbeatRefused(client: client, groups: groups, account: account),
+                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
+                for g in groups { liveMembers[g]?.remove(client) }
+            }
+            return
+        }
         // Error answers that matter for consumption.
         switch code {
         case ResponseCode.subscriptionNotLatest, ResponseCode.noPermission, ResponseCode.systemBusy, ResponseCode.flowControl,
@@ -385,7 +549,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
              ResponseCode.systemError, ResponseCode.requestCodeNotSupported, ResponseCode.goAway:
             guard requestCode != RequestCode.getConsumerListByGroup else { break }
             let severity: Finding.Severity = code == ResponseCode.subscriptionNotLatest ? .info : .warning
-            noteError(.answer(request: requestCode, response: code), severity: severity, responseName: codeName, frame: frame.index)
+            noteError(.answer(request: requestCode, response: code), severity: severity, responseName: codeName, frame: frame.index,
+                      time: frame.time)
         default:
             break
         }
@@ -395,7 +560,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let topic = Self.topic(of: reqHeader) ?? "?"
             if code == ResponseCode.topicNotExist {
                 let retry = topic.hasPrefix("%RETRY%") || topic.hasPrefix("%DLQ%")
-                noteError(.noRoute(topic: topic), severity: retry ? .info : .error, responseName: codeName, frame: frame.index)
+                noteError(.noRoute(topic: topic), severity: retry ? .info : .error, responseName: codeName, frame: frame.index,
+                          time: frame.time)
             }
             if case .route(let route) = frame.body {
                 routes[topic] = route
@@ -408,7 +574,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 frame.annotation = shares(group: group, client: client, ids: ids, frame: frame)
             }
             if code != ResponseCode.success {
-                findings.append(Finding(severity: .error,
+                let emptied = everMembers.contains(group) && (liveMembers[group]?.isEmpty ?? true)
+                findings.append(Finding(severity: emptied ? .info : .error,
                                         detail: .groupNotOnline(group: group, broker: server, response: codeName, remark: cmd.remark),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
@@ -420,14 +587,38 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                                                  latencyNanos: latency, timeoutNanos: configuration.clientPullTimeoutNanos),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
-            guard case .pullMessageResponse(let resp)? = frame.header else { break }
+            var stale: Finding? = nil
+            guard case .pullMessageResponse(let resp)? = frame.header else {
+                withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
+                    q.pullsInFlight = max(0, q.pullsInFlight - 1)
+                    if q.pullsInFlight == 0 { q.idleSince = frame.time }
+                }
+                break
+            }
             var stuck: Finding? = nil
             let cfg = configuration
+            let requestTime = frame.request?.time
             withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
+                q.pullsInFlight = max(0, q.pullsInFlight - 1)
+                if q.pullsInFlight == 0 { q.idleSince = frame.time }
                 q.brokerMaxOffset = resp.maxOffset
+                q.sampleLag()
+                var n = 0
+                if case .messages(let count, _, _, _) = frame.body { n = count }
+                // A long poll of the previous owner answered after the queue moved on.
+                if code == ResponseCode.success, let owner = q.owner, owner != client, let since = q.ownerSince,
+                   let sent = requestTime, sent < since {
+                    if n > 0 {
+                        stale = Finding(severity: .info,
+                                        detail: .stalePull(group: req.consumerGroup, queue: q.ref, client: client, newOwner: owner, count: n),
+                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time)
+                    }
+                    return
+                }
                 if code == ResponseCode.success {
-                    if case .messages(let n, _, _, _) = frame.body { q.messages += n }
+                    q.messages += n
                     q.deliveredOffset = max(q.deliveredOffset ?? 0, resp.nextBeginOffset)
+                    q.deliveredTo[client] = max(q.deliveredTo[client] ?? 0, resp.nextBeginOffset)
                     if let c = q.committedOffset, let since = q.lastCommitAdvance, !q.stuckReported,
                        resp.nextBeginOffset > c, frame.time.nanoseconds - since.nanoseconds > cfg.stuckCommitNanos {
                         q.stuckReported = true
@@ -440,6 +631,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 }
             }
             if let stuck { findings.append(stuck) }
+            if let stale { findings.append(stale) }
             if code == ResponseCode.pullOffsetMoved {
                 findings.append(Finding(severity: .warning,
                                         detail: .offsetMoved(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
@@ -450,7 +642,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
         case RequestCode.queryConsumerOffset:
             if case .queryConsumerOffset(let req)? = reqHeader, case .offsetResponse(let r)? = frame.header {
                 withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
-                    if q.committedOffset == nil { q.committedOffset = r.offset; q.lastCommitAdvance = frame.time }
+                    if q.committedOffset == nil {
+                        q.committedOffset = r.offset
+                        q.lastCommitAdvance = frame.time
+                        q.sampleLag()
+                    }
                 }
             }
         default:
@@ -514,6 +710,29 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 }
             }
         }
+        for (client, p) in pendingVanish.sorted(by: { $0.value.since < $1.value.since }) { confirmVanished(client, p.finding, findings: &findings) }
+        pendingVanish.removeAll()
+        for key in handOverOrder { if let p = pendingHandOvers[key] { findings.append(p.finding) } }
+        // Queues left unattended to the end, and the lag status of every queue.
+        let end = lastTime
+        for key in progress.keys.sorted() {
+            guard var q = progress[key] else { continue }
+            if let end, q.pullsInFlight == 0, let since = q.idleSince, let lag = q.lag, lag > 0, !q.idleReported,
+               end.nanoseconds - since.nanoseconds > configuration.unattendedNanos {
+                findings.append(Finding(severity: .warning,
+                                        detail: .queueUnattended(group: q.group, queue: q.ref, fromNanos: since.nanoseconds, untilNanos: end.nanoseconds,
+                                                                 toEnd: true,
+                                                                 lag: lag, thresholdNanos: configuration.unattendedNanos),
+                                        frames: [], time: since))
+            }
+            q.status = Self.status(q, end: end, window: configuration.lagWindowNanos)
+            progress[key] = q
+        }
+        // The strategy each group is seen to use.
+        inferAllocation(findings: &findings)
+        if !accounts.isEmpty {
+            findings.append(Finding(severity: .info, detail: .signedTraffic(accounts: accounts.mapValues { $0.sorted() }), frames: [], time: nil))
+        }
         for key in errorOrder {
             guard let e = errorAnswers[key] else { continue }
             let detail: FindingDetail
@@ -522,8 +741,60 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 detail = .errorAnswer(request: request, response: response, responseName: e.responseName, count: e.count)
             case .noRoute(let topic):
                 detail = .noRoute(topic: topic, count: e.count)
+            case .acl(let failure, let request, let account, let resource):
+                detail = .aclDenied(failure: failure, request: request, account: account, resource: resource, count: e.count)
             }
-            findings.append(Finding(severity: e.severity, detail: detail, frames: e.frames, time: nil))
+            findings.append(Finding(severity: e.severity, detail: detail, frames: e.frames, time: e.time))
+        }
+    }
+
+    /// Burrow's evaluation of a queue's consumer lag over the run (linkedin/Burrow's rules, on what a capture
+    /// shows): REWIND when the committed offset went back; STOP when lag is above zero and neither a commit nor
+    /// a pull happened in the last window; STALL when lag is above zero and commits stopped in the window while
+    /// pulls went on; WARN when lag grew over the run and never fell; OK otherwise.
+    static func status(_ q: QueueProgress, end: CaptureTime?, window: Int64) -> LagStatus {
+        if q.rewound { return .rewind }
+        guard let lag = q.lagLast, lag > 0 else { return .ok }
+        if let end {
+            // A run shorter than two windows is judged on its second half.
+            let observed = end.nanoseconds - (q.firstSeen?.nanoseconds ?? end.nanoseconds)
+            let start = end.nanoseconds - min(window, max(observed / 2, 1))
+            let committedInWindow = (q.lastCommitAdvance?.nanoseconds ?? Int64.min) >= start
+            let pulledInWindow = (q.lastPullTime?.nanoseconds ?? Int64.min) >= start || q.pullsInFlight > 0
+            if !committedInWindow && !pulledInWindow { return .stop }
+            if !committedInWindow && q.committedOffset != nil && (q.lastCommitAdvance?.nanoseconds ?? Int64.min) < start
+                && (q.firstSeen?.nanoseconds ?? end.nanoseconds) < start { return .stall }
+        }
+        if let first = q.lagFirst, lag > first, q.lagNeverFell { return .warn }
+        return .ok
+    }
+
+    /// Per group, the strategy under which every client's pulls (after its last consumer list) fit its share.
+    private func inferAllocation(findings: inout [Finding]) {
+        var byGroup: [String: [MemberTopic]] = [:]
+        for key in expectedOrder { byGroup[key.group, default: []].append(key) }
+        for group in byGroup.keys.sorted() {
+            var fits: [AllocationStrategy: Bool] = [.averagely: true, .circle: true]
+            var clients: Set<String> = []
+            var any = false
+            for key in byGroup[group]! {
+                guard let e = expectedShares[key] else { continue }
+                let pulled = Set(progress.values.filter { $0.group == group && $0.topic == key.topic }
+                    .compactMap { q -> String? in
+                        guard let o = q.owners[key.client], o.last > e.time else { return nil }
+                        return "\(q.broker)#\(q.queueId)"
+                    })
+                guard !pulled.isEmpty else { continue }
+                any = true
+                clients.insert(key.client)
+                for (strategy, share) in e.shares where !pulled.isSubset(of: share) { fits[strategy] = false }
+            }
+            guard any, clients.count > 1 else { continue }
+            let avg = fits[.averagely] ?? false, circle = fits[.circle] ?? false
+            guard avg != circle else { continue }  // both (the shares coincide) or neither (a mismatch, reported)
+            findings.append(Finding(severity: .info,
+                                    detail: .allocationInferred(group: group, strategy: avg ? "AVG" : "AVG_BY_CIRCLE", clients: clients.count),
+                                    frames: [], time: nil))
         }
     }
 
@@ -531,4 +802,13 @@ public struct ConsumeFlowAnalyzer: Sendable {
     public var lagTable: [QueueProgress] {
         progress.values.sorted { ($0.group, $0.topic, $0.broker, $0.queueId) < ($1.group, $1.topic, $1.broker, $1.queueId) }
     }
+}
+
+/// A queue's consumer-lag status (linkedin/Burrow's names).
+public enum LagStatus: String, Sendable {
+    case ok = "OK"
+    case warn = "WARN"
+    case stall = "STALL"
+    case stop = "STOP"
+    case rewind = "REWIND"
 }

@@ -93,8 +93,11 @@ public struct ExchangeTracker: Sendable {
     private var frameIndex = 0
     private var findings: [Finding] = []
     private var unansweredFrames: [Int32: [Int]] = [:]
+    private var unansweredTime: [Int32: CaptureTime] = [:]
     /// Credential values seen in extFields, so that text quoting them (AclException remarks) is scrubbed too.
     private var knownSecrets: [String] = []
+    /// AccessKeys in order of appearance: `account-N` names the N-th (the key itself is never printed).
+    private var accountKeys: [String] = []
     static let maxKnownSecrets = 256
 
     public init(configuration: TrackerConfiguration = TrackerConfiguration()) {
@@ -135,7 +138,7 @@ public struct ExchangeTracker: Sendable {
             let n = statistics.byRequestCode[code]?.unanswered ?? frames.count
             let pull = code == RequestCode.pullMessage
             findings.append(Finding(severity: pull ? .info : .warning, detail: .unanswered(request: code, count: n),
-                                    frames: Array(frames.prefix(configuration.analyzer.maxFramesPerFinding)), time: nil))
+                                    frames: Array(frames.prefix(configuration.analyzer.maxFramesPerFinding)), time: unansweredTime[code]))
         }
         for f in findings { events.append(.finding(f)) }
     }
@@ -176,6 +179,7 @@ public struct ExchangeTracker: Sendable {
         for p in conn.pending.values.sorted(by: { $0.frame.index < $1.frame.index }) {
             let lost = conn.lostFrom.contains(p.frame.destination)
             statistics.byRequestCode[p.frame.command.code, default: .init()].unanswered += 1
+            if unansweredTime[p.frame.command.code] == nil { unansweredTime[p.frame.command.code] = p.frame.time }
             if unansweredFrames[p.frame.command.code, default: []].count < configuration.analyzer.maxFramesPerFinding {
                 unansweredFrames[p.frame.command.code, default: []].append(p.frame.index)
             }
@@ -183,7 +187,9 @@ public struct ExchangeTracker: Sendable {
             events.append(.unanswered(p.frame, reason: lost ? "\(why); bytes from \(p.frame.destination) were lost in the capture, the answer may be among them" : why))
         }
         conn.pending.removeAll()
-        analyzer.connectionClosed(id)
+        findings.removeAll(keepingCapacity: true)
+        analyzer.connectionClosed(id, reason: reason, time: time, findings: &findings)
+        for f in findings { events.append(.finding(f)) }
         events.append(.connectionClosed(id: id, reason: reason, time: time))
     }
 
@@ -275,8 +281,19 @@ public struct ExchangeTracker: Sendable {
 
     /// Credentials out of the frame before anything sees it: extFields values replaced, remarks scrubbed of
     /// known secret values and of `accessKey=…`-style text.
-    private mutating func redact(_ cmd: inout RemotingCommand) {
+    /// Returns the label of the account that signed it, if any.
+    @discardableResult
+    private mutating func redact(_ cmd: inout RemotingCommand) -> String? {
+        var account: String? = nil
         if let ext = cmd.extFields, ext.hasSecrets {
+            if let ak = ext["AccessKey"], !ak.isEmpty {
+                if let i = accountKeys.firstIndex(of: ak) {
+                    account = "account-\(i + 1)"
+                } else if accountKeys.count < Self.maxKnownSecrets {
+                    accountKeys.append(ak)
+                    account = "account-\(accountKeys.count)"
+                }
+            }
             for e in ext.entries where Redaction.isSecret(e.key) && e.value.utf8.count >= 4 && !knownSecrets.contains(e.value) {
                 if knownSecrets.count >= Self.maxKnownSecrets { knownSecrets.removeFirst() }
                 knownSecrets.append(e.value)
@@ -286,6 +303,7 @@ public struct ExchangeTracker: Sendable {
         if let r = cmd.remark, r.utf8.count >= 4, !knownSecrets.isEmpty || r.utf8.count >= 9 {
             cmd.remark = Redaction.scrub(r, knownSecrets: knownSecrets)
         }
+        return account
     }
 
     /// The request a response answers, taken out of the pending table (nil when it was not seen).
@@ -294,15 +312,17 @@ public struct ExchangeTracker: Sendable {
             statistics.orphanResponses += 1
             return nil
         }
-        return RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
-                          body: p.frame.body)
+        var ref = RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
+                             body: p.frame.body)
+        ref.account = p.frame.account
+        return ref
     }
 
     /// One decoded command through pairing and annotation.
     private mutating func frame(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, source: String,
                                destination: String, into events: inout [TraceEvent]) {
         var command = command
-        redact(&command)
+        let account = redact(&command)
         let request = command.isResponse ? pairedRequest(connection: id, requester: destination, opaque: command.opaque) : nil
         var header: TypedHeader? = nil
         var headerError: String? = nil
@@ -313,7 +333,7 @@ public struct ExchangeTracker: Sendable {
         } catch {
             headerError = "\(error)"
         }
-        record(command, size: size, time: time, connection: id, source: source, destination: destination, request: request,
+        record(command, size: size, time: time, connection: id, source: source, destination: destination, request: request, account: account,
                header: header, headerError: headerError, into: &events)
     }
 
@@ -348,8 +368,8 @@ public struct ExchangeTracker: Sendable {
     }
 
     private mutating func record(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, source: String,
-                                 destination: String, request: RequestRef?, header: TypedHeader?, headerError: String?,
-                                 into events: inout [TraceEvent]) {
+                                 destination: String, request: RequestRef?, account: String? = nil, header: TypedHeader?,
+                                 headerError: String?, into events: inout [TraceEvent]) {
         var cmd = command
         statistics.frames += 1
         if cmd.serializeType == .json { statistics.jsonFrames += 1 } else { statistics.binaryFrames += 1 }
@@ -363,6 +383,7 @@ public struct ExchangeTracker: Sendable {
                                  sourceRole: role(of: source), destinationRole: role(of: destination), command: cmd,
                                  frameSize: size, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request,
                                  phase: .other, client: nil)
+        record.account = account
         frameIndex += 1
         findings.removeAll(keepingCapacity: true)
         analyzer.observe(&record, findings: &findings)

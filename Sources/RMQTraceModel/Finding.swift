@@ -86,6 +86,26 @@ public enum FindingDetail: Sendable, Hashable {
     case queueUnowned(group: String, topic: String, queues: [String])
     /// Requests never answered, per request code.
     case unanswered(request: Int32, count: Int)
+    /// A client whose connections closed or reset without UNREGISTER_CLIENT (a crash or kill, not a shutdown),
+    /// with what had been delivered to it and not committed: the next owner receives those again.
+    case consumerVanished(client: String, groups: [String], reason: String, ranges: [UncommittedRange])
+    /// A queue passed to another client whose first pull starts below what the previous owner was delivered:
+    /// messages `from..<to` are delivered to both.
+    case redelivered(group: String, queue: QueueRef, previous: String, next: String, from: Int64, to: Int64)
+    /// A queue holding unconsumed messages that no client pulled for longer than the threshold; `toEnd` when
+    /// the window lasts to the end of the run.
+    case queueUnattended(group: String, queue: QueueRef, fromNanos: Int64, untilNanos: Int64, toEnd: Bool, lag: Int64, thresholdNanos: Int64)
+    /// A long poll of a queue's previous owner answered with messages after the queue moved on: that client
+    /// drops them; the new owner reads them itself.
+    case stalePull(group: String, queue: QueueRef, client: String, newOwner: String, count: Int)
+    /// An AclException answer (4.9.4 sends them as SYSTEM_ERROR with the exception text), counted.
+    case aclDenied(failure: AclFailure, request: Int32, account: String?, resource: String?, count: Int)
+    /// A client whose heartbeat was refused by ACL: its groups never registered with the broker.
+    case heartbeatRefused(client: String, groups: [String], account: String?)
+    /// Signed traffic: the accounts (AccessKeys, never printed: labelled in order of appearance) and their clients.
+    case signedTraffic(accounts: [String: [String]])
+    /// The allocation strategy a group's clients are seen to use.
+    case allocationInferred(group: String, strategy: String, clients: Int)
 
     public var kind: String {
         switch self {
@@ -103,6 +123,14 @@ public enum FindingDetail: Sendable, Hashable {
         case .allocationMismatch: return "allocation-mismatch"
         case .queueUnowned: return "queue-unowned"
         case .unanswered: return "unanswered"
+        case .consumerVanished: return "consumer-vanished"
+        case .redelivered: return "redelivered"
+        case .queueUnattended: return "queue-unattended"
+        case .stalePull: return "stale-pull"
+        case .aclDenied: return "acl-denied"
+        case .heartbeatRefused: return "heartbeat-refused"
+        case .signedTraffic: return "signed-traffic"
+        case .allocationInferred: return "allocation"
         }
     }
 
@@ -161,6 +189,66 @@ public enum FindingDetail: Sendable, Hashable {
             let pull = request == RequestCode.pullMessage
             return "\(RequestCode.name(request)): \(n) request\(n == 1 ? "" : "s") never answered"
                 + (pull ? " (long polls still held by the broker when the capture or connection ended)" : "")
+        case .consumerVanished(let client, let groups, let reason, let ranges):
+            let total = ranges.reduce(Int64(0)) { $0 + $1.count }
+            let what = ranges.isEmpty ? "nothing delivered to it was left uncommitted"
+                : "\(total) delivered message\(total == 1 ? "" : "s") not committed ("
+                    + ranges.map { "\($0.queue) delivered up to \($0.deliveredUpTo - 1), committed \($0.committed)" }.joined(separator: "; ")
+                    + "), which the next owner receives again"
+            return "\(client) (\(groups.joined(separator: ", "))) vanished: its connection \(reason) without UNREGISTER_CLIENT (a crash or kill, not a shutdown); \(what)"
+        case .redelivered(let group, let q, let previous, let next, let from, let to):
+            return "\(group) \(q) passed from \(previous) to \(next), which starts at \(from) while \(previous) had been delivered up to \(to - 1): \(to - from) message\(to - from == 1 ? "" : "s") (\(from)..\(to - 1)) delivered to both"
+        case .queueUnattended(let group, let q, let from, let until, let toEnd, let lag, let threshold):
+            return "\(group) \(q) held \(lag) unconsumed message\(lag == 1 ? "" : "s") and no client pulled it for \(Self.seconds(until - from))"
+                + (toEnd ? " up to the end of the run" : "") + " (over \(Self.seconds(threshold)): an owner gone, or a rebalance not yet done)"
+        case .stalePull(let group, let q, let client, let newOwner, let count):
+            return "\(group) \(q): a long poll of \(client), its previous owner, was answered with \(count) message\(count == 1 ? "" : "s") after the queue moved to \(newOwner); \(client) drops them and \(newOwner) reads them itself"
+        case .aclDenied(let failure, let request, let account, let resource, let count):
+            let who = account.map { " for \($0)" } ?? ""
+            let what: String
+            switch failure {
+            case .signatureMismatch: what = "signature check failed\(who) (wrong SecretKey, or the request was changed after signing)"
+            case .unknownAccount: what = "no ACL account\(who) on the broker"
+            case .noPermission: what = "permission missing\(who)" + (resource.map { " on \($0)" } ?? "")
+            case .adminRequired: what = "admin permission required\(who)"
+            case .noAccessKey: what = "request not signed while the broker requires ACL"
+            case .other: what = "ACL refused the request\(who)"
+            }
+            return "\(RequestCode.name(request)) refused: \(what): \(Self.times(count))"
+        case .heartbeatRefused(let client, let groups, let account):
+            return "the heartbeat of \(client)\(account.map { " (\($0))" } ?? "") was refused by ACL: \(groups.isEmpty ? "it" : "group " + groups.joined(separator: ", ")) never registered, so the broker answers its rebalance and pulls as if the group were offline"
+        case .signedTraffic(let accounts):
+            return "signed traffic (ACL): " + accounts.sorted { $0.key < $1.key }.map { "\($0.key) used by \($0.value.sorted().joined(separator: ", "))" }.joined(separator: "; ")
+        case .allocationInferred(let group, let strategy, let clients):
+            return "\(group): its \(clients) client\(clients == 1 ? "" : "s") pull as \(strategy) allocates"
         }
+    }
+}
+
+/// What an AclException answer says went wrong (4.9.4 PlainPermissionManager's texts).
+public enum AclFailure: String, Sendable, Hashable {
+    case signatureMismatch = "signature"
+    case unknownAccount = "unknown-account"
+    case noPermission = "permission"
+    case adminRequired = "admin"
+    case noAccessKey = "not-signed"
+    case other
+
+    /// The failure a SYSTEM_ERROR remark describes, and the resource it names; nil when it is no AclException.
+    public static func classify(remark: String?) -> (AclFailure, resource: String?)? {
+        guard let r = remark, r.contains("AclException") else { return nil }
+        if r.contains("Check signature failed") { return (.signatureMismatch, nil) }
+        if r.contains("No acl config for") || r.contains("No PlainAccessResource") { return (.unknownAccount, nil) }
+        if r.contains("No accessKey is configured") { return (.noAccessKey, nil) }
+        if r.contains("Need admin permission") { return (.adminRequired, nil) }
+        let marker = Array("permission for ".utf8)
+        let bytes = Array(r.utf8)
+        if bytes.count >= marker.count {
+            for i in 0...(bytes.count - marker.count) where bytes[i] == marker[0] && Array(bytes[i..<(i + marker.count)]) == marker {
+                let rest = bytes[(i + marker.count)...].prefix { $0 != UInt8(ascii: ",") && $0 != UInt8(ascii: " ") && $0 != 0x0A }
+                return (.noPermission, rest.isEmpty ? nil : String(decoding: rest, as: UTF8.self))
+            }
+        }
+        return (.other, nil)
     }
 }

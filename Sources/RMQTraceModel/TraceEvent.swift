@@ -33,6 +33,8 @@ public struct RequestRef: Sendable {
     public var frameIndex: Int
     public var header: TypedHeader?
     public var body: BodySummary
+    /// The ACL account label of the request, when it was signed.
+    public var account: String? = nil
 
     public init(code: Int32, time: CaptureTime, frameIndex: Int, header: TypedHeader? = nil, body: BodySummary) {
         self.code = code
@@ -85,6 +87,8 @@ public struct FrameRecord: Sendable {
     public var client: String?
     /// What the analyzer derived from this frame (e.g. the allocation a consumer list implies).
     public var annotation: String? = nil
+    /// The ACL account that signed it (a label in order of appearance: the AccessKey itself is never kept).
+    public var account: String? = nil
 
     public var latencyNanos: Int64? { request.map { time.nanoseconds - $0.time.nanoseconds } }
     /// The request code of the exchange: the frame's own code for requests, the answered request's code for

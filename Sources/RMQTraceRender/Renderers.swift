@@ -147,12 +147,15 @@ public struct TextRenderer: Sendable {
         let lag = analyzer.lagTable
         if !lag.isEmpty {
             l.append("")
-            l.append("consumer progress (as the console's consumer progress; offsets at the end of the capture):")
-            l.append(Self.row(["group", "queue", "broker max", "committed", "lag", "pulls", "msgs", "owner"], widths: [24, 34, 11, 10, 6, 6, 6, 0]))
+            l.append("consumer progress (as the console's consumer progress; offsets at the end of the capture; status as Burrow judges lag):")
+            let widths = [24, 34, 11, 10, 6, 7, 18, 6, 6, 0]
+            l.append(Self.row(["group", "queue", "broker max", "committed", "lag", "status", "lag first/max/last", "pulls", "msgs", "owner"],
+                              widths: widths))
             for q in lag {
+                let trend = [q.lagFirst, q.lagMax, q.lagLast].map { $0.map(String.init) ?? "-" }.joined(separator: "/")
                 l.append(Self.row([q.group, q.queue, q.brokerMaxOffset.map(String.init) ?? "-", q.committedOffset.map(String.init) ?? "-",
-                                   q.lag.map(String.init) ?? "-", String(q.pulls), String(q.messages), q.owner ?? "-"],
-                                  widths: [24, 34, 11, 10, 6, 6, 6, 0]))
+                                   q.lag.map(String.init) ?? "-", q.status.rawValue, trend, String(q.pulls), String(q.messages), q.owner ?? "-"],
+                                  widths: widths))
             }
         }
         l.append("")
@@ -301,6 +304,8 @@ public struct NDJSONRenderer: Sendable {
             .object([JSONMember("group", .string(q.group)), JSONMember("topic", .string(q.topic)), JSONMember("broker", .string(q.broker)),
                      JSONMember("queue_id", Self.num(q.queueId)), JSONMember("broker_max_offset", Self.num(q.brokerMaxOffset)),
                      JSONMember("committed_offset", Self.num(q.committedOffset)), JSONMember("lag", Self.num(q.lag)),
+                     JSONMember("status", .string(q.status.rawValue)), JSONMember("lag_first", Self.num(q.lagFirst)),
+                     JSONMember("lag_max", Self.num(q.lagMax)), JSONMember("lag_last", Self.num(q.lagLast)),
                      JSONMember("pulls", Self.num(q.pulls)), JSONMember("messages", Self.num(q.messages)),
                      JSONMember("owner", Self.str(q.owner))])
         }

@@ -204,6 +204,145 @@ let analyzerCases: [AnalyzerCase] = [
         f.contains { if case .unanswered(RequestCode.queryConsumerOffset, 1) = $0.detail { return true } else { return false } }
     }),
 
+    AnalyzerCase(name: "a consumer killed: its connection resets without UNREGISTER_CLIENT", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 10, maxOffset: 10)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 4)
+        c.close(b, reason: "reset")
+        return c
+    }, problems: ["consumer-vanished"], check: { f in
+        f.contains {
+            if case .consumerVanished(client1, ["g"], "reset", let ranges) = $0.detail {
+                return ranges.count == 1 && ranges[0].deliveredUpTo == 10 && ranges[0].committed == 4 && $0.severity == .error
+            }
+            return false
+        }
+    }),
+
+    AnalyzerCase(name: "a reconnect within the grace period is not a vanishing", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 3, maxOffset: 3)
+        c.close(b, reason: "reset")
+        c.wait(seconds: 3)
+        let b2 = c.connect(client: "10.0.0.50:40009", server: brokerAddr)
+        c.heartbeat(b2, clientID: client1, group: "g", subscriptions: [("T", "*")])
+        c.pull(b2, group: "g", topic: "T", queueId: 0, offset: 3, count: 0, maxOffset: 3, commit: 3)
+        c.wait(seconds: 40)
+        c.unregister(b2, clientID: client1, group: "g")
+        return c
+    }, problems: [], check: { _ in true }),
+
+    AnalyzerCase(name: "hand-over after a restart redelivers what the previous owner had not committed", build: {
+        var c = Conversation()
+        let a = startedConsumer(&c, client: client1, endpoint: "10.0.0.50:40000")
+        c.pull(a, group: "g", topic: "T", queueId: 0, offset: 0, count: 10, maxOffset: 10)
+        c.commit(a, group: "g", topic: "T", queueId: 0, offset: 6)
+        c.close(a, reason: "reset")
+        c.wait(seconds: 2)
+        let b = startedConsumer(&c, client: client2, endpoint: "10.0.0.51:40000")
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 6, count: 4, maxOffset: 10)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 10)
+        c.unregister(b, clientID: client2, group: "g")
+        return c
+    }, problems: ["consumer-vanished", "redelivered"], check: { f in
+        f.contains { if case .redelivered("g", let q, client1, client2, 6, 10) = $0.detail { return q.queueId == 0 } else { return false } }
+    }),
+
+    AnalyzerCase(name: "a queue with messages nobody pulls for longer than the threshold", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 2, maxOffset: 8)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 2)
+        c.wait(seconds: 12)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 2, count: 6, maxOffset: 8)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 8)
+        c.unregister(b, clientID: client1, group: "g")
+        return c
+    }, problems: ["queue-unattended"], check: { f in
+        f.contains { if case .queueUnattended("g", _, let from, let until, false, 6, _) = $0.detail { return until - from > 12_000_000_000 } else { return false } }
+    }),
+
+    AnalyzerCase(name: "long polls in flight are not gaps", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 2, maxOffset: 2)
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 1)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 2, count: 0, maxOffset: 2, after: 15_000)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 2, count: 0, maxOffset: 2, commit: 2, after: 15_000)
+        c.unregister(b, clientID: client1, group: "g")
+        return c
+    }, problems: [], check: { _ in true }),
+
+    AnalyzerCase(name: "a stale long poll of the previous owner is not counted as its delivery", build: {
+        var c = Conversation()
+        let a = startedConsumer(&c, client: client1, endpoint: "10.0.0.50:40000")
+        let r = c.request(a, RequestCode.pullMessage, ScenarioBuilder.pull(group: "g", topic: "T", queueId: 0, offset: 0))
+        let b = startedConsumer(&c, client: client2, endpoint: "10.0.0.51:40000")
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 5, maxOffset: 5)
+        c.answer(a, r, ResponseCode.success, remark: "FOUND",
+                 ext: PullMessageResponseHeader(nextBeginOffset: 5, minOffset: 0, maxOffset: 5).extFields,
+                 body: ScenarioBuilder.messages(topic: "T", queueId: 0, from: 0, count: 5))
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 5)
+        return c
+    }, problems: [], infos: ["stale-pull"], check: { f in
+        f.contains { if case .stalePull("g", _, client1, client2, 5) = $0.detail { return true } else { return false } }
+    }),
+
+    AnalyzerCase(name: "group not online after its last member left is information", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        c.unregister(b, clientID: client1, group: "g")
+        c.exchange(b, RequestCode.getConsumerListByGroup, ConsumerGroupHeader(consumerGroup: "g").extFields,
+                   answer: ResponseCode.systemError, remark: "no consumer for this group, g")
+        return c
+    }, problems: [], infos: ["group-not-online"], check: { _ in true }),
+
+    AnalyzerCase(name: "ACL: a wrong secret key and a missing permission are told apart; a refused heartbeat", build: {
+        var c = Conversation()
+        let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        var hb = ExtFields()
+        hb["AccessKey"] = "AK-one"
+        hb["Signature"] = "sig-1"
+        let h = c.request(b, RequestCode.heartBeat, hb,
+                          body: ScenarioBuilder.heartbeat(clientID: client1, group: "g", subscriptions: [("T", "*")]))
+        c.answer(b, h, ResponseCode.systemError,
+                 remark: "org.apache.rocketmq.acl.common.AclException: Check signature failed for accessKey=AK-one, org.apache...")
+        var pull = ScenarioBuilder.pull(group: "g", topic: "T", queueId: 0, offset: 0)
+        pull["AccessKey"] = "AK-two"
+        pull["Signature"] = "sig-2"
+        for _ in 0..<2 {
+            let r = c.request(b, RequestCode.pullMessage, pull)
+            c.answer(b, r, ResponseCode.systemError, remark: "org.apache.rocketmq.acl.common.AclException: No default permission for Topic:T, org.apache...")
+        }
+        return c
+    }, problems: ["acl-denied", "heartbeat-refused"], infos: ["signed-traffic"], check: { f in
+        f.contains { if case .aclDenied(.signatureMismatch, RequestCode.heartBeat, "account-1", nil, 1) = $0.detail { return true } else { return false } }
+            && f.contains { if case .aclDenied(.noPermission, RequestCode.pullMessage, "account-2", "Topic:T", 2) = $0.detail { return true } else { return false } }
+            && f.contains { if case .heartbeatRefused(_, ["g"], "account-1") = $0.detail { return true } else { return false } }
+            && !f.contains { $0.message.contains("AK-one") || $0.message.contains("AK-two") }
+    }),
+
+    AnalyzerCase(name: "allocation inferred from what the clients pull", build: {
+        var c = Conversation()
+        let ns = c.connect(client: "10.0.0.50:41000", server: namesrvAddr)
+        c.route(ns, topic: "T", brokers: [("broker-a", brokerAddr)], queues: 4)
+        let a = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.heartbeat(a, clientID: client1, group: "g", subscriptions: [("T", "*")])
+        let b = c.connect(client: "10.0.0.51:40000", server: brokerAddr)
+        c.heartbeat(b, clientID: client2, group: "g", subscriptions: [("T", "*")])
+        c.consumerList(a, group: "g", ids: [client1, client2])
+        c.consumerList(b, group: "g", ids: [client1, client2])
+        // AVG_BY_CIRCLE: client1 gets 0 and 2, client2 gets 1 and 3.
+        for (conn, queues) in [(a, [0, 2]), (b, [1, 3])] {
+            for q in queues { c.pull(conn, group: "g", topic: "T", queueId: Int32(q), offset: 0, count: 0, maxOffset: 0) }
+        }
+        return c
+    }, problems: [], infos: ["allocation"], check: { f in
+        f.contains { if case .allocationInferred("g", "AVG_BY_CIRCLE", 2) = $0.detail { return true } else { return false } }
+    }),
+
     AnalyzerCase(name: "a queue two clients pull at once", build: {
         var c = Conversation()
         let a = startedConsumer(&c, client: client1, endpoint: "10.0.0.50:40000")
@@ -242,4 +381,36 @@ func analyzerFindings(_ c: AnalyzerCase) {
     #expect(q.group == "g" && q.queue == "T@broker-a#0")
     #expect(q.brokerMaxOffset == 9 && q.committedOffset == 5 && q.deliveredOffset == 7 && q.lag == 4)
     #expect(q.pulls == 1 && q.messages == 7 && q.owner == client1)
+}
+
+@Test func lagStatusAsBurrowJudgesIt() {
+    // Queue 0 keeps up (OK); queue 1's commits stop while pulls go on (STALL); queue 2 is neither committed nor
+    // pulled in the last window (STOP); queue 3's committed offset goes back (REWIND).
+    var c = Conversation()
+    let ns = c.connect(client: "10.0.0.50:41000", server: namesrvAddr)
+    c.route(ns, topic: "T", brokers: [("broker-a", brokerAddr)], queues: 4)
+    let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+    c.heartbeat(b, clientID: client1, group: "g", subscriptions: [("T", "*")])
+    c.pull(b, group: "g", topic: "T", queueId: 2, offset: 0, count: 5, maxOffset: 10)
+    c.commit(b, group: "g", topic: "T", queueId: 2, offset: 5)
+    c.commit(b, group: "g", topic: "T", queueId: 3, offset: 5)
+    c.commit(b, group: "g", topic: "T", queueId: 3, offset: 2)
+    c.pull(b, group: "g", topic: "T", queueId: 3, offset: 2, count: 0, maxOffset: 9)
+    var offset: Int64 = 0
+    for i in 0..<10 {
+        c.wait(seconds: 5)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: Int64(i), count: 1, maxOffset: Int64(i + 1))
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: Int64(i + 1))
+        c.pull(b, group: "g", topic: "T", queueId: 1, offset: offset, count: 1, maxOffset: offset + 5)
+        if i == 0 { c.commit(b, group: "g", topic: "T", queueId: 1, offset: 1) }
+        offset += 1
+    }
+    let (_, _, tracker) = track(c)
+    let status = Dictionary(uniqueKeysWithValues: tracker.analyzer.lagTable.map { ($0.queueId, $0.status) })
+    #expect(status[0] == .ok)
+    #expect(status[1] == .stall)
+    #expect(status[2] == .stop)
+    #expect(status[3] == .rewind)
+    let q1 = tracker.analyzer.lagTable.first { $0.queueId == 1 }!
+    #expect(q1.lagFirst == 4 && q1.lagLast == 13 && q1.lagMax == 13)
 }
