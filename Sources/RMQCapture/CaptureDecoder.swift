@@ -12,6 +12,10 @@ public struct CaptureDecoder: Sendable {
         public var maxConnections = 4096
         /// Connections silent for this long are flushed and forgotten (seconds of capture time).
         public var idleTimeoutSeconds: Int64 = 900
+        /// An acknowledged hole is held this long (capture time) and up to `reorderBytes` before it is declared
+        /// lost: captures do not always record segments in send order.
+        public var reorderWindowNanos: Int64 = 50_000_000
+        public var reorderBytes = 1 << 20
         /// Hand complete frames on undecoded (`.rawFrame`), for a tracker that decodes them straight to typed headers.
         public var rawFrames = false
         public init() {}
@@ -39,7 +43,8 @@ public struct CaptureDecoder: Sendable {
         self.configuration = configuration
         self.table = TCPConnectionTable(maxBufferedBytesPerDirection: configuration.maxBufferedBytesPerDirection,
                                         maxConnections: configuration.maxConnections,
-                                        idleTimeout: configuration.idleTimeoutSeconds * 1_000_000_000)
+                                        idleTimeout: configuration.idleTimeoutSeconds * 1_000_000_000,
+                                        ackHoldNanos: configuration.reorderWindowNanos, ackHoldBytes: configuration.reorderBytes)
     }
 
     public mutating func receive(_ segment: TCPSegment, into events: inout [ObservedEvent]) {

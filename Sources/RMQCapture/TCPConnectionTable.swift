@@ -138,7 +138,14 @@ public struct TCPConnectionTable: Sendable {
     /// Segments ignored because they belong to a connection that was already closed.
     public private(set) var ignoredSegments = 0
 
-    public init(maxBufferedBytesPerDirection: Int, maxConnections: Int, idleTimeout: Int64, automaticExpiry: Bool = true) {
+    /// How long an acknowledged hole is held for a late segment (see `TCPReassembler.ackHoldNanos`).
+    public let ackHoldNanos: Int64
+    public let ackHoldBytes: Int
+
+    public init(maxBufferedBytesPerDirection: Int, maxConnections: Int, idleTimeout: Int64, automaticExpiry: Bool = true,
+                ackHoldNanos: Int64 = 0, ackHoldBytes: Int = 1 << 20) {
+        self.ackHoldNanos = max(0, ackHoldNanos)
+        self.ackHoldBytes = ackHoldBytes
         self.maxBufferedBytesPerDirection = max(0, maxBufferedBytesPerDirection)
         self.maxConnections = max(1, maxConnections)
         self.idleTimeout = max(0, idleTimeout)
@@ -194,7 +201,8 @@ public struct TCPConnectionTable: Sendable {
         let id = nextID
         nextID += 1
         connectionsOpened += 1
-        let reassembler = TCPReassembler(maxBufferedBytes: maxBufferedBytesPerDirection)
+        let reassembler = TCPReassembler(maxBufferedBytes: maxBufferedBytesPerDirection, ackHoldNanos: ackHoldNanos,
+                                         ackHoldBytes: min(ackHoldBytes, maxBufferedBytesPerDirection))
         slotOf[key] = slots.count
         slots.append(TCPConnection(id: id, key: key, initiator: client, firstSeen: time, lastSeen: time,
                                    state: .open, lowToHigh: reassembler, highToLow: reassembler))
@@ -236,9 +244,9 @@ public struct TCPConnectionTable: Sendable {
         // An acknowledgement beyond a hole in the other direction proves the hole was lost in the capture.
         if segment.flags.contains(.ack) {
             if fromLow {
-                slots[index].highToLow.acknowledged(segment.acknowledgement, into: &local)
+                slots[index].highToLow.acknowledged(segment.acknowledgement, time: segment.time, into: &local)
             } else {
-                slots[index].lowToHigh.acknowledged(segment.acknowledgement, into: &local)
+                slots[index].lowToHigh.acknowledged(segment.acknowledgement, time: segment.time, into: &local)
             }
             for e in local { events.append(.stream(id: id, direction: direction.reversed, event: e)) }
             local.removeAll(keepingCapacity: true)

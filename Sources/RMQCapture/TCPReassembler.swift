@@ -96,10 +96,20 @@ public struct TCPReassembler: Sendable {
     private var history: [Delivered] = []
     private var historyBytes = 0
 
-    public init(maxBufferedBytes: Int, maxBufferedSegments: Int? = nil) {
+    /// How long (capture time) and how many buffered bytes a hole that the peer already acknowledged is still
+    /// waited for before it is declared lost: capture order is not send order (merged captures, multi-queue
+    /// NICs, capture points off the path put a segment after the ACK that acknowledges it).
+    public let ackHoldNanos: Int64
+    public let ackHoldBytes: Int
+    /// An acknowledged hole being held: the acknowledged stream offset and when the ACK was seen.
+    private var ackedHole: (offset: UInt64, time: CaptureTime)?
+
+    public init(maxBufferedBytes: Int, maxBufferedSegments: Int? = nil, ackHoldNanos: Int64 = 0, ackHoldBytes: Int = 1 << 20) {
         let bytes = max(0, maxBufferedBytes)
         self.maxBufferedBytes = bytes
         self.maxBufferedSegments = max(1, maxBufferedSegments ?? max(16, bytes / 64))
+        self.ackHoldNanos = max(0, ackHoldNanos)
+        self.ackHoldBytes = max(0, ackHoldBytes)
     }
 
     /// Number of buffered out-of-order pieces.
@@ -108,6 +118,11 @@ public struct TCPReassembler: Sendable {
     // MARK: Receiving
 
     public mutating func receive(_ segment: TCPSegment, into events: inout [ReassemblyEvent]) {
+        receiveOne(segment, into: &events)
+        if ackedHole != nil { settleAckedHole(now: segment.time, into: &events) }
+    }
+
+    private mutating func receiveOne(_ segment: TCPSegment, into events: inout [ReassemblyEvent]) {
         segments += 1
         let flags = segment.flags
         let time = segment.time
@@ -223,6 +238,11 @@ public struct TCPReassembler: Sendable {
                 chunks[i].length = keep
             }
         }
+        // The sender is done: an acknowledged hole held for a late segment is lost after all.
+        if let h = ackedHole {
+            ackedHole = nil
+            skipAcknowledgedHoles(upTo: h.offset, into: &events)
+        }
         if !deferClose { closeIfComplete(into: &events) }
     }
 
@@ -260,14 +280,43 @@ public struct TCPReassembler: Sendable {
     /// The peer acknowledged every byte before `ack`. A hole below that point was received by the peer but
     /// not captured, so it will never show up: skip it now (the buffered data after it is delivered) instead
     /// of waiting for the buffer bound or the end of the capture.
-    public mutating func acknowledged(_ ack: UInt32, into events: inout [ReassemblyEvent]) {
+    /// With `ackHoldNanos` > 0 the hole is held that long (and while fewer than `ackHoldBytes` are buffered
+    /// behind it) in case the segment arrives late in the capture.
+    public mutating func acknowledged(_ ack: UInt32, time: CaptureTime? = nil, into events: inout [ReassemblyEvent]) {
         guard closeReason == nil, let base = sequenceBase, let first = chunks.first, first.start > streamOffset else { return }
         let expected = base &+ UInt32(truncatingIfNeeded: streamOffset)
         let rel = Int64(Int32(bitPattern: ack &- expected))
         guard rel > 0 else { return }
         let ackOffset = streamOffset &+ UInt64(rel)
+        if ackHoldNanos > 0, let time {
+            if let h = ackedHole {
+                ackedHole = (max(h.offset, ackOffset), h.time)
+            } else {
+                ackedHole = (ackOffset, time)
+            }
+            settleAckedHole(now: time, into: &events)
+            return
+        }
+        skipAcknowledgedHoles(upTo: ackOffset, into: &events)
+    }
+
+    private mutating func skipAcknowledgedHoles(upTo ackOffset: UInt64, into events: inout [ReassemblyEvent]) {
         while let c = chunks.first, c.start > streamOffset, c.start <= ackOffset {
             skipToFirstChunk(into: &events)
+        }
+    }
+
+    /// Declares a held acknowledged hole lost once its time or byte allowance is used up; forgets it once the
+    /// late bytes filled it.
+    private mutating func settleAckedHole(now: CaptureTime, into events: inout [ReassemblyEvent]) {
+        guard let h = ackedHole else { return }
+        guard closeReason == nil, let first = chunks.first, first.start > streamOffset, first.start <= h.offset else {
+            if streamOffset >= h.offset || chunks.isEmpty { ackedHole = nil }
+            return
+        }
+        if now.nanoseconds - h.time.nanoseconds >= ackHoldNanos || bufferedBytes >= ackHoldBytes {
+            ackedHole = nil
+            skipAcknowledgedHoles(upTo: h.offset, into: &events)
         }
     }
 
@@ -295,6 +344,7 @@ public struct TCPReassembler: Sendable {
     }
 
     private mutating func releaseBuffers() {
+        ackedHole = nil
         chunks = []
         history = []
         historyBytes = 0

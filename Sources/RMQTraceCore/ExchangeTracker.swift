@@ -6,6 +6,11 @@ import RocketMQRemoting
 public struct TrackerConfiguration: Sendable {
     /// Requests awaiting an answer, per connection.
     public var maxPendingPerConnection = 8192
+    /// A response whose request was not seen yet is held this long (capture time), and up to
+    /// `maxHeldPerConnection` per connection, in case the request follows: captures do not always record
+    /// packets in send order. 0 turns holding off.
+    public var holdUnmatchedNanos: Int64 = 50_000_000
+    public var maxHeldPerConnection = 64
     public var nameServerPorts: Set<UInt16> = [9876]
     public var brokerPorts: Set<UInt16> = [10911, 10909, 8080]
     /// Decode every stored message of pull bodies (for message listings); otherwise records are only walked.
@@ -29,7 +34,7 @@ public struct TraceStatistics: Sendable {
 
         mutating func answered(code: Int32, nanos: Int64) {
             answered += 1
-            latency.add(nanos: nanos)
+            latency.add(nanos: max(0, nanos))
             responses[code, default: 0] += 1
         }
     }
@@ -109,27 +114,88 @@ public struct ExchangeTracker: Sendable {
 
     /// One observed event: a connection opened or closed, a frame, a gap.
     public mutating func observe(_ event: ObservedEvent, into events: inout [TraceEvent]) {
+        observe(event, mayHold: configuration.holdUnmatchedNanos > 0, into: &events)
+    }
+
+    private mutating func observe(_ event: ObservedEvent, mayHold: Bool, into events: inout [TraceEvent]) {
         switch event {
         case .opened(let c):
             open(c, into: &events)
         case .frame(let f):
             guard let names = connections[f.connection]?.names(f.direction) else { return }
+            if mayHold { releaseExpired(connection: f.connection, now: f.time, into: &events) }
+            if mayHold, f.command.isResponse,
+               connections[f.connection]?.pending[PendingKey(requester: names.destination, opaque: f.command.opaque)] == nil {
+                hold(event, connection: f.connection, requester: names.destination, opaque: f.command.opaque, time: f.time, into: &events)
+                return
+            }
             frame(f.command, size: f.size, time: f.time, connection: f.connection, source: names.source,
                   destination: names.destination, into: &events)
+            if !f.command.isResponse { releaseMatching(connection: f.connection, requester: names.source, opaque: f.command.opaque, into: &events) }
         case .rawFrame(let id, let direction, let time, let bytes, let offset):
             guard let names = connections[id]?.names(direction) else { return }
-            rawFrame(bytes, time: time, streamOffset: offset, connection: id, source: names.source, destination: names.destination,
-                     into: &events)
+            if mayHold { releaseExpired(connection: id, now: time, into: &events) }
+            let outcome = rawFrame(bytes, time: time, streamOffset: offset, connection: id, source: names.source,
+                                   destination: names.destination, mayHold: mayHold, into: &events)
+            switch outcome {
+            case .unmatchedResponse(let opaque):
+                hold(event, connection: id, requester: names.destination, opaque: opaque, time: time, into: &events)
+            case .request(let opaque):
+                releaseMatching(connection: id, requester: names.source, opaque: opaque, into: &events)
+            case .done:
+                break
+            }
         case .gap(let g):
             gap(g, into: &events)
         case .closed(let id, let reason, let time):
+            releaseAll(connection: id, into: &events)
             close(id, reason: reason, time: time, into: &events)
         }
+    }
+
+    // MARK: responses seen before their requests
+
+    struct Held: Sendable {
+        var event: ObservedEvent
+        var requester: String
+        var opaque: Int32
+        var time: CaptureTime
+    }
+    private var held: [Int: [Held]] = [:]
+
+    private mutating func hold(_ event: ObservedEvent, connection id: Int, requester: String, opaque: Int32, time: CaptureTime,
+                               into events: inout [TraceEvent]) {
+        if let count = held[id]?.count, count >= configuration.maxHeldPerConnection, let oldest = held[id]?.removeFirst() {
+            observe(oldest.event, mayHold: false, into: &events)
+        }
+        held[id, default: []].append(Held(event: event, requester: requester, opaque: opaque, time: time))
+    }
+
+    /// A request arrived: a response held for it is paired now.
+    private mutating func releaseMatching(connection id: Int, requester: String, opaque: Int32, into events: inout [TraceEvent]) {
+        guard let list = held[id], let i = list.firstIndex(where: { $0.requester == requester && $0.opaque == opaque }) else { return }
+        let h = held[id]!.remove(at: i)
+        observe(h.event, mayHold: false, into: &events)
+    }
+
+    /// Responses held longer than the window go on unpaired.
+    private mutating func releaseExpired(connection id: Int, now: CaptureTime, into events: inout [TraceEvent]) {
+        guard let first = held[id]?.first, now.nanoseconds - first.time.nanoseconds > configuration.holdUnmatchedNanos else { return }
+        while let h = held[id]?.first, now.nanoseconds - h.time.nanoseconds > configuration.holdUnmatchedNanos {
+            held[id]!.removeFirst()
+            observe(h.event, mayHold: false, into: &events)
+        }
+    }
+
+    private mutating func releaseAll(connection id: Int, into events: inout [TraceEvent]) {
+        guard let list = held.removeValue(forKey: id) else { return }
+        for h in list { observe(h.event, mayHold: false, into: &events) }
     }
 
     /// End of input: requests left unanswered and the whole-run findings. Connections still open are closed
     /// with `reason` first.
     public mutating func finish(closing reason: String = "end of capture", into events: inout [TraceEvent]) {
+        for id in held.keys.sorted() { releaseAll(connection: id, into: &events) }
         for id in connections.keys.sorted() { close(id, reason: reason, time: statistics.lastTime ?? CaptureTime(nanoseconds: 0), into: &events) }
         findings.removeAll()
         analyzer.finish(findings: &findings)
@@ -338,19 +404,29 @@ public struct ExchangeTracker: Sendable {
     }
 
     /// A frame the framer left undecoded (`.rawFrame`): straight to its typed header, paired on the way.
+    enum RawOutcome { case done, request(opaque: Int32), unmatchedResponse(opaque: Int32) }
+
+    @discardableResult
     private mutating func rawFrame(_ bytes: ByteBuffer, time: CaptureTime, streamOffset: UInt64, connection id: Int, source: String,
-                                   destination: String, into events: inout [TraceEvent]) {
+                                   destination: String, mayHold: Bool = false, into events: inout [TraceEvent]) -> RawOutcome {
         var request: RequestRef? = nil
         var paired = false
+        var unmatched = false
         do {
             let (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
                 paired = true
+                if mayHold, connections[id]?.pending[PendingKey(requester: destination, opaque: head.opaque)] == nil {
+                    unmatched = true
+                    return nil
+                }
                 request = pairedRequest(connection: id, requester: destination, opaque: head.opaque)
                 return request?.code
             }
+            if unmatched { return .unmatchedResponse(opaque: head.opaque) }
             // decodeTyped pairs every response through the closure; the map itself is not read in this mode.
             record(head.command(extFields: []), size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
                    request: request, header: header, headerError: nil, into: &events)
+            return head.flag & RemotingCommand.responseFlag == 0 ? .request(opaque: head.opaque) : .done
         } catch {
             // The frame itself is bad, or only its typed header: the full decode tells which, as the framer would.
             guard let cmd = try? RemotingFrame.decode(bytes) else {
@@ -358,12 +434,14 @@ public struct ExchangeTracker: Sendable {
                 events.append(.gap(GapRecord(time: time, connection: id, source: source, destination: destination, kind: .badFrame,
                                              byteCount: UInt64(bytes.readableBytes), streamOffset: streamOffset,
                                              detail: ObservedGap.located(error, offset: streamOffset))))
-                return
+                return .done
             }
             // A typed-header error comes after the closure ran; this only guards a frame error the full decode accepts.
             if cmd.isResponse && !paired { request = pairedRequest(connection: id, requester: destination, opaque: cmd.opaque) }
+            if unmatched { return .unmatchedResponse(opaque: cmd.opaque) }
             record(cmd, size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
                    request: request, header: nil, headerError: "\(error)", into: &events)
+            return cmd.isResponse ? .done : .request(opaque: cmd.opaque)
         }
     }
 

@@ -90,7 +90,8 @@ public struct FrameRecord: Sendable {
     /// The ACL account that signed it (a label in order of appearance: the AccessKey itself is never kept).
     public var account: String? = nil
 
-    public var latencyNanos: Int64? { request.map { time.nanoseconds - $0.time.nanoseconds } }
+    /// Never negative: a capture may record an answer before its request (the pair is still made).
+    public var latencyNanos: Int64? { request.map { max(0, time.nanoseconds - $0.time.nanoseconds) } }
     /// The request code of the exchange: the frame's own code for requests, the answered request's code for
     /// responses.
     public var requestCode: Int32? { command.isResponse ? request?.code : command.code }

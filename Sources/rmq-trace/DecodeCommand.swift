@@ -72,6 +72,9 @@ struct DecodeCommand: ParsableCommand {
     @Flag(name: .long, help: "Never colour the output.")
     var noColor = false
 
+    @Option(name: .long, help: ArgumentHelp("How long (capture time, ms) a hole the peer already acknowledged, and a response whose request was not seen yet, are held for packets the capture recorded out of order.", valueName: "ms"))
+    var reorderWindow: Double = 50
+
     func validate() throws {
         if file == nil && interface == nil { throw ValidationError("give a capture file (or - for stdin) or --interface") }
         if file != nil && interface != nil { throw ValidationError("give either a file or --interface, not both") }
@@ -97,6 +100,8 @@ struct DecodeCommand: ParsableCommand {
         config.maxConnections = maxConnections
         config.nameServerPorts.formUnion(namesrvPort)
         config.brokerPorts.formUnion(brokerPort)
+        config.capture.reorderWindowNanos = Int64(max(0, reorderWindow) * 1_000_000)
+        config.tracker.holdUnmatchedNanos = Int64(max(0, reorderWindow) * 1_000_000)
 
         let reader: PcapReader
         let source: String

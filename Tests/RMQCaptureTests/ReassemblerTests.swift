@@ -451,3 +451,45 @@ func randomLossWithSmallBound(seed: UInt64) {
     raCheckContiguous(events, r)
     #expect(r.streamOffset == UInt64(n))
 }
+
+// MARK: - An acknowledged hole held for a late segment (capture order is not send order)
+
+struct AckHoldCase: CustomTestStringConvertible, Sendable {
+    let name: String
+    /// Steps: a segment (seq, payload, time) or an ACK from the peer (ack, time).
+    enum Step: Sendable { case data(UInt32, String, Int64), ack(UInt32, Int64), fin(UInt32, Int64) }
+    let steps: [Step]
+    let expected: [String]
+    var testDescription: String { name }
+}
+
+let ackHoldCases: [AckHoldCase] = [
+    AckHoldCase(name: "the late segment arrives within the window: no gap",
+                steps: [.data(101, "aaaa", 1), .data(109, "cccc", 2), .ack(113, 3), .data(105, "bbbb", 40_000_000)],
+                expected: ["0:aaaa@1", "4:bbbb@40000000", "8:cccc@2"]),
+    AckHoldCase(name: "the window runs out: the hole is lost at the next segment",
+                steps: [.data(101, "aaaa", 1), .data(109, "cccc", 2), .ack(113, 3), .data(113, "dddd", 60_000_000)],
+                expected: ["0:aaaa@1", "gap 4+4@2", "8:cccc@2", "12:dddd@60000000"]),
+    AckHoldCase(name: "a later ACK after the window declares it lost",
+                steps: [.data(101, "aaaa", 1), .data(109, "cccc", 2), .ack(113, 3), .ack(113, 51_000_000)],
+                expected: ["0:aaaa@1", "gap 4+4@2", "8:cccc@2"]),
+    AckHoldCase(name: "the sender's FIN ends the wait",
+                steps: [.data(101, "aaaa", 1), .data(109, "cccc", 2), .ack(113, 3), .fin(113, 4)],
+                expected: ["0:aaaa@1", "gap 4+4@2", "8:cccc@2", "fin@4"]),
+]
+
+@Test(arguments: ackHoldCases)
+func acknowledgedHolesAreHeldForLateSegments(_ c: AckHoldCase) {
+    var r = TCPReassembler(maxBufferedBytes: 1 << 16, ackHoldNanos: 50_000_000)
+    var events: [ReassemblyEvent] = []
+    r.receive(raSegment(100, "S", "", time: 0), into: &events)
+    for step in c.steps {
+        switch step {
+        case .data(let seq, let payload, let t): r.receive(raSegment(seq, "A", payload, time: t), into: &events)
+        case .ack(let ack, let t): r.acknowledged(ack, time: CaptureTime(nanoseconds: t), into: &events)
+        case .fin(let seq, let t): r.receive(raSegment(seq, "FA", "", time: t), into: &events)
+        }
+    }
+    #expect(events.map(raRender) == c.expected)
+    raCheckContiguous(events, r)
+}

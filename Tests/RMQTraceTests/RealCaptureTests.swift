@@ -189,3 +189,50 @@ struct RealCaptureTests {
         }
     }
 }
+
+/// Captures as networks record them: the same real captures with adjacent packets swapped (a segment after
+/// the ACK that acknowledges it, a response before its request) give the same frames and the same pairs.
+@Suite(.enabled(if: SharedCaptures.present, "../shared/captures is absent"))
+struct ReorderedCaptureTests {
+    /// Every frame as (connection, direction, code, opaque, flag, paired request code), sorted: what must not
+    /// depend on capture order.
+    static func exchanges(_ path: String) throws -> [String] {
+        let (lines, error) = try DecodeSession.decodeFile(path, format: .ndjson)
+        #expect(error == nil)
+        var out: [String] = []
+        for l in lines {
+            let v = try JSONParser.parse(Array(l.utf8), context: path)
+            guard v["event"] == .string("frame") else { continue }
+            out.append([v["conn"], v["src"], v["code"], v["opaque"], v["flag"], v["request_code"]].map { "\($0 ?? .null)" }.joined(separator: "|"))
+        }
+        return out.sorted()
+    }
+
+    /// The capture with packets i and i+1 swapped (timestamps travel with their packets) wherever `pick(i)`.
+    static func swapped(_ path: String, pick: (Int) -> Bool) throws -> String {
+        let reader = try PcapReader(path: path)
+        var packets: [PacketRecord] = []
+        while let p = try reader.next() { packets.append(PacketRecord(time: p.time, data: p.data, originalLength: p.originalLength)) }
+        var i = 0
+        while i + 1 < packets.count {
+            if pick(i) { packets.swapAt(i, i + 1); i += 2 } else { i += 1 }
+        }
+        let out = NSTemporaryDirectory() + "rmq-swapped-\(getpid())-\(UUID().uuidString).pcap"
+        try Data(PcapWriter.file(packets, linkType: reader.linkType)).write(to: URL(fileURLWithPath: out))
+        return out
+    }
+
+    @Test(arguments: ["cap1_single_consumer_json.pcap", "cap2_two_consumers_json.pcap", "cap5_startup_and_single_consumer_rocketmq_binary.pcap",
+                      "cap7_vipchannel_mtu1500_json.pcap"])
+    func swappedPacketsGiveTheSameFramesAndPairs(_ name: String) throws {
+        let original = SharedCaptures.path("realbroker-4.9.4/" + name)
+        let expected = try Self.exchanges(original)
+        #expect(!expected.isEmpty)
+        for (label, pick) in [("every 3rd pair", { (i: Int) in i % 3 == 0 }), ("every other pair", { (i: Int) in i % 2 == 1 })] as [(String, (Int) -> Bool)] {
+            let variant = try Self.swapped(original, pick: pick)
+            defer { try? FileManager.default.removeItem(atPath: variant) }
+            let got = try Self.exchanges(variant)
+            #expect(got == expected, "\(name), \(label): \(Set(expected).subtracting(got).prefix(3)) missing, \(Set(got).subtracting(expected).prefix(3)) extra")
+        }
+    }
+}
