@@ -25,20 +25,12 @@ enum JSONHeaderCodec {
         return true
     }
 
-    static func decode(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
-        // Error offsets are positions within the header text.
-        var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .json)
-        let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": JSON header")), visitor: &builder)
-        return head.command(extFields: builder.entries)
-    }
-
     /// The one JSON header scanner: validates the whole header and reports each non-null extFields entry to
-    /// `visitor` as byte ranges, building no String for them. `RemotingCommandHead.headerRange` and `body`
-    /// are left for the caller.
+    /// `visitor` as byte ranges, building no String for them. 
     static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
-                                            visitor: inout V) throws -> RemotingCommandHead {
+                                            visitor: inout V) throws -> ScannedHead {
         var c = JSONCursor(bytes, errorContext: errorContext)
-        var cmd = RemotingCommandHead(serializeType: .json)
+        var cmd = ScannedHead(serializeType: .json)
         var seen: UInt16 = 0
         c.skipWhitespace()
         guard c.peek() == UInt8(ascii: "{") else {
@@ -242,10 +234,12 @@ enum JSONHeaderCodec {
 
     static func encode(_ cmd: RemotingCommand, into out: inout ByteBuffer) {
         var b: [UInt8] = []
-        b.reserveCapacity(160 + (cmd.extFields?.count ?? 0) * 40)
+        b.reserveCapacity(160 + cmd.extFieldsCount * 40)
         b.append(contentsOf: #"{"code":"#.utf8)
         b.append(contentsOf: String(cmd.code).utf8)
-        if let ext = cmd.extFields {
+        switch cmd.storage {
+        case .none: break
+        case .owned(let ext):
             b.append(contentsOf: #","extFields":{"#.utf8)
             var first = true
             for e in ext.entries {
@@ -254,6 +248,23 @@ enum JSONHeaderCodec {
                 JSONWriter.writeString(e.key, into: &b)
                 b.append(UInt8(ascii: ":"))
                 JSONWriter.writeString(e.value, into: &b)
+            }
+            b.append(UInt8(ascii: "}"))
+        case .wire(let view):
+            b.append(contentsOf: #","extFields":{"#.utf8)
+            view.withUnsafeFields { bytes, fields in
+                var first = true
+                for f in fields {
+                    if !first { b.append(UInt8(ascii: ",")) }
+                    first = false
+                    if let k = f.directKey(in: bytes) { JSONWriter.writeString(utf8: k, into: &b) } else {
+                        JSONWriter.writeString(f.keyString(in: bytes), into: &b)
+                    }
+                    b.append(UInt8(ascii: ":"))
+                    if let v = f.directValue(in: bytes) { JSONWriter.writeString(utf8: v, into: &b) } else {
+                        JSONWriter.writeString(f.valueString(in: bytes), into: &b)
+                    }
+                }
             }
             b.append(UInt8(ascii: "}"))
         }
@@ -280,16 +291,10 @@ enum JSONHeaderCodec {
 
 /// The ROCKETMQ binary header (serialize type 1), PROTOCOL.md section 3.
 enum BinaryHeaderCodec {
-    static func decode(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
-        var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .rocketmq)
-        let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")), visitor: &builder)
-        return head.command(extFields: builder.entries)
-    }
-
     /// The one binary header scanner: validates the header and reports each extFields entry to `visitor` as
     /// byte ranges (UTF-8 already validated), building no String for them.
     static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
-                                            visitor: inout V) throws -> RemotingCommandHead {
+                                            visitor: inout V) throws -> ScannedHead {
         var r = BinaryReader(bytes: bytes, errorContext: errorContext)
         let code = try r.readInt16("code")
         let lang = try r.readUInt8("language")
@@ -324,8 +329,9 @@ enum BinaryHeaderCodec {
         if r.index != bytes.count {
             throw RemotingDecodingError(r.context, .other("\(bytes.count - r.index) bytes after the extFields block"), offset: r.index)
         }
-        var cmd = RemotingCommandHead(serializeType: .rocketmq)
-        cmd.code = Int32(code)
+        var cmd = ScannedHead(serializeType: .rocketmq)
+        // A truncated 5.x request code (200050 → 3442) is read back as the code it was (RequestCode.fromBinary16).
+        cmd.code = flag & RemotingCommand.responseFlag == 0 ? RequestCode.fromBinary16(code) : Int32(code)
         cmd.language = LanguageCode(code: lang)
         cmd.version = Int32(version)
         cmd.opaque = opaque
@@ -337,7 +343,7 @@ enum BinaryHeaderCodec {
     }
 
     static func encode(_ cmd: RemotingCommand, into out: inout ByteBuffer) {
-        out.writeInteger(Int16(truncatingIfNeeded: cmd.code))
+        out.writeInteger(RequestCode.binary16(cmd.code))
         out.writeInteger(cmd.language.binaryCode)
         out.writeInteger(Int16(truncatingIfNeeded: cmd.version))
         out.writeInteger(cmd.opaque)
@@ -347,6 +353,36 @@ enum BinaryHeaderCodec {
             out.writeString(remark)
         } else {
             out.writeInteger(Int32(0))
+        }
+        if case .wire(let view) = cmd.storage {
+            guard !view.isEmpty else {
+                out.writeInteger(Int32(0))
+                return
+            }
+            view.withUnsafeFields { bytes, fields in
+                let lengthAt = out.writerIndex
+                out.writeInteger(Int32(0))
+                for f in fields {
+                    if let k = f.directKey(in: bytes) {
+                        out.writeInteger(Int16(truncatingIfNeeded: k.count))
+                        out.writeBytes(k)
+                    } else {
+                        let k = f.keyString(in: bytes)
+                        out.writeInteger(Int16(truncatingIfNeeded: k.utf8.count))
+                        out.writeString(k)
+                    }
+                    if let v = f.directValue(in: bytes) {
+                        out.writeInteger(Int32(v.count))
+                        out.writeBytes(v)
+                    } else {
+                        let v = f.valueString(in: bytes)
+                        out.writeInteger(Int32(v.utf8.count))
+                        out.writeString(v)
+                    }
+                }
+                out.setInteger(Int32(out.writerIndex - lengthAt - 4), at: lengthAt)
+            }
+            return
         }
         guard let ext = cmd.extFields, !ext.isEmpty else {
             out.writeInteger(Int32(0))
@@ -362,6 +398,23 @@ enum BinaryHeaderCodec {
             out.writeString(e.value)
         }
     }
+}
+
+/// The command fields a header scanner reads, before the command is assembled around the header bytes.
+struct ScannedHead {
+    var code: Int32 = 0
+    var language: LanguageCode = .java
+    var version: Int32 = 0
+    var opaque: Int32 = 0
+    var flag: Int32 = 0
+    var remark: String? = nil
+    var serializeType: SerializeType
+    var hasExtFields = false
+    var jsonTrailingNewline = false
+    var jsonHasSerializeTypeCurrentRPC = false
+
+    init(serializeType: SerializeType) { self.serializeType = serializeType }
+    var isResponse: Bool { flag & RemotingCommand.responseFlag != 0 }
 }
 
 /// The context of a decoding error, such as "frame: ROCKETMQ header" or "pull body: record 3 at offset 512".

@@ -263,29 +263,29 @@ public enum StoredMessageDecoder {
 
     public static func decodeAll(_ body: ByteBuffer, maxInflatedBodySize: Int = defaultMaxInflatedBodySize,
                                  context: String = "pull body") -> StoredMessageBatch {
-        body.withUnsafeReadableBytes { decodeAll($0, maxInflatedBodySize: maxInflatedBodySize, context: context) }
+        var messages: [StoredMessage] = []
+        var records = StoredMessageRecords(body, context: context)
+        do {
+            while let view = try records.next() {
+                messages.append(try view.decoded(maxInflatedBodySize: maxInflatedBodySize, context: context))
+            }
+            return StoredMessageBatch(messages: messages, error: nil)
+        } catch let e as RemotingDecodingError {
+            return StoredMessageBatch(messages: messages, error: e)
+        } catch {
+            return StoredMessageBatch(messages: messages, error: RemotingDecodingError(
+                context, .record(index: messages.count, reason: "\(error)"), offset: records.offset))
+        }
     }
 
     public static func decodeAll(_ bytes: UnsafeRawBufferPointer, maxInflatedBodySize: Int = defaultMaxInflatedBodySize,
                                  context: String = "pull body") -> StoredMessageBatch {
-        var messages: [StoredMessage] = []
-        var offset = 0
-        var index = 0
-        while offset < bytes.count {
-            do {
-                let m = try decodeOne(UnsafeRawBufferPointer(rebasing: bytes[offset...]), index: index,
-                                      maxInflatedBodySize: maxInflatedBodySize, context: context, baseOffset: offset)
-                messages.append(m)
-                offset += Int(m.totalSize)
-                index += 1
-            } catch let e as RemotingDecodingError {
-                return StoredMessageBatch(messages: messages, error: e)
-            } catch {
-                return StoredMessageBatch(messages: messages,
-                                          error: RemotingDecodingError(context, .record(index: index, reason: "\(error)"), offset: offset))
-            }
-        }
-        return StoredMessageBatch(messages: messages, error: nil)
+        decodeAll(ByteBuffer(bytes: bytes), maxInflatedBodySize: maxInflatedBodySize, context: context)
+    }
+
+    /// The records of a body as views, read in place (see `StoredMessageRecords`).
+    public static func records(_ body: ByteBuffer, context: String = "pull body") -> StoredMessageRecords {
+        StoredMessageRecords(body, context: context)
     }
 
     /// Counts records by walking TOTALSIZE only (cheap; for summaries). Returns the count and whether the
@@ -301,8 +301,9 @@ public enum StoredMessageDecoder {
         return (n, offset == end)
     }
 
-    static func decodeOne(_ bytes: UnsafeRawBufferPointer, index: Int, maxInflatedBodySize: Int, context: String,
-                          baseOffset: Int) throws -> StoredMessage {
+    /// Validates one record at the start of `bytes` (the rest of the body) and returns the positions of its
+    /// variable parts. Every check and error of the former eager decoder, without building anything.
+    static func scanOne(_ bytes: UnsafeRawBufferPointer, index: Int, context: String, baseOffset: Int) throws -> RecordLayout {
         let ctx = ErrorContext(context, .record(index: index, offset: baseOffset))
         var r = BinaryReader(bytes: bytes, errorContext: ctx)
         func fail(_ reason: String, _ at: Int? = nil) -> RemotingDecodingError {
@@ -320,23 +321,22 @@ public enum StoredMessageDecoder {
         guard magic == StoredMessage.magicV1 || magic == StoredMessage.magicV2 else {
             throw fail("unknown MAGICCODE 0x\(String(UInt32(bitPattern: magic), radix: 16))", 4)
         }
-        let bodyCRC = try r.readInt32("BODYCRC")
-        let queueId = try r.readInt32("QUEUEID")
-        let flag = try r.readInt32("FLAG")
-        let queueOffset = try r.readInt64("QUEUEOFFSET")
-        let physicalOffset = try r.readInt64("PHYSICALOFFSET")
+        // BODYCRC, QUEUEID, FLAG, QUEUEOFFSET, PHYSICALOFFSET: fixed, within the 84-byte minimum.
+        r.index = 36
         let sysFlag = MessageSysFlag(rawValue: try r.readInt32("SYSFLAG"))
-        let bornTimestamp = try r.readInt64("BORNTIMESTAMP")
-        let bornAddr = Array(try r.readBytes(sysFlag.contains(.bornHostV6) ? 16 : 4, "BORNHOST"))
-        let bornPort = try r.readInt32("BORNHOST port")
-        let storeTimestamp = try r.readInt64("STORETIMESTAMP")
-        let storeAddr = Array(try r.readBytes(sysFlag.contains(.storeHostV6) ? 16 : 4, "STOREHOST"))
-        let storePort = try r.readInt32("STOREHOST port")
-        let reconsumeTimes = try r.readInt32("RECONSUMETIMES")
-        let prepared = try r.readInt64("PREPARED TRANSACTION OFFSET")
+        r.index += 8  // BORNTIMESTAMP
+        let bornV6 = sysFlag.contains(.bornHostV6), storeV6 = sysFlag.contains(.storeHostV6)
+        _ = try r.readBytes(bornV6 ? 16 : 4, "BORNHOST")
+        _ = try r.readInt32("BORNHOST port")
+        _ = try r.readInt64("STORETIMESTAMP")
+        _ = try r.readBytes(storeV6 ? 16 : 4, "STOREHOST")
+        _ = try r.readInt32("STOREHOST port")
+        _ = try r.readInt32("RECONSUMETIMES")
+        _ = try r.readInt64("PREPARED TRANSACTION OFFSET")
         let bodyLength = try r.readInt32("BODY length")
         if bodyLength < 0 { throw fail("negative BODY length \(bodyLength)") }
-        let stored = Array(try r.readBytes(Int(bodyLength), "BODY"))
+        let bodyStart = r.index
+        _ = try r.readBytes(Int(bodyLength), "BODY")
         let topicLength: Int
         if magic == StoredMessage.magicV2 {
             topicLength = Int(try r.readInt16("TOPIC length"))
@@ -344,37 +344,17 @@ public enum StoredMessageDecoder {
             topicLength = Int(Int8(bitPattern: try r.readUInt8("TOPIC length")))
         }
         if topicLength < 0 { throw fail("negative TOPIC length \(topicLength)") }
-        let topic = try r.readString(length: topicLength, field: "TOPIC")
+        let topic = try r.readText(length: topicLength, field: "TOPIC")
         let propertiesLength = Int(try r.readInt16("PROPERTIES length"))
         if propertiesLength < 0 { throw fail("negative PROPERTIES length \(propertiesLength)") }
-        let propertiesText = propertiesLength == 0 ? "" : try r.readString(length: propertiesLength, field: "PROPERTIES")
+        let propertiesStart = r.index
+        if propertiesLength != 0 { _ = try r.readText(length: propertiesLength, field: "PROPERTIES") }
         if r.index != Int(totalSize) {
             throw fail("TOTALSIZE \(totalSize) but the fields end at \(r.index)")
         }
-        let crcOK = CRC32.rocketmq(stored) == bodyCRC
-        var body = MessageBody.bytes(stored)
-        if sysFlag.contains(.compressed) {
-            switch sysFlag.compression {
-            case .zlib:
-                var buf = ByteBuffer(bytes: stored)
-                do {
-                    var out = try buf.decompress(with: .zlib(), maxSize: maxInflatedBodySize)
-                    body = .bytes(out.readBytes(length: out.readableBytes) ?? [])
-                } catch {
-                    throw RemotingDecodingError(context, .decompression("record \(index): zlib body of \(stored.count) bytes: \(error)"),
-                                                offset: baseOffset)
-                }
-            case .lz4, .zstd:
-                body = .compressed(sysFlag.compression, storedLength: stored.count)
-            }
-        }
-        return StoredMessage(
-            totalSize: totalSize, magicCode: magic, bodyCRC: bodyCRC, queueId: queueId, flag: flag, queueOffset: queueOffset,
-            physicalOffset: physicalOffset, sysFlag: sysFlag, bornTimestamp: bornTimestamp,
-            bornHost: MessageHost(address: bornAddr, port: bornPort), storeTimestamp: storeTimestamp,
-            storeHost: MessageHost(address: storeAddr, port: storePort), reconsumeTimes: reconsumeTimes,
-            preparedTransactionOffset: prepared, storedBody: stored, body: body, topic: topic,
-            propertiesText: propertiesText, properties: MessageProperties.parse(propertiesText), crcMatches: crcOK)
+        return RecordLayout(totalSize: totalSize, bornV6: bornV6, storeV6: storeV6, bodyStart: Int32(bodyStart),
+                            bodyLength: bodyLength, topicStart: Int32(topic.range.lowerBound), topicLength: Int32(topicLength),
+                            propertiesStart: Int32(propertiesStart), propertiesLength: Int32(propertiesLength))
     }
 
     /// Encodes a record as `MessageDecoder.encode` does (v1 magic unless the topic is longer than 127 bytes).
