@@ -260,6 +260,8 @@ public enum RequestCode {
     /// it (sign-extended). Re-encoding truncates again, so the bytes are unchanged.
     public static func fromBinary16(_ raw: Int16) -> Int32 {
         let code = Int32(raw)
+        // Every truncated code of the table lies in 3442...3543 (checked by a test): nothing to look up outside.
+        guard code >= widenedLow && code <= widenedHigh else { return code }
         if byCode[code] != nil { return code }
         return widened[UInt16(bitPattern: raw)] ?? code
     }
@@ -267,6 +269,8 @@ public enum RequestCode {
     /// The 16-bit wire value of `code` in a ROCKETMQ binary header.
     public static func binary16(_ code: Int32) -> Int16 { Int16(truncatingIfNeeded: code) }
 
+    static let widenedLow: Int32 = 3442
+    static let widenedHigh: Int32 = 3543
     static let widened: [UInt16: Int32] = {
         var m: [UInt16: Int32] = [:]
         for info in all where info.code > Int32(Int16.max) || info.code < Int32(Int16.min) {

@@ -33,11 +33,19 @@ struct RawExtField: Sendable {
     var keyKind: RawTextKind
     var valueKind: RawTextKind = .ascii
 
+    /// With the key's signature (the JSON scanner checks duplicate keys with it).
     init(key: Range<Int>, keyKind: RawTextKind, in bytes: UnsafeRawBufferPointer) {
         keyStart = Int32(truncatingIfNeeded: key.lowerBound)
         keyCount = Int32(truncatingIfNeeded: key.count)
         self.keyKind = keyKind
         if keyKind == .ascii { keySignature = Self.signature(UnsafeRawBufferPointer(rebasing: bytes[key])) }
+    }
+
+    /// Without a signature (binary headers: duplicate keys are allowed, nothing compares them).
+    init(key: Range<Int>, keyKind: RawTextKind) {
+        keyStart = Int32(truncatingIfNeeded: key.lowerBound)
+        keyCount = Int32(truncatingIfNeeded: key.count)
+        self.keyKind = keyKind
     }
 
     /// The length and the first 7 bytes of a key, packed: a one-compare filter before comparing bytes.
@@ -123,20 +131,26 @@ struct RawExtField: Sendable {
     }
 }
 
-/// Whether all bytes are ASCII, eight at a time.
+/// Whether all bytes are ASCII, eight at a time (the tail with overlapping loads, no byte loop).
 @inline(__always)
 func isASCII(_ p: UnsafeRawBufferPointer) -> Bool {
-    var i = 0
-    var high: UInt64 = 0
-    while i + 8 <= p.count {
-        high |= p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        i += 8
+    let n = p.count
+    if n >= 8 {
+        var high: UInt64 = p.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        var i = 0
+        while i + 8 <= n {
+            high |= p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        return high & 0x8080_8080_8080_8080 == 0
     }
-    while i < p.count {
-        high |= UInt64(p[i])
-        i += 1
+    if n >= 4 {
+        return (p.loadUnaligned(as: UInt32.self) | p.loadUnaligned(fromByteOffset: n - 4, as: UInt32.self)) & 0x8080_8080 == 0
     }
-    return high & 0x8080_8080_8080_8080 == 0
+    if n >= 2 {
+        return (p.loadUnaligned(as: UInt16.self) | p.loadUnaligned(fromByteOffset: n - 2, as: UInt16.self)) & 0x8080 == 0
+    }
+    return n == 0 || p[0] < 0x80
 }
 
 @inline(__always)

@@ -31,9 +31,22 @@ public enum RemotingFrame {
     /// (`RemotingCommand.fields`), and the body is a slice of `frame`. Nothing is copied; the only allocations
     /// are the entry list and the remark text when it is longer than a small string.
     public static func decode(_ frame: ByteBuffer, context: String = "frame") throws -> RemotingCommand {
-        let (type, headerLength, total) = try checkedPrefix(frame, context: context)
         let base = frame.readerIndex
-        let (head, entries) = try frame.withUnsafeReadableBytes { raw -> (ScannedHead, [RawExtField]) in
+        let (head, entries, type, headerLength, total) = try frame.withUnsafeReadableBytes {
+            raw -> (ScannedHead, [RawExtField], SerializeType, Int, Int) in
+            // The prefix checks of `checkedPrefix`, on the bytes already in hand (it gives the errors).
+            guard raw.count >= 8 else {
+                _ = try checkedPrefix(frame, context: context)
+                throw RemotingDecodingError(context, .truncated(field: "frame", needed: 8, available: raw.count), offset: 0)
+            }
+            let length = Int32(bitPattern: UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self)))
+            let word = UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            let total = try validatePrefix(length: length, headerWord: word, maxFrameLength: Int.max, context: context)
+            guard raw.count >= total else {
+                throw RemotingDecodingError(context, .truncated(field: "frame", needed: total, available: raw.count), offset: 0)
+            }
+            let type: SerializeType = word >> 24 == 1 ? .rocketmq : .json
+            let headerLength = Int(word & 0x00FF_FFFF)
             let bytes = UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)])
             var list = RawFieldList()
             let head: ScannedHead
@@ -43,21 +56,14 @@ public enum RemotingFrame {
             case .rocketmq:
                 head = try BinaryHeaderCodec.scan(bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")), visitor: &list)
             }
-            return (head, list.entries)
+            return (head, list.entries, type, headerLength, total)
         }
-        var cmd = RemotingCommand(code: head.code, language: head.language, version: head.version, opaque: head.opaque,
-                                  flag: head.flag, remark: head.remark, serializeType: type)
-        cmd.jsonTrailingNewline = head.jsonTrailingNewline
-        cmd.jsonHasSerializeTypeCurrentRPC = head.jsonHasSerializeTypeCurrentRPC
-        if head.hasExtFields {
-            let header = frame.getSlice(at: base + 8, length: headerLength) ?? ByteBuffer()
-            cmd.storage = .wire(ExtFieldsView(bytes: header, entries: entries))
-        }
+        let storage: RemotingCommand.FieldStorage = head.hasExtFields
+            ? .wire(ExtFieldsView(bytes: frame.getSlice(at: base + 8, length: headerLength) ?? ByteBuffer(), entries: entries))
+            : .none
         let bodyLength = total - 8 - headerLength
-        if bodyLength > 0 {
-            cmd.body = frame.getSlice(at: base + 8 + headerLength, length: bodyLength)
-        }
-        return cmd
+        let body = bodyLength > 0 ? frame.getSlice(at: base + 8 + headerLength, length: bodyLength) : nil
+        return RemotingCommand(head: head, storage: storage, body: body, serializeType: type)
     }
 
     /// Decodes one frame and its typed header: `decode` followed by `RemotingCommand.typedHeader(requestCode:)`

@@ -4,25 +4,27 @@ import NIOCore
 enum JSONHeaderCodec {
     static let maxDepth = 32
 
-    // Top-level member keys, as bytes, for matching without building Strings.
-    private static let kCode = Array("code".utf8)
-    private static let kExtFields = Array("extFields".utf8)
-    private static let kFlag = Array("flag".utf8)
-    private static let kLanguage = Array("language".utf8)
-    private static let kOpaque = Array("opaque".utf8)
-    private static let kRemark = Array("remark".utf8)
-    private static let kSerialize = Array("serializeTypeCurrentRPC".utf8)
-    private static let kVersion = Array("version".utf8)
-
+    /// The top-level member a header key names (0: none): a switch on the length, then the bytes.
     @inline(__always)
-    private static func keyEquals(_ c: JSONCursor, _ range: Range<Int>, _ key: [UInt8]) -> Bool {
-        guard range.count == key.count else { return false }
-        var i = 0
-        for k in range {
-            if c.bytes[k] != key[i] { return false }
-            i += 1
+    private static func member(_ k: UnsafeRawBufferPointer) -> Int {
+        switch k.count {
+        case 4:
+            if k.le32(0) == 0x65646F63 && k.le32(0) == 0x65646F63 { return 1 }  // code
+            if k.le32(0) == 0x67616C66 && k.le32(0) == 0x67616C66 { return 3 }  // flag
+        case 6:
+            if k.le32(0) == 0x7161706F && k.le32(2) == 0x65757161 { return 5 }  // opaque
+            if k.le32(0) == 0x616D6572 && k.le32(2) == 0x6B72616D { return 6 }  // remark
+        case 7:
+            if k.le32(0) == 0x73726576 && k.le32(3) == 0x6E6F6973 { return 8 }  // version
+        case 8:
+            if k.le64(0) == 0x65676175676E616C { return 4 }  // language
+        case 9:
+            if k.le64(0) == 0x646C656946747865 && k.le64(1) == 0x73646C6569467478 { return 2 }  // extFields
+        case 23:
+            if k.le64(0) == 0x7A696C6169726573 && k.le64(8) == 0x7275436570795465 && k.le64(15) == 0x435052746E657272 { return 7 }  // serializeTypeCurrentRPC
+        default: break
         }
-        return true
+        return 0
     }
 
     /// The one JSON header scanner: validates the whole header and reports each non-null extFields entry to
@@ -64,10 +66,11 @@ enum JSONHeaderCodec {
                 c.skipWhitespace()
 
                 var bit: UInt16 = 0
-                if keyEquals(c, keyRange, kCode) {
+                let member = Self.member(UnsafeRawBufferPointer(rebasing: bytes[keyRange]))
+                if member == 1 {
                     bit = 1
                     cmd.code = try readInt32(&c, "code")
-                } else if keyEquals(c, keyRange, kExtFields) {
+                } else if member == 2 {
                     bit = 2
                     if c.peek() == UInt8(ascii: "n") {
                         _ = try c.readLiteral()
@@ -75,10 +78,10 @@ enum JSONHeaderCodec {
                         cmd.hasExtFields = true
                         try scanExtFields(&c, visitor: &visitor)
                     }
-                } else if keyEquals(c, keyRange, kFlag) {
+                } else if member == 3 {
                     bit = 4
                     cmd.flag = try readInt32(&c, "flag")
-                } else if keyEquals(c, keyRange, kLanguage) {
+                } else if member == 4 {
                     bit = 8
                     switch c.peek() {
                     case UInt8(ascii: "\"")?: cmd.language = LanguageCode(name: try c.readString())
@@ -88,21 +91,21 @@ enum JSONHeaderCodec {
                         guard n >= 0 && n <= 255 else { throw RemotingDecodingError(c.context, .wrongType(field: "language", expected: "a language name"), offset: keyOffset) }
                         cmd.language = LanguageCode(code: UInt8(n))
                     }
-                } else if keyEquals(c, keyRange, kOpaque) {
+                } else if member == 5 {
                     bit = 16
                     cmd.opaque = try readInt32(&c, "opaque")
-                } else if keyEquals(c, keyRange, kRemark) {
+                } else if member == 6 {
                     bit = 32
                     switch c.peek() {
                     case UInt8(ascii: "\"")?: cmd.remark = try c.readString()
                     case UInt8(ascii: "n")?: _ = try c.readLiteral()
                     default: throw RemotingDecodingError(c.context, .wrongType(field: "remark", expected: "a string"), offset: c.index)
                     }
-                } else if keyEquals(c, keyRange, kSerialize) {
+                } else if member == 7 {
                     bit = 64
                     cmd.jsonHasSerializeTypeCurrentRPC = true
                     try c.skipValue(depth: 1, maxDepth: maxDepth)
-                } else if keyEquals(c, keyRange, kVersion) {
+                } else if member == 8 {
                     bit = 128
                     cmd.version = try readInt32(&c, "version")
                 } else {
@@ -170,6 +173,8 @@ enum JSONHeaderCodec {
         try withUnsafeTemporaryAllocation(of: RawExtField.self, capacity: capacity) { kept in
             var count = 0
             var more: [RawExtField] = []
+            var seenKeys: UInt64 = 0
+            var anySlowKey = false
             while true {
                 c.skipWhitespace()
                 guard c.peek() == UInt8(ascii: "\"") else {
@@ -179,12 +184,19 @@ enum JSONHeaderCodec {
                 let keyOffset = c.index
                 let key = try c.scanString()
                 var field = RawExtField(key: key.range, keyKind: key.kind, in: c.bytes)
-                for i in 0..<count where RawExtField.sameKey(kept[i], field, in: c.bytes) {
-                    throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
+                // A 64-bit filter over the ASCII keys' signatures: a key whose bit is clear cannot equal an earlier
+                // ASCII key; non-ASCII or escaped keys (rare) are always compared.
+                let bit: UInt64 = field.keyKind == .ascii ? 1 &<< ((field.keySignature &* 0x9E37_79B9_7F4A_7C15) >> 58) : 0
+                if bit == 0 || seenKeys & bit != 0 || anySlowKey {
+                    for i in 0..<count where RawExtField.sameKey(kept[i], field, in: c.bytes) {
+                        throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
+                    }
+                    for k in more where RawExtField.sameKey(k, field, in: c.bytes) {
+                        throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
+                    }
                 }
-                for k in more where RawExtField.sameKey(k, field, in: c.bytes) {
-                    throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
-                }
+                seenKeys |= bit
+                if bit == 0 { anySlowKey = true }
                 c.skipWhitespace()
                 try c.expect(UInt8(ascii: ":"), "':' after an extFields key")
                 c.skipWhitespace()
@@ -317,9 +329,29 @@ enum BinaryHeaderCodec {
                 throw RemotingDecodingError(r.context, .truncated(field: "extFields", needed: Int(extLength), available: bytes.count - r.index), offset: r.index)
             }
             while r.index < end {
+                // Fast path: an entry of ASCII key and value that lies within the block. Anything else (non-ASCII
+                // text, a bad length) goes through the checked reads below, which give the errors.
+                let i = r.index
+                if i + 6 <= end {
+                    let kl = Int(Int16(bitPattern: UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt16.self))))
+                    let ks = i + 2
+                    if kl >= 0 && ks + kl + 4 <= end {
+                        let vl = Int(Int32(bitPattern: UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: ks + kl, as: UInt32.self))))
+                        let vs = ks + kl + 4
+                        if vl >= 0 && vs + vl <= end
+                            && isASCII(UnsafeRawBufferPointer(rebasing: bytes[ks..<(ks + kl)]))
+                            && isASCII(UnsafeRawBufferPointer(rebasing: bytes[vs..<(vs + vl)])) {
+                            var field = RawExtField(key: ks..<(ks + kl), keyKind: .ascii)
+                            field.setValue(vs..<(vs + vl), .ascii)
+                            visitor.visit(field)
+                            r.index = vs + vl
+                            continue
+                        }
+                    }
+                }
                 let keyLength = try r.readInt16("extFields key length")
                 let key = try r.readText(length: Int(keyLength), field: "extFields key", limit: end)
-                var field = RawExtField(key: key.range, keyKind: key.kind, in: bytes)
+                var field = RawExtField(key: key.range, keyKind: key.kind)
                 let valueLength = try r.readInt32("extFields value length")
                 let value = try r.readText(length: Int(valueLength), field: "extFields value of \(field.keyString(in: bytes))", limit: end)
                 field.setValue(value.range, value.kind)

@@ -121,7 +121,7 @@ public enum TypedHeader: Hashable, Sendable {
     /// The header of a request (or oneway) with this code, decoded from the lazy fields of a command (an
     /// absent map reads as empty, as Java reads a null extFields).
     public static func decodeRequest(code: Int32, fields: ExtFieldsView?) throws -> TypedHeader? {
-        let f = fields ?? emptyFields
+        guard let f = fields else { return try decodeRequest(code: code, fields: ExtFieldsView(ExtFields())) }
         switch code {
         case RequestCode.getRouteInfoByTopic: return .getRouteInfo(try .init(fields: f))
         case RequestCode.unregisterClient: return .unregisterClient(try .init(fields: f))
@@ -162,8 +162,6 @@ public enum TypedHeader: Hashable, Sendable {
         default: return nil
         }
     }
-
-    private static let emptyFields = ExtFieldsView(ExtFields())
 
     /// The header of a response with `responseCode` to a request with `requestCode`. Error answers carry no
     /// typed header (nil), except the pull statuses that keep the offsets.

@@ -109,6 +109,21 @@ public struct RemotingCommand: Hashable, Sendable {
         self.jsonHasSerializeTypeCurrentRPC = true
     }
 
+    /// A decoded command (RemotingFrame.decode).
+    init(head: ScannedHead, storage: FieldStorage, body: ByteBuffer?, serializeType: SerializeType) {
+        code = head.code
+        language = head.language
+        version = head.version
+        opaque = head.opaque
+        flag = head.flag
+        remark = head.remark
+        self.storage = storage
+        self.body = body
+        self.serializeType = serializeType
+        jsonTrailingNewline = head.jsonTrailingNewline
+        jsonHasSerializeTypeCurrentRPC = head.jsonHasSerializeTypeCurrentRPC
+    }
+
     /// nil when the header has no extFields at all (distinct from an empty map, `"extFields":{}`).
     /// For a decoded command this builds the map from the frame bytes (prefer `fields` to read a few keys).
     public var extFields: ExtFields? {
@@ -181,8 +196,14 @@ public struct RemotingCommand: Hashable, Sendable {
     /// The typed header, decoded from the fields on demand: the request header for a request or oneway
     /// command; for a response, the header of the answer to a request with `requestCode` (nil without it).
     public func typedHeader(requestCode: Int32? = nil) throws -> TypedHeader? {
-        if !isResponse { return try TypedHeader.decodeRequest(code: code, fields: fields) }
+        if !isResponse {
+            if case .wire(let v) = storage { return try TypedHeader.decodeRequest(code: code, fields: v) }
+            return try TypedHeader.decodeRequest(code: code, fields: fields)
+        }
         guard let requestCode else { return nil }
+        if case .wire(let v) = storage {
+            return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, fields: v)
+        }
         return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, fields: fields)
     }
 

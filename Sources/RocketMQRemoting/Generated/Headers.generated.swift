@@ -69,18 +69,17 @@ public struct GetRouteInfoRequestHeader: CustomHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderValue.string(fields[at0], bytes)
         let v1: Bool? = at1 < 0 ? nil : HeaderValue.bool(fields[at1], bytes)
-        var h = Self(topic: v0, acceptStandardJsonOnly: v1)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(topic: v0, acceptStandardJsonOnly: v1) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(topic: v0, acceptStandardJsonOnly: v1)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -191,18 +190,17 @@ public struct UnregisterClientRequestHeader: CustomHeader {
         let v0 = HeaderValue.string(fields[at0], bytes)
         let v1: String? = at1 < 0 ? nil : HeaderValue.string(fields[at1], bytes)
         let v2: String? = at2 < 0 ? nil : HeaderValue.string(fields[at2], bytes)
-        var h = Self(clientID: v0, producerGroup: v1, consumerGroup: v2)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(clientID: v0, producerGroup: v1, consumerGroup: v2) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(clientID: v0, producerGroup: v1, consumerGroup: v2)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -307,18 +305,17 @@ public struct ConsumerGroupHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderValue.string(fields[at0], bytes)
-        var h = Self(consumerGroup: v0)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -436,18 +433,17 @@ public struct QueryConsumerOffsetRequestHeader: CustomHeader {
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: Bool? = at3 < 0 ? nil : HeaderValue.bool(fields[at3], bytes)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, setZeroIfNotFound: v3)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, setZeroIfNotFound: v3) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, setZeroIfNotFound: v3)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -554,18 +550,17 @@ public struct OffsetResponseHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
-        var h = Self(offset: v0)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(offset: v0) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(offset: v0)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -683,18 +678,17 @@ public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, commitOffset: v3)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, commitOffset: v3) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, commitOffset: v3)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -894,18 +888,17 @@ public struct PullMessageRequestHeader: CustomHeader {
         let v11: Int32? = at11 < 0 ? nil : try HeaderValue.int32(fields[at11], bytes, key: wireKeys[11], header: header)
         let v12: Int32? = at12 < 0 ? nil : try HeaderValue.int32(fields[at12], bytes, key: wireKeys[12], header: header)
         let v13: String? = at13 < 0 ? nil : HeaderValue.string(fields[at13], bytes)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, subscription: v8, subVersion: v9, expressionType: v10, maxMsgBytes: v11, requestSource: v12, proxyFrowardClientId: v13)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, subscription: v8, subVersion: v9, expressionType: v10, maxMsgBytes: v11, requestSource: v12, proxyFrowardClientId: v13) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, subscription: v8, subVersion: v9, expressionType: v10, maxMsgBytes: v11, requestSource: v12, proxyFrowardClientId: v13)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -1123,18 +1116,17 @@ public struct PullMessageResponseHeader: CustomHeader {
         let v5: Int32? = at5 < 0 ? nil : try HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
         let v7: Int32? = at7 < 0 ? nil : try HeaderValue.int32(fields[at7], bytes, key: wireKeys[7], header: header)
-        var h = Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -1377,23 +1369,22 @@ public struct SendMessageRequestHeader: CustomHeader {
         let v11: Bool? = at11 < 0 ? nil : HeaderValue.bool(fields[at11], bytes)
         let v12: Int32? = at12 < 0 ? nil : try HeaderValue.int32(fields[at12], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[12], header: header)
         let v13: String? = at13 < 0 ? nil : HeaderValue.string(fields[at13], bytes)
-        var h = Self(producerGroup: v0, topic: v1, defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, brokerName: v13)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot: Int
-                switch keys {
-                case .wire: slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                case .v2Wire: slot = f.keyKind == .ascii ? v2WireSlot(ascii: f.keyBytes(in: bytes))
-                    : (v2WireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                }
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
+        guard unknown > 0 else { return Self(producerGroup: v0, topic: v1, defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, brokerName: v13) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot: Int
+            switch keys {
+            case .wire: slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            case .v2Wire: slot = f.keyKind == .ascii ? v2WireSlot(ascii: f.keyBytes(in: bytes))
+                : (v2WireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             }
-            h.extra = ExtFields(rest)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(producerGroup: v0, topic: v1, defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, brokerName: v13)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -1652,18 +1643,17 @@ public struct SendMessageResponseHeader: CustomHeader {
         let v3: String? = at3 < 0 ? nil : HeaderValue.string(fields[at3], bytes)
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: String? = at5 < 0 ? nil : HeaderValue.string(fields[at5], bytes)
-        var h = Self(msgId: v0, queueId: v1, queueOffset: v2, transactionId: v3, batchUniqId: v4, recallHandle: v5)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(msgId: v0, queueId: v1, queueOffset: v2, transactionId: v3, batchUniqId: v4, recallHandle: v5) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(msgId: v0, queueId: v1, queueOffset: v2, transactionId: v3, batchUniqId: v4, recallHandle: v5)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -1816,18 +1806,17 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
-        var h = Self(offset: v0, group: v1, delayLevel: v2, originMsgId: v3, originTopic: v4, unitMode: v5, maxReconsumeTimes: v6)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(offset: v0, group: v1, delayLevel: v2, originMsgId: v3, originTopic: v4, unitMode: v5, maxReconsumeTimes: v6) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(offset: v0, group: v1, delayLevel: v2, originMsgId: v3, originTopic: v4, unitMode: v5, maxReconsumeTimes: v6)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -1971,18 +1960,17 @@ public struct QueueOffsetRequestHeader: CustomHeader {
         let v2: Int64? = at2 < 0 ? nil : try HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: String? = at3 < 0 ? nil : HeaderValue.string(fields[at3], bytes)
         let v4: Bool? = at4 < 0 ? nil : HeaderValue.bool(fields[at4], bytes)
-        var h = Self(topic: v0, queueId: v1, timestamp: v2, boundaryType: v3, committed: v4)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(topic: v0, queueId: v1, timestamp: v2, boundaryType: v3, committed: v4) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(topic: v0, queueId: v1, timestamp: v2, boundaryType: v3, committed: v4)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -2105,18 +2093,17 @@ public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderValue.string(fields[at1], bytes)
         let v2: Bool = at2 < 0 ? false : HeaderValue.bool(fields[at2], bytes)
-        var h = Self(consumerGroup: v0, clientId: v1, jstackEnable: v2)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, clientId: v1, jstackEnable: v2) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, clientId: v1, jstackEnable: v2)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -2284,18 +2271,17 @@ public struct CreateTopicRequestHeader: CustomHeader {
         let v7 = HeaderValue.bool(fields[at7], bytes)
         let v8: String? = at8 < 0 ? nil : HeaderValue.string(fields[at8], bytes)
         let v9: Bool? = at9 < 0 ? nil : HeaderValue.bool(fields[at9], bytes)
-        var h = Self(topic: v0, defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, topicFilterType: v5, topicSysFlag: v6, order: v7, attributes: v8, force: v9)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(topic: v0, defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, topicFilterType: v5, topicSysFlag: v6, order: v7, attributes: v8, force: v9) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(topic: v0, defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, topicFilterType: v5, topicSysFlag: v6, order: v7, attributes: v8, force: v9)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -2417,18 +2403,17 @@ public struct GetEarliestMsgStoretimeResponseHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
-        var h = Self(timestamp: v0)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(timestamp: v0) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(timestamp: v0)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -2562,18 +2547,17 @@ public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: Int32? = at5 < 0 ? nil : try HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
-        var h = Self(consumerGroup: v0, clientId: v1, msgId: v2, brokerName: v3, topic: v4, topicSysFlag: v5, groupSysFlag: v6)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, clientId: v1, msgId: v2, brokerName: v3, topic: v4, topicSysFlag: v5, groupSysFlag: v6) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, clientId: v1, msgId: v2, brokerName: v3, topic: v4, topicSysFlag: v5, groupSysFlag: v6)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -2725,18 +2709,17 @@ public struct ResetOffsetRequestHeader: CustomHeader {
         let v3 = HeaderValue.bool(fields[at3], bytes)
         let v4: Int32? = at4 < 0 ? nil : try HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Int64? = at5 < 0 ? nil : try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
-        var h = Self(topic: v0, group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(topic: v0, group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(topic: v0, group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -2862,18 +2845,17 @@ public struct GetConsumerStatusRequestHeader: CustomHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderValue.string(fields[at1], bytes)
         let v2: String? = at2 < 0 ? nil : HeaderValue.string(fields[at2], bytes)
-        var h = Self(topic: v0, group: v1, clientAddr: v2)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(topic: v0, group: v1, clientAddr: v2) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(topic: v0, group: v1, clientAddr: v2)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -2982,18 +2964,17 @@ public struct ViewMessageRequestHeader: CustomHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         let v1: String? = at1 < 0 ? nil : HeaderValue.string(fields[at1], bytes)
-        var h = Self(offset: v0, topic: v1)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(offset: v0, topic: v1) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(offset: v0, topic: v1)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -3123,18 +3104,17 @@ public struct QueryMessageRequestHeader: CustomHeader {
         let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        var h = Self(topic: v0, key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(topic: v0, key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(topic: v0, key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -3248,18 +3228,17 @@ public struct QueryMessageResponseHeader: CustomHeader {
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
-        var h = Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -3407,18 +3386,17 @@ public struct EndTransactionRequestHeader: CustomHeader {
         let v5 = HeaderValue.string(fields[at5], bytes)
         let v6: String? = at6 < 0 ? nil : HeaderValue.string(fields[at6], bytes)
         let v7: String? = at7 < 0 ? nil : HeaderValue.string(fields[at7], bytes)
-        var h = Self(producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, msgId: v5, transactionId: v6, topic: v7)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, msgId: v5, transactionId: v6, topic: v7) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, msgId: v5, transactionId: v6, topic: v7)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -3570,18 +3548,17 @@ public struct CheckTransactionStateRequestHeader: CustomHeader {
         let v3: String? = at3 < 0 ? nil : HeaderValue.string(fields[at3], bytes)
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: String? = at5 < 0 ? nil : HeaderValue.string(fields[at5], bytes)
-        var h = Self(tranStateTableOffset: v0, commitLogOffset: v1, msgId: v2, transactionId: v3, offsetMsgId: v4, topic: v5)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(tranStateTableOffset: v0, commitLogOffset: v1, msgId: v2, transactionId: v3, offsetMsgId: v4, topic: v5) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(tranStateTableOffset: v0, commitLogOffset: v1, msgId: v2, transactionId: v3, offsetMsgId: v4, topic: v5)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -3750,18 +3727,17 @@ public struct RegisterBrokerRequestHeader: CustomHeader {
         let v6: Bool? = at6 < 0 ? nil : HeaderValue.bool(fields[at6], bytes)
         let v7: Bool = at7 < 0 ? false : HeaderValue.bool(fields[at7], bytes)
         let v8: Int32 = at8 < 0 ? 0 : try HeaderValue.int32(fields[at8], bytes, key: wireKeys[8], header: header)
-        var h = Self(brokerName: v0, brokerAddr: v1, clusterName: v2, haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(brokerName: v0, brokerAddr: v1, clusterName: v2, haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -3885,18 +3861,17 @@ public struct RegisterBrokerResponseHeader: CustomHeader {
         }
         let v0: String? = at0 < 0 ? nil : HeaderValue.string(fields[at0], bytes)
         let v1: String? = at1 < 0 ? nil : HeaderValue.string(fields[at1], bytes)
-        var h = Self(haServerAddr: v0, masterAddr: v1)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(haServerAddr: v0, masterAddr: v1) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(haServerAddr: v0, masterAddr: v1)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -4016,18 +3991,17 @@ public struct UnregisterBrokerRequestHeader: CustomHeader {
         let v2 = HeaderValue.string(fields[at2], bytes)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        var h = Self(brokerName: v0, brokerAddr: v1, clusterName: v2, brokerId: v3)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, brokerId: v3) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(brokerName: v0, brokerAddr: v1, clusterName: v2, brokerId: v3)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -4209,18 +4183,17 @@ public struct PopMessageRequestHeader: CustomHeader {
         let v9: String? = at9 < 0 ? nil : HeaderValue.string(fields[at9], bytes)
         let v10: Bool = at10 < 0 ? false : HeaderValue.bool(fields[at10], bytes)
         let v11: String? = at11 < 0 ? nil : HeaderValue.string(fields[at11], bytes)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, expType: v8, exp: v9, order: v10, attemptId: v11)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, expType: v8, exp: v9, order: v10, attemptId: v11) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, expType: v8, exp: v9, order: v10, attemptId: v11)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -4393,18 +4366,17 @@ public struct PopMessageResponseHeader: CustomHeader {
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: String? = at5 < 0 ? nil : HeaderValue.string(fields[at5], bytes)
         let v6: String? = at6 < 0 ? nil : HeaderValue.string(fields[at6], bytes)
-        var h = Self(popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, startOffsetInfo: v4, msgOffsetInfo: v5, orderCountInfo: v6)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, startOffsetInfo: v4, msgOffsetInfo: v5, orderCountInfo: v6) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, startOffsetInfo: v4, msgOffsetInfo: v5, orderCountInfo: v6)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -4548,18 +4520,17 @@ public struct AckMessageRequestHeader: CustomHeader {
         let v3 = HeaderValue.string(fields[at3], bytes)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -4692,18 +4663,17 @@ public struct PeekMessageRequestHeader: CustomHeader {
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderValue.string(fields[at3], bytes)
-        var h = Self(topic: v0, queueId: v1, maxMsgNums: v2, consumerGroup: v3)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(topic: v0, queueId: v1, maxMsgNums: v2, consumerGroup: v3) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(topic: v0, queueId: v1, maxMsgNums: v2, consumerGroup: v3)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -4848,18 +4818,17 @@ public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
         let v5 = try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, invisibleTime: v5)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, invisibleTime: v5) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, invisibleTime: v5)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -4987,18 +4956,17 @@ public struct ChangeInvisibleTimeResponseHeader: CustomHeader {
         let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
-        var h = Self(popTime: v0, invisibleTime: v1, reviveQid: v2)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(popTime: v0, invisibleTime: v1, reviveQid: v2) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(popTime: v0, invisibleTime: v1, reviveQid: v2)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -5142,18 +5110,17 @@ public struct NotificationRequestHeader: CustomHeader {
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
         let v6: String? = at6 < 0 ? nil : HeaderValue.string(fields[at6], bytes)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, attemptId: v6)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, attemptId: v6) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, attemptId: v6)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -5275,18 +5242,17 @@ public struct NotificationResponseHeader: CustomHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderValue.bool(fields[at0], bytes)
         let v1: Bool = at1 < 0 ? false : HeaderValue.bool(fields[at1], bytes)
-        var h = Self(hasMsg: v0, pollingFull: v1)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(hasMsg: v0, pollingFull: v1) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(hasMsg: v0, pollingFull: v1)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -5399,18 +5365,17 @@ public struct PollingInfoRequestHeader: CustomHeader {
         let v1 = HeaderValue.string(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(consumerGroup: v0, topic: v1, queueId: v2)
+        h.extra = ExtFields(rest)
         return h
     }
 
@@ -5513,18 +5478,17 @@ public struct PollingInfoResponseHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int32(fields[at0], bytes, key: wireKeys[0], header: header)
-        var h = Self(pollingNum: v0)
-        if unknown > 0 {
-            var rest: [(key: String, value: String)] = []
-            rest.reserveCapacity(unknown)
-            for i in 0..<fields.count {
-                let f = fields[i]
-                let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
-                    : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
-                if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
-            }
-            h.extra = ExtFields(rest)
+        guard unknown > 0 else { return Self(pollingNum: v0) }
+        var rest: [(key: String, value: String)] = []
+        rest.reserveCapacity(unknown)
+        for i in 0..<fields.count {
+            let f = fields[i]
+            let slot = f.keyKind == .ascii ? wireSlot(ascii: f.keyBytes(in: bytes))
+                : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
+            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
+        var h = Self(pollingNum: v0)
+        h.extra = ExtFields(rest)
         return h
     }
 
