@@ -408,7 +408,9 @@ public struct LanguageCode: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init(name: String) {
-        if let i = Self.names.firstIndex(of: name) {
+        if name == "JAVA" {
+            self.code = 0
+        } else if let i = Self.names.firstIndex(of: name) {
             self.code = UInt8(i)
         } else {
             self.code = nil

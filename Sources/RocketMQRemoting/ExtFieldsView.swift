@@ -168,13 +168,8 @@ func bytesEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Boo
     return true
 }
 
-/// Receives the extFields entries of a header, in wire order, from the header scanners.
-protocol RawExtFieldVisitor {
-    mutating func visit(_ field: RawExtField)
-}
-
-/// Keeps the entries (the `RemotingFrame.decode` path).
-struct RawFieldList: RawExtFieldVisitor {
+/// The extFields entries of a header, in wire order, as the header scanners report them.
+struct RawFieldList {
     var entries: [RawExtField] = []
     @inline(__always) mutating func visit(_ field: RawExtField) {
         if entries.isEmpty { entries.reserveCapacity(16) }

@@ -29,8 +29,8 @@ enum JSONHeaderCodec {
 
     /// The one JSON header scanner: validates the whole header and reports each non-null extFields entry to
     /// `visitor` as byte ranges, building no String for them. 
-    static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
-                                            visitor: inout V) throws -> ScannedHead {
+    static func scan(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
+                     visitor: inout RawFieldList) throws -> ScannedHead {
         var c = JSONCursor(bytes, errorContext: errorContext)
         var cmd = ScannedHead(serializeType: .json)
         var seen: UInt16 = 0
@@ -161,18 +161,15 @@ enum JSONHeaderCodec {
     /// extFields: an object of string keys; values of any scalar JSON type become text (the C++ client sends
     /// numbers); nulls are dropped (Java would hold null); nested values keep their compact JSON text.
     /// A key equal to an earlier non-null entry's key is rejected (same UTF-8 length and String ==).
-    private static func scanExtFields<V: RawExtFieldVisitor>(_ c: inout JSONCursor, visitor: inout V) throws {
+    private static func scanExtFields(_ c: inout JSONCursor, visitor: inout RawFieldList) throws {
         guard c.peek() == UInt8(ascii: "{") else {
             throw RemotingDecodingError(c.context, .wrongType(field: "extFields", expected: "an object"), offset: c.index)
         }
         c.advance()
         c.skipWhitespace()
         if c.peek() == UInt8(ascii: "}") { c.advance(); return }
-        // Up to 32 entries are kept on the stack for duplicate checks; more go to `more`.
-        let capacity = 32
-        try withUnsafeTemporaryAllocation(of: RawExtField.self, capacity: capacity) { kept in
-            var count = 0
-            var more: [RawExtField] = []
+        // Duplicate keys are checked against the entries kept so far (null values are not kept).
+        do {
             var seenKeys: UInt64 = 0
             var anySlowKey = false
             while true {
@@ -188,10 +185,7 @@ enum JSONHeaderCodec {
                 // ASCII key; non-ASCII or escaped keys (rare) are always compared.
                 let bit: UInt64 = field.keyKind == .ascii ? 1 &<< ((field.keySignature &* 0x9E37_79B9_7F4A_7C15) >> 58) : 0
                 if bit == 0 || seenKeys & bit != 0 || anySlowKey {
-                    for i in 0..<count where RawExtField.sameKey(kept[i], field, in: c.bytes) {
-                        throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
-                    }
-                    for k in more where RawExtField.sameKey(k, field, in: c.bytes) {
+                    for k in visitor.entries where RawExtField.sameKey(k, field, in: c.bytes) {
                         throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
                     }
                 }
@@ -222,15 +216,7 @@ enum JSONHeaderCodec {
                 default:
                     field.setValue(try c.skipNumber(), .scalar)
                 }
-                if keep {
-                    if count < capacity {
-                        kept[count] = field
-                        count += 1
-                    } else {
-                        more.append(field)
-                    }
-                    visitor.visit(field)
-                }
+                if keep { visitor.visit(field) }
                 c.skipWhitespace()
                 switch c.peek() {
                 case UInt8(ascii: ",")?: c.advance()
@@ -305,8 +291,8 @@ enum JSONHeaderCodec {
 enum BinaryHeaderCodec {
     /// The one binary header scanner: validates the header and reports each extFields entry to `visitor` as
     /// byte ranges (UTF-8 already validated), building no String for them.
-    static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
-                                            visitor: inout V) throws -> ScannedHead {
+    static func scan(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
+                     visitor: inout RawFieldList) throws -> ScannedHead {
         var r = BinaryReader(bytes: bytes, errorContext: errorContext)
         let code = try r.readInt16("code")
         let lang = try r.readUInt8("language")

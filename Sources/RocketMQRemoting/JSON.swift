@@ -406,7 +406,14 @@ struct JSONCursor {
             let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C
             let special = ((q &- 0x0101_0101_0101_0101) & ~q) | ((s &- 0x0101_0101_0101_0101) & ~s)
                 | ((w &- 0x2020_2020_2020_2020) & ~w)
-            if special & 0x8080_8080_8080_8080 != 0 { break }
+            let flagged = special & 0x8080_8080_8080_8080
+            if flagged != 0 {
+                // The lowest flagged byte is exact (borrows only disturb the bytes above it): jump to it.
+                let k = flagged.trailingZeroBitCount >> 3
+                if k > 0 { wordHigh |= w & ((1 &<< UInt64(k &* 8)) &- 1) }
+                index += k
+                break
+            }
             wordHigh |= w
             index += 8
         }

@@ -15,6 +15,7 @@ public enum MessageProperties {
 
     private static func parse(utf8 bytes: UnsafeBufferPointer<UInt8>) -> [(key: String, value: String)] {
         var out: [(key: String, value: String)] = []
+        out.reserveCapacity(8)
         var start = 0
         while start < bytes.count {
             var end = start
@@ -49,15 +50,42 @@ public enum MessageProperties {
 
 /// CRC-32 (IEEE, as zlib and `java.util.zip.CRC32`).
 public enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
+    /// Slicing-by-8 tables: table k at [256 k ..< 256 (k + 1)], table 0 the classic byte table.
+    static let tables: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 8 * 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            t[i] = c
+        }
+        for k in 1..<8 {
+            for i in 0..<256 {
+                let prev = t[(k - 1) * 256 + i]
+                t[k * 256 + i] = (prev >> 8) ^ t[Int(prev & 0xFF)]
+            }
+        }
+        return t
+    }()
+    static var table: ArraySlice<UInt32> { tables[0..<256] }
+
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { t in
-            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        tables.withUnsafeBufferPointer { t in
+            var i = 0
+            let n = bytes.count
+            while i + 8 <= n {
+                let one = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)) ^ c
+                let two = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self))
+                c = t[7 * 256 + Int(one & 0xFF)] ^ t[6 * 256 + Int((one >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((one >> 16) & 0xFF)] ^ t[4 * 256 + Int(one >> 24)]
+                    ^ t[3 * 256 + Int(two & 0xFF)] ^ t[2 * 256 + Int((two >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((two >> 16) & 0xFF)] ^ t[Int(two >> 24)]
+                i += 8
+            }
+            while i < n {
+                c = t[Int((c ^ UInt32(bytes[i])) & 0xFF)] ^ (c >> 8)
+                i += 1
+            }
         }
         return c ^ 0xFFFF_FFFF
     }
@@ -264,6 +292,7 @@ public enum StoredMessageDecoder {
     public static func decodeAll(_ body: ByteBuffer, maxInflatedBodySize: Int = defaultMaxInflatedBodySize,
                                  context: String = "pull body") -> StoredMessageBatch {
         var messages: [StoredMessage] = []
+        messages.reserveCapacity(countRecords(body).count)
         var records = StoredMessageRecords(body, context: context)
         do {
             while let view = try records.next() {
@@ -321,18 +350,19 @@ public enum StoredMessageDecoder {
         guard magic == StoredMessage.magicV1 || magic == StoredMessage.magicV2 else {
             throw fail("unknown MAGICCODE 0x\(String(UInt32(bitPattern: magic), radix: 16))", 4)
         }
-        // BODYCRC, QUEUEID, FLAG, QUEUEOFFSET, PHYSICALOFFSET: fixed, within the 84-byte minimum.
-        r.index = 36
+        let bodyCRC = try r.readInt32("BODYCRC")
+        let queueId = try r.readInt32("QUEUEID")
+        let flag = try r.readInt32("FLAG")
+        let queueOffset = try r.readInt64("QUEUEOFFSET")
+        let physicalOffset = try r.readInt64("PHYSICALOFFSET")
         let sysFlag = MessageSysFlag(rawValue: try r.readInt32("SYSFLAG"))
-        r.index += 8  // BORNTIMESTAMP
+        let bornTimestamp = try r.readInt64("BORNTIMESTAMP")
         let bornV6 = sysFlag.contains(.bornHostV6), storeV6 = sysFlag.contains(.storeHostV6)
-        _ = try r.readBytes(bornV6 ? 16 : 4, "BORNHOST")
-        _ = try r.readInt32("BORNHOST port")
-        _ = try r.readInt64("STORETIMESTAMP")
-        _ = try r.readBytes(storeV6 ? 16 : 4, "STOREHOST")
-        _ = try r.readInt32("STOREHOST port")
-        _ = try r.readInt32("RECONSUMETIMES")
-        _ = try r.readInt64("PREPARED TRANSACTION OFFSET")
+        let bornHost = try readHost(&r, v6: bornV6, "BORNHOST", "BORNHOST port")
+        let storeTimestamp = try r.readInt64("STORETIMESTAMP")
+        let storeHost = try readHost(&r, v6: storeV6, "STOREHOST", "STOREHOST port")
+        let reconsumeTimes = try r.readInt32("RECONSUMETIMES")
+        let prepared = try r.readInt64("PREPARED TRANSACTION OFFSET")
         let bodyLength = try r.readInt32("BODY length")
         if bodyLength < 0 { throw fail("negative BODY length \(bodyLength)") }
         let bodyStart = r.index
@@ -352,9 +382,25 @@ public enum StoredMessageDecoder {
         if r.index != Int(totalSize) {
             throw fail("TOTALSIZE \(totalSize) but the fields end at \(r.index)")
         }
-        return RecordLayout(totalSize: totalSize, bornV6: bornV6, storeV6: storeV6, bodyStart: Int32(bodyStart),
-                            bodyLength: bodyLength, topicStart: Int32(topic.range.lowerBound), topicLength: Int32(topicLength),
-                            propertiesStart: Int32(propertiesStart), propertiesLength: Int32(propertiesLength))
+        return RecordLayout(totalSize: totalSize, magicCode: magic, bodyCRC: bodyCRC, queueId: queueId, flag: flag,
+                            queueOffset: queueOffset, physicalOffset: physicalOffset, sysFlag: sysFlag,
+                            bornTimestamp: bornTimestamp, bornHost: bornHost, storeTimestamp: storeTimestamp,
+                            storeHost: storeHost, reconsumeTimes: reconsumeTimes, preparedTransactionOffset: prepared,
+                            bodyStart: Int32(bodyStart), bodyLength: bodyLength, topicStart: Int32(topic.range.lowerBound),
+                            topicLength: Int32(topicLength), propertiesStart: Int32(propertiesStart),
+                            propertiesLength: Int32(propertiesLength))
+    }
+
+    @inline(__always)
+    private static func readHost(_ r: inout BinaryReader, v6: Bool, _ field: String, _ portField: String) throws -> StoredHost {
+        if v6 {
+            let a = try r.readBytes(16, field)
+            let high = UInt64(bigEndian: a.loadUnaligned(as: UInt64.self))
+            let low = UInt64(bigEndian: a.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            return StoredHost(ipv6High: high, low: low, port: try r.readInt32(portField))
+        }
+        let a = try r.readBytes(4, field)
+        return StoredHost(ipv4: UInt32(bigEndian: a.loadUnaligned(as: UInt32.self)), port: try r.readInt32(portField))
     }
 
     /// Encodes a record as `MessageDecoder.encode` does (v1 magic unless the topic is longer than 127 bytes).

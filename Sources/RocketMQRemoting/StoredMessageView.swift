@@ -4,8 +4,19 @@ import NIOCore
 /// Where the variable parts of a validated stored record are (offsets relative to the record's first byte).
 struct RecordLayout: Sendable {
     var totalSize: Int32
-    var bornV6: Bool
-    var storeV6: Bool
+    var magicCode: Int32
+    var bodyCRC: Int32
+    var queueId: Int32
+    var flag: Int32
+    var queueOffset: Int64
+    var physicalOffset: Int64
+    var sysFlag: MessageSysFlag
+    var bornTimestamp: Int64
+    var bornHost: StoredHost
+    var storeTimestamp: Int64
+    var storeHost: StoredHost
+    var reconsumeTimes: Int32
+    var preparedTransactionOffset: Int64
     var bodyStart: Int32
     var bodyLength: Int32
     var topicStart: Int32
@@ -60,35 +71,21 @@ public struct StoredMessageView: Sendable {
     public let offsetInBody: Int
     let layout: RecordLayout
 
-    @inline(__always) private func i32(_ at: Int) -> Int32 { bytes.getInteger(at: bytes.readerIndex + at, as: Int32.self) ?? 0 }
-    @inline(__always) private func i64(_ at: Int) -> Int64 { bytes.getInteger(at: bytes.readerIndex + at, as: Int64.self) ?? 0 }
-    @inline(__always) private func u64(_ at: Int) -> UInt64 { bytes.getInteger(at: bytes.readerIndex + at, as: UInt64.self) ?? 0 }
-    @inline(__always) private func u32(_ at: Int) -> UInt32 { bytes.getInteger(at: bytes.readerIndex + at, as: UInt32.self) ?? 0 }
-
+    // The fixed fields, read from the record's bytes by the validating scan.
     public var totalSize: Int32 { layout.totalSize }
-    public var magicCode: Int32 { i32(4) }
-    public var bodyCRC: Int32 { i32(8) }
-    public var queueId: Int32 { i32(12) }
-    public var flag: Int32 { i32(16) }
-    public var queueOffset: Int64 { i64(20) }
-    public var physicalOffset: Int64 { i64(28) }
-    public var sysFlag: MessageSysFlag { MessageSysFlag(rawValue: i32(36)) }
-    public var bornTimestamp: Int64 { i64(40) }
-
-    private var bornHostEnd: Int { 48 + (layout.bornV6 ? 16 : 4) + 4 }
-    private var storeHostAt: Int { bornHostEnd + 8 }
-    private var storeHostEnd: Int { storeHostAt + (layout.storeV6 ? 16 : 4) + 4 }
-
-    private func host(at offset: Int, v6: Bool) -> StoredHost {
-        if v6 { return StoredHost(ipv6High: u64(offset), low: u64(offset + 8), port: i32(offset + 16)) }
-        return StoredHost(ipv4: u32(offset), port: i32(offset + 4))
-    }
-
-    public var bornHost: StoredHost { host(at: 48, v6: layout.bornV6) }
-    public var storeTimestamp: Int64 { i64(bornHostEnd) }
-    public var storeHost: StoredHost { host(at: storeHostAt, v6: layout.storeV6) }
-    public var reconsumeTimes: Int32 { i32(storeHostEnd) }
-    public var preparedTransactionOffset: Int64 { i64(storeHostEnd + 4) }
+    public var magicCode: Int32 { layout.magicCode }
+    public var bodyCRC: Int32 { layout.bodyCRC }
+    public var queueId: Int32 { layout.queueId }
+    public var flag: Int32 { layout.flag }
+    public var queueOffset: Int64 { layout.queueOffset }
+    public var physicalOffset: Int64 { layout.physicalOffset }
+    public var sysFlag: MessageSysFlag { layout.sysFlag }
+    public var bornTimestamp: Int64 { layout.bornTimestamp }
+    public var bornHost: StoredHost { layout.bornHost }
+    public var storeTimestamp: Int64 { layout.storeTimestamp }
+    public var storeHost: StoredHost { layout.storeHost }
+    public var reconsumeTimes: Int32 { layout.reconsumeTimes }
+    public var preparedTransactionOffset: Int64 { layout.preparedTransactionOffset }
 
     /// The body as stored (possibly compressed): a slice of the record.
     public var storedBody: ByteBuffer {
