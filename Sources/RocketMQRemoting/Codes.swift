@@ -243,6 +243,41 @@ public enum RequestCode {
     public static let pushReplyMessageToClient: Int32 = 326
     public static let litePullMessage: Int32 = 361
     public static let popMessage: Int32 = 200050
+    public static let ackMessage: Int32 = 200051
+    public static let peekMessage: Int32 = 200052
+    public static let changeMessageInvisibleTime: Int32 = 200053
+    public static let notification: Int32 = 200054
+    public static let pollingInfo: Int32 = 200055
+    public static let popRollback: Int32 = 200056
+    public static let batchAckMessage: Int32 = 200151
+    public static let queryAssignment: Int32 = 400
+    public static let setMessageRequestMode: Int32 = 401
+
+    /// The ROCKETMQ binary header writes `code` as a 16-bit value (PROTOCOL.md 3.2): codes above 32767 (the 5.x
+    /// POP family) lose their high bits, 200050 becomes 3442. `fromBinary16` maps such a truncated request code
+    /// back to the known code whose low 16 bits it is, when the 16-bit value is no request code of its own
+    /// (POP_MESSAGE 3442, ACK_MESSAGE 3443, … BATCH_ACK_MESSAGE 3543); any other value is returned as Java reads
+    /// it (sign-extended). Re-encoding truncates again, so the bytes are unchanged.
+    public static func fromBinary16(_ raw: Int16) -> Int32 {
+        let code = Int32(raw)
+        // Every truncated code of the table lies in 3442...3543 (checked by a test): nothing to look up outside.
+        guard code >= widenedLow && code <= widenedHigh else { return code }
+        if byCode[code] != nil { return code }
+        return widened[UInt16(bitPattern: raw)] ?? code
+    }
+
+    /// The 16-bit wire value of `code` in a ROCKETMQ binary header.
+    public static func binary16(_ code: Int32) -> Int16 { Int16(truncatingIfNeeded: code) }
+
+    static let widenedLow: Int32 = 3442
+    static let widenedHigh: Int32 = 3543
+    static let widened: [UInt16: Int32] = {
+        var m: [UInt16: Int32] = [:]
+        for info in all where info.code > Int32(Int16.max) || info.code < Int32(Int16.min) {
+            m[UInt16(truncatingIfNeeded: info.code)] = info.code
+        }
+        return m
+    }()
 }
 
 public enum ResponseCode {
@@ -373,7 +408,9 @@ public struct LanguageCode: Hashable, Sendable, CustomStringConvertible {
     }
 
     public init(name: String) {
-        if let i = Self.names.firstIndex(of: name) {
+        if name == "JAVA" {
+            self.code = 0
+        } else if let i = Self.names.firstIndex(of: name) {
             self.code = UInt8(i)
         } else {
             self.code = nil

@@ -1,25 +1,107 @@
 /// Typed custom headers: the fields a command carries in extFields (PROTOCOL.md 2.3 and section 5).
 ///
+/// Every header is declared once, in the table of `scripts/gen-headers.py`, which generates its struct,
+/// decoder, encoder, display fields and consume-flow keys (Generated/Headers.generated.swift).
+///
 /// Decoding follows the Java receiver: required (`@CFNotNull`) fields must be present, numbers are parsed as
 /// Java parses them (`Integer.parseInt`, `Long.parseLong`), booleans as `Boolean.parseBoolean`. Keys a header
 /// does not declare (`bname`, `ns`, ACL keys, broker-added keys) are kept in `extra`. Encoding writes the
 /// fields in Java HashMap iteration order, so the map matches what the Java code produces.
-public protocol CustomHeader: Sendable, Hashable {
+public protocol CustomHeader: Sendable, Hashable, ConsumeFlowKeys {
     /// The Java class name, used in error messages.
     static var javaName: String { get }
     init(extFields: ExtFields) throws
+    /// Decodes from the lazy fields of a command, in one pass over the wire keys.
+    init(fields: ExtFieldsView) throws
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
     var declaredFields: [(key: String, value: String)] { get }
+    /// The extFields Java would send for this header: declared fields in HashMap order, then the extras.
+    var extFields: ExtFields { get }
+    /// Named fields for display: declared fields with flag bits and properties spelled out.
+    var displayFields: [(key: String, value: String)] { get }
     /// Keys present on the wire that this header does not declare.
     var extra: ExtFields { get set }
 }
 
-extension CustomHeader {
-    /// The extFields Java would send for this header: declared fields in HashMap order, then the extras.
-    public var extFields: ExtFields {
-        var e = ExtFields(JavaHashMapOrder.ordered(declaredFields))
-        for x in extra.entries { e.append(x.key, x.value) }
-        return e
+/// The keys the consume-flow analysis follows, for any header that has them (nil otherwise): the topic, the
+/// consumer group, the producer group, the queue id and the client id a header names.
+public protocol ConsumeFlowKeys {
+    var flowTopic: String? { get }
+    var flowConsumerGroup: String? { get }
+    var flowProducerGroup: String? { get }
+    var flowQueueId: Int32? { get }
+    var flowClientID: String? { get }
+}
+
+extension ConsumeFlowKeys {
+    public var flowTopic: String? { nil }
+    public var flowConsumerGroup: String? { nil }
+    public var flowProducerGroup: String? { nil }
+    public var flowQueueId: Int32? { nil }
+    public var flowClientID: String? { nil }
+}
+
+/// The Java receiver's parsing of one field value (used by the generated decoders).
+enum HeaderValue {
+    @inline(__always)
+    static func string(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> String { f.valueString(in: bytes) }
+
+    @inline(__always)
+    static func int32(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer, key: @autoclosure () -> String,
+                      header: @autoclosure () -> String) throws -> Int32 {
+        try integer(f, bytes, Int32.self, key: key, header: header, expected: "an Integer")
+    }
+
+    @inline(__always)
+    static func int64(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer, key: @autoclosure () -> String,
+                      header: @autoclosure () -> String) throws -> Int64 {
+        try integer(f, bytes, Int64.self, key: key, header: header, expected: "a Long")
+    }
+
+    @inline(__always)
+    static func integer<T: FixedWidthInteger & SignedInteger>(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer, _: T.Type,
+                                                              key: () -> String, header: () -> String,
+                                                              expected: StaticString) throws -> T {
+        if let raw = f.directValue(in: bytes) {
+            if let v = HeaderFieldReader.parseDecimal(bytes: raw, as: T.self) { return v }
+        } else if let v = HeaderFieldReader.parseDecimal(f.valueString(in: bytes), as: T.self) {
+            return v
+        }
+        throw invalid(key(), f.valueString(in: bytes), "\(expected)", header: header())
+    }
+
+    /// `Boolean.parseBoolean`: "true" in any case is true, anything else false.
+    @inline(__always)
+    static func bool(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if f.valueKind == .ascii || f.valueKind == .scalar {
+            let v = f.valueBytes(in: bytes)
+            return v.count == 4 && v[0] | 0x20 == UInt8(ascii: "t") && v[1] | 0x20 == UInt8(ascii: "r")
+                && v[2] | 0x20 == UInt8(ascii: "u") && v[3] | 0x20 == UInt8(ascii: "e")
+        }
+        return f.valueString(in: bytes).lowercased() == "true"
+    }
+
+    @inline(never)
+    static func missing(_ key: String, header: String) -> RemotingDecodingError {
+        RemotingDecodingError(header, .missingField(field: key))
+    }
+
+    @inline(never)
+    static func invalid(_ key: String, _ value: String, _ expected: String, header: String) -> RemotingDecodingError {
+        RemotingDecodingError(header, .invalidField(field: key, value: value, expected: expected))
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Little-endian loads for the generated key switches.
+    @inline(__always) func le64(_ offset: Int) -> UInt64 {
+        UInt64(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+    @inline(__always) func le32(_ offset: Int) -> UInt32 {
+        UInt32(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+    @inline(__always) func le16(_ offset: Int) -> UInt16 {
+        UInt16(littleEndian: loadUnaligned(fromByteOffset: offset, as: UInt16.self))
     }
 }
 
@@ -45,7 +127,8 @@ public enum JavaHashMapOrder {
     }
 }
 
-/// Reads declared fields out of extFields with the Java receiver's parsing rules.
+/// Reads declared fields out of an `ExtFields` map with the Java receiver's parsing rules (key by key; the
+/// generated headers decode in one pass instead, and give the same results).
 public struct HeaderFieldReader {
     public let fields: ExtFields
     public let header: String

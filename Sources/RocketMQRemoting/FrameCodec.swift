@@ -26,28 +26,63 @@ public enum RemotingFrame {
         return Int(total)
     }
 
-    /// Decodes one complete frame (length field included). The body is a slice of `frame`, not a copy.
+    /// Decodes one complete frame (length field included): the whole header is validated (the same checks and
+    /// errors whatever is read later), its extFields entries are kept as byte ranges of a slice of `frame`
+    /// (`RemotingCommand.fields`), and the body is a slice of `frame`. Nothing is copied; the only allocations
+    /// are the entry list and the remark text when it is longer than a small string.
     public static func decode(_ frame: ByteBuffer, context: String = "frame") throws -> RemotingCommand {
-        let (type, headerLength, total) = try checkedPrefix(frame, context: context)
         let base = frame.readerIndex
-        var cmd: RemotingCommand
-        switch type {
-        case .json:
-            cmd = try frame.withUnsafeReadableBytes { raw in
-                try JSONHeaderCodec.decode(UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)]),
-                                           context: context)
+        let (head, entries, type, headerLength, total) = try frame.withUnsafeReadableBytes {
+            raw -> (ScannedHead, [RawExtField], SerializeType, Int, Int) in
+            // The prefix checks of `checkedPrefix`, on the bytes already in hand (it gives the errors).
+            guard raw.count >= 8 else {
+                _ = try checkedPrefix(frame, context: context)
+                throw RemotingDecodingError(context, .truncated(field: "frame", needed: 8, available: raw.count), offset: 0)
             }
-        case .rocketmq:
-            cmd = try frame.withUnsafeReadableBytes { raw in
-                try BinaryHeaderCodec.decode(UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)]),
-                                             context: context)
+            let length = Int32(bitPattern: UInt32(bigEndian: raw.loadUnaligned(as: UInt32.self)))
+            let word = UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            let total = try validatePrefix(length: length, headerWord: word, maxFrameLength: Int.max, context: context)
+            guard raw.count >= total else {
+                throw RemotingDecodingError(context, .truncated(field: "frame", needed: total, available: raw.count), offset: 0)
             }
+            let type: SerializeType = word >> 24 == 1 ? .rocketmq : .json
+            let headerLength = Int(word & 0x00FF_FFFF)
+            let bytes = UnsafeRawBufferPointer(rebasing: raw[8..<(8 + headerLength)])
+            var list = RawFieldList()
+            let head: ScannedHead
+            switch type {
+            case .json:
+                head = try JSONHeaderCodec.scan(bytes, errorContext: ErrorContext(context, .suffix(": JSON header")), visitor: &list)
+            case .rocketmq:
+                head = try BinaryHeaderCodec.scan(bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")), visitor: &list)
+            }
+            return (head, list.entries, type, headerLength, total)
         }
+        let storage: RemotingCommand.FieldStorage = head.hasExtFields
+            ? .wire(ExtFieldsView(bytes: frame.getSlice(at: base + 8, length: headerLength) ?? ByteBuffer(), entries: entries))
+            : .none
         let bodyLength = total - 8 - headerLength
-        if bodyLength > 0 {
-            cmd.body = frame.getSlice(at: base + 8 + headerLength, length: bodyLength)
-        }
-        return cmd
+        let body = bodyLength > 0 ? frame.getSlice(at: base + 8 + headerLength, length: bodyLength) : nil
+        return RemotingCommand(head: head, storage: storage, body: body, serializeType: type)
+    }
+
+    /// Decodes one frame and its typed header: `decode` followed by `RemotingCommand.typedHeader(requestCode:)`
+    /// (the request header for a request or oneway command, the answer's header for a response when
+    /// `requestCode`, the code of the request it answers, is given).
+    public static func decodeTyped(_ frame: ByteBuffer, requestCode: Int32? = nil,
+                                   context: String = "frame") throws -> (head: RemotingCommand, header: TypedHeader?) {
+        let cmd = try decode(frame, context: context)
+        return (cmd, try cmd.typedHeader(requestCode: requestCode))
+    }
+
+    /// As `decodeTyped(_:requestCode:context:)`, with the request code of a response chosen once the command is
+    /// known (a decoder pairs the response by its opaque first). `requestCodeFor` is called once, for
+    /// responses only, and only when the frame itself decoded.
+    public static func decodeTyped(_ frame: ByteBuffer, context: String = "frame",
+                                   requestCodeFor: (RemotingCommand) -> Int32?) throws -> (head: RemotingCommand, header: TypedHeader?) {
+        let cmd = try decode(frame, context: context)
+        if !cmd.isResponse { return (cmd, try cmd.typedHeader()) }
+        return (cmd, try cmd.typedHeader(requestCode: requestCodeFor(cmd)))
     }
 
     /// The prefix checks of `decode`: serialize type, header length H and total frame size.

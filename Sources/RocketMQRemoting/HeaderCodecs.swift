@@ -4,41 +4,35 @@ import NIOCore
 enum JSONHeaderCodec {
     static let maxDepth = 32
 
-    // Top-level member keys, as bytes, for matching without building Strings.
-    private static let kCode = Array("code".utf8)
-    private static let kExtFields = Array("extFields".utf8)
-    private static let kFlag = Array("flag".utf8)
-    private static let kLanguage = Array("language".utf8)
-    private static let kOpaque = Array("opaque".utf8)
-    private static let kRemark = Array("remark".utf8)
-    private static let kSerialize = Array("serializeTypeCurrentRPC".utf8)
-    private static let kVersion = Array("version".utf8)
-
+    /// The top-level member a header key names (0: none): a switch on the length, then the bytes.
     @inline(__always)
-    private static func keyEquals(_ c: JSONCursor, _ range: Range<Int>, _ key: [UInt8]) -> Bool {
-        guard range.count == key.count else { return false }
-        var i = 0
-        for k in range {
-            if c.bytes[k] != key[i] { return false }
-            i += 1
+    private static func member(_ k: UnsafeRawBufferPointer) -> Int {
+        switch k.count {
+        case 4:
+            if k.le32(0) == 0x65646F63 && k.le32(0) == 0x65646F63 { return 1 }  // code
+            if k.le32(0) == 0x67616C66 && k.le32(0) == 0x67616C66 { return 3 }  // flag
+        case 6:
+            if k.le32(0) == 0x7161706F && k.le32(2) == 0x65757161 { return 5 }  // opaque
+            if k.le32(0) == 0x616D6572 && k.le32(2) == 0x6B72616D { return 6 }  // remark
+        case 7:
+            if k.le32(0) == 0x73726576 && k.le32(3) == 0x6E6F6973 { return 8 }  // version
+        case 8:
+            if k.le64(0) == 0x65676175676E616C { return 4 }  // language
+        case 9:
+            if k.le64(0) == 0x646C656946747865 && k.le64(1) == 0x73646C6569467478 { return 2 }  // extFields
+        case 23:
+            if k.le64(0) == 0x7A696C6169726573 && k.le64(8) == 0x7275436570795465 && k.le64(15) == 0x435052746E657272 { return 7 }  // serializeTypeCurrentRPC
+        default: break
         }
-        return true
-    }
-
-    static func decode(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
-        // Error offsets are positions within the header text.
-        var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .json)
-        let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": JSON header")), visitor: &builder)
-        return head.command(extFields: builder.entries)
+        return 0
     }
 
     /// The one JSON header scanner: validates the whole header and reports each non-null extFields entry to
-    /// `visitor` as byte ranges, building no String for them. `RemotingCommandHead.headerRange` and `body`
-    /// are left for the caller.
-    static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
-                                            visitor: inout V) throws -> RemotingCommandHead {
+    /// `visitor` as byte ranges, building no String for them. 
+    static func scan(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
+                     visitor: inout RawFieldList) throws -> ScannedHead {
         var c = JSONCursor(bytes, errorContext: errorContext)
-        var cmd = RemotingCommandHead(serializeType: .json)
+        var cmd = ScannedHead(serializeType: .json)
         var seen: UInt16 = 0
         c.skipWhitespace()
         guard c.peek() == UInt8(ascii: "{") else {
@@ -72,10 +66,11 @@ enum JSONHeaderCodec {
                 c.skipWhitespace()
 
                 var bit: UInt16 = 0
-                if keyEquals(c, keyRange, kCode) {
+                let member = Self.member(UnsafeRawBufferPointer(rebasing: bytes[keyRange]))
+                if member == 1 {
                     bit = 1
                     cmd.code = try readInt32(&c, "code")
-                } else if keyEquals(c, keyRange, kExtFields) {
+                } else if member == 2 {
                     bit = 2
                     if c.peek() == UInt8(ascii: "n") {
                         _ = try c.readLiteral()
@@ -83,10 +78,10 @@ enum JSONHeaderCodec {
                         cmd.hasExtFields = true
                         try scanExtFields(&c, visitor: &visitor)
                     }
-                } else if keyEquals(c, keyRange, kFlag) {
+                } else if member == 3 {
                     bit = 4
                     cmd.flag = try readInt32(&c, "flag")
-                } else if keyEquals(c, keyRange, kLanguage) {
+                } else if member == 4 {
                     bit = 8
                     switch c.peek() {
                     case UInt8(ascii: "\"")?: cmd.language = LanguageCode(name: try c.readString())
@@ -96,21 +91,21 @@ enum JSONHeaderCodec {
                         guard n >= 0 && n <= 255 else { throw RemotingDecodingError(c.context, .wrongType(field: "language", expected: "a language name"), offset: keyOffset) }
                         cmd.language = LanguageCode(code: UInt8(n))
                     }
-                } else if keyEquals(c, keyRange, kOpaque) {
+                } else if member == 5 {
                     bit = 16
                     cmd.opaque = try readInt32(&c, "opaque")
-                } else if keyEquals(c, keyRange, kRemark) {
+                } else if member == 6 {
                     bit = 32
                     switch c.peek() {
                     case UInt8(ascii: "\"")?: cmd.remark = try c.readString()
                     case UInt8(ascii: "n")?: _ = try c.readLiteral()
                     default: throw RemotingDecodingError(c.context, .wrongType(field: "remark", expected: "a string"), offset: c.index)
                     }
-                } else if keyEquals(c, keyRange, kSerialize) {
+                } else if member == 7 {
                     bit = 64
                     cmd.jsonHasSerializeTypeCurrentRPC = true
                     try c.skipValue(depth: 1, maxDepth: maxDepth)
-                } else if keyEquals(c, keyRange, kVersion) {
+                } else if member == 8 {
                     bit = 128
                     cmd.version = try readInt32(&c, "version")
                 } else {
@@ -166,18 +161,17 @@ enum JSONHeaderCodec {
     /// extFields: an object of string keys; values of any scalar JSON type become text (the C++ client sends
     /// numbers); nulls are dropped (Java would hold null); nested values keep their compact JSON text.
     /// A key equal to an earlier non-null entry's key is rejected (same UTF-8 length and String ==).
-    private static func scanExtFields<V: RawExtFieldVisitor>(_ c: inout JSONCursor, visitor: inout V) throws {
+    private static func scanExtFields(_ c: inout JSONCursor, visitor: inout RawFieldList) throws {
         guard c.peek() == UInt8(ascii: "{") else {
             throw RemotingDecodingError(c.context, .wrongType(field: "extFields", expected: "an object"), offset: c.index)
         }
         c.advance()
         c.skipWhitespace()
         if c.peek() == UInt8(ascii: "}") { c.advance(); return }
-        // Up to 32 entries are kept on the stack for duplicate checks; more go to `more`.
-        let capacity = 32
-        try withUnsafeTemporaryAllocation(of: RawExtField.self, capacity: capacity) { kept in
-            var count = 0
-            var more: [RawExtField] = []
+        // Duplicate keys are checked against the entries kept so far (null values are not kept).
+        do {
+            var seenKeys: UInt64 = 0
+            var anySlowKey = false
             while true {
                 c.skipWhitespace()
                 guard c.peek() == UInt8(ascii: "\"") else {
@@ -187,12 +181,16 @@ enum JSONHeaderCodec {
                 let keyOffset = c.index
                 let key = try c.scanString()
                 var field = RawExtField(key: key.range, keyKind: key.kind, in: c.bytes)
-                for i in 0..<count where RawExtField.sameKey(kept[i], field, in: c.bytes) {
-                    throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
+                // A 64-bit filter over the ASCII keys' signatures: a key whose bit is clear cannot equal an earlier
+                // ASCII key; non-ASCII or escaped keys (rare) are always compared.
+                let bit: UInt64 = field.keyKind == .ascii ? 1 &<< ((field.keySignature &* 0x9E37_79B9_7F4A_7C15) >> 58) : 0
+                if bit == 0 || seenKeys & bit != 0 || anySlowKey {
+                    for k in visitor.entries where RawExtField.sameKey(k, field, in: c.bytes) {
+                        throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
+                    }
                 }
-                for k in more where RawExtField.sameKey(k, field, in: c.bytes) {
-                    throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
-                }
+                seenKeys |= bit
+                if bit == 0 { anySlowKey = true }
                 c.skipWhitespace()
                 try c.expect(UInt8(ascii: ":"), "':' after an extFields key")
                 c.skipWhitespace()
@@ -218,15 +216,7 @@ enum JSONHeaderCodec {
                 default:
                     field.setValue(try c.skipNumber(), .scalar)
                 }
-                if keep {
-                    if count < capacity {
-                        kept[count] = field
-                        count += 1
-                    } else {
-                        more.append(field)
-                    }
-                    visitor.visit(field)
-                }
+                if keep { visitor.visit(field) }
                 c.skipWhitespace()
                 switch c.peek() {
                 case UInt8(ascii: ",")?: c.advance()
@@ -242,10 +232,12 @@ enum JSONHeaderCodec {
 
     static func encode(_ cmd: RemotingCommand, into out: inout ByteBuffer) {
         var b: [UInt8] = []
-        b.reserveCapacity(160 + (cmd.extFields?.count ?? 0) * 40)
+        b.reserveCapacity(160 + cmd.extFieldsCount * 40)
         b.append(contentsOf: #"{"code":"#.utf8)
         b.append(contentsOf: String(cmd.code).utf8)
-        if let ext = cmd.extFields {
+        switch cmd.storage {
+        case .none: break
+        case .owned(let ext):
             b.append(contentsOf: #","extFields":{"#.utf8)
             var first = true
             for e in ext.entries {
@@ -254,6 +246,23 @@ enum JSONHeaderCodec {
                 JSONWriter.writeString(e.key, into: &b)
                 b.append(UInt8(ascii: ":"))
                 JSONWriter.writeString(e.value, into: &b)
+            }
+            b.append(UInt8(ascii: "}"))
+        case .wire(let view):
+            b.append(contentsOf: #","extFields":{"#.utf8)
+            view.withUnsafeFields { bytes, fields in
+                var first = true
+                for f in fields {
+                    if !first { b.append(UInt8(ascii: ",")) }
+                    first = false
+                    if let k = f.directKey(in: bytes) { JSONWriter.writeString(utf8: k, into: &b) } else {
+                        JSONWriter.writeString(f.keyString(in: bytes), into: &b)
+                    }
+                    b.append(UInt8(ascii: ":"))
+                    if let v = f.directValue(in: bytes) { JSONWriter.writeString(utf8: v, into: &b) } else {
+                        JSONWriter.writeString(f.valueString(in: bytes), into: &b)
+                    }
+                }
             }
             b.append(UInt8(ascii: "}"))
         }
@@ -280,16 +289,10 @@ enum JSONHeaderCodec {
 
 /// The ROCKETMQ binary header (serialize type 1), PROTOCOL.md section 3.
 enum BinaryHeaderCodec {
-    static func decode(_ bytes: UnsafeRawBufferPointer, context: String) throws -> RemotingCommand {
-        var builder = ExtFieldsBuilder(bytes: bytes, serializeType: .rocketmq)
-        let head = try scan(bytes, errorContext: ErrorContext(context, .suffix(": ROCKETMQ header")), visitor: &builder)
-        return head.command(extFields: builder.entries)
-    }
-
     /// The one binary header scanner: validates the header and reports each extFields entry to `visitor` as
     /// byte ranges (UTF-8 already validated), building no String for them.
-    static func scan<V: RawExtFieldVisitor>(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
-                                            visitor: inout V) throws -> RemotingCommandHead {
+    static func scan(_ bytes: UnsafeRawBufferPointer, errorContext: ErrorContext,
+                     visitor: inout RawFieldList) throws -> ScannedHead {
         var r = BinaryReader(bytes: bytes, errorContext: errorContext)
         let code = try r.readInt16("code")
         let lang = try r.readUInt8("language")
@@ -312,9 +315,29 @@ enum BinaryHeaderCodec {
                 throw RemotingDecodingError(r.context, .truncated(field: "extFields", needed: Int(extLength), available: bytes.count - r.index), offset: r.index)
             }
             while r.index < end {
+                // Fast path: an entry of ASCII key and value that lies within the block. Anything else (non-ASCII
+                // text, a bad length) goes through the checked reads below, which give the errors.
+                let i = r.index
+                if i + 6 <= end {
+                    let kl = Int(Int16(bitPattern: UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt16.self))))
+                    let ks = i + 2
+                    if kl >= 0 && ks + kl + 4 <= end {
+                        let vl = Int(Int32(bitPattern: UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: ks + kl, as: UInt32.self))))
+                        let vs = ks + kl + 4
+                        if vl >= 0 && vs + vl <= end
+                            && isASCII(UnsafeRawBufferPointer(rebasing: bytes[ks..<(ks + kl)]))
+                            && isASCII(UnsafeRawBufferPointer(rebasing: bytes[vs..<(vs + vl)])) {
+                            var field = RawExtField(key: ks..<(ks + kl), keyKind: .ascii)
+                            field.setValue(vs..<(vs + vl), .ascii)
+                            visitor.visit(field)
+                            r.index = vs + vl
+                            continue
+                        }
+                    }
+                }
                 let keyLength = try r.readInt16("extFields key length")
                 let key = try r.readText(length: Int(keyLength), field: "extFields key", limit: end)
-                var field = RawExtField(key: key.range, keyKind: key.kind, in: bytes)
+                var field = RawExtField(key: key.range, keyKind: key.kind)
                 let valueLength = try r.readInt32("extFields value length")
                 let value = try r.readText(length: Int(valueLength), field: "extFields value of \(field.keyString(in: bytes))", limit: end)
                 field.setValue(value.range, value.kind)
@@ -324,8 +347,9 @@ enum BinaryHeaderCodec {
         if r.index != bytes.count {
             throw RemotingDecodingError(r.context, .other("\(bytes.count - r.index) bytes after the extFields block"), offset: r.index)
         }
-        var cmd = RemotingCommandHead(serializeType: .rocketmq)
-        cmd.code = Int32(code)
+        var cmd = ScannedHead(serializeType: .rocketmq)
+        // A truncated 5.x request code (200050 → 3442) is read back as the code it was (RequestCode.fromBinary16).
+        cmd.code = flag & RemotingCommand.responseFlag == 0 ? RequestCode.fromBinary16(code) : Int32(code)
         cmd.language = LanguageCode(code: lang)
         cmd.version = Int32(version)
         cmd.opaque = opaque
@@ -337,7 +361,7 @@ enum BinaryHeaderCodec {
     }
 
     static func encode(_ cmd: RemotingCommand, into out: inout ByteBuffer) {
-        out.writeInteger(Int16(truncatingIfNeeded: cmd.code))
+        out.writeInteger(RequestCode.binary16(cmd.code))
         out.writeInteger(cmd.language.binaryCode)
         out.writeInteger(Int16(truncatingIfNeeded: cmd.version))
         out.writeInteger(cmd.opaque)
@@ -347,6 +371,36 @@ enum BinaryHeaderCodec {
             out.writeString(remark)
         } else {
             out.writeInteger(Int32(0))
+        }
+        if case .wire(let view) = cmd.storage {
+            guard !view.isEmpty else {
+                out.writeInteger(Int32(0))
+                return
+            }
+            view.withUnsafeFields { bytes, fields in
+                let lengthAt = out.writerIndex
+                out.writeInteger(Int32(0))
+                for f in fields {
+                    if let k = f.directKey(in: bytes) {
+                        out.writeInteger(Int16(truncatingIfNeeded: k.count))
+                        out.writeBytes(k)
+                    } else {
+                        let k = f.keyString(in: bytes)
+                        out.writeInteger(Int16(truncatingIfNeeded: k.utf8.count))
+                        out.writeString(k)
+                    }
+                    if let v = f.directValue(in: bytes) {
+                        out.writeInteger(Int32(v.count))
+                        out.writeBytes(v)
+                    } else {
+                        let v = f.valueString(in: bytes)
+                        out.writeInteger(Int32(v.utf8.count))
+                        out.writeString(v)
+                    }
+                }
+                out.setInteger(Int32(out.writerIndex - lengthAt - 4), at: lengthAt)
+            }
+            return
         }
         guard let ext = cmd.extFields, !ext.isEmpty else {
             out.writeInteger(Int32(0))
@@ -362,6 +416,23 @@ enum BinaryHeaderCodec {
             out.writeString(e.value)
         }
     }
+}
+
+/// The command fields a header scanner reads, before the command is assembled around the header bytes.
+struct ScannedHead {
+    var code: Int32 = 0
+    var language: LanguageCode = .java
+    var version: Int32 = 0
+    var opaque: Int32 = 0
+    var flag: Int32 = 0
+    var remark: String? = nil
+    var serializeType: SerializeType
+    var hasExtFields = false
+    var jsonTrailingNewline = false
+    var jsonHasSerializeTypeCurrentRPC = false
+
+    init(serializeType: SerializeType) { self.serializeType = serializeType }
+    var isResponse: Bool { flag & RemotingCommand.responseFlag != 0 }
 }
 
 /// The context of a decoding error, such as "frame: ROCKETMQ header" or "pull body: record 3 at offset 512".

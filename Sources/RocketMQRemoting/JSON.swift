@@ -129,8 +129,14 @@ public enum JSONWriter {
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     public static func writeString(_ s: String, into out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { writeString(utf8: UnsafeRawBufferPointer($0), into: &out) }
+    }
+
+    /// `writeString` over the UTF-8 bytes of a text.
+    public static func writeString(utf8 bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
+        for b in bytes {
             switch b {
             case UInt8(ascii: "\""): out.append(UInt8(ascii: "\\")); out.append(b)
             case UInt8(ascii: "\\"): out.append(UInt8(ascii: "\\")); out.append(b)
@@ -400,7 +406,14 @@ struct JSONCursor {
             let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C
             let special = ((q &- 0x0101_0101_0101_0101) & ~q) | ((s &- 0x0101_0101_0101_0101) & ~s)
                 | ((w &- 0x2020_2020_2020_2020) & ~w)
-            if special & 0x8080_8080_8080_8080 != 0 { break }
+            let flagged = special & 0x8080_8080_8080_8080
+            if flagged != 0 {
+                // The lowest flagged byte is exact (borrows only disturb the bytes above it): jump to it.
+                let k = flagged.trailingZeroBitCount >> 3
+                if k > 0 { wordHigh |= w & ((1 &<< UInt64(k &* 8)) &- 1) }
+                index += k
+                break
+            }
             wordHigh |= w
             index += 8
         }

@@ -9,6 +9,9 @@ public enum SerializeType: UInt8, Hashable, Sendable, CustomStringConvertible {
 
 /// The custom-header map of a command, in wire order. Java writes a HashMap, so the order carries no meaning,
 /// but keeping it lets a decoded command be encoded back to the same bytes.
+///
+/// This is the eager form (every key and value a String). A decoded command keeps its fields as an
+/// `ExtFieldsView` over the frame bytes and builds this only when `RemotingCommand.extFields` is read.
 public struct ExtFields: Hashable, Sendable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
     public var entries: [(key: String, value: String)]
 
@@ -56,6 +59,13 @@ public struct ExtFields: Hashable, Sendable, Sequence, ExpressibleByDictionaryLi
 }
 
 /// One RemotingCommand: request, oneway request or response.
+///
+/// The one command model of the codec. A command decoded from a frame (`RemotingFrame.decode`) keeps the
+/// header bytes of the frame (a `ByteBuffer` slice, no copy) and the byte ranges of its extFields entries:
+/// `fields` is that lazy, ordered view (Strings built only when asked), `typedHeader(requestCode:)` decodes the
+/// typed header from it on demand, `body` is a slice of the frame. A command built in code keeps an
+/// `ExtFields` map instead; both encode the same way. Reading `extFields` materialises the map; assigning it
+/// replaces the view.
 public struct RemotingCommand: Hashable, Sendable {
     public var code: Int32
     public var language: LanguageCode
@@ -63,14 +73,22 @@ public struct RemotingCommand: Hashable, Sendable {
     public var opaque: Int32
     public var flag: Int32
     public var remark: String?
-    /// nil when the header has no extFields at all (distinct from an empty map, `"extFields":{}`).
-    public var extFields: ExtFields?
     public var body: ByteBuffer?
     public var serializeType: SerializeType
     /// JSON only: the header text ended with a newline (the C++ client's jsoncpp writer does this).
     public var jsonTrailingNewline: Bool
     /// JSON only: Java's bean serializer adds `"serializeTypeCurrentRPC":"JSON"`; other clients do not.
     public var jsonHasSerializeTypeCurrentRPC: Bool
+
+    enum FieldStorage: Sendable {
+        /// No extFields at all (distinct from an empty map, `"extFields":{}`).
+        case none
+        /// A map built in code (or assigned).
+        case owned(ExtFields)
+        /// The entries of a decoded header, in place.
+        case wire(ExtFieldsView)
+    }
+    var storage: FieldStorage
 
     public static let responseFlag: Int32 = 1
     public static let onewayFlag: Int32 = 2
@@ -84,11 +102,81 @@ public struct RemotingCommand: Hashable, Sendable {
         self.opaque = opaque
         self.flag = flag
         self.remark = remark
-        self.extFields = extFields
+        self.storage = extFields.map { .owned($0) } ?? .none
         self.body = body
         self.serializeType = serializeType
         self.jsonTrailingNewline = false
         self.jsonHasSerializeTypeCurrentRPC = true
+    }
+
+    /// A decoded command (RemotingFrame.decode).
+    init(head: ScannedHead, storage: FieldStorage, body: ByteBuffer?, serializeType: SerializeType) {
+        code = head.code
+        language = head.language
+        version = head.version
+        opaque = head.opaque
+        flag = head.flag
+        remark = head.remark
+        self.storage = storage
+        self.body = body
+        self.serializeType = serializeType
+        jsonTrailingNewline = head.jsonTrailingNewline
+        jsonHasSerializeTypeCurrentRPC = head.jsonHasSerializeTypeCurrentRPC
+    }
+
+    /// nil when the header has no extFields at all (distinct from an empty map, `"extFields":{}`).
+    /// For a decoded command this builds the map from the frame bytes (prefer `fields` to read a few keys).
+    public var extFields: ExtFields? {
+        get {
+            switch storage {
+            case .none: return nil
+            case .owned(let e): return e
+            case .wire(let v): return v.extFields
+            }
+        }
+        set { storage = newValue.map { .owned($0) } ?? .none }
+    }
+
+    /// The extFields as an ordered view: over the frame bytes for a decoded command (no String built until
+    /// asked), over the map for a command built in code. nil when the header has no extFields.
+    public var fields: ExtFieldsView? {
+        switch storage {
+        case .none: return nil
+        case .owned(let e): return ExtFieldsView(e)
+        case .wire(let v): return v
+        }
+    }
+
+    /// The header has an extFields map (possibly empty): `extFields` is non-nil.
+    public var hasExtFields: Bool {
+        if case .none = storage { return false }
+        return true
+    }
+
+    /// The number of extFields entries (0 when there are none), without building them.
+    public var extFieldsCount: Int {
+        switch storage {
+        case .none: return 0
+        case .owned(let e): return e.count
+        case .wire(let v): return v.count
+        }
+    }
+
+    /// The value of one extFields key (the last one when duplicated), building only that String.
+    public func extField(_ key: String) -> String? {
+        switch storage {
+        case .none: return nil
+        case .owned(let e): return e[key]
+        case .wire(let v): return v[key]
+        }
+    }
+
+    /// The same command holding no reference to the frame it was decoded from: the header bytes are copied
+    /// (the body is left as is; set it to nil or copy it to drop the frame entirely).
+    public func detached() -> RemotingCommand {
+        var c = self
+        if case .wire(let v) = storage { c.storage = .wire(v.detached()) }
+        return c
     }
 
     public var isResponse: Bool { flag & Self.responseFlag != 0 }
@@ -105,6 +193,25 @@ public struct RemotingCommand: Hashable, Sendable {
 
     public var bodyLength: Int { body?.readableBytes ?? 0 }
 
+    /// The typed header, decoded from the fields on demand: the request header for a request or oneway
+    /// command; for a response, the header of the answer to a request with `requestCode` (nil without it).
+    public func typedHeader(requestCode: Int32? = nil) throws -> TypedHeader? {
+        if !isResponse {
+            if case .wire(let v) = storage { return try TypedHeader.decodeRequest(code: code, fields: v) }
+            return try TypedHeader.decodeRequest(code: code, fields: fields)
+        }
+        guard let requestCode else { return nil }
+        if case .wire(let v) = storage {
+            return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, fields: v)
+        }
+        return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, fields: fields)
+    }
+
+    /// One header type decoded from the fields (an empty map when the command has none).
+    public func header<H: CustomHeader>(_ type: H.Type) throws -> H {
+        try H(fields: fields ?? ExtFieldsView(ExtFields()))
+    }
+
     /// A request.
     public static func request(code: Int32, opaque: Int32, extFields: ExtFields? = nil, body: ByteBuffer? = nil,
                                oneway: Bool = false, language: LanguageCode = .java, version: Int32 = MQVersion.v4_9_4,
@@ -113,10 +220,60 @@ public struct RemotingCommand: Hashable, Sendable {
                         flag: oneway ? onewayFlag : 0, extFields: extFields, body: body, serializeType: serializeType)
     }
 
+    /// A request carrying `header`: its fields in Java HashMap order.
+    public static func request<H: CustomHeader>(code: Int32, opaque: Int32, header: H, body: ByteBuffer? = nil,
+                                                oneway: Bool = false, language: LanguageCode = .java,
+                                                version: Int32 = MQVersion.v4_9_4,
+                                                serializeType: SerializeType = .json) -> RemotingCommand {
+        request(code: code, opaque: opaque, extFields: header.extFields, body: body, oneway: oneway, language: language,
+                version: version, serializeType: serializeType)
+    }
+
     /// A response to `request`: same opaque, response flag set.
     public static func response(to request: RemotingCommand, code: Int32, remark: String? = nil, extFields: ExtFields? = nil,
                                 body: ByteBuffer? = nil, version: Int32 = MQVersion.v4_9_4) -> RemotingCommand {
         RemotingCommand(code: code, language: .java, version: version, opaque: request.opaque, flag: responseFlag,
                         remark: remark, extFields: extFields, body: body, serializeType: request.serializeType)
     }
+
+    public static func == (a: RemotingCommand, b: RemotingCommand) -> Bool {
+        a.code == b.code && a.language == b.language && a.version == b.version && a.opaque == b.opaque && a.flag == b.flag
+            && a.remark == b.remark && a.body == b.body && a.serializeType == b.serializeType
+            && a.jsonTrailingNewline == b.jsonTrailingNewline
+            && a.jsonHasSerializeTypeCurrentRPC == b.jsonHasSerializeTypeCurrentRPC && a.extFields == b.extFields
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(code)
+        h.combine(opaque)
+        h.combine(flag)
+        h.combine(remark)
+        h.combine(extFields)
+        h.combine(body)
+    }
+}
+
+// MARK: - The former fast-path head (one model now)
+
+/// The command head of the former fast path is the command itself now.
+@available(*, deprecated, renamed: "RemotingCommand")
+public typealias RemotingCommandHead = RemotingCommand
+
+extension RemotingCommand {
+    /// The command with `extFields` replaced by the given entries (a map only when the header has one), and no
+    /// reference to the frame's header bytes. What the former `RemotingCommandHead.command(extFields:)` did.
+    @available(*, deprecated, message: "a decoded RemotingCommand is the full command; use it, or detached()")
+    public func command(extFields entries: [(key: String, value: String)]) -> RemotingCommand {
+        var c = self
+        c.storage = hasExtFields ? .owned(ExtFields(entries)) : .none
+        return c
+    }
+
+    /// The extFields, as the former head re-read them from the frame.
+    @available(*, deprecated, message: "use extFields or fields")
+    public func extFields(in frame: ByteBuffer) throws -> ExtFields? { extFields }
+
+    /// The full command, as the former head re-read it from the frame.
+    @available(*, deprecated, message: "a decoded RemotingCommand is the full command")
+    public func command(in frame: ByteBuffer) throws -> RemotingCommand { self }
 }

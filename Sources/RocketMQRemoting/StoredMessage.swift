@@ -15,6 +15,7 @@ public enum MessageProperties {
 
     private static func parse(utf8 bytes: UnsafeBufferPointer<UInt8>) -> [(key: String, value: String)] {
         var out: [(key: String, value: String)] = []
+        out.reserveCapacity(8)
         var start = 0
         while start < bytes.count {
             var end = start
@@ -49,15 +50,42 @@ public enum MessageProperties {
 
 /// CRC-32 (IEEE, as zlib and `java.util.zip.CRC32`).
 public enum CRC32 {
-    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
+    /// Slicing-by-8 tables: table k at [256 k ..< 256 (k + 1)], table 0 the classic byte table.
+    static let tables: [UInt32] = {
+        var t = [UInt32](repeating: 0, count: 8 * 256)
+        for i in 0..<256 {
+            var c = UInt32(i)
+            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+            t[i] = c
+        }
+        for k in 1..<8 {
+            for i in 0..<256 {
+                let prev = t[(k - 1) * 256 + i]
+                t[k * 256 + i] = (prev >> 8) ^ t[Int(prev & 0xFF)]
+            }
+        }
+        return t
+    }()
+    static var table: ArraySlice<UInt32> { tables[0..<256] }
+
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
-        table.withUnsafeBufferPointer { t in
-            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        tables.withUnsafeBufferPointer { t in
+            var i = 0
+            let n = bytes.count
+            while i + 8 <= n {
+                let one = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt32.self)) ^ c
+                let two = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i + 4, as: UInt32.self))
+                c = t[7 * 256 + Int(one & 0xFF)] ^ t[6 * 256 + Int((one >> 8) & 0xFF)]
+                    ^ t[5 * 256 + Int((one >> 16) & 0xFF)] ^ t[4 * 256 + Int(one >> 24)]
+                    ^ t[3 * 256 + Int(two & 0xFF)] ^ t[2 * 256 + Int((two >> 8) & 0xFF)]
+                    ^ t[1 * 256 + Int((two >> 16) & 0xFF)] ^ t[Int(two >> 24)]
+                i += 8
+            }
+            while i < n {
+                c = t[Int((c ^ UInt32(bytes[i])) & 0xFF)] ^ (c >> 8)
+                i += 1
+            }
         }
         return c ^ 0xFFFF_FFFF
     }
@@ -263,29 +291,30 @@ public enum StoredMessageDecoder {
 
     public static func decodeAll(_ body: ByteBuffer, maxInflatedBodySize: Int = defaultMaxInflatedBodySize,
                                  context: String = "pull body") -> StoredMessageBatch {
-        body.withUnsafeReadableBytes { decodeAll($0, maxInflatedBodySize: maxInflatedBodySize, context: context) }
+        var messages: [StoredMessage] = []
+        messages.reserveCapacity(countRecords(body).count)
+        var records = StoredMessageRecords(body, context: context)
+        do {
+            while let view = try records.next() {
+                messages.append(try view.decoded(maxInflatedBodySize: maxInflatedBodySize, context: context))
+            }
+            return StoredMessageBatch(messages: messages, error: nil)
+        } catch let e as RemotingDecodingError {
+            return StoredMessageBatch(messages: messages, error: e)
+        } catch {
+            return StoredMessageBatch(messages: messages, error: RemotingDecodingError(
+                context, .record(index: messages.count, reason: "\(error)"), offset: records.offset))
+        }
     }
 
     public static func decodeAll(_ bytes: UnsafeRawBufferPointer, maxInflatedBodySize: Int = defaultMaxInflatedBodySize,
                                  context: String = "pull body") -> StoredMessageBatch {
-        var messages: [StoredMessage] = []
-        var offset = 0
-        var index = 0
-        while offset < bytes.count {
-            do {
-                let m = try decodeOne(UnsafeRawBufferPointer(rebasing: bytes[offset...]), index: index,
-                                      maxInflatedBodySize: maxInflatedBodySize, context: context, baseOffset: offset)
-                messages.append(m)
-                offset += Int(m.totalSize)
-                index += 1
-            } catch let e as RemotingDecodingError {
-                return StoredMessageBatch(messages: messages, error: e)
-            } catch {
-                return StoredMessageBatch(messages: messages,
-                                          error: RemotingDecodingError(context, .record(index: index, reason: "\(error)"), offset: offset))
-            }
-        }
-        return StoredMessageBatch(messages: messages, error: nil)
+        decodeAll(ByteBuffer(bytes: bytes), maxInflatedBodySize: maxInflatedBodySize, context: context)
+    }
+
+    /// The records of a body as views, read in place (see `StoredMessageRecords`).
+    public static func records(_ body: ByteBuffer, context: String = "pull body") -> StoredMessageRecords {
+        StoredMessageRecords(body, context: context)
     }
 
     /// Counts records by walking TOTALSIZE only (cheap; for summaries). Returns the count and whether the
@@ -301,8 +330,9 @@ public enum StoredMessageDecoder {
         return (n, offset == end)
     }
 
-    static func decodeOne(_ bytes: UnsafeRawBufferPointer, index: Int, maxInflatedBodySize: Int, context: String,
-                          baseOffset: Int) throws -> StoredMessage {
+    /// Validates one record at the start of `bytes` (the rest of the body) and returns the positions of its
+    /// variable parts. Every check and error of the former eager decoder, without building anything.
+    static func scanOne(_ bytes: UnsafeRawBufferPointer, index: Int, context: String, baseOffset: Int) throws -> RecordLayout {
         let ctx = ErrorContext(context, .record(index: index, offset: baseOffset))
         var r = BinaryReader(bytes: bytes, errorContext: ctx)
         func fail(_ reason: String, _ at: Int? = nil) -> RemotingDecodingError {
@@ -327,16 +357,16 @@ public enum StoredMessageDecoder {
         let physicalOffset = try r.readInt64("PHYSICALOFFSET")
         let sysFlag = MessageSysFlag(rawValue: try r.readInt32("SYSFLAG"))
         let bornTimestamp = try r.readInt64("BORNTIMESTAMP")
-        let bornAddr = Array(try r.readBytes(sysFlag.contains(.bornHostV6) ? 16 : 4, "BORNHOST"))
-        let bornPort = try r.readInt32("BORNHOST port")
+        let bornV6 = sysFlag.contains(.bornHostV6), storeV6 = sysFlag.contains(.storeHostV6)
+        let bornHost = try readHost(&r, v6: bornV6, "BORNHOST", "BORNHOST port")
         let storeTimestamp = try r.readInt64("STORETIMESTAMP")
-        let storeAddr = Array(try r.readBytes(sysFlag.contains(.storeHostV6) ? 16 : 4, "STOREHOST"))
-        let storePort = try r.readInt32("STOREHOST port")
+        let storeHost = try readHost(&r, v6: storeV6, "STOREHOST", "STOREHOST port")
         let reconsumeTimes = try r.readInt32("RECONSUMETIMES")
         let prepared = try r.readInt64("PREPARED TRANSACTION OFFSET")
         let bodyLength = try r.readInt32("BODY length")
         if bodyLength < 0 { throw fail("negative BODY length \(bodyLength)") }
-        let stored = Array(try r.readBytes(Int(bodyLength), "BODY"))
+        let bodyStart = r.index
+        _ = try r.readBytes(Int(bodyLength), "BODY")
         let topicLength: Int
         if magic == StoredMessage.magicV2 {
             topicLength = Int(try r.readInt16("TOPIC length"))
@@ -344,37 +374,33 @@ public enum StoredMessageDecoder {
             topicLength = Int(Int8(bitPattern: try r.readUInt8("TOPIC length")))
         }
         if topicLength < 0 { throw fail("negative TOPIC length \(topicLength)") }
-        let topic = try r.readString(length: topicLength, field: "TOPIC")
+        let topic = try r.readText(length: topicLength, field: "TOPIC")
         let propertiesLength = Int(try r.readInt16("PROPERTIES length"))
         if propertiesLength < 0 { throw fail("negative PROPERTIES length \(propertiesLength)") }
-        let propertiesText = propertiesLength == 0 ? "" : try r.readString(length: propertiesLength, field: "PROPERTIES")
+        let propertiesStart = r.index
+        if propertiesLength != 0 { _ = try r.readText(length: propertiesLength, field: "PROPERTIES") }
         if r.index != Int(totalSize) {
             throw fail("TOTALSIZE \(totalSize) but the fields end at \(r.index)")
         }
-        let crcOK = CRC32.rocketmq(stored) == bodyCRC
-        var body = MessageBody.bytes(stored)
-        if sysFlag.contains(.compressed) {
-            switch sysFlag.compression {
-            case .zlib:
-                var buf = ByteBuffer(bytes: stored)
-                do {
-                    var out = try buf.decompress(with: .zlib(), maxSize: maxInflatedBodySize)
-                    body = .bytes(out.readBytes(length: out.readableBytes) ?? [])
-                } catch {
-                    throw RemotingDecodingError(context, .decompression("record \(index): zlib body of \(stored.count) bytes: \(error)"),
-                                                offset: baseOffset)
-                }
-            case .lz4, .zstd:
-                body = .compressed(sysFlag.compression, storedLength: stored.count)
-            }
+        return RecordLayout(totalSize: totalSize, magicCode: magic, bodyCRC: bodyCRC, queueId: queueId, flag: flag,
+                            queueOffset: queueOffset, physicalOffset: physicalOffset, sysFlag: sysFlag,
+                            bornTimestamp: bornTimestamp, bornHost: bornHost, storeTimestamp: storeTimestamp,
+                            storeHost: storeHost, reconsumeTimes: reconsumeTimes, preparedTransactionOffset: prepared,
+                            bodyStart: Int32(bodyStart), bodyLength: bodyLength, topicStart: Int32(topic.range.lowerBound),
+                            topicLength: Int32(topicLength), propertiesStart: Int32(propertiesStart),
+                            propertiesLength: Int32(propertiesLength))
+    }
+
+    @inline(__always)
+    private static func readHost(_ r: inout BinaryReader, v6: Bool, _ field: String, _ portField: String) throws -> StoredHost {
+        if v6 {
+            let a = try r.readBytes(16, field)
+            let high = UInt64(bigEndian: a.loadUnaligned(as: UInt64.self))
+            let low = UInt64(bigEndian: a.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            return StoredHost(ipv6High: high, low: low, port: try r.readInt32(portField))
         }
-        return StoredMessage(
-            totalSize: totalSize, magicCode: magic, bodyCRC: bodyCRC, queueId: queueId, flag: flag, queueOffset: queueOffset,
-            physicalOffset: physicalOffset, sysFlag: sysFlag, bornTimestamp: bornTimestamp,
-            bornHost: MessageHost(address: bornAddr, port: bornPort), storeTimestamp: storeTimestamp,
-            storeHost: MessageHost(address: storeAddr, port: storePort), reconsumeTimes: reconsumeTimes,
-            preparedTransactionOffset: prepared, storedBody: stored, body: body, topic: topic,
-            propertiesText: propertiesText, properties: MessageProperties.parse(propertiesText), crcMatches: crcOK)
+        let a = try r.readBytes(4, field)
+        return StoredHost(ipv4: UInt32(bigEndian: a.loadUnaligned(as: UInt32.self)), port: try r.readInt32(portField))
     }
 
     /// Encodes a record as `MessageDecoder.encode` does (v1 magic unless the topic is longer than 127 bytes).

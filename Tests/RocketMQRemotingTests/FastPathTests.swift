@@ -2,9 +2,10 @@ import NIOCore
 import Testing
 @testable import RocketMQRemoting
 
-/// `RemotingFrame.decodeTyped` (the zero-copy path) gives exactly what `RemotingFrame.decode` followed by
-/// `TypedHeader.decodeRequest` / `decodeResponse` gives: the same head fields and typed header, or the same
-/// error text.
+/// Lazy against eager: `RemotingFrame.decodeTyped` (the typed header decoded from the command's fields, byte
+/// ranges of the frame) gives exactly what `RemotingFrame.decode`, the `ExtFields` map built from it, and
+/// `TypedHeader.decodeRequest` / `decodeResponse` over that map give: the same command fields and typed header,
+/// or the same error text.
 @Suite struct FastPathTests {
     static let requestCodes: [Int32] = [
         RequestCode.pullMessage, RequestCode.litePullMessage, RequestCode.sendMessage, RequestCode.sendMessageV2,

@@ -49,14 +49,14 @@ for (type, label) in [(SerializeType.json, "JSON"), (.rocketmq, "binary")] {
         let frame = Fixtures.foundResponse(to: request.command)
         try measure(responseName, seconds: seconds) { consume(try decodeResponse(frame)) }
     }
+    let eagerName = "PULL_MESSAGE FOUND response eager records, \(label) header, \(recordsPerResponse) records"
+    if filter.isEmpty || eagerName.contains(filter) {
+        let frame = Fixtures.foundResponse(to: request.command)
+        try measure(eagerName, seconds: seconds) { consume(try decodeResponseEager(frame)) }
+    }
     let fullRequestName = "PULL_MESSAGE request via ExtFields, \(label) header"
     if filter.isEmpty || fullRequestName.contains(filter) {
         let frame = request.frame
         try measure(fullRequestName, seconds: seconds) { consume(try decodeRequestViaExtFields(frame)) }
-    }
-    let fullResponseName = "PULL_MESSAGE FOUND response via ExtFields, \(label) header, \(recordsPerResponse) records"
-    if filter.isEmpty || fullResponseName.contains(filter) {
-        let frame = Fixtures.foundResponse(to: request.command)
-        try measure(fullResponseName, seconds: seconds) { consume(try decodeResponseViaExtFields(frame)) }
     }
 }
