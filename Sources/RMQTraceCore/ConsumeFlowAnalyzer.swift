@@ -233,32 +233,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    public static func topic(of header: TypedHeader?) -> String? {
-        switch header {
-        case .getRouteInfo(let h)?: return h.topic
-        case .queryConsumerOffset(let h)?: return h.topic
-        case .updateConsumerOffset(let h)?: return h.topic
-        case .pullMessage(let h)?: return h.topic
-        case .sendMessage(let h, _)?: return h.topic
-        case .queueOffset(let h)?: return h.topic
-        case .consumerSendMsgBack(let h)?: return h.originTopic
-        default: return nil
-        }
-    }
+    /// The topic a header names (the protocol accessor every header declares).
+    public static func topic(of header: TypedHeader?) -> String? { header?.topic }
 
-    public static func group(of header: TypedHeader?) -> String? {
-        switch header {
-        case .getConsumerListByGroup(let h)?, .notifyConsumerIdsChanged(let h)?: return h.consumerGroup
-        case .queryConsumerOffset(let h)?: return h.consumerGroup
-        case .updateConsumerOffset(let h)?: return h.consumerGroup
-        case .pullMessage(let h)?: return h.consumerGroup
-        case .consumerSendMsgBack(let h)?: return h.group
-        case .unregisterClient(let h)?: return h.consumerGroup ?? h.producerGroup
-        case .sendMessage(let h, _)?: return h.producerGroup
-        case .getConsumerRunningInfo(let h)?: return h.consumerGroup
-        default: return nil
-        }
-    }
+    /// The group a header names: the consumer group, else the producer group.
+    public static func group(of header: TypedHeader?) -> String? { header?.group }
 
     private func brokerLabel(_ address: String) -> String { brokerNameByAddress[address] ?? address }
 
