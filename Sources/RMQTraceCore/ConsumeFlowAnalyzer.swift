@@ -137,6 +137,21 @@ public struct ConsumeFlowAnalyzer: Sendable {
     private var accounts: [String: Set<String>] = [:]
     private var heartbeatRefusedReported: Set<String> = []
     private var pendingVanish: [String: (finding: Finding, since: CaptureTime)] = [:]
+    /// 5.x POP: popped messages awaiting their ack, with the time their invisibility ends.
+    struct PopKey: Hashable, Sendable {
+        var group: String
+        var topic: String
+        var queueId: Int32
+        var offset: Int64
+    }
+    struct GroupTopic: Hashable, Comparable, Sendable {
+        var group: String
+        var topic: String
+        static func < (a: GroupTopic, b: GroupTopic) -> Bool { (a.group, a.topic) < (b.group, b.topic) }
+    }
+    private var popped: [PopKey: (deadline: Int64, frame: Int)] = [:]
+    private var poppedQueues: Set<QueueKey> = []
+    private var popProblems: [GroupTopic: (neverPopped: Int, late: Int, neverAcked: Int, examplesNP: [MessageOffset], examplesLate: [MessageOffset], frames: [Int], time: CaptureTime)] = [:]
     /// Hand-overs with redelivery, until the previous owner is seen not to come back.
     private var pendingHandOvers: [QueueKey: (finding: Finding, previous: String)] = [:]
     private var handOverOrder: [QueueKey] = []
@@ -216,7 +231,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
         case RequestCode.queryConsumerOffset, RequestCode.getMaxOffset, RequestCode.getMinOffset,
              RequestCode.searchOffsetByTimestamp, RequestCode.getEarliestMsgStoretime:
             return .startOffset
-        case RequestCode.pullMessage, RequestCode.litePullMessage, RequestCode.popMessage, 200051, 200052, 200053, 200151: return .pull
+        case RequestCode.pullMessage, RequestCode.litePullMessage: return .pull
+        case RequestCode.popMessage, RequestCode.peekMessage, RequestCode.notification, RequestCode.pollingInfo: return .pop
+        case RequestCode.ackMessage, RequestCode.batchAckMessage: return .ack
+        case RequestCode.changeMessageInvisibleTime: return .changeInvisible
         case RequestCode.updateConsumerOffset: return .commit
         case RequestCode.consumerSendMsgBack: return .retry
         case RequestCode.unregisterClient: return .shutdown
@@ -436,6 +454,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 commit(group: h.consumerGroup, topic: h.topic, broker: server, queueId: h.queueId, offset: h.commitOffset,
                        frame: frame, client: client, findings: &findings)
             }
+        case .ackMessage(let h)?:
+            ack(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.offset, frame: frame)
+        case .changeInvisibleTime(let h)?:
+            let key = PopKey(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.offset)
+            if popped[key] != nil { popped[key]!.deadline = frame.time.nanoseconds + h.invisibleTime * 1_000_000 }
         case .unregisterClient(let h)?:
             if let group = h.consumerGroup, !group.isEmpty {
                 uncommittedAtShutdown(group: group, client: client, frame: frame, findings: &findings)
@@ -618,6 +641,16 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                                              minOffset: resp.minOffset, maxOffset: resp.maxOffset, next: resp.nextBeginOffset),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
+        case RequestCode.popMessage:
+            guard code == ResponseCode.success, case .popMessage(let req)? = reqHeader, case .popMessageResponse(let resp)? = frame.header,
+                  let offsets = frame.messageOffsets else { break }
+            let deadline = frame.time.nanoseconds + resp.invisibleTime * 1_000_000
+            for m in offsets {
+                let key = PopKey(group: req.consumerGroup, topic: req.topic, queueId: m.queueId, offset: m.offset)
+                guard popped.count < configuration.maxTracked || popped[key] != nil else { untracked += 1; continue }
+                popped[key] = (deadline, frame.index)
+                poppedQueues.insert(QueueKey(group: req.consumerGroup, topic: req.topic, broker: "", queueId: m.queueId))
+            }
         case RequestCode.queryConsumerOffset:
             if case .queryConsumerOffset(let req)? = reqHeader, case .offsetResponse(let r)? = frame.header {
                 withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
@@ -634,6 +667,25 @@ public struct ConsumeFlowAnalyzer: Sendable {
     }
 
     static func seconds(_ nanos: Int64) -> String { FindingDetail.seconds(nanos) }
+
+    /// An ACK_MESSAGE: the popped message it acks, on time or late; or an offset never popped here.
+    private mutating func ack(group: String, topic: String, queueId: Int32, offset: Int64, frame: FrameRecord) {
+        let key = PopKey(group: group, topic: topic, queueId: queueId, offset: offset)
+        let gt = GroupTopic(group: group, topic: topic)
+        func note(_ body: (inout (neverPopped: Int, late: Int, neverAcked: Int, examplesNP: [MessageOffset], examplesLate: [MessageOffset], frames: [Int], time: CaptureTime)) -> Void) {
+            var p = popProblems[gt] ?? (0, 0, 0, [], [], [], frame.time)
+            body(&p)
+            if p.frames.count < configuration.maxFramesPerFinding { p.frames.append(frame.index) }
+            popProblems[gt] = p
+        }
+        if let p = popped.removeValue(forKey: key) {
+            if frame.time.nanoseconds > p.deadline {
+                note { $0.late += 1; if $0.examplesLate.count < 5 { $0.examplesLate.append(MessageOffset(queueId: queueId, offset: offset)) } }
+            }
+        } else if poppedQueues.contains(QueueKey(group: group, topic: topic, broker: "", queueId: queueId)) {
+            note { $0.neverPopped += 1; if $0.examplesNP.count < 5 { $0.examplesNP.append(MessageOffset(queueId: queueId, offset: offset)) } }
+        }
+    }
 
     // MARK: end
 
@@ -687,6 +739,29 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                             detail: .queueUnowned(group: group, topic: topic, queues: missing.map { "\($0.brokerName)#\($0.queueId)" }),
                                             frames: [], time: nil))
                 }
+            }
+        }
+        // POP: popped messages whose invisible time ran out with no ack by the end.
+        if let end = lastTime {
+            for (key, p) in popped where p.deadline < end.nanoseconds {
+                let gt = GroupTopic(group: key.group, topic: key.topic)
+                var e = popProblems[gt] ?? (0, 0, 0, [], [], [], end)
+                e.neverAcked += 1
+                if e.examplesLate.count < 5 { e.examplesLate.append(MessageOffset(queueId: key.queueId, offset: key.offset)) }
+                popProblems[gt] = e
+            }
+        }
+        for gt in popProblems.keys.sorted() {
+            let p = popProblems[gt]!
+            if p.neverPopped > 0 {
+                findings.append(Finding(severity: .warning, detail: .ackNeverPopped(group: gt.group, topic: gt.topic, count: p.neverPopped, examples: p.examplesNP),
+                                        frames: p.frames, time: p.time))
+            }
+            if p.late + p.neverAcked > 0 {
+                findings.append(Finding(severity: .warning,
+                                        detail: .invisibleTimeExpired(group: gt.group, topic: gt.topic, ackedLate: p.late, neverAcked: p.neverAcked,
+                                                                      examples: p.examplesLate.sorted { ($0.queueId, $0.offset) < ($1.queueId, $1.offset) }),
+                                        frames: p.frames, time: p.time))
             }
         }
         for (client, p) in pendingVanish.sorted(by: { $0.value.since < $1.value.since }) { confirmVanished(client, p.finding, findings: &findings) }

@@ -345,6 +345,22 @@ public struct ExchangeTracker: Sendable {
         }
     }
 
+    /// The queue id and offset of each stored record of a POP/PEEK answer (walked by TOTALSIZE, bounded).
+    static func messageOffsets(_ cmd: RemotingCommand) -> [MessageOffset]? {
+        guard let body = cmd.body, body.readableBytes >= 28 else { return nil }
+        var out: [MessageOffset] = []
+        var at = body.readerIndex
+        let end = body.writerIndex
+        while at + 28 <= end, out.count < FrameRecord.maxMessageOffsets {
+            guard let size = body.getInteger(at: at, as: Int32.self), size >= 28, at + Int(size) <= end,
+                  let queueId = body.getInteger(at: at + 12, as: Int32.self),
+                  let offset = body.getInteger(at: at + 20, as: Int64.self) else { break }
+            out.append(MessageOffset(queueId: queueId, offset: offset))
+            at += Int(size)
+        }
+        return out
+    }
+
     /// Credentials out of the frame before anything sees it: extFields values replaced, remarks scrubbed of
     /// known secret values and of `accessKey=…`-style text.
     /// Returns the label of the account that signed it, if any.
@@ -455,6 +471,8 @@ public struct ExchangeTracker: Sendable {
         statistics.lastTime = max(statistics.lastTime ?? time, time)
         if !cmd.isResponse { learnRoles(requestCode: cmd.code, source: source, destination: destination) }
         let body = Self.summarize(cmd, requestCode: request?.code, decodeMessages: configuration.decodeMessages)
+        let popped = cmd.isResponse && (request?.code == RequestCode.popMessage || request?.code == RequestCode.peekMessage)
+            ? Self.messageOffsets(cmd) : nil
         let bodyLength = cmd.bodyLength
         cmd.body = nil  // keep no reference into the stream buffer
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
@@ -462,6 +480,7 @@ public struct ExchangeTracker: Sendable {
                                  frameSize: size, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request,
                                  phase: .other, client: nil)
         record.account = account
+        record.messageOffsets = popped
         frameIndex += 1
         findings.removeAll(keepingCapacity: true)
         analyzer.observe(&record, findings: &findings)

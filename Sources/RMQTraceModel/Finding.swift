@@ -106,6 +106,11 @@ public enum FindingDetail: Sendable, Hashable {
     case signedTraffic(accounts: [String: [String]])
     /// The allocation strategy a group's clients are seen to use.
     case allocationInferred(group: String, strategy: String, clients: Int)
+    /// 5.x POP: acks of offsets this run never saw popped (on queues it did see popped), counted.
+    case ackNeverPopped(group: String, topic: String, count: Int, examples: [MessageOffset])
+    /// 5.x POP: messages whose invisible time ran out before their ack (acked late, or never): the broker
+    /// revives them, so they are consumed again.
+    case invisibleTimeExpired(group: String, topic: String, ackedLate: Int, neverAcked: Int, examples: [MessageOffset])
 
     public var kind: String {
         switch self {
@@ -131,6 +136,8 @@ public enum FindingDetail: Sendable, Hashable {
         case .heartbeatRefused: return "heartbeat-refused"
         case .signedTraffic: return "signed-traffic"
         case .allocationInferred: return "allocation"
+        case .ackNeverPopped: return "ack-never-popped"
+        case .invisibleTimeExpired: return "invisible-time-expired"
         }
     }
 
@@ -221,6 +228,13 @@ public enum FindingDetail: Sendable, Hashable {
             return "signed traffic (ACL): " + accounts.sorted { $0.key < $1.key }.map { "\($0.key) used by \($0.value.sorted().joined(separator: ", "))" }.joined(separator: "; ")
         case .allocationInferred(let group, let strategy, let clients):
             return "\(group): its \(clients) client\(clients == 1 ? "" : "s") pull as \(strategy) allocates"
+        case .ackNeverPopped(let group, let topic, let count, let examples):
+            return "\(group) \(topic): \(count) ACK_MESSAGE\(count == 1 ? "" : "s") for offsets never popped in this run ("
+                + examples.map { "#\($0.queueId)@\($0.offset)" }.joined(separator: ", ") + "): acks of another pop, or a stale extraInfo"
+        case .invisibleTimeExpired(let group, let topic, let late, let never, let examples):
+            return "\(group) \(topic): invisible time ran out for \(late + never) popped message\(late + never == 1 ? "" : "s") ("
+                + "\(late) acked late, \(never) never acked; " + examples.map { "#\($0.queueId)@\($0.offset)" }.joined(separator: ", ")
+                + "): the broker revives them and they are consumed again (raise invisibleTime or consume faster)"
         }
     }
 }

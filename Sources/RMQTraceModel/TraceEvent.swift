@@ -11,6 +11,9 @@ public enum Phase: String, Sendable, CaseIterable {
     case commit         // UPDATE_CONSUMER_OFFSET
     case retry          // CONSUMER_SEND_MSG_BACK, sends to %RETRY%
     case shutdown       // UNREGISTER_CLIENT
+    case pop            // 5.x POP_MESSAGE, PEEK_MESSAGE, NOTIFICATION, POLLING_INFO
+    case ack            // 5.x ACK_MESSAGE, BATCH_ACK_MESSAGE
+    case changeInvisible = "change-invisible"  // 5.x CHANGE_MESSAGE_INVISIBLETIME
     case produce        // SEND_MESSAGE*, END_TRANSACTION, CHECK_TRANSACTION_STATE
     case admin          // management and query calls
     case brokerRegistration = "broker-registration"  // REGISTER_BROKER & co. (broker ↔ name server)
@@ -89,6 +92,9 @@ public struct FrameRecord: Sendable {
     public var annotation: String? = nil
     /// The ACL account that signed it (a label in order of appearance: the AccessKey itself is never kept).
     public var account: String? = nil
+    /// POP and PEEK answers: the queue and offset of each message (at most `FrameRecord.maxMessageOffsets`).
+    public var messageOffsets: [MessageOffset]? = nil
+    public static let maxMessageOffsets = 1024
 
     /// Never negative: a capture may record an answer before its request (the pair is still made).
     public var latencyNanos: Int64? { request.map { max(0, time.nanoseconds - $0.time.nanoseconds) } }
@@ -164,4 +170,14 @@ public enum TraceEvent: Sendable {
     case finding(Finding)
     /// A problem with the input itself (e.g. the capture file ends in the middle of a packet).
     case inputError(String)
+}
+
+/// A stored message's place: its queue id and queue offset.
+public struct MessageOffset: Hashable, Sendable {
+    public var queueId: Int32
+    public var offset: Int64
+    public init(queueId: Int32, offset: Int64) {
+        self.queueId = queueId
+        self.offset = offset
+    }
 }
