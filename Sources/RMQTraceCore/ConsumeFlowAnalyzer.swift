@@ -150,6 +150,13 @@ public struct ConsumeFlowAnalyzer: Sendable {
         static func < (a: GroupTopic, b: GroupTopic) -> Bool { (a.group, a.topic) < (b.group, b.topic) }
     }
     private var popped: [PopKey: (deadline: Int64, frame: Int)] = [:]
+    struct LockKey: Hashable, Sendable {
+        var group: String
+        var client: String
+        var queues: [String]
+    }
+    private var lockRefusals: [LockKey: (count: Int, frames: [Int], time: CaptureTime)] = [:]
+    private var lockOrder: [LockKey] = []
     private var poppedQueues: Set<QueueKey> = []
     private var popProblems: [GroupTopic: (neverPopped: Int, late: Int, neverAcked: Int, examplesNP: [MessageOffset], examplesLate: [MessageOffset], frames: [Int], time: CaptureTime)] = [:]
     /// Hand-overs with redelivery, until the previous owner is seen not to come back.
@@ -641,6 +648,18 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                                              minOffset: resp.minOffset, maxOffset: resp.maxOffset, next: resp.nextBeginOffset),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
+        case RequestCode.lockBatchMQ:
+            guard code == ResponseCode.success, case .lockRequest(let asked)? = frame.request?.body else { break }
+            var granted: Set<MessageQueue> = []
+            if case .lockedQueues(let q) = frame.body { granted = Set(q) }
+            let refused = asked.mqSet.filter { !granted.contains($0) }.map { "\($0.topic)@\($0.brokerName)#\($0.queueId)" }.sorted()
+            guard !refused.isEmpty else { break }
+            let key = LockKey(group: asked.consumerGroup, client: asked.clientId, queues: refused)
+            if lockRefusals[key] == nil { lockOrder.append(key) }
+            var e = lockRefusals[key] ?? (0, [], frame.time)
+            e.count += 1
+            if e.frames.count < configuration.maxFramesPerFinding { e.frames.append(frame.index) }
+            lockRefusals[key] = e
         case RequestCode.popMessage:
             guard code == ResponseCode.success, case .popMessage(let req)? = reqHeader, case .popMessageResponse(let resp)? = frame.header,
                   let offsets = frame.messageOffsets else { break }
@@ -740,6 +759,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                             frames: [], time: nil))
                 }
             }
+        }
+        for key in lockOrder {
+            guard let e = lockRefusals[key] else { continue }
+            findings.append(Finding(severity: .warning, detail: .lockNotGranted(group: key.group, client: key.client, queues: key.queues, count: e.count),
+                                    frames: e.frames, time: e.time))
         }
         // POP: popped messages whose invisible time ran out with no ack by the end.
         if let end = lastTime {

@@ -106,6 +106,9 @@ public enum FindingDetail: Sendable, Hashable {
     case signedTraffic(accounts: [String: [String]])
     /// The allocation strategy a group's clients are seen to use.
     case allocationInferred(group: String, strategy: String, clients: Int)
+    /// Orderly consumption: LOCK_BATCH_MQ answered without queues the client asked for (another client still
+    /// holds their lock), counted; the client does not consume those queues until it gets the lock.
+    case lockNotGranted(group: String, client: String, queues: [String], count: Int)
     /// 5.x POP: acks of offsets this run never saw popped (on queues it did see popped), counted.
     case ackNeverPopped(group: String, topic: String, count: Int, examples: [MessageOffset])
     /// 5.x POP: messages whose invisible time ran out before their ack (acked late, or never): the broker
@@ -136,6 +139,7 @@ public enum FindingDetail: Sendable, Hashable {
         case .heartbeatRefused: return "heartbeat-refused"
         case .signedTraffic: return "signed-traffic"
         case .allocationInferred: return "allocation"
+        case .lockNotGranted: return "lock-not-granted"
         case .ackNeverPopped: return "ack-never-popped"
         case .invisibleTimeExpired: return "invisible-time-expired"
         }
@@ -228,6 +232,8 @@ public enum FindingDetail: Sendable, Hashable {
             return "signed traffic (ACL): " + accounts.sorted { $0.key < $1.key }.map { "\($0.key) used by \($0.value.sorted().joined(separator: ", "))" }.joined(separator: "; ")
         case .allocationInferred(let group, let strategy, let clients):
             return "\(group): its \(clients) client\(clients == 1 ? "" : "s") pull as \(strategy) allocates"
+        case .lockNotGranted(let group, let client, let queues, let count):
+            return "\(group): LOCK_BATCH_MQ of \(client) was not granted \(queues.joined(separator: ", ")) (\(Self.times(count))): another client still holds the lock, so these queues are not consumed by \(client) until it is released (a hand-over of an orderly consumer)"
         case .ackNeverPopped(let group, let topic, let count, let examples):
             return "\(group) \(topic): \(count) ACK_MESSAGE\(count == 1 ? "" : "s") for offsets never popped in this run ("
                 + examples.map { "#\($0.queueId)@\($0.offset)" }.joined(separator: ", ") + "): acks of another pop, or a stale extraInfo"

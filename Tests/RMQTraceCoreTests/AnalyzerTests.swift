@@ -343,6 +343,22 @@ let analyzerCases: [AnalyzerCase] = [
         f.contains { if case .allocationInferred("g", "AVG_BY_CIRCLE", 2) = $0.detail { return true } else { return false } }
     }),
 
+    AnalyzerCase(name: "orderly consumer: a lock not granted because another client holds it", build: {
+        var c = Conversation()
+        let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        let mqs = (0..<3).map { MessageQueue(topic: "T", brokerName: "broker-a", queueId: Int32($0)) }
+        for _ in 0..<2 {
+            c.exchange(b, RequestCode.lockBatchMQ,
+                       body: Array(LockBatchRequestBody(consumerGroup: "og", clientId: client1, mqSet: mqs).json.compactText.utf8),
+                       answerBody: Array(LockBatchResponseBody.json([mqs[0]]).compactText.utf8))
+        }
+        c.exchange(b, RequestCode.unlockBatchMQ,
+                   body: Array(LockBatchRequestBody(consumerGroup: "og", clientId: client1, mqSet: [mqs[0]]).json.compactText.utf8))
+        return c
+    }, problems: ["lock-not-granted"], check: { f in
+        f.contains { if case .lockNotGranted("og", client1, ["T@broker-a#1", "T@broker-a#2"], 2) = $0.detail { return true } else { return false } }
+    }),
+
     AnalyzerCase(name: "a queue two clients pull at once", build: {
         var c = Conversation()
         let a = startedConsumer(&c, client: client1, endpoint: "10.0.0.50:40000")
