@@ -96,3 +96,23 @@ import Testing
         #expect(Array(text[(start - 1)...]) == summary)
     }
 }
+
+@Test func mermaidDiagramsOfRealCapturesStayDrawable() throws {
+    guard SharedCaptures.present else { return }
+    for name in ["cap1_single_consumer_json.pcap", "cap2_two_consumers_json.pcap", "cap7_vipchannel_mtu1500_json.pcap"] {
+        let (lines, _) = try DecodeSession.decodeFile(SharedCaptures.path("realbroker-4.9.4/" + name), format: .mermaid)
+        #expect(lines.first == "sequenceDiagram")
+        #expect(lines.count < 400, "\(name): \(lines.count) lines")
+        // Every arrow and note names declared participants; no raw ';' or '#' (Mermaid statement/entity syntax).
+        let declared = Set(lines.filter { $0.hasPrefix("    participant ") }.map { $0.split(separator: " ")[1] })
+        for l in lines.dropFirst() where !l.hasPrefix("    participant ") {
+            let text = l.split(separator: ":", maxSplits: 1).last ?? ""
+            #expect(!text.contains(";") || text.contains("#59;") || text.contains("#35;"), "\(l)")
+            if l.contains("->>") || l.contains("-->>") || l.contains("-)") {
+                let ends = l.split(separator: ":")[0].trimmingCharacters(in: .whitespaces)
+                    .components(separatedBy: CharacterSet(charactersIn: "->)")).filter { !$0.isEmpty }
+                for e in ends { #expect(declared.contains(Substring(e)), "\(l)") }
+            }
+        }
+    }
+}

@@ -46,7 +46,7 @@ import Testing
         // The committed capture is what the scenario script builds.
         let committed = try [UInt8](Data(contentsOf: pcapURL))
         #expect(committed == built, "Fixtures/\(name).pcap differs from FixtureScenarios.\(name); re-record with RMQ_RECORD_GOLDEN=1")
-        for (format, ext) in [(OutputFormat.text, "timeline.txt"), (.ndjson, "ndjson")] {
+        for (format, ext) in [(OutputFormat.text, "timeline.txt"), (.ndjson, "ndjson"), (.mermaid, "mmd")] {
             let actual = try Self.decode(name, format)
             let goldenURL = Self.fixtures.appendingPathComponent("\(name).\(ext)")
             if Self.recording { try actual.write(to: goldenURL, atomically: true, encoding: .utf8) }
