@@ -9,12 +9,15 @@ let package = Package(
         .library(name: "RMQTraceModel", targets: ["RMQTraceModel"]),
         .library(name: "RMQCapture", targets: ["RMQCapture"]),
         .library(name: "RMQTrace", targets: ["RMQTrace"]),
+        .library(name: "RocketMQRemotingNIO", targets: ["RocketMQRemotingNIO"]),
+        .library(name: "RMQBroker", targets: ["RMQBroker"]),
         .executable(name: "rmq-trace", targets: ["rmq-trace"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The codec: frames, headers, codes, bodies, stored messages. No I/O.
@@ -39,10 +42,33 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // SwiftNIO channel handlers, a client with request/response correlation, a server with a dispatcher.
+        .target(
+            name: "RocketMQRemotingNIO",
+            dependencies: [
+                "RocketMQRemoting", "RMQTraceModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // The embedded name server and broker: state machines without I/O, the store, and the NIO driver.
+        .target(
+            name: "RMQBroker",
+            dependencies: [
+                "RocketMQRemoting", "RMQTraceModel", "RocketMQRemotingNIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "rmq-trace",
             dependencies: [
-                "RocketMQRemoting", "RMQTrace", "RMQCapture",
+                "RocketMQRemoting", "RMQTrace", "RMQCapture", "RMQBroker", "RMQTraceModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -56,6 +82,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RMQCaptureTests", dependencies: ["RMQCapture"]),
+        .testTarget(
+            name: "RMQBrokerTests",
+            dependencies: [
+                "RMQBroker", "RocketMQRemotingNIO", "RocketMQRemoting", "RMQTraceModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "RMQTraceTests",
             dependencies: ["RMQTrace", "RMQCapture", "RocketMQRemoting", .product(name: "NIOCore", package: "swift-nio")]
