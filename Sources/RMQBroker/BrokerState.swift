@@ -311,7 +311,7 @@ public struct BrokerState: Sendable {
         clientIDs[client.connection] = hb.clientID
         for cd in hb.consumerDataSet {
             let retry = BrokerTopics.retryPrefix + cd.groupName
-            if topics[retry] == nil { systemTopic(retry, queues: 1, perm: Perm.read | Perm.write) }
+            if topics[retry] == nil { _ = systemTopic(retry, queues: 1, perm: Perm.read | Perm.write) }
             let channel = ClientChannel(connection: client.connection, clientID: hb.clientID, language: request.language,
                                         version: request.version, lastUpdate: now)
             register(group: cd, channel: channel)
