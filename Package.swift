@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "RMQConsumer", targets: ["RMQConsumer"]),
         .library(name: "RocketMQRemotingNIO", targets: ["RocketMQRemotingNIO"]),
         .library(name: "RMQBroker", targets: ["RMQBroker"]),
+        .library(name: "RMQLiveConsumer", targets: ["RMQLiveConsumer"]),
         .executable(name: "rmq-trace", targets: ["rmq-trace"]),
     ],
     dependencies: [
@@ -82,10 +83,21 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // The live push consumer: PushConsumerStateMachine carried out on SwiftNIO sockets, and a small producer.
+        .target(
+            name: "RMQLiveConsumer",
+            dependencies: [
+                "RMQConsumer", "RocketMQRemotingNIO", "RMQTrace", "RMQTraceModel", "RocketMQRemoting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "rmq-trace",
             dependencies: [
-                "RocketMQRemoting", "RMQTrace", "RMQCapture", "RMQBroker", "RMQTraceModel",
+                "RocketMQRemoting", "RMQTrace", "RMQCapture", "RMQBroker", "RMQTraceModel", "RMQLiveConsumer", "RMQConsumer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -111,6 +123,15 @@ let package = Package(
             name: "RMQBrokerTests",
             dependencies: [
                 "RMQBroker", "RocketMQRemotingNIO", "RocketMQRemoting", "RMQTraceModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RMQLiveConsumerTests",
+            dependencies: [
+                "RMQLiveConsumer", "RMQBroker", "RMQConsumer", "RMQTrace", "RMQCapture", "RocketMQRemotingNIO", "RocketMQRemoting",
+                "RMQTraceModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
