@@ -1,8 +1,12 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import RMQConsumer
 import RMQTraceModel
 import RocketMQRemoting
 import RocketMQRemotingNIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One message to produce.
 public struct OutgoingMessage: Sendable {
@@ -31,6 +35,8 @@ public final class SimpleProducer: Sendable {
     public let queues: [MessageQueue]
     public let topic: String
     let loop: any EventLoop
+    private let uniquePrefix: String
+    private let nextUnique = NIOLockedValueBox(0)
 
     init(group: String, topic: String, nameServer: RemotingClient, brokers: [String: RemotingClient], queues: [MessageQueue],
          loop: any EventLoop) {
@@ -40,6 +46,19 @@ public final class SimpleProducer: Sendable {
         self.brokers = brokers
         self.queues = queues
         self.loop = loop
+        // Java's UNIQ_KEY layout in spirit: IP, pid, start time, counter (32 hex digits).
+        func hex(_ v: UInt64, _ w: Int) -> String {
+            let h = String(v, radix: 16, uppercase: true)
+            return String(repeating: "0", count: max(0, w - h.count)) + h.suffix(w)
+        }
+        uniquePrefix = "7F000001" + hex(UInt64(getpid()) & 0xFFFF, 4) + hex(UInt64(CaptureTime.now().nanoseconds / 1_000_000) & 0xFFFF_FFFF, 8)
+    }
+
+    /// A fresh UNIQ_KEY (the message id consumers see).
+    public func makeUniqueKey() -> String {
+        let n = nextUnique.withLockedValue { $0 += 1; return $0 }
+        let h = String(n, radix: 16, uppercase: true)
+        return uniquePrefix + String(repeating: "0", count: max(0, 12 - h.count)) + h
     }
 
     public static func connect(nameServer: String, topic: String, group: String = "rmq-trace-producer", on loop: any EventLoop,
@@ -80,16 +99,12 @@ public final class SimpleProducer: Sendable {
         return props
     }
 
-    static func uniqueKey(_ n: Int) -> String {
-        let hex = String(n, radix: 16, uppercase: true)
-        return "7F000001" + String(repeating: "0", count: max(0, 24 - hex.count)) + hex
-    }
 
     /// Sends one message (SEND_MESSAGE_V2) to `queue`; returns its queue offset.
     @discardableResult
-    public func send(_ m: OutgoingMessage, to queue: MessageQueue, uniqueNumber: Int) async throws -> Int64 {
+    public func send(_ m: OutgoingMessage, to queue: MessageQueue) async throws -> Int64 {
         guard let b = brokers[queue.brokerName] else { throw ProducerError(description: "no broker for \(queue)") }
-        let props = MessageProperties.encode(Self.properties(m, uniqueKey: Self.uniqueKey(uniqueNumber)))
+        let props = MessageProperties.encode(Self.properties(m, uniqueKey: makeUniqueKey()))
         let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
                                          bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, properties: props)
         let req = RemotingCommand.request(code: RequestCode.sendMessageV2, opaque: 0, extFields: h.v2ExtFields, body: ByteBuffer(bytes: m.body))
@@ -101,11 +116,11 @@ public final class SimpleProducer: Sendable {
     }
 
     /// Sends several messages to one queue in one SEND_BATCH_MESSAGE.
-    public func sendBatch(_ ms: [OutgoingMessage], to queue: MessageQueue, firstUniqueNumber: Int) async throws {
+    public func sendBatch(_ ms: [OutgoingMessage], to queue: MessageQueue) async throws {
         guard let b = brokers[queue.brokerName] else { throw ProducerError(description: "no broker for \(queue)") }
         var body: [UInt8] = []
-        for (i, m) in ms.enumerated() {
-            let props = Array(MessageProperties.encode(Self.properties(m, uniqueKey: Self.uniqueKey(firstUniqueNumber + i))).utf8)
+        for m in ms {
+            let props = Array(MessageProperties.encode(Self.properties(m, uniqueKey: makeUniqueKey())).utf8)
             let total = 4 + 4 + 4 + 4 + 4 + m.body.count + 2 + props.count
             func be32(_ v: Int32) { withUnsafeBytes(of: v.bigEndian) { body += $0 } }
             be32(Int32(total))
@@ -139,7 +154,7 @@ public final class SimpleProducer: Sendable {
         if batchSize <= 1 {
             for n in 0..<count {
                 let q = queues[n % queues.count]
-                try await send(message(n), to: q, uniqueNumber: n)
+                try await send(message(n), to: q)
                 perQueue[q, default: 0] += 1
             }
         } else {
@@ -148,7 +163,7 @@ public final class SimpleProducer: Sendable {
             while n < count {
                 let k = min(batchSize, count - n)
                 let q = queues[qi % queues.count]
-                try await sendBatch((n..<n + k).map(message), to: q, firstUniqueNumber: n)
+                try await sendBatch((n..<n + k).map(message), to: q)
                 perQueue[q, default: 0] += k
                 n += k
                 qi += 1
