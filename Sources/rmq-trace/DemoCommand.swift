@@ -81,7 +81,7 @@ struct DemoCommand: AsyncParsableCommand {
             // Shorter than Java's 30 s/10 s so that a few-second demo shows a route refresh (consumer-1 learns
             // the route of %RETRY%demo_group, created by its first heartbeat) and a periodic commit round.
             c.firstRouteRefreshDelay = .seconds(1)
-            c.firstPersistDelay = .milliseconds(2500)
+            c.firstPersistDelay = .seconds(1)
             var o = LiveConsumerOptions()
             o.threads = 4
             o.observer = log
