@@ -6,6 +6,9 @@ import RMQConsumer
 import RMQTraceModel
 import RocketMQRemoting
 import RocketMQRemotingNIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the consume pool runs on each delivered batch (`consumeMessageBatchMaxSize` messages, 1 by default).
 /// Called on one of the pool's threads; many batches run at once.
@@ -405,9 +408,15 @@ final class Core: @unchecked Sendable {
         }
     }
 
+    /// A short text for connection errors ("connection refused", "connect timeout").
     static func describe(_ error: any Error) -> String {
-        if let e = error as? IOError { return e.description }
-        if error is ChannelError { return "\(error)" }
+        if let e = error as? NIOConnectionError {
+            if let first = e.connectionErrors.first { return describe(first.error) }
+            if let dns = e.dnsAError ?? e.dnsAAAAError { return "cannot resolve \(e.host): \(dns)" }
+            return "cannot connect to \(e.host):\(e.port)"
+        }
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)).lowercased() }
+        if let e = error as? ChannelError, case .connectTimeout = e { return "connect timeout" }
         return "\(error)"
     }
 

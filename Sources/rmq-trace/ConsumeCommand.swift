@@ -88,6 +88,15 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(help: "Client IP the consumer reports (default: the first non-loopback IPv4 address, else 127.0.0.1).")
     var clientIP: String?
 
+    @Option(help: "Seconds between offset commits (Java persistConsumerOffsetInterval: 5; the first after 10).")
+    var persistInterval: Double = 5
+
+    @Option(help: "Cached messages per queue before pulling pauses (Java pullThresholdForQueue).")
+    var pullThresholdForQueue = 1000
+
+    @Option(help: "Simulate this many milliseconds of work per message in the listener.")
+    var workMs = 0
+
     @Flag(help: "Also print the consumer's informational log lines (rebalance decisions) on stderr.")
     var verbose = false
 
@@ -101,6 +110,8 @@ struct ConsumeCommand: AsyncParsableCommand {
         if let d = duration, d <= 0 { throw ValidationError("--duration must be positive") }
         if let m = maxMessages, m < 1 { throw ValidationError("--max-messages must be at least 1") }
         if let f = failEvery, f < 1 { throw ValidationError("--fail-every must be at least 1") }
+        if persistInterval <= 0 { throw ValidationError("--persist-interval must be positive") }
+        if pullThresholdForQueue < 1 { throw ValidationError("--pull-threshold-for-queue must be at least 1") }
         if (accessKey == nil) != (secretKey == nil) { throw ValidationError("give both --access-key and --secret-key") }
         if offsetFile != nil && model != .broadcasting { throw ValidationError("--offset-file is for --model broadcasting") }
         _ = try consumeFrom()
@@ -126,6 +137,9 @@ struct ConsumeCommand: AsyncParsableCommand {
             allocation: allocate == .average ? .average : .circle, clientIP: clientIP ?? LocalAddress.firstIPv4(),
             instanceName: instance ?? "DEFAULT", processID: Int64(getpid()),
             nanoTime: Int64(DispatchTime.now().uptimeNanoseconds))
+        config.persistInterval = .milliseconds(Int64(persistInterval * 1000))
+        config.firstPersistDelay = .milliseconds(Int64(min(10, 2 * persistInterval) * 1000))
+        config.pullThresholdForQueue = pullThresholdForQueue
         if let accessKey, let secretKey { config.credentials = SessionCredentials(accessKey: accessKey, secretKey: secretKey) }
         if let offsetFile { config.initialLocalOffsets = try OffsetFile.read(offsetFile) }
 
@@ -138,6 +152,8 @@ struct ConsumeCommand: AsyncParsableCommand {
         }
         let problems = ProblemTally()
         let verbose = self.verbose
+        // Until the consumer runs, its lines are held back: a failed start prints one line, the error.
+        let early = EarlyLines()
         var options = LiveConsumerOptions()
         options.threads = threads
         options.observer = observers.count == 1 ? log : FanOutObserver(observers)
@@ -145,9 +161,9 @@ struct ConsumeCommand: AsyncParsableCommand {
             switch e {
             case .problem(let p):
                 problems.add(p)
-                out.err("consumer: \(p)")
-            case .driver(let s): out.err("consumer: \(s)")
-            case .log(let s): if verbose { out.err("consumer: \(s)") }
+                early.emit("consumer: \(p)", out)
+            case .driver(let s): early.emit("consumer: \(s)", out)
+            case .log(let s): if verbose { early.emit("consumer: \(s)", out) }
             }
         }
         if let offsetFile {
@@ -157,7 +173,7 @@ struct ConsumeCommand: AsyncParsableCommand {
         }
         let stop = StopSignal()
         let listener = MessageListener(printMessages: printMessages, ndjson: format == .ndjson, failEvery: failEvery,
-                                       maxMessages: maxMessages, out: out, onMax: { stop.fire("--max-messages \($0) reached") })
+                                       maxMessages: maxMessages, workMs: workMs, out: out, onMax: { stop.fire("--max-messages \($0) reached") })
 
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let consumer = LiveConsumer(configuration: config, options: options, group: group, listener: listener.consume)
@@ -180,6 +196,7 @@ struct ConsumeCommand: AsyncParsableCommand {
             try? await group.shutdownGracefully()
             throw ToolError("rmq-trace consume: \(error)")
         }
+        early.release(out)
         if let duration {
             Task {
                 try? await Task.sleep(for: .milliseconds(Int64(duration * 1000)))
@@ -231,6 +248,23 @@ final class Output: Sendable {
     }
 }
 
+/// Lines held back until `release` (then written at once, and every later one directly).
+final class EarlyLines: Sendable {
+    private let held = Mutex<[String]?>([])
+    func emit(_ line: String, _ out: Output) {
+        let direct: Bool = held.withLock { h in
+            guard h != nil else { return true }
+            h!.append(line)
+            return false
+        }
+        if direct { out.err(line) }
+    }
+    func release(_ out: Output) {
+        let lines = held.withLock { h -> [String] in defer { h = nil }; return h ?? [] }
+        for l in lines { out.err(l) }
+    }
+}
+
 /// Fires once with the first reason.
 final class StopSignal: Sendable {
     private struct State { var reason: String?; var waiter: CheckedContinuation<String, Never>? }
@@ -262,22 +296,25 @@ final class MessageListener: Sendable {
     let ndjson: Bool
     let failEvery: Int?
     let maxMessages: Int?
+    let workMs: Int
     let out: Output
     let onMax: @Sendable (Int) -> Void
     private struct State { var seen = 0; var consumed = 0; var failed: Set<String> = [] }
     private let state = Mutex(State())
 
-    init(printMessages: Bool, ndjson: Bool, failEvery: Int?, maxMessages: Int?, out: Output, onMax: @escaping @Sendable (Int) -> Void) {
+    init(printMessages: Bool, ndjson: Bool, failEvery: Int?, maxMessages: Int?, workMs: Int = 0, out: Output, onMax: @escaping @Sendable (Int) -> Void) {
         self.printMessages = printMessages
         self.ndjson = ndjson
         self.failEvery = failEvery
         self.maxMessages = maxMessages
+        self.workMs = workMs
         self.out = out
         self.onMax = onMax
     }
 
     var consume: ConsumeListener {
         { [self] messages in
+            if workMs > 0 { usleep(useconds_t(workMs * 1000 * messages.count)) }
             var status = ConsumeStatus.success
             var reached: Int?
             state.withLock { s in
