@@ -22,6 +22,7 @@ public struct OutgoingMessage: Sendable {
 
 public struct ProducerError: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A small producer for demos, tests and benchmarks: the topic's route from the name server, then
