@@ -298,7 +298,8 @@ public struct BrokerState: Sendable {
         if let why = validateTopic(h.topic) { return reply(request, ResponseCode.systemError, remark: why) }
         updateTopic(TopicConfig(topicName: h.topic, readQueueNums: h.readQueueNums, writeQueueNums: h.writeQueueNums, perm: h.perm,
                                 topicSysFlag: h.topicSysFlag ?? 0, order: h.order))
-        return reply(request, ResponseCode.success)
+        // The real broker never clears the remark createResponseCommand puts there (capture cap1).
+        return reply(request, ResponseCode.success, remark: "not set any response code")
     }
 
     // MARK: - Clients

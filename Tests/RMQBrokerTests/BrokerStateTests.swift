@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 @testable import RMQBroker
 import RocketMQRemoting
@@ -61,7 +62,7 @@ import Testing
     @Test func createTopicAndValidation() {
         var b = BrokerState()
         let a = b.handle(createTopic("Orders", queues: 8), from: clientA, now: t0)
-        #expect(a.only?.code == ResponseCode.success && a.only?.remark == nil && a.only?.extFields == nil)
+        #expect(a.only?.code == ResponseCode.success && a.only?.remark == "not set any response code" && a.only?.extFields == nil)
         #expect(a.contains { if case .topicsChanged = $0 { return true } else { return false } })
         #expect(b.topics["Orders"]?.writeQueueNums == 8)
         #expect(b.handle(createTopic("DefaultCluster"), from: clientA, now: t0).only?.remark == "the topic[DefaultCluster] is conflict with system reserved words.")
@@ -330,7 +331,9 @@ import Testing
         _ = b.tick(now: t0 + 2)
         let retryQ = try #require(b.queues[QueueKey(topic: "%RETRY%g", queueId: 0)])
         let m = try #require(StoredMessageDecoder.decodeAll(retryQ.entries[0].record).messages.first)
-        #expect(m.reconsumeTimes == 1 && m.property["RETRY_TOPIC"] == "T" && m.uniqKey == "U1" && m.property["DELAY"] == nil)
+        #expect(m.reconsumeTimes == 1 && m.property["RETRY_TOPIC"] == "T" && m.uniqKey == "U1")
+        // As the real one (cap1): the delivered retry keeps DELAY, REAL_TOPIC, REAL_QID and WAIT=false.
+        #expect(m.property["DELAY"] == "3" && m.property["REAL_TOPIC"] == "%RETRY%g" && m.property["REAL_QID"] == "0" && m.property["WAIT"] == "false")
         #expect(m.property["ORIGIN_MESSAGE_ID"] == MessageId.make(host: cfg.storeHost, physicalOffset: offset))
         #expect(m.body.bytes == Array("payload".utf8))
         // Past maxReconsumeTimes: the DLQ.
@@ -348,6 +351,25 @@ import Testing
         var bad = back
         bad.extFields?["offset"] = "123456"
         #expect(b.handle(bad, from: clientA, now: t0).only?.remark == "look message by offset failed, 123456")
+    }
+
+    /// Stored property order is Java HashMap order: the texts of cap1 (realbroker-4.9.4).
+    @Test func storedPropertiesInHashMapOrderAsCaptured() {
+        let sent: [(key: String, value: String)] = [("KEYS", "KEY3"), ("UNIQ_KEY", "7F0000012E335FFD2B277C0A44170003"), ("TAGS", "TagC"),
+                                                    ("prop1", "v3"), ("traceRun", "run1"), ("CLUSTER", "DefaultCluster")]
+        #expect(hashMapProperties(sent).replacingOccurrences(of: "\u{01}", with: "=").replacingOccurrences(of: "\u{02}", with: "|")
+                == "prop1=v3|traceRun=run1|KEYS=KEY3|UNIQ_KEY=7F0000012E335FFD2B277C0A44170003|CLUSTER=DefaultCluster|TAGS=TagC")
+        var b = BrokerState()
+        let s = b.handle(sendV2(topic: "TopicTest", body: "x", tags: "TagC", extraProps: [("KEYS", "retry-me"), ("UNIQ_KEY", "7F0000012E335FFD2B277C0A44290007"),
+                                                                                   ("prop1", "v7"), ("traceRun", "run1")]), from: clientA, now: t0).only!
+        let back = req(RequestCode.consumerSendMsgBack, ["offset": String(MessageId.decode(s.fields["msgId"]!)!.physicalOffset), "group": "trace_group",
+                                                         "delayLevel": "0", "unitMode": "false"])
+        let a = b.handle(back, from: clientA, now: t0)
+        let m = StoredMessageDecoder.decodeAll(a.persisted[0]).messages[0]
+        #expect(m.topic == "SCHEDULE_TOPIC_XXXX")
+        let text = m.propertiesText.replacingOccurrences(of: "\u{01}", with: "=").replacingOccurrences(of: "\u{02}", with: "|")
+        let captured = "prop1=v7|traceRun=run1|REAL_TOPIC=%RETRY%trace_group|ORIGIN_MESSAGE_ID=\(MessageId.make(host: b.config.storeHost, physicalOffset: 0))|RETRY_TOPIC=TopicTest|KEYS=retry-me|UNIQ_KEY=7F0000012E335FFD2B277C0A44290007|CLUSTER=DefaultCluster|WAIT=false|DELAY=3|TAGS=TagC|REAL_QID=0"
+        #expect(text == captured)
     }
 
     @Test func delayedSendWaitsForItsLevel() {
