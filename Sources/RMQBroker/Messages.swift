@@ -147,6 +147,13 @@ extension BrokerState {
         }
         var topic = h.topic
         if let why = validateTopic(topic) { return fail(ResponseCode.systemError, why) }
+        if BrokerTopics.notAllowedSend.contains(topic) {
+            return fail(ResponseCode.noPermission, "Sending message to topic[\(topic)] is forbidden.")
+        }
+        // Transactions are not implemented: answered as a 4.9.4 broker with rejectTransactionMessage=true.
+        if h.sysFlag & 0xC == 0x4 {
+            return fail(ResponseCode.noPermission, "the broker[\(config.brokerAddress.split(separator: ":").first ?? "")] sending transaction message is forbidden")
+        }
         if batch {
             if topic.utf8.count > 127 { return fail(13, "message topic length too long \(topic.utf8.count)") }
             if topic.hasPrefix(BrokerTopics.retryPrefix) { return fail(13, "batch request does not support retry group \(topic)") }

@@ -105,6 +105,11 @@ import Testing
         #expect(r.fields["MSG_REGION"] == "DefaultRegion" && r.fields["TRACE_ON"] == "true")
         _ = b.handle(createTopic("T", queues: 2), from: clientA, now: t0)
         #expect(b.handle(sendV2(topic: "T", queueId: 5, body: "x"), from: clientA, now: t0).only?.code == ResponseCode.systemError)
+        #expect(b.handle(sendV2(topic: "SCHEDULE_TOPIC_XXXX", body: "x"), from: clientA, now: t0).only?.code == ResponseCode.noPermission)
+        var half = sendV2(topic: "T", body: "x")
+        half.extFields?["f"] = "4"
+        let h = b.handle(half, from: clientA, now: t0).only!
+        #expect(h.code == ResponseCode.noPermission && h.remark == "the broker[127.0.0.1] sending transaction message is forbidden")
     }
 
     @Test func batchSend() throws {
