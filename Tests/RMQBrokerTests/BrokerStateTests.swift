@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 @testable import RMQBroker
+import RMQTraceModel
 import RocketMQRemoting
 import Testing
 
@@ -410,5 +411,17 @@ import Testing
         // c1's lock on mq0 expires after 60 s.
         #expect(try locked(b.handle(lockReq("c2", [mq0]), from: clientB, now: t0 + 61_000).only!) == [mq0])
         #expect(b.lockOwner(group: "g", queue: mq0, now: t0 + 61_000) == "c2")
+    }
+
+    @Test func requestLogLines() {
+        let lines = Box<[String]>([])
+        let text = RequestLogObserver(format: .text, write: { l in lines.with { $0.append(l) } })
+        let cmd = RemotingCommand.request(code: RequestCode.pullMessage, opaque: 42, extFields: ["topic": "T", "Signature": "secret"])
+        let f = ObservedFrame(connection: 3, direction: .toServer, time: CaptureTime(seconds: 3600, microseconds: 5), command: cmd, size: 99)
+        text.observe(.frame(f))
+        #expect(lines.get == ["01:00:00.000005 #3 -> request PULL_MESSAGE(11) opaque=42 topic=T Signature=<redacted 6 bytes>"])
+        let nd = RequestLogObserver(format: .ndjson, write: { l in lines.with { $0.append(l) } })
+        nd.observe(.frame(f))
+        #expect(lines.get.last == #"{"event":"frame","ts":3600.000005,"conn":3,"direction":"to-server","type":"request","code":11,"name":"PULL_MESSAGE","opaque":42,"fields":{"topic":"T","Signature":"<redacted 6 bytes>"},"remark":null,"body_len":0,"frame_len":99}"#)
     }
 }

@@ -170,6 +170,8 @@ func connect(_ port: Int, notify: Box<[RemotingCommand]>? = nil) async throws ->
     @Test func maxConnections() async throws {
         let broker = try await startBroker { $0.maxConnections = 1 }
         let a = try await connect(broker.brokerPort)
+        // Answered: the server has counted it before the second one arrives.
+        #expect(try await a.request(req(RequestCode.getMinOffset, ["topic": "x", "queueId": "0"])).code == 0)
         let b = try await connect(broker.brokerPort)
         #expect(await waitUntil { !b.isActive })
         #expect(try await a.request(req(RequestCode.getMaxOffset, ["topic": "x", "queueId": "0"])).code == 0)
@@ -209,5 +211,25 @@ func connect(_ port: Int, notify: Box<[RemotingCommand]>? = nil) async throws ->
         #expect(try await c.request(sendV2(topic: "D", queueId: 0, body: "d4")).fields["queueOffset"] == "4")
         await c.close()
         await broker.shutdown()
+    }
+
+    /// A crash: the first broker is never shut down (no final flush); a second one opened on the same store
+    /// sees every acknowledged send and every committed offset (fsync always).
+    @Test func acknowledgedSendsSurviveACrash() async throws {
+        let dir = tempDir("it-crash")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try await startBroker(store: dir)
+        let c = try await connect(first.brokerPort)
+        var acked = 0
+        for i in 0..<20 where try await c.request(sendV2(topic: "C", queueId: Int32(i % 2), body: "c\(i)")).code == 0 { acked += 1 }
+        _ = try await c.request(req(RequestCode.updateConsumerOffset, ["consumerGroup": "cg", "topic": "C", "queueId": "1", "commitOffset": "7"]))
+        let second = try await startBroker(store: dir)
+        let s0 = second.state
+        #expect(acked == 20)
+        #expect((s0.queues[QueueKey(topic: "C", queueId: 0)]?.maxOffset ?? 0) + (s0.queues[QueueKey(topic: "C", queueId: 1)]?.maxOffset ?? 0) == 20)
+        #expect(s0.offsets[OffsetKey(group: "cg", topic: "C", queueId: 1)] == 7)
+        await c.close()
+        await second.shutdown()
+        await first.shutdown()
     }
 }
