@@ -190,6 +190,10 @@ struct NameServerRequestHandler: RemotingRequestHandler {
     }
 }
 
+public struct ListenError: Error, CustomStringConvertible {
+    public var description: String
+}
+
 /// A name server and one broker in this process, on SwiftNIO.
 public final class EmbeddedBroker: Sendable {
     let core: NIOLockedValueBox<BrokerCore>
@@ -236,21 +240,26 @@ public final class EmbeddedBroker: Sendable {
         let core = NIOLockedValueBox(BrokerCore(broker: state, store: store, fsync: configuration.fsync, logger: logger))
         let counter = ConnectionCounter()
         let log: @Sendable (String) -> Void = { line in logger.warning("\(line)") }
-        let brokerServer = try await RemotingServer.start(
+        func listening<T>(_ what: String, _ port: Int, _ f: () async throws -> T) async throws -> T {
+            do { return try await f() } catch {
+                throw ListenError(description: "cannot listen on \(configuration.host):\(port) (\(what)): \(error)")
+            }
+        }
+        let brokerServer = try await listening("broker", configuration.brokerPort) { try await RemotingServer.start(
             configuration: RemotingServerConfiguration(host: configuration.host, port: configuration.brokerPort,
                                                        maxFrameLength: configuration.maxFrameLength,
                                                        maxConnections: configuration.maxConnections, role: .broker,
                                                        observer: configuration.observer, log: log, counter: counter),
-            group: group, handler: BrokerRequestHandler(core: core))
+            group: group, handler: BrokerRequestHandler(core: core)) }
         let port = brokerServer.localPort
         let nsServer: RemotingServer
         do {
-            nsServer = try await RemotingServer.start(
+            nsServer = try await listening("name server", configuration.nameServerPort) { try await RemotingServer.start(
                 configuration: RemotingServerConfiguration(host: configuration.host, port: configuration.nameServerPort,
                                                            maxFrameLength: configuration.maxFrameLength,
                                                            maxConnections: configuration.maxConnections, role: .nameServer,
                                                            observer: configuration.observer, log: log, counter: counter),
-                group: group, handler: NameServerRequestHandler(core: core))
+                group: group, handler: NameServerRequestHandler(core: core)) }
         } catch {
             await brokerServer.close()
             throw error

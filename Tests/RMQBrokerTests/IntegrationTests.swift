@@ -232,4 +232,18 @@ func connect(_ port: Int, notify: Box<[RemotingCommand]>? = nil) async throws ->
         await second.shutdown()
         await first.shutdown()
     }
+
+    /// Shutdown answers the pulls it holds before closing.
+    @Test func shutdownAnswersHeldPulls() async throws {
+        let broker = try await startBroker()
+        let c = try await connect(broker.brokerPort)
+        _ = try await c.request(createTopic("SD", queues: 1))
+        _ = try await c.request(heartbeat(client: "c", group: "sg", topic: "SD"))
+        let pending = Task { try await c.request(pullReq(group: "sg", topic: "SD", offset: 0, suspend: 30_000), timeout: .seconds(30)) }
+        #expect(await waitUntil { broker.state.heldPullCount == 1 })
+        await broker.shutdown()
+        let r = try await pending.value
+        #expect(r.code == ResponseCode.pullNotFound && r.remark == "NO_MESSAGE_IN_QUEUE")
+        await c.close()
+    }
 }
