@@ -3,7 +3,7 @@
 # Apache's C++ client (the interop driver of the interop branch) and reads them back with one push consumer,
 # and prints the elapsed times. Not yet: a Java client run, latency percentiles, the real broker side by side.
 #
-#   scripts/bench-broker.sh [N] [--store]      (INTEROP_ROOT: the folder with Tests/Interop/cpp_client.py and
+#   scripts/bench-broker.sh [N] [--store]      (RMQ_TRACE_BIN: a built rmq-trace; INTEROP_ROOT: the folder with Tests/Interop/cpp_client.py and
 #                                               .venv-interop; default ../wt-interop)
 set -eu
 N=${1:-2000}; STORE=${2:-}
@@ -12,8 +12,12 @@ IROOT=${INTEROP_ROOT:-$ROOT/../wt-interop}
 PY=$IROOT/.venv-interop/bin/python
 DRV=$IROOT/Tests/Interop/cpp_client.py
 [ -x "$PY" ] && [ -f "$DRV" ] || { echo "bench-broker: needs $DRV and $PY (scripts/interop-venv.sh there)" >&2; exit 2; }
-flock /tmp/rmq-swift.lock swift build -c release --product rmq-trace >/tmp/bench-broker-build.log 2>&1 || { tail -20 /tmp/bench-broker-build.log; exit 1; }
-BIN=$ROOT/.build/release/rmq-trace
+# RMQ_TRACE_BIN: use this binary instead of building the release one.
+BIN=${RMQ_TRACE_BIN:-}
+if [ -z "$BIN" ]; then
+  flock /tmp/rmq-swift.lock swift build -c release --product rmq-trace >/tmp/bench-broker-build.log 2>&1 || { tail -20 /tmp/bench-broker-build.log; exit 1; }
+  BIN=$ROOT/.build/release/rmq-trace
+fi
 NSP=${NSP:-29876}; BP=${BP:-30911}
 OPTS=()
 if [ "$STORE" = "--store" ]; then D=$(mktemp -d /tmp/bench-broker-store.XXXXXX); OPTS=(--store "$D" --fsync always); fi
