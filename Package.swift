@@ -125,6 +125,7 @@ let package = Package(
                 "RMQBroker", "RocketMQRemotingNIO", "RocketMQRemoting", "RMQTraceModel",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
         .testTarget(

@@ -298,7 +298,8 @@ public struct BrokerState: Sendable {
         if let why = validateTopic(h.topic) { return reply(request, ResponseCode.systemError, remark: why) }
         updateTopic(TopicConfig(topicName: h.topic, readQueueNums: h.readQueueNums, writeQueueNums: h.writeQueueNums, perm: h.perm,
                                 topicSysFlag: h.topicSysFlag ?? 0, order: h.order))
-        return reply(request, ResponseCode.success)
+        // The real broker never clears the remark createResponseCommand puts there (capture cap1).
+        return reply(request, ResponseCode.success, remark: "not set any response code")
     }
 
     // MARK: - Clients
@@ -417,10 +418,8 @@ public struct BrokerState: Sendable {
         case RequestCode.getMinOffset:
             return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: q.minOffset).extFields)
         case RequestCode.getEarliestMsgStoretime:
-            guard let first = q.entries.first else {
-                return reply(request, ResponseCode.systemError, remark: "Find earliest msg store time failed. Queue: \(h.topic)#\(h.queueId)")
-            }
-            return reply(request, ResponseCode.success, extFields: ["timestamp": String(first.storeTimestamp)])
+            // An empty queue: -1, as getEarliestMessageTime.
+            return reply(request, ResponseCode.success, extFields: ["timestamp": String(q.entries.first?.storeTimestamp ?? -1)])
         default:
             let ts = h.timestamp ?? 0
             var offset = q.maxOffset

@@ -69,7 +69,24 @@ final class BrokerCore: @unchecked Sendable {
                                   topics: Array(broker.topics.values))
     }
 
-    func execute(_ actions: [BrokerAction], now: Int64) {
+    /// Channel I/O to do once the lock is released (a write can fail and close the channel at once, which
+    /// calls back into the handler).
+    enum Effect {
+        case send(RemotingConnection, RemotingCommand)
+        case close(RemotingConnection)
+    }
+
+    static func perform(_ effects: [Effect]) {
+        for e in effects {
+            switch e {
+            case .send(let c, let cmd): c.send(cmd)
+            case .close(let c): c.close()
+            }
+        }
+    }
+
+    func execute(_ actions: [BrokerAction], now: Int64) -> [Effect] {
+        var effects: [Effect] = []
         var storeFailed: String?
         for a in actions {
             switch a {
@@ -85,7 +102,7 @@ final class BrokerCore: @unchecked Sendable {
                     cmd.remark = "store write failed: \(why)"
                     cmd.body = nil
                 }
-                connections[id]?.send(cmd)
+                if let c = connections[id] { effects.append(.send(c, cmd)) }
             case .notifyConsumerIdsChanged(let ids, let group):
                 for id in ids {
                     guard let conn = connections[id] else { continue }
@@ -93,10 +110,10 @@ final class BrokerCore: @unchecked Sendable {
                     let cmd = RemotingCommand.request(code: RequestCode.notifyConsumerIdsChanged, opaque: notifyOpaque,
                                                       extFields: ConsumerGroupHeader(consumerGroup: group).extFields, oneway: true,
                                                       serializeType: serializeTypes[id] ?? .json)
-                    conn.send(cmd)
+                    effects.append(.send(conn, cmd))
                 }
             case .expire(let id, _):
-                connections[id]?.close()
+                if let c = connections[id] { effects.append(.close(c)) }
             case .persistOffsets:
                 offsetsDirty = true
                 if fsync == .always { flushOffsets(now: now) }
@@ -111,6 +128,7 @@ final class BrokerCore: @unchecked Sendable {
                 logger.debug("held pull #\(id) opaque \(opaque) \(topic)#\(queueId) until \(deadline)")
             }
         }
+        return effects
     }
 
     func flushOffsets(now: Int64) {
@@ -124,12 +142,13 @@ final class BrokerCore: @unchecked Sendable {
         }
     }
 
-    func tick(now: Int64) {
-        execute(broker.tick(now: now), now: now)
+    func tick(now: Int64) -> [Effect] {
+        let effects = execute(broker.tick(now: now), now: now)
         if let store {
             do { try store.tick(now: now) } catch { logger.error("store: \(error)") }
             if offsetsDirty && now - lastOffsetsWrite >= 1000 { flushOffsets(now: now) }
         }
+        return effects
     }
 }
 
@@ -142,21 +161,23 @@ struct BrokerRequestHandler: RemotingRequestHandler {
 
     func received(_ command: RemotingCommand, on connection: RemotingConnection) {
         if command.isResponse { return }
-        core.withLockedValue { c in
+        let effects = core.withLockedValue { c in
             c.serializeTypes[connection.id] = command.serializeType
             let now = nowMillis()
             let actions = c.broker.handle(command, from: ClientRef(connection: connection.id, remote: MessageHost(connection.remote)), now: now)
-            c.execute(actions, now: now)
+            return c.execute(actions, now: now)
         }
+        BrokerCore.perform(effects)
     }
 
     func connectionClosed(_ connection: RemotingConnection, reason: String) {
-        core.withLockedValue { c in
+        let effects = core.withLockedValue { c in
             c.connections[connection.id] = nil
             c.serializeTypes[connection.id] = nil
             let now = nowMillis()
-            c.execute(c.broker.connectionClosed(connection.id, now: now), now: now)
+            return c.execute(c.broker.connectionClosed(connection.id, now: now), now: now)
         }
+        BrokerCore.perform(effects)
     }
 }
 
@@ -167,6 +188,10 @@ struct NameServerRequestHandler: RemotingRequestHandler {
         if command.isResponse { return }
         if let r = core.withLockedValue({ $0.nameServer.handle(command) }) { connection.send(r) }
     }
+}
+
+public struct ListenError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// A name server and one broker in this process, on SwiftNIO.
@@ -215,21 +240,26 @@ public final class EmbeddedBroker: Sendable {
         let core = NIOLockedValueBox(BrokerCore(broker: state, store: store, fsync: configuration.fsync, logger: logger))
         let counter = ConnectionCounter()
         let log: @Sendable (String) -> Void = { line in logger.warning("\(line)") }
-        let brokerServer = try await RemotingServer.start(
+        func listening<T>(_ what: String, _ port: Int, _ f: () async throws -> T) async throws -> T {
+            do { return try await f() } catch {
+                throw ListenError(description: "cannot listen on \(configuration.host):\(port) (\(what)): \(error)")
+            }
+        }
+        let brokerServer = try await listening("broker", configuration.brokerPort) { try await RemotingServer.start(
             configuration: RemotingServerConfiguration(host: configuration.host, port: configuration.brokerPort,
                                                        maxFrameLength: configuration.maxFrameLength,
                                                        maxConnections: configuration.maxConnections, role: .broker,
                                                        observer: configuration.observer, log: log, counter: counter),
-            group: group, handler: BrokerRequestHandler(core: core))
+            group: group, handler: BrokerRequestHandler(core: core)) }
         let port = brokerServer.localPort
         let nsServer: RemotingServer
         do {
-            nsServer = try await RemotingServer.start(
+            nsServer = try await listening("name server", configuration.nameServerPort) { try await RemotingServer.start(
                 configuration: RemotingServerConfiguration(host: configuration.host, port: configuration.nameServerPort,
                                                            maxFrameLength: configuration.maxFrameLength,
                                                            maxConnections: configuration.maxConnections, role: .nameServer,
                                                            observer: configuration.observer, log: log, counter: counter),
-                group: group, handler: NameServerRequestHandler(core: core))
+                group: group, handler: NameServerRequestHandler(core: core)) }
         } catch {
             await brokerServer.close()
             throw error
@@ -244,7 +274,7 @@ public final class EmbeddedBroker: Sendable {
         }
         let tick = configuration.tickMillis
         let task = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(tick), delay: .milliseconds(tick)) { _ in
-            core.withLockedValue { $0.tick(now: nowMillis()) }
+            BrokerCore.perform(core.withLockedValue { $0.tick(now: nowMillis()) })
         }
         return EmbeddedBroker(core: core, nameServer: nsServer, broker: brokerServer, ticker: task, logger: logger,
                               configuration: configuration, storeNotes: notes)
@@ -253,14 +283,15 @@ public final class EmbeddedBroker: Sendable {
     /// Stops cleanly: held pulls are answered, the store flushed, connections and servers closed.
     public func shutdown() async {
         ticker.withLockedValue { $0?.cancel(); $0 = nil }
-        let conns: [RemotingConnection] = core.withLockedValue { c in
+        let (conns, effects): ([RemotingConnection], [BrokerCore.Effect]) = core.withLockedValue { c in
             let now = nowMillis()
-            c.execute(c.broker.shutdown(now: now), now: now)
+            let effects = c.execute(c.broker.shutdown(now: now), now: now)
             c.offsetsDirty = true
             c.flushOffsets(now: now)
             c.store?.close(now: now)
-            return Array(c.connections.values)
+            return (Array(c.connections.values), effects)
         }
+        BrokerCore.perform(effects)
         // Let the answers reach the sockets before closing.
         if !conns.isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
         await broker.close()

@@ -38,6 +38,8 @@ struct NewMessage {
     var bornTimestamp: Int64
     var bornHost: MessageHost
     var reconsumeTimes: Int32
+    /// Delivered from SCHEDULE_TOPIC_XXXX: its DELAY property is history, not a new delay.
+    var fromSchedule = false
 }
 
 struct AppendResult {
@@ -60,7 +62,8 @@ extension BrokerState {
         var m = m
         let props = Dictionary(m.properties.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
         let tranType = m.sysFlag & 0xC
-        if tranType == 0 || tranType == 0x8, let d = props["DELAY"].flatMap({ Int32($0) }), d > 0, !m.topic.hasPrefix(BrokerTopics.scheduleTopic) {
+        if !m.fromSchedule, tranType == 0 || tranType == 0x8, let d = props["DELAY"].flatMap({ Int32($0) }), d > 0,
+           !m.topic.hasPrefix(BrokerTopics.scheduleTopic) {
             let level = min(d, Int32(config.delayLevelMillis.count))
             m.properties.removeAll { $0.key == "REAL_TOPIC" || $0.key == "REAL_QID" || $0.key == "DELAY" }
             m.properties.append(("DELAY", String(level)))
@@ -144,6 +147,13 @@ extension BrokerState {
         }
         var topic = h.topic
         if let why = validateTopic(topic) { return fail(ResponseCode.systemError, why) }
+        if BrokerTopics.notAllowedSend.contains(topic) {
+            return fail(ResponseCode.noPermission, "Sending message to topic[\(topic)] is forbidden.")
+        }
+        // Transactions are not implemented: answered as a 4.9.4 broker with rejectTransactionMessage=true.
+        if h.sysFlag & 0xC == 0x4 {
+            return fail(ResponseCode.noPermission, "the broker[\(config.brokerAddress.split(separator: ":").first ?? "")] sending transaction message is forbidden")
+        }
         if batch {
             if topic.utf8.count > 127 { return fail(13, "message topic length too long \(topic.utf8.count)") }
             if topic.hasPrefix(BrokerTopics.retryPrefix) { return fail(13, "batch request does not support retry group \(topic)") }
@@ -188,7 +198,8 @@ extension BrokerState {
                 return fail(13, "the batch body is illegal: \(error)")
             }
             if records.isEmpty { return fail(13, "the batch body is empty") }
-            var batchProps = props.filter { $0.key != "WAIT" }
+            // The batch's own properties (WAIT included) follow each message's, as the 4.9.4 batch encoder does.
+            var batchProps = props
             batchProps.append(("CLUSTER", config.clusterName))
             let batchText = hashMapProperties(batchProps)
             var ids: [String] = []
@@ -213,7 +224,9 @@ extension BrokerState {
         }
         props.removeAll { $0.key == "CLUSTER" }
         props.append(("CLUSTER", config.clusterName))
-        let stored = props.filter { $0.key != "WAIT" }
+        // 4.9.4 drops WAIT from the stored text, except on the delay path, which writes the map again with it.
+        let delayed = (Int32(props.last { $0.key == "DELAY" }?.value ?? "") ?? 0) > 0
+        let stored = delayed ? props : props.filter { $0.key != "WAIT" }
         if reconsume < 0 { reconsume = 0 }
         let res = append(NewMessage(topic: topic, queueId: queueId, flag: h.flag, sysFlag: h.sysFlag, body: bodyBytes, properties: stored,
                                     propertiesText: nil, bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume),
@@ -239,6 +252,7 @@ extension BrokerState {
         var props = orig.properties
         if !props.contains(where: { $0.key == "RETRY_TOPIC" }) { props.append(("RETRY_TOPIC", orig.topic)) }
         props.removeAll { $0.key == "WAIT" }
+        props.append(("WAIT", "false"))
         var delayLevel = h.delayLevel
         var maxTimes = config.maxReconsumeTimes
         if let t = h.maxReconsumeTimes, request.version >= 85 /* V3_4_9 */ { maxTimes = t }
@@ -274,13 +288,12 @@ extension BrokerState {
             let wait = Int64(Double(delay) * config.delayScale)
             while let e = q.entry(at: next), e.storeTimestamp + wait <= now {
                 if let m = StoredMessageDecoder.decodeAll(e.record).messages.first {
-                    var props = m.properties.filter { $0.key != "DELAY" }
-                    let realTopic = props.last { $0.key == "REAL_TOPIC" }?.value ?? m.topic
-                    let realQid = Int32(props.last { $0.key == "REAL_QID" }?.value ?? "0") ?? 0
-                    props.removeAll { $0.key == "WAIT" }
+                    // ScheduleMessageService keeps the stored text (DELAY, REAL_TOPIC, REAL_QID stay in it).
+                    let realTopic = m.properties.last { $0.key == "REAL_TOPIC" }?.value ?? m.topic
+                    let realQid = Int32(m.properties.last { $0.key == "REAL_QID" }?.value ?? "0") ?? 0
                     _ = append(NewMessage(topic: realTopic, queueId: realQid, flag: m.flag, sysFlag: m.sysFlag.rawValue, body: m.storedBody,
-                                          properties: props, propertiesText: nil, bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
-                                          reconsumeTimes: m.reconsumeTimes), now: now)
+                                          properties: m.properties, propertiesText: m.propertiesText, bornTimestamp: m.bornTimestamp,
+                                          bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes, fromSchedule: true), now: now)
                 }
                 next += 1
                 scheduleOffsets[level] = next

@@ -82,6 +82,9 @@ public enum BrokerTopics {
     public static let scheduleTopic = "SCHEDULE_TOPIC_XXXX"
     public static let retryPrefix = "%RETRY%"
     public static let dlqPrefix = "%DLQ%"
+    /// TopicValidator.NOT_ALLOWED_SEND_TOPIC_SET.
+    public static let notAllowedSend: Set<String> = ["SCHEDULE_TOPIC_XXXX", "RMQ_SYS_TRANS_HALF_TOPIC", "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+                                                     "TRANS_CHECK_MAX_TIME_TOPIC", "SELF_TEST_TOPIC"]
     public static let faqSuffix = "\nSee http://rocketmq.apache.org/docs/faq/ for further details."
 }
 

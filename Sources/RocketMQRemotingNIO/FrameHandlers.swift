@@ -3,9 +3,13 @@ import RMQTraceModel
 import RocketMQRemoting
 
 /// A decoded frame with its size on the wire (length word included).
-public struct SizedCommand: Sendable {
+public struct SizedCommand: Sendable, Hashable {
     public var command: RemotingCommand
     public var size: Int
+    public init(command: RemotingCommand, size: Int) {
+        self.command = command
+        self.size = size
+    }
 }
 
 /// `RemotingFrameDecoder` that also reports each frame's size, for observers. Wrap it in

@@ -57,6 +57,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Largest connection count per listener.")
     var maxConnections = 1024
 
+    @Option(help: "Largest frame accepted, in bytes, length word included (Java: 16 MiB).")
+    var maxFrameLength = 16 * 1024 * 1024
+
     @Flag(help: "Debug logging (held pulls and more).")
     var verbose = false
 
@@ -95,6 +98,7 @@ struct BrokerCommand: AsyncParsableCommand {
         config.broker.clientExpiryMillis = clientExpiry * 1000
         config.broker.delayScale = delayScale
         config.maxConnections = maxConnections
+        config.maxFrameLength = max(1024, maxFrameLength)
         if logRequests {
             config.observer = RequestLogObserver(format: fmt == .ndjson ? .ndjson : .text, write: { line in StdoutLine.write(line) })
         }

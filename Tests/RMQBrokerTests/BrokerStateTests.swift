@@ -1,5 +1,7 @@
+import Foundation
 import NIOCore
 @testable import RMQBroker
+import RMQTraceModel
 import RocketMQRemoting
 import Testing
 
@@ -61,7 +63,7 @@ import Testing
     @Test func createTopicAndValidation() {
         var b = BrokerState()
         let a = b.handle(createTopic("Orders", queues: 8), from: clientA, now: t0)
-        #expect(a.only?.code == ResponseCode.success && a.only?.remark == nil && a.only?.extFields == nil)
+        #expect(a.only?.code == ResponseCode.success && a.only?.remark == "not set any response code" && a.only?.extFields == nil)
         #expect(a.contains { if case .topicsChanged = $0 { return true } else { return false } })
         #expect(b.topics["Orders"]?.writeQueueNums == 8)
         #expect(b.handle(createTopic("DefaultCluster"), from: clientA, now: t0).only?.remark == "the topic[DefaultCluster] is conflict with system reserved words.")
@@ -104,6 +106,11 @@ import Testing
         #expect(r.fields["MSG_REGION"] == "DefaultRegion" && r.fields["TRACE_ON"] == "true")
         _ = b.handle(createTopic("T", queues: 2), from: clientA, now: t0)
         #expect(b.handle(sendV2(topic: "T", queueId: 5, body: "x"), from: clientA, now: t0).only?.code == ResponseCode.systemError)
+        #expect(b.handle(sendV2(topic: "SCHEDULE_TOPIC_XXXX", body: "x"), from: clientA, now: t0).only?.code == ResponseCode.noPermission)
+        var half = sendV2(topic: "T", body: "x")
+        half.extFields?["f"] = "4"
+        let h = b.handle(half, from: clientA, now: t0).only!
+        #expect(h.code == ResponseCode.noPermission && h.remark == "the broker[127.0.0.1] sending transaction message is forbidden")
     }
 
     @Test func batchSend() throws {
@@ -228,7 +235,7 @@ import Testing
         for i in 0..<3 { _ = b.handle(sendV2(topic: "T", body: "m\(i)", tags: "A"), from: clientA, now: t0) }
         let found = b.handle(pullReq(group: "g", topic: "T", offset: 0, flags: []), from: clientA, now: t0).only!
         #expect(found.code == 0 && found.remark == "FOUND")
-        #expect(found.fields.entries.map(\.key).sorted() == ["maxOffset", "minOffset", "nextBeginOffset", "suggestWhichBrokerId"])
+        #expect(found.fields.entries.map(\.key) == ["suggestWhichBrokerId", "nextBeginOffset", "maxOffset", "minOffset"])  // as cap1
         #expect(found.fields["nextBeginOffset"] == "3" && found.fields["maxOffset"] == "3" && found.fields["suggestWhichBrokerId"] == "0")
         #expect(found.messages.map(\.queueOffset) == [0, 1, 2])
         let one = b.handle(pullReq(group: "g", topic: "T", offset: 3, flags: []), from: clientA, now: t0).only!
@@ -330,7 +337,9 @@ import Testing
         _ = b.tick(now: t0 + 2)
         let retryQ = try #require(b.queues[QueueKey(topic: "%RETRY%g", queueId: 0)])
         let m = try #require(StoredMessageDecoder.decodeAll(retryQ.entries[0].record).messages.first)
-        #expect(m.reconsumeTimes == 1 && m.property["RETRY_TOPIC"] == "T" && m.uniqKey == "U1" && m.property["DELAY"] == nil)
+        #expect(m.reconsumeTimes == 1 && m.property["RETRY_TOPIC"] == "T" && m.uniqKey == "U1")
+        // As the real one (cap1): the delivered retry keeps DELAY, REAL_TOPIC, REAL_QID and WAIT=false.
+        #expect(m.property["DELAY"] == "3" && m.property["REAL_TOPIC"] == "%RETRY%g" && m.property["REAL_QID"] == "0" && m.property["WAIT"] == "false")
         #expect(m.property["ORIGIN_MESSAGE_ID"] == MessageId.make(host: cfg.storeHost, physicalOffset: offset))
         #expect(m.body.bytes == Array("payload".utf8))
         // Past maxReconsumeTimes: the DLQ.
@@ -348,6 +357,25 @@ import Testing
         var bad = back
         bad.extFields?["offset"] = "123456"
         #expect(b.handle(bad, from: clientA, now: t0).only?.remark == "look message by offset failed, 123456")
+    }
+
+    /// Stored property order is Java HashMap order: the texts of cap1 (realbroker-4.9.4).
+    @Test func storedPropertiesInHashMapOrderAsCaptured() {
+        let sent: [(key: String, value: String)] = [("KEYS", "KEY3"), ("UNIQ_KEY", "7F0000012E335FFD2B277C0A44170003"), ("TAGS", "TagC"),
+                                                    ("prop1", "v3"), ("traceRun", "run1"), ("CLUSTER", "DefaultCluster")]
+        #expect(hashMapProperties(sent).replacingOccurrences(of: "\u{01}", with: "=").replacingOccurrences(of: "\u{02}", with: "|")
+                == "prop1=v3|traceRun=run1|KEYS=KEY3|UNIQ_KEY=7F0000012E335FFD2B277C0A44170003|CLUSTER=DefaultCluster|TAGS=TagC")
+        var b = BrokerState()
+        let s = b.handle(sendV2(topic: "TopicTest", body: "x", tags: "TagC", extraProps: [("KEYS", "retry-me"), ("UNIQ_KEY", "7F0000012E335FFD2B277C0A44290007"),
+                                                                                   ("prop1", "v7"), ("traceRun", "run1")]), from: clientA, now: t0).only!
+        let back = req(RequestCode.consumerSendMsgBack, ["offset": String(MessageId.decode(s.fields["msgId"]!)!.physicalOffset), "group": "trace_group",
+                                                         "delayLevel": "0", "unitMode": "false"])
+        let a = b.handle(back, from: clientA, now: t0)
+        let m = StoredMessageDecoder.decodeAll(a.persisted[0]).messages[0]
+        #expect(m.topic == "SCHEDULE_TOPIC_XXXX")
+        let text = m.propertiesText.replacingOccurrences(of: "\u{01}", with: "=").replacingOccurrences(of: "\u{02}", with: "|")
+        let captured = "prop1=v7|traceRun=run1|REAL_TOPIC=%RETRY%trace_group|ORIGIN_MESSAGE_ID=\(MessageId.make(host: b.config.storeHost, physicalOffset: 0))|RETRY_TOPIC=TopicTest|KEYS=retry-me|UNIQ_KEY=7F0000012E335FFD2B277C0A44290007|CLUSTER=DefaultCluster|WAIT=false|DELAY=3|TAGS=TagC|REAL_QID=0"
+        #expect(text == captured)
     }
 
     @Test func delayedSendWaitsForItsLevel() {
@@ -383,5 +411,17 @@ import Testing
         // c1's lock on mq0 expires after 60 s.
         #expect(try locked(b.handle(lockReq("c2", [mq0]), from: clientB, now: t0 + 61_000).only!) == [mq0])
         #expect(b.lockOwner(group: "g", queue: mq0, now: t0 + 61_000) == "c2")
+    }
+
+    @Test func requestLogLines() {
+        let lines = Box<[String]>([])
+        let text = RequestLogObserver(format: .text, write: { l in lines.with { $0.append(l) } })
+        let cmd = RemotingCommand.request(code: RequestCode.pullMessage, opaque: 42, extFields: ["topic": "T", "Signature": "secret"])
+        let f = ObservedFrame(connection: 3, direction: .toServer, time: CaptureTime(seconds: 3600, microseconds: 5), command: cmd, size: 99)
+        text.observe(.frame(f))
+        #expect(lines.get == ["01:00:00.000005 #3 -> request PULL_MESSAGE(11) opaque=42 topic=T Signature=<redacted 6 bytes>"])
+        let nd = RequestLogObserver(format: .ndjson, write: { l in lines.with { $0.append(l) } })
+        nd.observe(.frame(f))
+        #expect(lines.get.last == #"{"event":"frame","ts":3600.000005,"conn":3,"direction":"to-server","type":"request","code":11,"name":"PULL_MESSAGE","opaque":42,"fields":{"topic":"T","Signature":"<redacted 6 bytes>"},"remark":null,"body_len":0,"frame_len":99}"#)
     }
 }
