@@ -72,7 +72,7 @@ fi
 if [ -x "$RB/in_netns.sh" ] && "$RB/in_netns.sh" ss -ltn 2>/dev/null | grep -q ':9876 '; then
   # The same backlog for both: TopicTest from offset 0 (what the store held, plus N more now).
   "$RB/in_netns.sh" "$BIN" produce --namesrv 127.0.0.1:9876 --topic TopicTest --count "$N" --batch 100 --body-size 64
-  printf "%-44s %9s %9s %10s\n" "run" "messages" "seconds" "msg/s"
+  printf "%-44s %9s %9s %10s %12s\n" "run" "messages" "seconds" "msg/s" "log bytes"
   run_ours "rmq-trace consume (summary only)" "$RB/in_netns.sh" "$BIN" consume --namesrv 127.0.0.1:9876 --topic TopicTest \
     --group "bench_swift_$(date +%s)" --from first --max-messages "$N" --format summary
   "$RB/run_client.sh" drain "$N" > "$W/java.out" 2>&1 || true
