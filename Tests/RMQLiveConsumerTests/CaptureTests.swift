@@ -55,3 +55,27 @@ final class Lines: Sendable {
     }
     await broker.shutdown()
 }
+
+/// ACL credentials: every request is signed, and neither key appears in the text or NDJSON log.
+@Test(arguments: [OutputFormat.text, .ndjson])
+func credentialsNeverReachTheLog(_ format: OutputFormat) async throws {
+    let broker = try await startBroker()
+    _ = try await produce(broker, count: 20)
+    let sink = Lines()
+    let log = LiveTraceLog(format: format, source: "live", write: { sink.add($0) })
+    var options = LiveConsumerOptions()
+    options.observer = log
+    var config = consumerConfiguration(nameServer: broker.nameServerAddress, topic: "T", group: "gacl", instance: "c1")
+    config.credentials = SessionCredentials(accessKey: "AK-visible-nowhere-4711", secretKey: "SK-never-printed-0815")
+    let seen = Deliveries()
+    let c = LiveConsumer(configuration: config, options: options, group: testGroup, listener: seen.listener("c1"))
+    try await c.start()
+    #expect(await eventually { seen.count >= 20 })
+    #expect(await c.shutdown().isClean)
+    log.finish()
+    let text = sink.lines.withLock { $0 }.joined(separator: "\n")
+    #expect(text.contains("PULL_MESSAGE"))
+    #expect(!text.contains("AK-visible-nowhere-4711"))
+    #expect(!text.contains("SK-never-printed-0815"))
+    await broker.shutdown()
+}
