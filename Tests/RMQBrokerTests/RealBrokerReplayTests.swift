@@ -75,8 +75,13 @@ struct RealBrokerReplayTests {
     /// values: offsets, queue ids, msgIds, which encode commit-log positions, so every stored record must have
     /// the real record's size), and the bodies of route, consumer-list and pull answers (pull records compared
     /// without their store timestamps, which are the real broker's clock).
-    @Test(arguments: ["cap1_single_consumer_json.pcap", "cap5_startup_and_single_consumer_rocketmq_binary.pcap"])
-    func answersMatchTheRealBroker(file: String) throws {
+    /// Sessions that start from an empty store (cap2 and cap3 continue an earlier store, so they cannot be
+    /// replayed). cap7: its two oneway sends were appended by the real broker in the other order than they
+    /// arrived (oneways run on the broker's thread pool), so the two pull answers carrying them differ in
+    /// physical offsets.
+    @Test(arguments: [("cap1_single_consumer_json.pcap", 0), ("cap5_startup_and_single_consumer_rocketmq_binary.pcap", 0),
+                      ("cap7_vipchannel_mtu1500_json.pcap", 2)])
+    func answersMatchTheRealBroker(file: String, allowed: Int) throws {
         let frames = try capturedFrames(Captures.root! + "/" + file)
         var cfg = BrokerConfiguration()
         cfg.storeHost = MessageHost(address: [127, 0, 0, 1], port: 10911)
@@ -151,7 +156,7 @@ struct RealBrokerReplayTests {
         }
         #expect(compared > 100)
         let report = "\(mismatches.count) of \(compared) answers differ:\n" + mismatches.prefix(15).joined(separator: "\n")
-        #expect(mismatches.isEmpty, "\(report)")
+        #expect(mismatches.count <= allowed, "\(report)")
     }
 }
 
