@@ -53,6 +53,17 @@ enum PullOutcome {
     case held
 }
 
+/// Response extFields as Java writes them: with JSON headers the whole map in HashMap order; with ROCKETMQ
+/// binary headers the header's fields in declaration order, then the keys added to the map (capture cap5).
+/// Java HashMap.put on an insertion-ordered list: replaces in place, or appends.
+func putProperty(_ props: inout [(key: String, value: String)], _ key: String, _ value: String) {
+    if let i = props.firstIndex(where: { $0.key == key }) { props[i].value = value } else { props.append((key, value)) }
+}
+
+func responseFields(_ declared: [(key: String, value: String)], extras: [(key: String, value: String)], binary: Bool) -> ExtFields {
+    binary ? ExtFields(declared + JavaHashMapOrder.ordered(extras)) : ExtFields(JavaHashMapOrder.ordered(declared + extras))
+}
+
 extension BrokerState {
     // MARK: - Append
 
@@ -65,10 +76,9 @@ extension BrokerState {
         if !m.fromSchedule, tranType == 0 || tranType == 0x8, let d = props["DELAY"].flatMap({ Int32($0) }), d > 0,
            !m.topic.hasPrefix(BrokerTopics.scheduleTopic) {
             let level = min(d, Int32(config.delayLevelMillis.count))
-            m.properties.removeAll { $0.key == "REAL_TOPIC" || $0.key == "REAL_QID" || $0.key == "DELAY" }
-            m.properties.append(("DELAY", String(level)))
-            m.properties.append(("REAL_TOPIC", m.topic))
-            m.properties.append(("REAL_QID", String(m.queueId)))
+            if level != d { putProperty(&m.properties, "DELAY", String(level)) }
+            putProperty(&m.properties, "REAL_TOPIC", m.topic)
+            putProperty(&m.properties, "REAL_QID", String(m.queueId))
             m.propertiesText = nil
             m.topic = BrokerTopics.scheduleTopic
             m.queueId = level - 1
@@ -139,11 +149,14 @@ extension BrokerState {
         let v2 = request.code != RequestCode.sendMessage
         let h = try SendMessageRequestHeader(extFields: request.extFields ?? ExtFields(), v2: v2)
         let batch = request.code == RequestCode.sendBatchMessage
-        var ext = ExtFields()
-        ext["MSG_REGION"] = config.regionId
-        ext["TRACE_ON"] = config.traceOn ? "true" : "false"
+        let extras: [(key: String, value: String)] = [("MSG_REGION", config.regionId), ("TRACE_ON", config.traceOn ? "true" : "false")]
+        let binary = request.serializeType == .rocketmq
         func fail(_ code: Int32, _ remark: String) -> RemotingCommand {
-            reply(request, code, remark: remark, extFields: ExtFields(JavaHashMapOrder.ordered(ext.entries)))
+            reply(request, code, remark: remark, extFields: responseFields([], extras: extras, binary: binary))
+        }
+        func ok(msgId: String, queueId: Int32, queueOffset: Int64) -> RemotingCommand {
+            reply(request, ResponseCode.success, extFields: responseFields([("msgId", msgId), ("queueId", String(queueId)),
+                                                                           ("queueOffset", String(queueOffset))], extras: extras, binary: binary))
         }
         var topic = h.topic
         if let why = validateTopic(topic) { return fail(ResponseCode.systemError, why) }
@@ -186,7 +199,7 @@ extension BrokerState {
             let maxTimes = h.maxReconsumeTimes ?? config.maxReconsumeTimes
             if reconsume >= maxTimes {
                 topic = BrokerTopics.dlqPrefix + group
-                topicConfig = systemTopic(topic, queues: 1, perm: Perm.write)
+                topicConfig = systemTopic(topic, queues: 1, perm: Perm.read | Perm.write)
                 queueId = 0
             }
         }
@@ -214,27 +227,24 @@ extension BrokerState {
                 ids.append(res.msgId)
                 if first < 0 { first = res.queueOffset }
             }
-            ext["msgId"] = ids.joined(separator: ",")
-            ext["queueId"] = String(queueId)
-            ext["queueOffset"] = String(first)
-            return reply(request, ResponseCode.success, extFields: ExtFields(JavaHashMapOrder.ordered(ext.entries)))
+            return ok(msgId: ids.joined(separator: ","), queueId: queueId, queueOffset: first)
         }
         if bodyBytes.count > config.maxMessageSize {
             return fail(13, "the message body size over max value, MAX: \(config.maxMessageSize)")
         }
-        props.removeAll { $0.key == "CLUSTER" }
-        props.append(("CLUSTER", config.clusterName))
-        // 4.9.4 drops WAIT from the stored text, except on the delay path, which writes the map again with it.
+        putProperty(&props, "CLUSTER", config.clusterName)
+        // 4.9.4 takes WAIT out of the map to write the stored text, then puts it back (last); the delay path
+        // writes the text again from the map, WAIT included.
+        let wait = props.last { $0.key == "WAIT" }?.value
+        props.removeAll { $0.key == "WAIT" }
         let delayed = (Int32(props.last { $0.key == "DELAY" }?.value ?? "") ?? 0) > 0
-        let stored = delayed ? props : props.filter { $0.key != "WAIT" }
+        if delayed, let wait { props.append(("WAIT", wait)) }
+        let stored = props
         if reconsume < 0 { reconsume = 0 }
         let res = append(NewMessage(topic: topic, queueId: queueId, flag: h.flag, sysFlag: h.sysFlag, body: bodyBytes, properties: stored,
                                     propertiesText: nil, bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume),
                          now: now)
-        ext["msgId"] = res.msgId
-        ext["queueId"] = String(queueId)
-        ext["queueOffset"] = String(res.queueOffset)
-        return reply(request, ResponseCode.success, extFields: ExtFields(JavaHashMapOrder.ordered(ext.entries)))
+        return ok(msgId: res.msgId, queueId: queueId, queueOffset: res.queueOffset)
     }
 
     // MARK: - Send back
@@ -251,25 +261,20 @@ extension BrokerState {
         }
         var props = orig.properties
         if !props.contains(where: { $0.key == "RETRY_TOPIC" }) { props.append(("RETRY_TOPIC", orig.topic)) }
-        props.removeAll { $0.key == "WAIT" }
-        props.append(("WAIT", "false"))
+        putProperty(&props, "WAIT", "false")
         var delayLevel = h.delayLevel
         var maxTimes = config.maxReconsumeTimes
         if let t = h.maxReconsumeTimes, request.version >= 85 /* V3_4_9 */ { maxTimes = t }
         if orig.reconsumeTimes >= maxTimes || delayLevel < 0 {
             newTopic = BrokerTopics.dlqPrefix + h.group
-            topicConfig = systemTopic(newTopic, queues: 1, perm: Perm.write)
-            props.removeAll { $0.key == "DELAY" }
+            topicConfig = systemTopic(newTopic, queues: 1, perm: Perm.read | Perm.write)
+            putProperty(&props, "DELAY", "0")  // setDelayTimeLevel(0): no delay
         } else {
             if delayLevel == 0 { delayLevel = 3 + orig.reconsumeTimes }
-            props.removeAll { $0.key == "DELAY" }
-            props.append(("DELAY", String(delayLevel)))
+            putProperty(&props, "DELAY", String(delayLevel))
         }
-        let origin = props.last { $0.key == "ORIGIN_MESSAGE_ID" }?.value
-        if origin == nil || origin!.isEmpty {
-            props.removeAll { $0.key == "ORIGIN_MESSAGE_ID" }
-            props.append(("ORIGIN_MESSAGE_ID", orig.offsetMsgId))
-        }
+        let origin = props.last { $0.key == "ORIGIN_MESSAGE_ID" }?.value ?? ""
+        putProperty(&props, "ORIGIN_MESSAGE_ID", origin.isEmpty ? orig.offsetMsgId : origin)
         _ = append(NewMessage(topic: newTopic, queueId: 0, flag: orig.flag, sysFlag: orig.sysFlag.rawValue, body: orig.storedBody,
                               properties: props, propertiesText: nil, bornTimestamp: orig.bornTimestamp, bornHost: orig.bornHost,
                               reconsumeTimes: orig.reconsumeTimes + 1), now: now)
@@ -366,7 +371,9 @@ extension BrokerState {
             for var rec in r.records { b.writeBuffer(&rec) }
             body = b
         }
-        return .response(reply(request, code, remark: r.status, extFields: header.extFields, body: body))
+        return .response(reply(request, code, remark: r.status,
+                               extFields: responseFields(header.declaredFields, extras: [], binary: request.serializeType == .rocketmq),
+                               body: body))
     }
 
     /// DefaultMessageStore.getMessage over the in-memory consume queue.

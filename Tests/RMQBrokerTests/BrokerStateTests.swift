@@ -352,7 +352,9 @@ import Testing
         again.extFields?["offset"] = String(b.queues[QueueKey(topic: "%RETRY%g", queueId: 0)]!.entries[1].physicalOffset)
         _ = b.handle(again, from: clientA, now: t0 + 5)
         #expect(b.queues[QueueKey(topic: "%DLQ%g", queueId: 0)]?.maxOffset == 1)
-        #expect(b.topics["%DLQ%g"]?.perm == Perm.write)
+        #expect(b.topics["%DLQ%g"]?.perm == Perm.read | Perm.write)
+        let dlq = StoredMessageDecoder.decodeAll(b.queues[QueueKey(topic: "%DLQ%g", queueId: 0)]!.entries[0].record).messages[0]
+        #expect(dlq.reconsumeTimes == 3 && dlq.property["DELAY"] == "0")
         // An offset that is no message.
         var bad = back
         bad.extFields?["offset"] = "123456"
