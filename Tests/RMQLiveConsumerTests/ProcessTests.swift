@@ -163,3 +163,13 @@ func consumedOffsets(_ text: String) -> [Int32: [Int64]] {
         _ = await s.broker.wait()
     }
 }
+
+/// `rmq-trace demo`: the two-consumer story ends with every message consumed once and committed.
+@Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs the built rmq-trace (swift build)"))
+func theDemoConsumesEverythingOnce() async throws {
+    let demo = try Spawned(["demo", "--format", "summary"], name: "demo-\(getpid())")
+    #expect(await demo.wait(seconds: 30) == 0, "\(demo.stderr)")
+    let out = demo.stdout
+    #expect(out.contains("demo: 300 produced, 300 distinct consumed, 3 redelivered through %RETRY%demo_group, 0 duplicates; the broker holds 300 committed for DemoTopic"), "\(out.suffix(600))")
+    #expect(out.components(separatedBy: "shutdown: clean").count == 3)
+}
