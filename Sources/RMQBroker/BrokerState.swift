@@ -87,7 +87,14 @@ struct TagFilter: Sendable {
         }
         all = false
         codes = Set(sub.codeSet.map { Int64($0) })
-        if codes.isEmpty && !sub.tagsSet.isEmpty { codes = Set(sub.tagsSet.map { Int64(JavaHashMapOrder.javaHashCode($0)) }) }
+        codes.formUnion(sub.tagsSet.map { Int64(JavaHashMapOrder.javaHashCode($0)) })
+        // The C++ client sends only subString (no tagsSet, no codeSet): the tags are read from the expression,
+        // as FilterAPI builds them. (The real broker would then match nothing.)
+        if codes.isEmpty {
+            let parsed = SubscriptionData.tag(topic: sub.topic, expression: sub.subString, subVersion: sub.subVersion)
+            if parsed.subString == "*" { all = true }
+            codes = Set(parsed.codeSet.map { Int64($0) })
+        }
     }
     /// nil tags code: "something arrived", as the periodic check asks.
     func matches(_ code: Int64?) -> Bool {
@@ -320,6 +327,12 @@ public struct BrokerState: Sendable {
         return reply(request, ResponseCode.success)
     }
 
+    /// An enum sent as its ordinal (the C++ client) by its Java name.
+    static func enumName(_ text: String, _ names: [String]) -> String {
+        if let i = Int(text), i >= 0, i < names.count { return names[i] }
+        return text
+    }
+
     /// ConsumerManager.registerConsumer.
     mutating func register(group cd: ConsumerData, channel: ClientChannel) {
         var g = groups[cd.groupName] ?? ConsumerGroup(name: cd.groupName, consumeType: cd.consumeType, messageModel: cd.messageModel,
@@ -333,7 +346,7 @@ public struct BrokerState: Sendable {
         } else {
             g.channels.append(channel)
             newMember = true
-            pendingActions.append(.log("new consumer connected, group: \(cd.groupName) \(cd.consumeType) \(cd.messageModel) channel: #\(channel.connection) \(channel.clientID)"))
+            pendingActions.append(.log("new consumer connected, group: \(cd.groupName) \(Self.enumName(cd.consumeType, ["CONSUME_ACTIVELY", "CONSUME_PASSIVELY", "CONSUME_POP"])) \(Self.enumName(cd.messageModel, ["BROADCASTING", "CLUSTERING"])) channel: #\(channel.connection) \(channel.clientID)"))
         }
         g.consumeType = cd.consumeType
         g.messageModel = cd.messageModel

@@ -73,14 +73,14 @@ final class BrokerCore: @unchecked Sendable {
     /// calls back into the handler).
     enum Effect {
         case send(RemotingConnection, RemotingCommand)
-        case close(RemotingConnection)
+        case close(RemotingConnection, String)
     }
 
     static func perform(_ effects: [Effect]) {
         for e in effects {
             switch e {
             case .send(let c, let cmd): c.send(cmd)
-            case .close(let c): c.close()
+            case .close(let c, let why): c.close(reason: why)
             }
         }
     }
@@ -112,8 +112,8 @@ final class BrokerCore: @unchecked Sendable {
                                                       serializeType: serializeTypes[id] ?? .json)
                     effects.append(.send(conn, cmd))
                 }
-            case .expire(let id, _):
-                if let c = connections[id] { effects.append(.close(c)) }
+            case .expire(let id, let clientID):
+                if let c = connections[id] { effects.append(.close(c, "client \(clientID) sent no heartbeat for \(broker.config.clientExpiryMillis / 1000) s")) }
             case .persistOffsets:
                 offsetsDirty = true
                 if fsync == .always { flushOffsets(now: now) }
@@ -296,7 +296,10 @@ public final class EmbeddedBroker: Sendable {
         if !conns.isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
         await broker.close()
         await nameServer.close()
-        for conn in conns { try? await conn.channel.close() }
+        for conn in conns {
+            conn.close(reason: "broker shut down")
+            try? await conn.channel.closeFuture.get()
+        }
     }
 
     /// A copy of the broker state (tests).

@@ -30,7 +30,15 @@ public final class RemotingConnection: Sendable, Hashable, CustomStringConvertib
         channel.writeAndFlush(command)
     }
 
-    public func close() { channel.close(promise: nil) }
+    public func close() { close(reason: "closed by the server") }
+
+    /// Closes the connection; `reason` is what the observer's `.closed` event and the handler are told.
+    public func close(reason: String) {
+        closeReason.withLockedValue { if $0 == nil { $0 = reason } }
+        channel.close(promise: nil)
+    }
+
+    let closeReason = NIOLockedValueBox<String?>(nil)
 
     public var description: String { "#\(id) \(remote)" }
     public static func == (a: RemotingConnection, b: RemotingConnection) -> Bool { a.id == b.id }
@@ -198,7 +206,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     func channelInactive(context: ChannelHandlerContext) {
         if counted { active.withLockedValue { $0 -= 1 }; counted = false }
-        let reason = closeReason ?? "closed"
+        let reason = closeReason ?? connection.closeReason.withLockedValue { $0 } ?? "closed by the client"
         reporter.closed(reason)
         if !refused { handler.connectionClosed(connection, reason: reason) }
         context.fireChannelInactive()
@@ -206,7 +214,7 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let e = event as? ChannelEvent, e == .inputClosed {
-            if closeReason == nil { closeReason = "closed by peer" }
+            if closeReason == nil { closeReason = "closed by the client" }
             context.close(promise: nil)
         }
         context.fireUserInboundEventTriggered(event)

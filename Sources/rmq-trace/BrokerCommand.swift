@@ -187,8 +187,11 @@ struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-             function: String, line: UInt) {
+    func log(event: LogEvent) {
+        write(level: event.level, message: event.message)
+    }
+
+    func write(level: Logger.Level, message: Logger.Message) {
         let now = CaptureTime.now()
         let text: String
         if ndjson {

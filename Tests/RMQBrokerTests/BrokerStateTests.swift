@@ -287,6 +287,16 @@ import Testing
         #expect(none.code == ResponseCode.pullRetryImmediately && none.remark == "NO_MATCHED_MESSAGE" && none.fields["nextBeginOffset"] == "5")
     }
 
+    /// The C++ client's subscription has only subString: the tags come from the expression.
+    @Test func cppStyleSubscriptionFilters() throws {
+        var b = BrokerState()
+        let body = #"{"clientID":"7115-127.0.0.1@c","consumerDataSet":[{"consumeFromWhere":0,"consumeType":1,"groupName":"cg","messageModel":1,"subscriptionDataSet":[{"subString":"TagA || TagC","subVersion":"100","topic":"T"}]}]}"# + "\n"
+        #expect(b.handle(req(RequestCode.heartBeat, nil, body: Array(body.utf8)), from: clientA, now: t0).only?.code == 0)
+        for t in ["TagA", "TagB", "TagC"] { _ = b.handle(sendV2(topic: "T", body: t, tags: t), from: clientA, now: t0) }
+        let r = b.handle(pullReq(group: "cg", topic: "T", offset: 0, flags: []), from: clientA, now: t0).only!
+        #expect(r.messages.map { $0.tags ?? "" } == ["TagA", "TagC"])
+    }
+
     @Test func longPollHoldWakeAndExpire() throws {
         var b = BrokerState()
         _ = b.handle(heartbeat(client: "c1", group: "g", topic: "T", expression: "A"), from: clientA, now: t0)
