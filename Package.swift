@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "RMQTraceRender", targets: ["RMQTraceRender"]),
         .library(name: "RMQTrace", targets: ["RMQTrace"]),
         .library(name: "RMQConsumer", targets: ["RMQConsumer"]),
+        .library(name: "RocketMQRemotingNIO", targets: ["RocketMQRemotingNIO"]),
+        .library(name: "RMQBroker", targets: ["RMQBroker"]),
+        .library(name: "RMQLiveConsumer", targets: ["RMQLiveConsumer"]),
         .executable(name: "rmq-trace", targets: ["rmq-trace"]),
     ],
     dependencies: [
@@ -19,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The codec: frames, headers, codes, bodies, stored messages. No I/O.
@@ -58,10 +62,44 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // SwiftNIO channel handlers, a client with request/response correlation, a server with a dispatcher.
+        .target(
+            name: "RocketMQRemotingNIO",
+            dependencies: [
+                "RocketMQRemoting", "RMQTraceModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // The embedded name server and broker: state machines without I/O, the store, and the NIO driver.
+        .target(
+            name: "RMQBroker",
+            dependencies: [
+                "RocketMQRemoting", "RMQTraceModel", "RocketMQRemotingNIO",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // The live push consumer: PushConsumerStateMachine carried out on SwiftNIO sockets, and a small producer.
+        .target(
+            name: "RMQLiveConsumer",
+            dependencies: [
+                "RMQConsumer", "RocketMQRemotingNIO", "RMQTrace", "RMQTraceModel", "RocketMQRemoting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "rmq-trace",
             dependencies: [
-                "RocketMQRemoting", "RMQTrace", "RMQCapture",
+                "RocketMQRemoting", "RMQTrace", "RMQCapture", "RMQBroker", "RMQTraceModel", "RMQLiveConsumer", "RMQConsumer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
@@ -80,6 +118,24 @@ let package = Package(
         .testTarget(
             name: "RMQConsumerTests",
             dependencies: ["RMQConsumer", "RocketMQRemoting", .product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .testTarget(
+            name: "RMQBrokerTests",
+            dependencies: [
+                "RMQBroker", "RocketMQRemotingNIO", "RocketMQRemoting", "RMQTraceModel", "RMQCapture",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RMQLiveConsumerTests",
+            dependencies: [
+                "RMQLiveConsumer", "RMQBroker", "RMQConsumer", "RMQTrace", "RMQCapture", "RocketMQRemotingNIO", "RocketMQRemoting",
+                "RMQTraceModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "RMQTraceTests",

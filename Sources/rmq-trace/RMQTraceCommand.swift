@@ -1,12 +1,12 @@
 import ArgumentParser
 
 @main
-struct RMQTraceCommand: ParsableCommand {
+struct RMQTraceCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rmq-trace",
         abstract: "Shows what Apache RocketMQ clients, name servers and brokers say to each other on the wire.",
         version: "0.1.0",
-        subcommands: [DecodeCommand.self, FrameCommand.self, CodesCommand.self]
+        subcommands: [DecodeCommand.self, FrameCommand.self, CodesCommand.self, BrokerCommand.self, ConsumeCommand.self, DemoCommand.self, ProduceCommand.self]
     )
 }
 

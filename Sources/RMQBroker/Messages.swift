@@ -1,0 +1,447 @@
+import NIOCore
+import RocketMQRemoting
+
+/// UPDATE_AND_CREATE_TOPIC (17) request (Java CreateTopicRequestHeader). Internal until the codec has it.
+struct CreateTopicRequestHeader {
+    var topic: String
+    var defaultTopic: String
+    var readQueueNums: Int32
+    var writeQueueNums: Int32
+    var perm: Int32
+    var topicFilterType: String
+    var topicSysFlag: Int32?
+    var order: Bool
+
+    init(extFields: ExtFields) throws {
+        var r = HeaderFieldReader(extFields, header: "CreateTopicRequestHeader")
+        topic = try r.string("topic")
+        defaultTopic = try r.string("defaultTopic")
+        readQueueNums = try r.int32("readQueueNums")
+        writeQueueNums = try r.int32("writeQueueNums")
+        perm = try r.int32("perm")
+        topicFilterType = try r.string("topicFilterType")
+        topicSysFlag = try r.optInt32("topicSysFlag")
+        order = r.optBool("order") ?? false
+    }
+}
+
+/// One message to store.
+struct NewMessage {
+    var topic: String
+    var queueId: Int32
+    var flag: Int32
+    var sysFlag: Int32
+    var body: [UInt8]
+    var properties: [(key: String, value: String)]
+    /// The stored properties text; when nil, written from `properties` in HashMap order.
+    var propertiesText: String?
+    var bornTimestamp: Int64
+    var bornHost: MessageHost
+    var reconsumeTimes: Int32
+    /// Delivered from SCHEDULE_TOPIC_XXXX: its DELAY property is history, not a new delay.
+    var fromSchedule = false
+}
+
+struct AppendResult {
+    var physicalOffset: Int64
+    var queueOffset: Int64
+    var msgId: String
+}
+
+enum PullOutcome {
+    case response(RemotingCommand)
+    case held
+}
+
+/// Response extFields as Java writes them: with JSON headers the whole map in HashMap order; with ROCKETMQ
+/// binary headers the header's fields in declaration order, then the keys added to the map (capture cap5).
+/// Java HashMap.put on an insertion-ordered list: replaces in place, or appends.
+func putProperty(_ props: inout [(key: String, value: String)], _ key: String, _ value: String) {
+    if let i = props.firstIndex(where: { $0.key == key }) { props[i].value = value } else { props.append((key, value)) }
+}
+
+func responseFields(_ declared: [(key: String, value: String)], extras: [(key: String, value: String)], binary: Bool) -> ExtFields {
+    binary ? ExtFields(declared + JavaHashMapOrder.ordered(extras)) : ExtFields(JavaHashMapOrder.ordered(declared + extras))
+}
+
+extension BrokerState {
+    // MARK: - Append
+
+    /// Appends a record to the commit log (queued in `pendingRecords`) and its consume queue; wakes matching
+    /// held pulls. Messages with a delay level go to SCHEDULE_TOPIC_XXXX as the real CommitLog does.
+    mutating func append(_ m: NewMessage, now: Int64) -> AppendResult {
+        var m = m
+        let props = Dictionary(m.properties.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
+        let tranType = m.sysFlag & 0xC
+        if !m.fromSchedule, tranType == 0 || tranType == 0x8, let d = props["DELAY"].flatMap({ Int32($0) }), d > 0,
+           !m.topic.hasPrefix(BrokerTopics.scheduleTopic) {
+            let level = min(d, Int32(config.delayLevelMillis.count))
+            if level != d { putProperty(&m.properties, "DELAY", String(level)) }
+            putProperty(&m.properties, "REAL_TOPIC", m.topic)
+            putProperty(&m.properties, "REAL_QID", String(m.queueId))
+            m.propertiesText = nil
+            m.topic = BrokerTopics.scheduleTopic
+            m.queueId = level - 1
+        }
+        let key = QueueKey(topic: m.topic, queueId: m.queueId)
+        var q = queues[key] ?? ConsumeQueue()
+        let queueOffset = q.maxOffset
+        let physical = commitLogOffset
+        let text = m.propertiesText ?? hashMapProperties(m.properties)
+        var rec = ByteBuffer()
+        StoredMessageDecoder.encode(queueId: m.queueId, flag: m.flag, queueOffset: queueOffset, physicalOffset: physical,
+                                    sysFlag: MessageSysFlag(rawValue: m.sysFlag), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
+                                    storeTimestamp: now, storeHost: config.storeHost, reconsumeTimes: m.reconsumeTimes,
+                                    body: m.body, topic: m.topic, propertiesText: text, into: &rec)
+        let tags = MessageProperties.parse(text).last { $0.key == "TAGS" }?.value
+        let code = tagsCode(tags)
+        q.entries.append(QueueEntry(physicalOffset: physical, tagsCode: code, storeTimestamp: now, record: rec))
+        queues[key] = q
+        byPhysicalOffset[physical] = key
+        commitLogOffset += Int64(rec.readableBytes)
+        pendingRecords.append(rec)
+        wakeArrived(key, tagsCode: code, now: now)
+        return AppendResult(physicalOffset: physical, queueOffset: queueOffset,
+                            msgId: MessageId.make(host: config.storeHost, physicalOffset: physical))
+    }
+
+    /// Loads a record read back from the commit log at start-up.
+    public mutating func restore(record: ByteBuffer) throws {
+        let batch = StoredMessageDecoder.decodeAll(record, context: "commit log record")
+        guard let m = batch.messages.first, batch.error == nil else {
+            throw batch.error ?? RemotingDecodingError("commit log record", .record(index: 0, reason: "empty"))
+        }
+        let key = QueueKey(topic: m.topic, queueId: m.queueId)
+        var q = queues[key] ?? ConsumeQueue()
+        if q.entries.isEmpty && q.maxOffset == 0 { q.minOffset = m.queueOffset }
+        q.entries.append(QueueEntry(physicalOffset: m.physicalOffset, tagsCode: tagsCode(m.tags), storeTimestamp: m.storeTimestamp, record: record))
+        queues[key] = q
+        byPhysicalOffset[m.physicalOffset] = key
+        commitLogOffset = max(commitLogOffset, m.physicalOffset + Int64(m.totalSize))
+        if topics[m.topic] == nil && !m.topic.hasPrefix(BrokerTopics.scheduleTopic) {
+            let n = max(4, m.queueId + 1)
+            topics[m.topic] = TopicConfig(topicName: m.topic, readQueueNums: n, writeQueueNums: n)
+        }
+    }
+
+    /// Restores committed offsets and schedule progress.
+    public mutating func restore(offsets: [OffsetKey: Int64], scheduleOffsets: [Int32: Int64], topics restored: [TopicConfig]) {
+        self.offsets = offsets
+        self.scheduleOffsets = scheduleOffsets
+        for t in restored { topics[t.topicName] = t }
+    }
+
+    /// The records appended but not yet handed to the driver (tests).
+    public mutating func takePendingRecords() -> [ByteBuffer] {
+        defer { pendingRecords = [] }
+        return pendingRecords
+    }
+
+    func lookup(physicalOffset: Int64) -> StoredMessage? {
+        guard let key = byPhysicalOffset[physicalOffset], let q = queues[key],
+              let e = q.entries.first(where: { $0.physicalOffset == physicalOffset }) else { return nil }
+        return StoredMessageDecoder.decodeAll(e.record).messages.first
+    }
+
+    // MARK: - Send
+
+    mutating func send(_ request: RemotingCommand, client: ClientRef, now: Int64) throws -> RemotingCommand {
+        let v2 = request.code != RequestCode.sendMessage
+        let h = try SendMessageRequestHeader(extFields: request.extFields ?? ExtFields(), v2: v2)
+        let batch = request.code == RequestCode.sendBatchMessage
+        let extras: [(key: String, value: String)] = [("MSG_REGION", config.regionId), ("TRACE_ON", config.traceOn ? "true" : "false")]
+        let binary = request.serializeType == .rocketmq
+        func fail(_ code: Int32, _ remark: String) -> RemotingCommand {
+            reply(request, code, remark: remark, extFields: responseFields([], extras: extras, binary: binary))
+        }
+        func ok(msgId: String, queueId: Int32, queueOffset: Int64) -> RemotingCommand {
+            reply(request, ResponseCode.success, extFields: responseFields([("msgId", msgId), ("queueId", String(queueId)),
+                                                                           ("queueOffset", String(queueOffset))], extras: extras, binary: binary))
+        }
+        var topic = h.topic
+        if let why = validateTopic(topic) { return fail(ResponseCode.systemError, why) }
+        if BrokerTopics.notAllowedSend.contains(topic) {
+            return fail(ResponseCode.noPermission, "Sending message to topic[\(topic)] is forbidden.")
+        }
+        // Transactions are not implemented: answered as a 4.9.4 broker with rejectTransactionMessage=true.
+        if h.sysFlag & 0xC == 0x4 {
+            return fail(ResponseCode.noPermission, "the broker[\(config.brokerAddress.split(separator: ":").first ?? "")] sending transaction message is forbidden")
+        }
+        if batch {
+            if topic.utf8.count > 127 { return fail(13, "message topic length too long \(topic.utf8.count)") }
+            if topic.hasPrefix(BrokerTopics.retryPrefix) { return fail(13, "batch request does not support retry group \(topic)") }
+        }
+        var tc = topics[topic]
+        if tc == nil {
+            if topic.hasPrefix(BrokerTopics.retryPrefix) {
+                tc = systemTopic(topic, queues: 1, perm: Perm.read | Perm.write)
+            } else {
+                tc = autoCreateTopic(topic, defaultTopic: h.defaultTopic, queueNums: h.defaultTopicQueueNums)
+            }
+        }
+        guard var topicConfig = tc else {
+            return fail(ResponseCode.topicNotExist, "topic[\(topic)] not exist, apply first please!\(BrokerTopics.faqSuffix)")
+        }
+        if topicConfig.perm & Perm.write == 0 {
+            return fail(ResponseCode.noPermission, "the topic[\(topic)] sending message is forbidden")
+        }
+        let valid = max(topicConfig.writeQueueNums, topicConfig.readQueueNums)
+        if h.queueId >= valid {
+            return fail(ResponseCode.systemError, "request queueId[\(h.queueId)] is illegal, \(topicConfig.javaDescription) Producer: \(client.remote)")
+        }
+        var queueId = h.queueId < 0 ? Int32.random(in: 0..<max(1, topicConfig.writeQueueNums)) : h.queueId
+        let bodyBytes = request.body.map { Array($0.readableBytesView) } ?? []
+        var props = MessageProperties.parse(h.properties ?? "")
+        var reconsume = h.reconsumeTimes ?? 0
+        // handleRetryAndDLQ: a retry message past its max reconsume times goes to the DLQ.
+        if topic.hasPrefix(BrokerTopics.retryPrefix) {
+            let group = String(topic.dropFirst(BrokerTopics.retryPrefix.count))
+            let maxTimes = h.maxReconsumeTimes ?? config.maxReconsumeTimes
+            if reconsume >= maxTimes {
+                topic = BrokerTopics.dlqPrefix + group
+                topicConfig = systemTopic(topic, queues: 1, perm: Perm.read | Perm.write)
+                queueId = 0
+            }
+        }
+        if batch {
+            let records: [BatchMessageRecord]
+            do {
+                records = try bodyBytes.withUnsafeBytes { try BatchMessageRecord.decodeAll($0) }
+            } catch {
+                return fail(13, "the batch body is illegal: \(error)")
+            }
+            if records.isEmpty { return fail(13, "the batch body is empty") }
+            // The batch's own properties (WAIT included) follow each message's, as the 4.9.4 batch encoder does.
+            var batchProps = props
+            batchProps.append(("CLUSTER", config.clusterName))
+            let batchText = hashMapProperties(batchProps)
+            var ids: [String] = []
+            var first: Int64 = -1
+            for r in records {
+                var inner = MessageProperties.encode(r.properties)
+                if !inner.isEmpty && !batchText.isEmpty { inner += "\u{02}" }
+                inner += batchText
+                let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: r.body,
+                                            properties: [], propertiesText: inner, bornTimestamp: h.bornTimestamp,
+                                            bornHost: client.remote, reconsumeTimes: reconsume), now: now)
+                ids.append(res.msgId)
+                if first < 0 { first = res.queueOffset }
+            }
+            return ok(msgId: ids.joined(separator: ","), queueId: queueId, queueOffset: first)
+        }
+        if bodyBytes.count > config.maxMessageSize {
+            return fail(13, "the message body size over max value, MAX: \(config.maxMessageSize)")
+        }
+        putProperty(&props, "CLUSTER", config.clusterName)
+        // 4.9.4 takes WAIT out of the map to write the stored text, then puts it back (last); the delay path
+        // writes the text again from the map, WAIT included.
+        let wait = props.last { $0.key == "WAIT" }?.value
+        props.removeAll { $0.key == "WAIT" }
+        let delayed = (Int32(props.last { $0.key == "DELAY" }?.value ?? "") ?? 0) > 0
+        if delayed, let wait { props.append(("WAIT", wait)) }
+        let stored = props
+        if reconsume < 0 { reconsume = 0 }
+        let res = append(NewMessage(topic: topic, queueId: queueId, flag: h.flag, sysFlag: h.sysFlag, body: bodyBytes, properties: stored,
+                                    propertiesText: nil, bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume),
+                         now: now)
+        return ok(msgId: res.msgId, queueId: queueId, queueOffset: res.queueOffset)
+    }
+
+    // MARK: - Send back
+
+    mutating func sendBack(_ request: RemotingCommand, client: ClientRef, now: Int64) throws -> RemotingCommand {
+        let h = try ConsumerSendMsgBackRequestHeader(extFields: request.extFields ?? ExtFields())
+        var newTopic = BrokerTopics.retryPrefix + h.group
+        var topicConfig = systemTopic(newTopic, queues: 1, perm: Perm.read | Perm.write)
+        if topicConfig.perm & Perm.write == 0 {
+            return reply(request, ResponseCode.noPermission, remark: "the topic[\(newTopic)] sending message is forbidden")
+        }
+        guard let orig = lookup(physicalOffset: h.offset) else {
+            return reply(request, ResponseCode.systemError, remark: "look message by offset failed, \(h.offset)")
+        }
+        var props = orig.properties
+        if !props.contains(where: { $0.key == "RETRY_TOPIC" }) { props.append(("RETRY_TOPIC", orig.topic)) }
+        putProperty(&props, "WAIT", "false")
+        var delayLevel = h.delayLevel
+        var maxTimes = config.maxReconsumeTimes
+        if let t = h.maxReconsumeTimes, request.version >= 85 /* V3_4_9 */ { maxTimes = t }
+        if orig.reconsumeTimes >= maxTimes || delayLevel < 0 {
+            newTopic = BrokerTopics.dlqPrefix + h.group
+            topicConfig = systemTopic(newTopic, queues: 1, perm: Perm.read | Perm.write)
+            putProperty(&props, "DELAY", "0")  // setDelayTimeLevel(0): no delay
+        } else {
+            if delayLevel == 0 { delayLevel = 3 + orig.reconsumeTimes }
+            putProperty(&props, "DELAY", String(delayLevel))
+        }
+        let origin = props.last { $0.key == "ORIGIN_MESSAGE_ID" }?.value ?? ""
+        putProperty(&props, "ORIGIN_MESSAGE_ID", origin.isEmpty ? orig.offsetMsgId : origin)
+        _ = append(NewMessage(topic: newTopic, queueId: 0, flag: orig.flag, sysFlag: orig.sysFlag.rawValue, body: orig.storedBody,
+                              properties: props, propertiesText: nil, bornTimestamp: orig.bornTimestamp, bornHost: orig.bornHost,
+                              reconsumeTimes: orig.reconsumeTimes + 1), now: now)
+        _ = topicConfig
+        return reply(request, ResponseCode.success)
+    }
+
+    // MARK: - Delayed delivery (ScheduleMessageService)
+
+    mutating func deliverDueDelayed(now: Int64) {
+        for (i, delay) in config.delayLevelMillis.enumerated() {
+            let level = Int32(i + 1)
+            let key = QueueKey(topic: BrokerTopics.scheduleTopic, queueId: level - 1)
+            guard let q = queues[key] else { continue }
+            var next = scheduleOffsets[level] ?? q.minOffset
+            let wait = Int64(Double(delay) * config.delayScale)
+            while let e = q.entry(at: next), e.storeTimestamp + wait <= now {
+                if let m = StoredMessageDecoder.decodeAll(e.record).messages.first {
+                    // ScheduleMessageService keeps the stored text (DELAY, REAL_TOPIC, REAL_QID stay in it).
+                    let realTopic = m.properties.last { $0.key == "REAL_TOPIC" }?.value ?? m.topic
+                    let realQid = Int32(m.properties.last { $0.key == "REAL_QID" }?.value ?? "0") ?? 0
+                    _ = append(NewMessage(topic: realTopic, queueId: realQid, flag: m.flag, sysFlag: m.sysFlag.rawValue, body: m.storedBody,
+                                          properties: m.properties, propertiesText: m.propertiesText, bornTimestamp: m.bornTimestamp,
+                                          bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes, fromSchedule: true), now: now)
+                }
+                next += 1
+                scheduleOffsets[level] = next
+                offsetsDirty = true
+            }
+        }
+    }
+
+    // MARK: - Pull
+
+    /// PullMessageProcessor.processRequest.
+    mutating func pull(_ h: PullMessageRequestHeader, request: RemotingCommand, client: ClientRef, now: Int64, allowSuspend: Bool,
+                       filter given: TagFilter?) -> PullOutcome {
+        func err(_ code: Int32, _ remark: String) -> PullOutcome { .response(reply(request, code, remark: remark, extFields: ExtFields())) }
+        guard let tc = topics[h.topic] else {
+            return err(ResponseCode.topicNotExist, "topic[\(h.topic)] not exist, apply first please! \(BrokerTopics.faqSuffix)")
+        }
+        if tc.perm & Perm.read == 0 {
+            return err(ResponseCode.noPermission, "the topic[\(h.topic)] pulling message is forbidden")
+        }
+        if h.queueId < 0 || h.queueId >= tc.readQueueNums {
+            return err(ResponseCode.systemError,
+                       "queueId[\(h.queueId)] is illegal, topic:[\(h.topic)] topicConfig.readQueueNums:[\(tc.readQueueNums)] consumer:[\(client.remote)]")
+        }
+        var filter: TagFilter
+        if let given {
+            filter = given
+        } else if h.sysFlag.contains(.subscription) {
+            let sub = SubscriptionData.tag(topic: h.topic, expression: h.subscription ?? "*", subVersion: h.subVersion)
+            filter = TagFilter(h.expressionType?.uppercased() == "SQL92" ? nil : sub)
+        } else {
+            guard let g = groups[h.consumerGroup] else {
+                return err(ResponseCode.subscriptionNotExist, "the consumer's group info not exist\(BrokerTopics.faqSuffix)")
+            }
+            guard let sub = g.subscriptions[h.topic] else {
+                return err(ResponseCode.subscriptionNotExist, "the consumer's subscription not exist\(BrokerTopics.faqSuffix)")
+            }
+            if sub.subVersion < h.subVersion {
+                return err(ResponseCode.subscriptionNotLatest, "the consumer's subscription not latest")
+            }
+            filter = TagFilter(sub)
+        }
+        let key = QueueKey(topic: h.topic, queueId: h.queueId)
+        let r = getMessage(key, offset: h.queueOffset, maxMsgNums: Int(max(1, h.maxMsgNums)), filter: filter)
+        let header = PullMessageResponseHeader(suggestWhichBrokerId: 0, nextBeginOffset: r.next, minOffset: r.min, maxOffset: r.max)
+        var code: Int32
+        switch r.status {
+        case "FOUND": code = ResponseCode.success
+        case "NO_MATCHED_MESSAGE", "MESSAGE_WAS_REMOVING": code = ResponseCode.pullRetryImmediately
+        case "NO_MESSAGE_IN_QUEUE", "NO_MATCHED_LOGIC_QUEUE":
+            code = h.queueOffset != 0 ? ResponseCode.pullOffsetMoved : ResponseCode.pullNotFound
+        case "OFFSET_OVERFLOW_BADLY", "OFFSET_TOO_SMALL": code = ResponseCode.pullOffsetMoved
+        default: code = ResponseCode.pullNotFound  // OFFSET_FOUND_NULL, OFFSET_OVERFLOW_ONE
+        }
+        // The piggy-backed commit: only on the first execution (allowSuspend), as the real broker does.
+        if allowSuspend && h.sysFlag.contains(.commitOffset) {
+            commit(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.commitOffset)
+        }
+        if code == ResponseCode.pullNotFound && allowSuspend && h.sysFlag.contains(.suspend) {
+            let timeout = max(0, h.suspendTimeoutMillis)
+            held.append(HeldPull(client: client, request: request, header: h, filter: filter, suspendedAt: now, timeoutMillis: timeout))
+            pendingActions.append(.hold(connection: client.connection, opaque: request.opaque, topic: h.topic, queueId: h.queueId,
+                                        deadline: now + timeout))
+            return .held
+        }
+        var body: ByteBuffer? = nil
+        if code == ResponseCode.success {
+            var b = ByteBuffer()
+            b.reserveCapacity(r.records.reduce(0) { $0 + $1.readableBytes })
+            for var rec in r.records { b.writeBuffer(&rec) }
+            body = b
+        }
+        return .response(reply(request, code, remark: r.status,
+                               extFields: responseFields(header.declaredFields, extras: [], binary: request.serializeType == .rocketmq),
+                               body: body))
+    }
+
+    /// DefaultMessageStore.getMessage over the in-memory consume queue.
+    func getMessage(_ key: QueueKey, offset: Int64, maxMsgNums: Int, filter: TagFilter)
+        -> (status: String, next: Int64, min: Int64, max: Int64, records: [ByteBuffer]) {
+        guard let q = queues[key], q.maxOffset > 0 else {
+            return ("NO_MESSAGE_IN_QUEUE", 0, 0, 0, [])
+        }
+        let minO = q.minOffset, maxO = q.maxOffset
+        if offset < minO { return ("OFFSET_TOO_SMALL", minO, minO, maxO, []) }
+        if offset == maxO { return ("OFFSET_OVERFLOW_ONE", offset, minO, maxO, []) }
+        if offset > maxO { return ("OFFSET_OVERFLOW_BADLY", minO == 0 ? minO : maxO, minO, maxO, []) }
+        var records: [ByteBuffer] = []
+        var bytes = 0
+        var o = offset
+        let scanLimit = max(16000 / 20, maxMsgNums)
+        var scanned = 0
+        while o < maxO, scanned < scanLimit {
+            let e = q.entry(at: o)!
+            if records.count >= maxMsgNums { break }
+            if !records.isEmpty && (bytes + e.record.readableBytes > config.maxTransferBytes || records.count >= config.maxTransferCount) { break }
+            scanned += 1
+            o += 1
+            if !filter.matches(e.tagsCode) { continue }
+            records.append(e.record)
+            bytes += e.record.readableBytes
+        }
+        return (records.isEmpty ? "NO_MATCHED_MESSAGE" : "FOUND", o, minO, maxO, records)
+    }
+
+    // MARK: - Long polling
+
+    /// A message arrived in `key`: wake the held pulls it satisfies (PullRequestHoldService.notifyMessageArriving).
+    mutating func wakeArrived(_ key: QueueKey, tagsCode: Int64?, now: Int64) {
+        guard held.contains(where: { $0.key == key }) else { return }
+        let maxO = queues[key]?.maxOffset ?? 0
+        var keep: [HeldPull] = []
+        var wake: [HeldPull] = []
+        for h in held {
+            if h.key == key && maxO > h.header.queueOffset && h.filter.matches(tagsCode) {
+                wake.append(h)
+            } else {
+                keep.append(h)
+            }
+        }
+        held = keep
+        for h in wake {
+            if case .response(let r) = pull(h.header, request: h.request, client: h.client, now: now, allowSuspend: false, filter: h.filter) {
+                pendingActions.append(.wake(connection: h.client.connection, r))
+            }
+        }
+    }
+
+    /// The periodic check: anything new, or the hold time is over.
+    mutating func checkHeld(now: Int64) -> [BrokerAction] {
+        var out: [BrokerAction] = []
+        var keep: [HeldPull] = []
+        for h in held {
+            let maxO = queues[h.key]?.maxOffset ?? 0
+            if maxO > h.header.queueOffset || now >= h.suspendedAt + h.timeoutMillis {
+                if case .response(let r) = pull(h.header, request: h.request, client: h.client, now: now, allowSuspend: false, filter: h.filter) {
+                    out.append(.wake(connection: h.client.connection, r))
+                }
+            } else {
+                keep.append(h)
+            }
+        }
+        held = keep
+        return out
+    }
+}

@@ -1,0 +1,180 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import RMQConsumer
+import RMQTraceModel
+import RocketMQRemoting
+import RocketMQRemotingNIO
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One message to produce.
+public struct OutgoingMessage: Sendable {
+    public var body: [UInt8]
+    public var tags: String?
+    public var keys: String?
+    public init(body: [UInt8], tags: String? = nil, keys: String? = nil) {
+        self.body = body
+        self.tags = tags
+        self.keys = keys
+    }
+}
+
+public struct ProducerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
+}
+
+/// A small producer for demos, tests and benchmarks: the topic's route from the name server, then
+/// SEND_MESSAGE_V2 (one message) or SEND_BATCH_MESSAGE (several, one queue) to the master of each queue, the
+/// queues taken in turn. No retries: an error answer throws.
+public final class SimpleProducer: Sendable {
+    public let group: String
+    let nameServer: RemotingClient
+    let brokers: [String: RemotingClient]
+    /// Writable queues of the topic, sorted.
+    public let queues: [MessageQueue]
+    public let topic: String
+    let loop: any EventLoop
+    private let uniquePrefix: String
+    private let nextUnique = NIOLockedValueBox(0)
+
+    init(group: String, topic: String, nameServer: RemotingClient, brokers: [String: RemotingClient], queues: [MessageQueue],
+         loop: any EventLoop) {
+        self.group = group
+        self.topic = topic
+        self.nameServer = nameServer
+        self.brokers = brokers
+        self.queues = queues
+        self.loop = loop
+        // Java's UNIQ_KEY layout in spirit: IP, pid, start time, counter (32 hex digits).
+        func hex(_ v: UInt64, _ w: Int) -> String {
+            let h = String(v, radix: 16, uppercase: true)
+            return String(repeating: "0", count: max(0, w - h.count)) + h.suffix(w)
+        }
+        uniquePrefix = "7F000001" + hex(UInt64(getpid()) & 0xFFFF, 4) + hex(UInt64(CaptureTime.now().nanoseconds / 1_000_000) & 0xFFFF_FFFF, 8)
+    }
+
+    /// A fresh UNIQ_KEY (the message id consumers see).
+    public func makeUniqueKey() -> String {
+        let n = nextUnique.withLockedValue { $0 += 1; return $0 }
+        let h = String(n, radix: 16, uppercase: true)
+        return uniquePrefix + String(repeating: "0", count: max(0, 12 - h.count)) + h
+    }
+
+    public static func connect(nameServer: String, topic: String, group: String = "rmq-trace-producer", on loop: any EventLoop,
+                               observer: (any FrameObserver)? = nil, counter: ConnectionCounter = ConnectionCounter()) async throws -> SimpleProducer {
+        let (h, p) = Core.split(Address(nameServer))
+        let ns = try await RemotingClient.connect(host: h, port: p, group: loop,
+                                                  configuration: RemotingClientConfiguration(serverRole: .nameServer, observer: observer, counter: counter))
+        let routeReq = RemotingCommand.request(code: RequestCode.getRouteInfoByTopic, opaque: 0,
+                                               extFields: GetRouteInfoRequestHeader(topic: topic).extFields)
+        let r = try await ns.request(routeReq)
+        guard r.code == ResponseCode.success, let body = r.body else {
+            await ns.close()
+            throw ProducerError(description: "route of \(topic): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
+        }
+        let route = try body.withUnsafeReadableBytes { try TopicRouteData.decode($0) }
+        var brokers: [String: RemotingClient] = [:]
+        var queues: [MessageQueue] = []
+        for b in route.brokerDatas {
+            guard let master = b.masterAddress else { continue }
+            let (bh, bp) = Core.split(Address(master))
+            brokers[b.brokerName] = try await RemotingClient.connect(host: bh, port: bp, group: loop,
+                configuration: RemotingClientConfiguration(serverRole: .broker, observer: observer, counter: counter))
+        }
+        for q in route.queueDatas where brokers[q.brokerName] != nil {
+            for i in 0..<q.writeQueueNums { queues.append(MessageQueue(topic: topic, brokerName: q.brokerName, queueId: i)) }
+        }
+        queues.sort()
+        guard !queues.isEmpty else { throw ProducerError(description: "\(topic) has no writable queue") }
+        return SimpleProducer(group: group, topic: topic, nameServer: ns, brokers: brokers, queues: queues, loop: loop)
+    }
+
+    static func properties(_ m: OutgoingMessage, uniqueKey: String) -> [(key: String, value: String)] {
+        var props: [(key: String, value: String)] = []
+        if let k = m.keys { props.append(("KEYS", k)) }
+        props.append(("UNIQ_KEY", uniqueKey))
+        props.append(("WAIT", "true"))
+        if let t = m.tags { props.append(("TAGS", t)) }
+        return props
+    }
+
+
+    /// Sends one message (SEND_MESSAGE_V2) to `queue`; returns its queue offset.
+    @discardableResult
+    public func send(_ m: OutgoingMessage, to queue: MessageQueue) async throws -> Int64 {
+        guard let b = brokers[queue.brokerName] else { throw ProducerError(description: "no broker for \(queue)") }
+        let props = MessageProperties.encode(Self.properties(m, uniqueKey: makeUniqueKey()))
+        let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
+                                         bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, properties: props)
+        let req = RemotingCommand.request(code: RequestCode.sendMessageV2, opaque: 0, extFields: h.v2ExtFields, body: ByteBuffer(bytes: m.body))
+        let r = try await b.request(req)
+        guard r.code == ResponseCode.success else {
+            throw ProducerError(description: "SEND_MESSAGE_V2 to \(queue): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
+        }
+        return (try? SendMessageResponseHeader(extFields: r.extFields ?? ExtFields()).queueOffset) ?? -1
+    }
+
+    /// Sends several messages to one queue in one SEND_BATCH_MESSAGE.
+    public func sendBatch(_ ms: [OutgoingMessage], to queue: MessageQueue) async throws {
+        guard let b = brokers[queue.brokerName] else { throw ProducerError(description: "no broker for \(queue)") }
+        var body: [UInt8] = []
+        for m in ms {
+            let props = Array(MessageProperties.encode(Self.properties(m, uniqueKey: makeUniqueKey())).utf8)
+            let total = 4 + 4 + 4 + 4 + 4 + m.body.count + 2 + props.count
+            func be32(_ v: Int32) { withUnsafeBytes(of: v.bigEndian) { body += $0 } }
+            be32(Int32(total))
+            be32(0)  // MAGICCODE (ignored)
+            be32(0)  // BODYCRC
+            be32(0)  // FLAG
+            be32(Int32(m.body.count))
+            body += m.body
+            withUnsafeBytes(of: Int16(props.count).bigEndian) { body += $0 }
+            body += props
+        }
+        let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
+                                         bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, batch: true)
+        let req = RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: ByteBuffer(bytes: body))
+        let r = try await b.request(req, timeout: .seconds(10))
+        guard r.code == ResponseCode.success else {
+            throw ProducerError(description: "SEND_BATCH_MESSAGE to \(queue): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
+        }
+    }
+
+    /// `count` messages spread over the queues in turn, tags `TagA`/`TagB`/`TagC` in turn, keys `key-N`, body
+    /// `message N`; in batches of `batchSize` per queue when above 1. Returns how many went to each queue.
+    @discardableResult
+    public func produce(count: Int, batchSize: Int = 1, bodySize: Int? = nil, tags: [String] = ["TagA", "TagB", "TagC"]) async throws -> [MessageQueue: Int] {
+        var perQueue: [MessageQueue: Int] = [:]
+        func message(_ n: Int) -> OutgoingMessage {
+            var body = Array("message \(n)".utf8)
+            if let s = bodySize { body = Array(body.prefix(s)) + [UInt8](repeating: 0x2E, count: max(0, s - body.count)) }
+            return OutgoingMessage(body: body, tags: tags.isEmpty ? nil : tags[n % tags.count], keys: "key-\(n)")
+        }
+        if batchSize <= 1 {
+            for n in 0..<count {
+                let q = queues[n % queues.count]
+                try await send(message(n), to: q)
+                perQueue[q, default: 0] += 1
+            }
+        } else {
+            var n = 0
+            var qi = 0
+            while n < count {
+                let k = min(batchSize, count - n)
+                let q = queues[qi % queues.count]
+                try await sendBatch((n..<n + k).map(message), to: q)
+                perQueue[q, default: 0] += k
+                n += k
+                qi += 1
+            }
+        }
+        return perQueue
+    }
+
+    public func close() async {
+        for b in brokers.values { await b.close() }
+        await nameServer.close()
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import NIOCore
+import RMQBroker
+import RMQConsumer
+import RMQLiveConsumer
+import RMQTraceModel
+import RocketMQRemoting
+import Testing
+
+// The live consumer against the embedded broker, in this process, on ephemeral loopback ports.
+
+@Suite(.serialized) struct LiveConsumerTests {
+    @Test func everyProducedMessageIsConsumedOnceAndEveryOffsetCommitted() async throws {
+        let broker = try await startBroker()
+        let produced = try await produce(broker, count: 300)
+        #expect(produced.values.reduce(0, +) == 300)
+        let seen = Deliveries()
+        let c = LiveConsumer(configuration: consumerConfiguration(nameServer: broker.nameServerAddress, topic: "T", group: "g1", instance: "c1"),
+                             group: testGroup, listener: seen.listener("c1"))
+        try await c.start()
+        #expect(await eventually { seen.count >= 300 })
+        let report = await c.shutdown()
+        #expect(report.isClean)
+        #expect(seen.count == 300)
+        #expect(seen.distinct.count == 300)
+        // Every queue committed to its end, at the broker.
+        let max = maxOffsets(broker)
+        #expect(committed(broker, group: "g1") == max)
+        #expect(max.values.reduce(0, +) == 300)
+        await broker.shutdown()
+    }
+}
+
+@Suite(.serialized) struct LiveConsumerGroupTests {
+    /// Two consumers of one group: each gets the queues the strategy gives it, and together they consume every
+    /// message once.
+    @Test(arguments: [Allocation.average, .circle])
+    func twoConsumersSplitTheQueuesAsTheStrategySays(_ allocation: Allocation) async throws {
+        let broker = try await startBroker()
+        let seen = Deliveries()
+        let ns = broker.nameServerAddress
+        let c1 = LiveConsumer(configuration: consumerConfiguration(nameServer: ns, topic: "T", group: "g2", instance: "c1", allocation: allocation),
+                              group: testGroup, listener: seen.listener("c1"))
+        let c2 = LiveConsumer(configuration: consumerConfiguration(nameServer: ns, topic: "T", group: "g2", instance: "c2", allocation: allocation),
+                              group: testGroup, listener: seen.listener("c2"))
+        try await c1.start()
+        try await c2.start()
+        let mine: @Sendable (LiveConsumer) async -> [Int32] = { c in await c.withMachine { m in m.assignedQueues.filter { $0.topic == "T" }.map(\.queueId) } }
+        #expect(await eventually {
+            let a = await mine(c1), b = await mine(c2)
+            return a.count == 2 && b.count == 2
+        })
+        // 127.0.0.1@c1 < 127.0.0.1@c2: AVG gives c1 the first half, AVG_BY_CIRCLE every other queue.
+        let q1 = await mine(c1), q2 = await mine(c2)
+        #expect(q1 == (allocation == .average ? [0, 1] : [0, 2]))
+        #expect(q2 == (allocation == .average ? [2, 3] : [1, 3]))
+        _ = try await produce(broker, count: 200)
+        #expect(await eventually { seen.count >= 200 })
+        async let r1 = c1.shutdown()
+        async let r2 = c2.shutdown()
+        let (a, b) = await (r1, r2)
+        #expect(a.isClean && b.isClean)
+        #expect(seen.count == 200 && seen.distinct.count == 200)
+        // Each consumer consumed only from its own queues.
+        let owners = seen.consumerOf.withLock { $0 }
+        for item in seen.all {
+            let expected: String
+            switch allocation {
+            case .average: expected = item.queue.queueId < 2 ? "c1" : "c2"
+            case .circle: expected = item.queue.queueId % 2 == 0 ? "c1" : "c2"
+            }
+            #expect(owners[item.msgId] == expected, "\(item.queue)@\(item.offset)")
+        }
+        #expect(committed(broker, group: "g2") == maxOffsets(broker))
+        await broker.shutdown()
+    }
+
+    /// A consumer started after another one of its group shut down starts where the first committed.
+    @Test func aRestartedConsumerResumesWhereTheFirstCommitted() async throws {
+        let broker = try await startBroker()
+        let ns = broker.nameServerAddress
+        _ = try await produce(broker, count: 100)
+        let first = Deliveries()
+        let c1 = LiveConsumer(configuration: consumerConfiguration(nameServer: ns, topic: "T", group: "g3", instance: "c1"),
+                              group: testGroup, listener: first.listener("c1"))
+        try await c1.start()
+        #expect(await eventually { first.count >= 100 })
+        #expect(await c1.shutdown().isClean)
+        let afterFirst = committed(broker, group: "g3")
+        #expect(afterFirst.values.reduce(0, +) == 100)
+        _ = try await produce(broker, count: 60)
+        let second = Deliveries()
+        let c2 = LiveConsumer(configuration: consumerConfiguration(nameServer: ns, topic: "T", group: "g3", instance: "c2"),
+                              group: testGroup, listener: second.listener("c2"))
+        try await c2.start()
+        #expect(await eventually { second.count >= 60 })
+        try? await Task.sleep(for: .milliseconds(200))
+        #expect(await c2.shutdown().isClean)
+        #expect(second.count == 60)
+        #expect(first.distinct.isDisjoint(with: second.distinct))
+        // The second consumer's first offset in each queue is what the first committed.
+        for q in Set(second.all.map(\.queue)) {
+            let offsets = second.all.filter { $0.queue == q }.map(\.offset)
+            #expect(offsets.min() == afterFirst[q.queueId])
+        }
+        #expect(committed(broker, group: "g3") == maxOffsets(broker))
+        await broker.shutdown()
+    }
+
+    /// Shutdown in the middle of a backlog (the path of Ctrl-C): every offset committed is one past messages the
+    /// listener finished, nothing finished is left uncommitted, and a second consumer gets exactly the rest.
+    @Test func aShutdownInTheMiddleLosesNothing() async throws {
+        let broker = try await startBroker()
+        let ns = broker.nameServerAddress
+        _ = try await produce(broker, count: 1000, batch: 50)
+        let first = Deliveries()
+        var config = consumerConfiguration(nameServer: ns, topic: "T", group: "g4", instance: "c1")
+        config.pullThresholdForQueue = 40
+        var options = LiveConsumerOptions()
+        options.threads = 4
+        let c1 = LiveConsumer(configuration: config, options: options, group: testGroup,
+                              listener: first.listener("c1", delay: .milliseconds(2)))
+        try await c1.start()
+        #expect(await eventually { first.count >= 200 })
+        let report = await c1.shutdown()
+        #expect(report.isClean)
+        let consumedFirst = first.count
+        #expect(consumedFirst < 1000)
+        let commits = committed(broker, group: "g4")
+        // Per queue: what the listener finished is exactly [0, committed).
+        for qid in Int32(0)..<4 {
+            let offsets = first.all.filter { $0.queue.queueId == qid }.map(\.offset).sorted()
+            #expect(offsets == Array(0..<(commits[qid] ?? 0)), "queue \(qid)")
+        }
+        let second = Deliveries()
+        let c2 = LiveConsumer(configuration: consumerConfiguration(nameServer: ns, topic: "T", group: "g4", instance: "c2"),
+                              group: testGroup, listener: second.listener("c2"))
+        try await c2.start()
+        #expect(await eventually { first.count + second.count >= 1000 })
+        try? await Task.sleep(for: .milliseconds(200))
+        #expect(await c2.shutdown().isClean)
+        #expect(first.distinct.isDisjoint(with: second.distinct))
+        #expect(first.distinct.union(second.distinct).count == 1000)
+        #expect(committed(broker, group: "g4") == maxOffsets(broker))
+        await broker.shutdown()
+    }
+
+    /// The consumer cannot start without a name server: it says so.
+    @Test func anUnreachableNameServerFailsTheStart() async throws {
+        let c = LiveConsumer(configuration: consumerConfiguration(nameServer: "127.0.0.1:1", topic: "T", group: "g5", instance: "c1"),
+                             group: testGroup, listener: { _ in .success })
+        await #expect(throws: LiveConsumerError.self) { try await c.start() }
+        _ = await c.shutdown()
+    }
+}
