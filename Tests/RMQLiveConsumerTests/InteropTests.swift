@@ -5,11 +5,10 @@ import RocketMQRemoting
 import Testing
 
 // Apache RocketMQ's C++ PushConsumer (the interop driver of the interop branch: librocketmq through PyPI's
-// rocketmq 0.4.4 binding) and ours in one group on the embedded broker. Skipped where the driver and its venv
-// are absent (INTEROP_ROOT, default ../wt-interop).
+// rocketmq 0.4.4 binding) and ours in one group on the embedded broker. Skipped where the venv is absent
+// (`scripts/interop-venv.sh` makes it; .ci/run does; INTEROP_ROOT points elsewhere).
 
-let interopRoot = ProcessInfo.processInfo.environment["INTEROP_ROOT"]
-    ?? packageRoot.deletingLastPathComponent().appendingPathComponent("wt-interop").path
+let interopRoot = ProcessInfo.processInfo.environment["INTEROP_ROOT"] ?? packageRoot.path
 let interopPython = interopRoot + "/.venv-interop/bin/python"
 let interopDriver = interopRoot + "/Tests/Interop/cpp_client.py"
 let interopAvailable = FileManager.default.isExecutableFile(atPath: interopPython) && FileManager.default.fileExists(atPath: interopDriver)
