@@ -353,7 +353,7 @@ public struct SummaryRenderer: TraceRenderer, Sendable {
 
 /// The output formats and their renderers.
 public enum OutputFormat: String, Sendable, CaseIterable {
-    case text, ndjson, summary, mermaid
+    case text, ndjson, summary, mermaid, html
 
     /// Whether the format prints every frame (so frame events must be built).
     public var printsFrames: Bool { self != .summary }
@@ -364,6 +364,7 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case .ndjson: return NDJSONRenderer(filter: filter)
         case .summary: return SummaryRenderer(text: TextRenderer(filter: filter))
         case .mermaid: return MermaidRenderer(filter: filter)
+        case .html: return HTMLReportRenderer(filter: filter)
         }
     }
 }

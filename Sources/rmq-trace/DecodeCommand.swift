@@ -72,6 +72,9 @@ struct DecodeCommand: ParsableCommand {
     @Flag(name: .long, help: "Never colour the output.")
     var noColor = false
 
+    @Option(name: .long, help: ArgumentHelp("Write the output to this file instead of standard output (e.g. --format html --output report.html).", valueName: "file"))
+    var output: String?
+
     @Option(name: .long, help: ArgumentHelp("How long (capture time, ms) a hole the peer already acknowledged, and a response whose request was not seen yet, are held for packets the capture recorded out of order.", valueName: "ms"))
     var reorderWindow: Double = 50
 
@@ -125,8 +128,13 @@ struct DecodeCommand: ParsableCommand {
         signal(SIGINT) { _ in activeStopper?.stopFromSignalHandler() }
         signal(SIGTERM) { _ in activeStopper?.stopFromSignalHandler() }
 
-        let isTTY = isatty(STDOUT_FILENO) != 0
         var out = OutputBuffer()
+        if let output {
+            out.fd = open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard out.fd >= 0 else { throw ToolError("cannot write \(output): \(String(cString: strerror(errno)))") }
+        }
+        defer { if out.fd != STDOUT_FILENO { close(out.fd) } }
+        let isTTY = output == nil && isatty(STDOUT_FILENO) != 0
         var session = DecodeSession(format: format, configuration: config, filter: try filter(),
                                     color: (color || isTTY) && !noColor, source: source)
         var lines = session.header(linkType: reader.linkTypeName)
@@ -213,6 +221,7 @@ func printError(_ s: String) {
 /// Buffered standard output.
 struct OutputBuffer {
     private var bytes: [UInt8] = []
+    var fd: Int32 = STDOUT_FILENO
     init() { bytes.reserveCapacity(1 << 16) }
     mutating func line(_ s: String) {
         bytes.append(contentsOf: s.utf8)
@@ -223,7 +232,7 @@ struct OutputBuffer {
         bytes.withUnsafeBytes { p in
             var off = 0
             while off < p.count {
-                let n = write(STDOUT_FILENO, p.baseAddress! + off, p.count - off)
+                let n = write(fd, p.baseAddress! + off, p.count - off)
                 if n <= 0 { break }
                 off += n
             }

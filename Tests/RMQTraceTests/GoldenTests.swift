@@ -24,6 +24,14 @@ import Testing
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The data an HTML report embeds, one array element per line (the page's script is not golden).
+    static func reportData(_ page: String) -> String {
+        guard let start = page.range(of: "<script type=\"application/json\" id=\"report-data\">"),
+              let end = page.range(of: "</script>", range: start.upperBound..<page.endIndex) else { return "<no report data>" }
+        return page[start.upperBound..<end.lowerBound].replacingOccurrences(of: "},{", with: "},\n{")
+            .replacingOccurrences(of: "],[", with: "],\n[") + "\n"
+    }
+
     static func firstDifference(_ a: String, _ b: String) -> String {
         let la = a.split(separator: "\n", omittingEmptySubsequences: false)
         let lb = b.split(separator: "\n", omittingEmptySubsequences: false)
@@ -46,8 +54,9 @@ import Testing
         // The committed capture is what the scenario script builds.
         let committed = try [UInt8](Data(contentsOf: pcapURL))
         #expect(committed == built, "Fixtures/\(name).pcap differs from FixtureScenarios.\(name); re-record with RMQ_RECORD_GOLDEN=1")
-        for (format, ext) in [(OutputFormat.text, "timeline.txt"), (.ndjson, "ndjson"), (.mermaid, "mmd")] {
-            let actual = try Self.decode(name, format)
+        for (format, ext) in [(OutputFormat.text, "timeline.txt"), (.ndjson, "ndjson"), (.mermaid, "mmd"), (.html, "report.json")] {
+            var actual = try Self.decode(name, format)
+            if format == .html { actual = Self.reportData(actual) }
             let goldenURL = Self.fixtures.appendingPathComponent("\(name).\(ext)")
             if Self.recording { try actual.write(to: goldenURL, atomically: true, encoding: .utf8) }
             let expected = (try? String(contentsOf: goldenURL, encoding: .utf8)) ?? "<missing \(goldenURL.path)>"
