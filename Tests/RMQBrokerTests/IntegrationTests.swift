@@ -246,4 +246,17 @@ func connect(_ port: Int, notify: Box<[RemotingCommand]>? = nil) async throws ->
         #expect(r.code == ResponseCode.pullNotFound && r.remark == "NO_MESSAGE_IN_QUEUE")
         await c.close()
     }
+
+    /// A client that stops heartbeating is dropped and its connection closed, saying why.
+    @Test func silentClientExpires() async throws {
+        let obs = CollectingObserver()
+        let broker = try await startBroker(observer: obs) { $0.broker.clientExpiryMillis = 300 }
+        let c = try await connect(broker.brokerPort)
+        #expect(try await c.request(heartbeat(client: "quiet", group: "eg", topic: "T")).code == 0)
+        #expect(await waitUntil { !c.isActive })
+        #expect(broker.state.groups["eg"] == nil)
+        let reasons = obs.events.get.compactMap { if case .closed(_, let r, _) = $0 { return r } else { return nil } }
+        #expect(reasons.contains("client quiet sent no heartbeat for 0 s") || reasons.contains { $0.hasPrefix("client quiet sent no heartbeat") })
+        await broker.shutdown()
+    }
 }
