@@ -259,4 +259,18 @@ func connect(_ port: Int, notify: Box<[RemotingCommand]>? = nil) async throws ->
         #expect(reasons.contains("client quiet sent no heartbeat for 0 s") || reasons.contains { $0.hasPrefix("client quiet sent no heartbeat") })
         await broker.shutdown()
     }
+
+    /// The VIP channel is the same broker on a second port.
+    @Test func vipChannel() async throws {
+        let broker = try await startBroker { $0.vipPort = 0 }
+        let vipPort = try #require(broker.vip?.localPort)
+        let v = try await connect(vipPort)
+        let n = try await connect(broker.brokerPort)
+        #expect(try await v.request(sendV2(topic: "V", queueId: 0, body: "via vip")).code == 0)
+        let p = try await n.request(pullReq(group: "x", topic: "V", offset: 0, flags: [.subscription], subscription: "*"))
+        #expect(p.messages.count == 1)
+        await v.close()
+        await n.close()
+        await broker.shutdown()
+    }
 }
