@@ -107,6 +107,9 @@ import Testing
         _ = b.handle(createTopic("T", queues: 2), from: clientA, now: t0)
         #expect(b.handle(sendV2(topic: "T", queueId: 5, body: "x"), from: clientA, now: t0).only?.code == ResponseCode.systemError)
         #expect(b.handle(sendV2(topic: "SCHEDULE_TOPIC_XXXX", body: "x"), from: clientA, now: t0).only?.code == ResponseCode.noPermission)
+        // Properties beyond the 16-bit length: MESSAGE_ILLEGAL, nothing stored (and no crash).
+        let huge = b.handle(sendV2(topic: "T", body: "x", extraProps: [("big", String(repeating: "p", count: 40_000))]), from: clientA, now: t0)
+        #expect(huge.only?.code == 13 && huge.persisted.isEmpty)
         var half = sendV2(topic: "T", body: "x")
         half.extFields?["f"] = "4"
         let h = b.handle(half, from: clientA, now: t0).only!
@@ -365,6 +368,11 @@ import Testing
         #expect(b.topics["%DLQ%g"]?.perm == Perm.read | Perm.write)
         let dlq = StoredMessageDecoder.decodeAll(b.queues[QueueKey(topic: "%DLQ%g", queueId: 0)]!.entries[0].record).messages[0]
         #expect(dlq.reconsumeTimes == 3 && dlq.property["DELAY"] == "0")
+        // A group name too long for a 4.9.4 record's topic: refused, not written broken.
+        var long = back
+        long.extFields?["group"] = String(repeating: "g", count: 200)
+        long.extFields?["offset"] = String(offset)
+        #expect(b.handle(long, from: clientA, now: t0).only?.code == 13)
         // An offset that is no message.
         var bad = back
         bad.extFields?["offset"] = "123456"
