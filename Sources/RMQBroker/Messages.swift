@@ -376,7 +376,7 @@ extension BrokerState {
             commit(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.commitOffset)
         }
         if code == ResponseCode.pullNotFound && allowSuspend && h.sysFlag.contains(.suspend) {
-            let timeout = max(0, h.suspendTimeoutMillis)
+            let timeout = min(max(0, h.suspendTimeoutMillis), 86_400_000)  // at most a day: no overflow from hostile values
             held.append(HeldPull(client: client, request: request, header: h, filter: filter, suspendedAt: now, timeoutMillis: timeout))
             pendingActions.append(.hold(connection: client.connection, opaque: request.opaque, topic: h.topic, queueId: h.queueId,
                                         deadline: now + timeout))

@@ -319,12 +319,15 @@ import Testing
         #expect(b.tick(now: t0 + 14_000).responses.isEmpty)
         let late = b.tick(now: t0 + 20_000).responses
         #expect(late.count == 1 && late[0].opaque == 78 && late[0].code == ResponseCode.pullNotFound && late[0].remark == "NO_MESSAGE_IN_QUEUE")
+        // A hostile suspend time is bounded (no overflow).
+        #expect(b.handle(pullReq(group: "g", topic: "T", queueId: 3, offset: 0, suspend: Int64.max, opaque: 81), from: clientA, now: t0).holds == 1)
+        #expect(b.tick(now: t0 + 30_000).responses.allSatisfy { $0.opaque != 81 })
         // A closed connection drops its held pulls; shutdown answers the rest.
         _ = b.handle(pullReq(group: "g", topic: "T", queueId: 2, offset: 0, opaque: 79), from: clientA, now: t0)
         _ = b.handle(pullReq(group: "g", topic: "T", queueId: 3, offset: 0, opaque: 80), from: clientB, now: t0)
         _ = b.connectionClosed(2, now: t0)
         let s = b.shutdown(now: t0)
-        #expect(s.responses.map(\.opaque) == [79])
+        #expect(Set(s.responses.map(\.opaque)) == [79, 81])
     }
 
     @Test func commitOnPullOnlyOnFirstExecution() {
