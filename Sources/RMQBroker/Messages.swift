@@ -95,7 +95,8 @@ extension BrokerState {
         guard text.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
         var rec = ByteBuffer()
         StoredMessageDecoder.encode(queueId: m.queueId, flag: m.flag, queueOffset: queueOffset, physicalOffset: physical,
-                                    sysFlag: MessageSysFlag(rawValue: m.sysFlag), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
+                                    // The host-width bits follow the real addresses, whatever the client sent.
+                                    sysFlag: MessageSysFlag(rawValue: m.sysFlag & ~0x30), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
                                     storeTimestamp: now, storeHost: config.storeHost, reconsumeTimes: m.reconsumeTimes,
                                     body: m.body, topic: m.topic, propertiesText: text, into: &rec)
         let tags = MessageProperties.parse(text).last { $0.key == "TAGS" }?.value
