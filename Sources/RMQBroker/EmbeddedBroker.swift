@@ -11,6 +11,9 @@ public struct EmbeddedBrokerConfiguration: Sendable {
     /// 0 = an ephemeral port (see `EmbeddedBroker.nameServerPort`).
     public var nameServerPort = 9876
     public var brokerPort = 10911
+    /// The VIP channel (Java's fastListenPort, broker port − 2): the same broker on a second port, for clients
+    /// with sendMessageWithVIPChannel on (the default of clients before 4.5). nil: none.
+    public var vipPort: Int? = nil
     /// Topics created at start-up (4 queues unless said).
     public var topics: [TopicConfig] = []
     /// nil: memory only.
@@ -199,6 +202,8 @@ public final class EmbeddedBroker: Sendable {
     let core: NIOLockedValueBox<BrokerCore>
     public let nameServer: RemotingServer
     public let broker: RemotingServer
+    /// The VIP-channel listener, when configured.
+    public let vip: RemotingServer?
     let ticker: NIOLockedValueBox<RepeatedTask?>
     public let logger: Logger
     public let configuration: EmbeddedBrokerConfiguration
@@ -209,11 +214,12 @@ public final class EmbeddedBroker: Sendable {
     public var nameServerAddress: String { "\(configuration.host):\(nameServerPort)" }
     public var brokerAddress: String { core.withLockedValue { $0.broker.config.brokerAddress } }
 
-    init(core: NIOLockedValueBox<BrokerCore>, nameServer: RemotingServer, broker: RemotingServer, ticker: RepeatedTask?,
-         logger: Logger, configuration: EmbeddedBrokerConfiguration, storeNotes: [String]) {
+    init(core: NIOLockedValueBox<BrokerCore>, nameServer: RemotingServer, broker: RemotingServer, vip: RemotingServer?,
+         ticker: RepeatedTask?, logger: Logger, configuration: EmbeddedBrokerConfiguration, storeNotes: [String]) {
         self.core = core
         self.nameServer = nameServer
         self.broker = broker
+        self.vip = vip
         self.ticker = NIOLockedValueBox(ticker)
         self.logger = logger
         self.configuration = configuration
@@ -264,6 +270,21 @@ public final class EmbeddedBroker: Sendable {
             await brokerServer.close()
             throw error
         }
+        var vipServer: RemotingServer?
+        if let vp = configuration.vipPort {
+            do {
+                vipServer = try await listening("broker VIP channel", vp) { try await RemotingServer.start(
+                    configuration: RemotingServerConfiguration(host: configuration.host, port: vp,
+                                                               maxFrameLength: configuration.maxFrameLength,
+                                                               maxConnections: configuration.maxConnections, role: .broker,
+                                                               observer: configuration.observer, log: log, counter: counter),
+                    group: group, handler: BrokerRequestHandler(core: core)) }
+            } catch {
+                await brokerServer.close()
+                await nsServer.close()
+                throw error
+            }
+        }
         let advertised = (configuration.host == "0.0.0.0" || configuration.host == "::") ? "127.0.0.1" : configuration.host
         core.withLockedValue { c in
             c.broker.config.brokerAddress = "\(advertised):\(port)"
@@ -276,7 +297,7 @@ public final class EmbeddedBroker: Sendable {
         let task = group.next().scheduleRepeatedTask(initialDelay: .milliseconds(tick), delay: .milliseconds(tick)) { _ in
             BrokerCore.perform(core.withLockedValue { $0.tick(now: nowMillis()) })
         }
-        return EmbeddedBroker(core: core, nameServer: nsServer, broker: brokerServer, ticker: task, logger: logger,
+        return EmbeddedBroker(core: core, nameServer: nsServer, broker: brokerServer, vip: vipServer, ticker: task, logger: logger,
                               configuration: configuration, storeNotes: notes)
     }
 
@@ -295,6 +316,7 @@ public final class EmbeddedBroker: Sendable {
         // Let the answers reach the sockets before closing.
         if !conns.isEmpty { try? await Task.sleep(for: .milliseconds(100)) }
         await broker.close()
+        await vip?.close()
         await nameServer.close()
         for conn in conns {
             conn.close(reason: "broker shut down")

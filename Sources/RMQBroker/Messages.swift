@@ -69,7 +69,10 @@ extension BrokerState {
 
     /// Appends a record to the commit log (queued in `pendingRecords`) and its consume queue; wakes matching
     /// held pulls. Messages with a delay level go to SCHEDULE_TOPIC_XXXX as the real CommitLog does.
-    mutating func append(_ m: NewMessage, now: Int64) -> AppendResult {
+    mutating func append(_ m: NewMessage, now: Int64) -> AppendResult? {
+        // The 4.9.4 record format has a one-byte topic length (127 at most): longer retry/DLQ topics of long group
+        // names are refused rather than written broken.
+        guard m.topic.utf8.count <= 127 else { return nil }
         var m = m
         let props = Dictionary(m.properties.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b })
         let tranType = m.sysFlag & 0xC
@@ -88,9 +91,12 @@ extension BrokerState {
         let queueOffset = q.maxOffset
         let physical = commitLogOffset
         let text = m.propertiesText ?? hashMapProperties(m.properties)
+        // The record holds the properties length in 16 bits and the body within the message size limit.
+        guard text.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
         var rec = ByteBuffer()
         StoredMessageDecoder.encode(queueId: m.queueId, flag: m.flag, queueOffset: queueOffset, physicalOffset: physical,
-                                    sysFlag: MessageSysFlag(rawValue: m.sysFlag), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
+                                    // The host-width bits follow the real addresses, whatever the client sent.
+                                    sysFlag: MessageSysFlag(rawValue: m.sysFlag & ~0x30), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
                                     storeTimestamp: now, storeHost: config.storeHost, reconsumeTimes: m.reconsumeTimes,
                                     body: m.body, topic: m.topic, propertiesText: text, into: &rec)
         let tags = MessageProperties.parse(text).last { $0.key == "TAGS" }?.value
@@ -217,20 +223,27 @@ extension BrokerState {
             let batchText = hashMapProperties(batchProps)
             var ids: [String] = []
             var first: Int64 = -1
-            for r in records {
+            let texts = records.map { r -> String in
                 var inner = MessageProperties.encode(r.properties)
                 if !inner.isEmpty && !batchText.isEmpty { inner += "\u{02}" }
-                inner += batchText
-                let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: r.body,
-                                            properties: [], propertiesText: inner, bornTimestamp: h.bornTimestamp,
-                                            bornHost: client.remote, reconsumeTimes: reconsume), now: now)
+                return inner + batchText
+            }
+            if bodyBytes.count > config.maxMessageSize || texts.contains(where: { $0.utf8.count > Int(Int16.max) }) {
+                return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
+            }
+            for (r, inner) in zip(records, texts) {
+                guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: r.body,
+                                                  properties: [], propertiesText: inner, bornTimestamp: h.bornTimestamp,
+                                                  bornHost: client.remote, reconsumeTimes: reconsume), now: now) else {
+                    return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
+                }
                 ids.append(res.msgId)
                 if first < 0 { first = res.queueOffset }
             }
             return ok(msgId: ids.joined(separator: ","), queueId: queueId, queueOffset: first)
         }
         if bodyBytes.count > config.maxMessageSize {
-            return fail(13, "the message body size over max value, MAX: \(config.maxMessageSize)")
+            return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
         }
         putProperty(&props, "CLUSTER", config.clusterName)
         // 4.9.4 takes WAIT out of the map to write the stored text, then puts it back (last); the delay path
@@ -241,9 +254,11 @@ extension BrokerState {
         if delayed, let wait { props.append(("WAIT", wait)) }
         let stored = props
         if reconsume < 0 { reconsume = 0 }
-        let res = append(NewMessage(topic: topic, queueId: queueId, flag: h.flag, sysFlag: h.sysFlag, body: bodyBytes, properties: stored,
-                                    propertiesText: nil, bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume),
-                         now: now)
+        guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: h.flag, sysFlag: h.sysFlag, body: bodyBytes,
+                                          properties: stored, propertiesText: nil, bornTimestamp: h.bornTimestamp,
+                                          bornHost: client.remote, reconsumeTimes: reconsume), now: now) else {
+            return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
+        }
         return ok(msgId: res.msgId, queueId: queueId, queueOffset: res.queueOffset)
     }
 
@@ -275,9 +290,11 @@ extension BrokerState {
         }
         let origin = props.last { $0.key == "ORIGIN_MESSAGE_ID" }?.value ?? ""
         putProperty(&props, "ORIGIN_MESSAGE_ID", origin.isEmpty ? orig.offsetMsgId : origin)
-        _ = append(NewMessage(topic: newTopic, queueId: 0, flag: orig.flag, sysFlag: orig.sysFlag.rawValue, body: orig.storedBody,
-                              properties: props, propertiesText: nil, bornTimestamp: orig.bornTimestamp, bornHost: orig.bornHost,
-                              reconsumeTimes: orig.reconsumeTimes + 1), now: now)
+        guard append(NewMessage(topic: newTopic, queueId: 0, flag: orig.flag, sysFlag: orig.sysFlag.rawValue, body: orig.storedBody,
+                                properties: props, propertiesText: nil, bornTimestamp: orig.bornTimestamp, bornHost: orig.bornHost,
+                                reconsumeTimes: orig.reconsumeTimes + 1), now: now) != nil else {
+            return reply(request, 13, remark: "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
+        }
         _ = topicConfig
         return reply(request, ResponseCode.success)
     }
@@ -296,9 +313,11 @@ extension BrokerState {
                     // ScheduleMessageService keeps the stored text (DELAY, REAL_TOPIC, REAL_QID stay in it).
                     let realTopic = m.properties.last { $0.key == "REAL_TOPIC" }?.value ?? m.topic
                     let realQid = Int32(m.properties.last { $0.key == "REAL_QID" }?.value ?? "0") ?? 0
-                    _ = append(NewMessage(topic: realTopic, queueId: realQid, flag: m.flag, sysFlag: m.sysFlag.rawValue, body: m.storedBody,
+                    if append(NewMessage(topic: realTopic, queueId: realQid, flag: m.flag, sysFlag: m.sysFlag.rawValue, body: m.storedBody,
                                           properties: m.properties, propertiesText: m.propertiesText, bornTimestamp: m.bornTimestamp,
-                                          bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes, fromSchedule: true), now: now)
+                                          bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes, fromSchedule: true), now: now) == nil {
+                        pendingActions.append(.log("delayed message at \(BrokerTopics.scheduleTopic)#\(level - 1)@\(next) cannot be stored in \(realTopic): dropped"))
+                    }
                 }
                 next += 1
                 scheduleOffsets[level] = next
@@ -358,7 +377,7 @@ extension BrokerState {
             commit(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.commitOffset)
         }
         if code == ResponseCode.pullNotFound && allowSuspend && h.sysFlag.contains(.suspend) {
-            let timeout = max(0, h.suspendTimeoutMillis)
+            let timeout = min(max(0, h.suspendTimeoutMillis), 86_400_000)  // at most a day: no overflow from hostile values
             held.append(HeldPull(client: client, request: request, header: h, filter: filter, suspendedAt: now, timeoutMillis: timeout))
             pendingActions.append(.hold(connection: client.connection, opaque: request.opaque, topic: h.topic, queueId: h.queueId,
                                         deadline: now + timeout))

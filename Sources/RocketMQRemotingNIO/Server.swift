@@ -192,6 +192,11 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
             what = "bad input: \(e)"
         } else if error is ByteToMessageDecoderError {
             what = "bad input: \(error)"
+        } else if let e = error as? IOError, e.errnoCode == ECONNRESET || e.errnoCode == EPIPE {
+            // An ordinary way for a client to go: no warning.
+            if closeReason == nil { closeReason = "reset by the client" }
+            context.close(promise: nil)
+            return
         } else if let e = error as? IOError {
             what = "I/O error: \(e)"
         } else {

@@ -30,6 +30,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Broker port (0: any free port).")
     var brokerPort = 10911
 
+    @Option(help: "VIP channel port (Java's fastListenPort; default broker port - 2; 0: none).")
+    var vipPort: Int?
+
     @Option(name: .customLong("topic"), help: "Create this topic at start-up: NAME or NAME:QUEUES (repeatable).")
     var topics: [String] = []
 
@@ -92,6 +95,8 @@ struct BrokerCommand: AsyncParsableCommand {
         config.host = host
         config.nameServerPort = namesrvPort
         config.brokerPort = brokerPort
+        let vip = vipPort ?? (brokerPort > 2 ? brokerPort - 2 : 0)
+        config.vipPort = vip > 0 ? vip : nil
         config.topics = try parseTopics()
         config.storeDirectory = store
         config.fsync = fsync == .always ? .always : .interval(millis: max(1, fsyncInterval))
@@ -118,6 +123,7 @@ struct BrokerCommand: AsyncParsableCommand {
         }
         logger.info("name server listening on \(host):\(broker.nameServerPort)")
         logger.info("broker broker-a (cluster DefaultCluster, id 0) listening on \(host):\(broker.brokerPort), registered as \(broker.brokerAddress)")
+        if let v = broker.vip { logger.info("broker VIP channel listening on \(host):\(v.localPort)") }
         for t in config.topics { logger.info("topic \(t.topicName): \(t.writeQueueNums) queues") }
 
         let signal = await Self.waitForSignal()

@@ -107,6 +107,9 @@ import Testing
         _ = b.handle(createTopic("T", queues: 2), from: clientA, now: t0)
         #expect(b.handle(sendV2(topic: "T", queueId: 5, body: "x"), from: clientA, now: t0).only?.code == ResponseCode.systemError)
         #expect(b.handle(sendV2(topic: "SCHEDULE_TOPIC_XXXX", body: "x"), from: clientA, now: t0).only?.code == ResponseCode.noPermission)
+        // Properties beyond the 16-bit length: MESSAGE_ILLEGAL, nothing stored (and no crash).
+        let huge = b.handle(sendV2(topic: "T", body: "x", extraProps: [("big", String(repeating: "p", count: 40_000))]), from: clientA, now: t0)
+        #expect(huge.only?.code == 13 && huge.persisted.isEmpty)
         var half = sendV2(topic: "T", body: "x")
         half.extFields?["f"] = "4"
         let h = b.handle(half, from: clientA, now: t0).only!
@@ -316,12 +319,15 @@ import Testing
         #expect(b.tick(now: t0 + 14_000).responses.isEmpty)
         let late = b.tick(now: t0 + 20_000).responses
         #expect(late.count == 1 && late[0].opaque == 78 && late[0].code == ResponseCode.pullNotFound && late[0].remark == "NO_MESSAGE_IN_QUEUE")
+        // A hostile suspend time is bounded (no overflow).
+        #expect(b.handle(pullReq(group: "g", topic: "T", queueId: 3, offset: 0, suspend: Int64.max, opaque: 81), from: clientA, now: t0).holds == 1)
+        #expect(b.tick(now: t0 + 30_000).responses.allSatisfy { $0.opaque != 81 })
         // A closed connection drops its held pulls; shutdown answers the rest.
         _ = b.handle(pullReq(group: "g", topic: "T", queueId: 2, offset: 0, opaque: 79), from: clientA, now: t0)
         _ = b.handle(pullReq(group: "g", topic: "T", queueId: 3, offset: 0, opaque: 80), from: clientB, now: t0)
         _ = b.connectionClosed(2, now: t0)
         let s = b.shutdown(now: t0)
-        #expect(s.responses.map(\.opaque) == [79])
+        #expect(Set(s.responses.map(\.opaque)) == [79, 81])
     }
 
     @Test func commitOnPullOnlyOnFirstExecution() {
@@ -365,6 +371,11 @@ import Testing
         #expect(b.topics["%DLQ%g"]?.perm == Perm.read | Perm.write)
         let dlq = StoredMessageDecoder.decodeAll(b.queues[QueueKey(topic: "%DLQ%g", queueId: 0)]!.entries[0].record).messages[0]
         #expect(dlq.reconsumeTimes == 3 && dlq.property["DELAY"] == "0")
+        // A group name too long for a 4.9.4 record's topic: refused, not written broken.
+        var long = back
+        long.extFields?["group"] = String(repeating: "g", count: 200)
+        long.extFields?["offset"] = String(offset)
+        #expect(b.handle(long, from: clientA, now: t0).only?.code == 13)
         // An offset that is no message.
         var bad = back
         bad.extFields?["offset"] = "123456"

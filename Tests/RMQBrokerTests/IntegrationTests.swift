@@ -246,4 +246,31 @@ func connect(_ port: Int, notify: Box<[RemotingCommand]>? = nil) async throws ->
         #expect(r.code == ResponseCode.pullNotFound && r.remark == "NO_MESSAGE_IN_QUEUE")
         await c.close()
     }
+
+    /// A client that stops heartbeating is dropped and its connection closed, saying why.
+    @Test func silentClientExpires() async throws {
+        let obs = CollectingObserver()
+        let broker = try await startBroker(observer: obs) { $0.broker.clientExpiryMillis = 300 }
+        let c = try await connect(broker.brokerPort)
+        #expect(try await c.request(heartbeat(client: "quiet", group: "eg", topic: "T")).code == 0)
+        #expect(await waitUntil { !c.isActive })
+        #expect(broker.state.groups["eg"] == nil)
+        let reasons = obs.events.get.compactMap { if case .closed(_, let r, _) = $0 { return r } else { return nil } }
+        #expect(reasons.contains("client quiet sent no heartbeat for 0 s") || reasons.contains { $0.hasPrefix("client quiet sent no heartbeat") })
+        await broker.shutdown()
+    }
+
+    /// The VIP channel is the same broker on a second port.
+    @Test func vipChannel() async throws {
+        let broker = try await startBroker { $0.vipPort = 0 }
+        let vipPort = try #require(broker.vip?.localPort)
+        let v = try await connect(vipPort)
+        let n = try await connect(broker.brokerPort)
+        #expect(try await v.request(sendV2(topic: "V", queueId: 0, body: "via vip")).code == 0)
+        let p = try await n.request(pullReq(group: "x", topic: "V", offset: 0, flags: [.subscription], subscription: "*"))
+        #expect(p.messages.count == 1)
+        await v.close()
+        await n.close()
+        await broker.shutdown()
+    }
 }
