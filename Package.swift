@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "RMQBrokerTests",
             dependencies: [
-                "RMQBroker", "RocketMQRemotingNIO", "RocketMQRemoting", "RMQTraceModel", "RMQCapture",
+                "RMQBroker", "RMQTrace", "RocketMQRemotingNIO", "RocketMQRemoting", "RMQTraceModel", "RMQCapture",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

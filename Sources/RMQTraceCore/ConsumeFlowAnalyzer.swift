@@ -413,6 +413,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         case .pullMessage(let h)?:
             var handOver: Finding? = nil
             var unattended: Finding? = nil
+            let broadcast = messageModel[h.consumerGroup] == "BROADCASTING"
             let cfg = configuration
             withQueue(group: h.consumerGroup, topic: h.topic, brokerAddress: server, queueId: h.queueId) { q in
                 // Nobody pulling while messages wait.
@@ -425,8 +426,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                          frames: [frame.index], time: since)
                     q.idleReported = true
                 }
-                // A hand-over: the new owner starts below what the previous one was delivered.
-                if let previous = q.owner, previous != client {
+                // A hand-over: the new owner starts below what the previous one was delivered. (Broadcasting
+                // consumers each read every queue: no ownership.)
+                if broadcast {
+                    q.ownerSince = nil
+                } else if let previous = q.owner, previous != client {
                     q.ownerSince = frame.time
                     if let delivered = q.deliveredTo[previous], h.queueOffset < delivered {
                         handOver = Finding(severity: .warning,
@@ -607,6 +611,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             var stuck: Finding? = nil
             let cfg = configuration
             let requestTime = frame.request?.time
+            let broadcastGroup = messageModel[req.consumerGroup] == "BROADCASTING"
             withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
                 q.pullsInFlight = max(0, q.pullsInFlight - 1)
                 if q.pullsInFlight == 0 { q.idleSince = frame.time }
@@ -615,7 +620,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 var n = 0
                 if case .messages(let count, _, _, _) = frame.body { n = count }
                 // A long poll of the previous owner answered after the queue moved on.
-                if code == ResponseCode.success, let owner = q.owner, owner != client, let since = q.ownerSince,
+                if code == ResponseCode.success, !broadcastGroup, let owner = q.owner, owner != client,
+                   let since = q.ownerSince,
                    let sent = requestTime, sent < since {
                     if n > 0 {
                         stale = Finding(severity: .info,
@@ -712,7 +718,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
     public mutating func finish(findings: inout [Finding]) {
         // Queues pulled by two clients of one group at the same time.
         for key in progress.keys.sorted() {
-            guard let q = progress[key], q.owners.count > 1 else { continue }
+            guard let q = progress[key], q.owners.count > 1, messageModel[q.group] != "BROADCASTING" else { continue }
             let owners = q.owners.sorted { $0.key < $1.key }
             for i in 0..<owners.count {
                 for j in (i + 1)..<owners.count {

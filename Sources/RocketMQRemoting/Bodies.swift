@@ -321,14 +321,24 @@ public struct HeartbeatData: Hashable, Sendable {
         self.producerGroups = producerGroups
     }
 
+    /// An enum field as its Java name: the name itself, or the name of an ordinal (kept as written when out of range).
+    static func enumName(_ v: JSONValue?, _ names: [String]) -> String {
+        guard let text = v?.scalarText else { return "" }
+        if case .number = v, let i = Int(text), names.indices.contains(i) { return names[i] }
+        return text
+    }
+
     public init(json v: JSONValue) throws {
         let n = Self.name
         clientID = try v.requireString("clientID", in: n)
         consumerDataSet = try v.array("consumerDataSet", in: n).map { c in
+            // Java writes the enums by name; the C++ client writes their ordinals (messageModel 0 is BROADCASTING).
             var cd = ConsumerData(groupName: try c.requireString("groupName", in: n),
-                                  consumeType: c["consumeType"]?.scalarText ?? "",
-                                  messageModel: c["messageModel"]?.scalarText ?? "",
-                                  consumeFromWhere: c["consumeFromWhere"]?.scalarText ?? "",
+                                  consumeType: Self.enumName(c["consumeType"], ["CONSUME_ACTIVELY", "CONSUME_PASSIVELY", "CONSUME_POP"]),
+                                  messageModel: Self.enumName(c["messageModel"], ["BROADCASTING", "CLUSTERING"]),
+                                  consumeFromWhere: Self.enumName(c["consumeFromWhere"], [
+                                      "CONSUME_FROM_LAST_OFFSET", "CONSUME_FROM_LAST_OFFSET_AND_FROM_MIN_WHEN_BOOT_FIRST",
+                                      "CONSUME_FROM_MIN_OFFSET", "CONSUME_FROM_MAX_OFFSET", "CONSUME_FROM_FIRST_OFFSET", "CONSUME_FROM_TIMESTAMP"]),
                                   subscriptionDataSet: try c.array("subscriptionDataSet", in: n).map { try SubscriptionData(json: $0, in: n) })
             cd.unitMode = c["unitMode"]?.boolValue ?? false
             return cd

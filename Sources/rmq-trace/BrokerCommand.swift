@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import RMQBroker
 import RMQTraceModel
+import RMQTrace
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -104,8 +105,17 @@ struct BrokerCommand: AsyncParsableCommand {
         config.broker.delayScale = delayScale
         config.maxConnections = maxConnections
         config.maxFrameLength = max(1024, maxFrameLength)
+        // --log-requests: every frame in and out through the same tracker, analyzer and renderer as `decode`,
+        // so the broker's log reads like a capture's timeline (and ends with its summary).
+        var requestLog: LiveTraceLog? = nil
         if logRequests {
-            config.observer = RequestLogObserver(format: fmt == .ndjson ? .ndjson : .text, write: { line in StdoutLine.write(line) })
+            var tracker = TrackerConfiguration()
+            tracker.nameServerPorts.insert(UInt16(clamping: namesrvPort))
+            tracker.brokerPorts.insert(UInt16(clamping: brokerPort))
+            let log = LiveTraceLog(format: fmt == .ndjson ? .ndjson : .text, configuration: tracker, source: "rmq-trace broker",
+                                   write: { lines in for l in lines { StdoutLine.write(l) } })
+            requestLog = log
+            config.observer = log
         }
         if !Self.isLoopback(host) {
             logger.warning("WARNING: listening on \(host), NOT loopback: anyone who can reach this address can send and read messages; this broker has no access control")
@@ -130,6 +140,7 @@ struct BrokerCommand: AsyncParsableCommand {
         logger.info("\(signal): stopping (answering held pulls, flushing the store)")
         await broker.shutdown()
         try? await group.shutdownGracefully()
+        requestLog?.finish(closing: "broker stopped")
         logger.info("stopped")
     }
 

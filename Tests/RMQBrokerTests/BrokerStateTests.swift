@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 @testable import RMQBroker
 import RMQTraceModel
+import RMQTrace
 import RocketMQRemoting
 import Testing
 
@@ -436,15 +437,18 @@ import Testing
         #expect(b.lockOwner(group: "g", queue: mq0, now: t0 + 61_000) == "c2")
     }
 
-    @Test func requestLogLines() {
+    @Test func requestLogGoesThroughTheSharedRenderers() {
+        // What `rmq-trace broker --log-requests` prints: the shared timeline, credentials redacted.
         let lines = Box<[String]>([])
-        let text = RequestLogObserver(format: .text, write: { l in lines.with { $0.append(l) } })
-        let cmd = RemotingCommand.request(code: RequestCode.pullMessage, opaque: 42, extFields: ["topic": "T", "Signature": "secret"])
-        let f = ObservedFrame(connection: 3, direction: .toServer, time: CaptureTime(seconds: 3600, microseconds: 5), command: cmd, size: 99)
-        text.observe(.frame(f))
-        #expect(lines.get == ["01:00:00.000005 #3 -> request PULL_MESSAGE(11) opaque=42 topic=T Signature=<redacted 6 bytes>"])
-        let nd = RequestLogObserver(format: .ndjson, write: { l in lines.with { $0.append(l) } })
-        nd.observe(.frame(f))
-        #expect(lines.get.last == #"{"event":"frame","ts":3600.000005,"conn":3,"direction":"to-server","type":"request","code":11,"name":"PULL_MESSAGE","opaque":42,"fields":{"topic":"T","Signature":"<redacted 6 bytes>"},"remark":null,"body_len":0,"frame_len":99}"#)
+        let log = LiveTraceLog(format: .text, source: "rmq-trace broker", write: { l in lines.with { $0 += l } })
+        let client = Endpoint(address: .v4(0x7F00_0001), port: 50000), server = Endpoint(address: .v4(0x7F00_0001), port: 10911)
+        log.observe(.opened(ObservedConnection(id: 3, client: client, server: server, serverRole: .broker, time: CaptureTime(seconds: 3600, microseconds: 0))))
+        let cmd = RemotingCommand.request(code: RequestCode.updateConsumerOffset, opaque: 42,
+                                          extFields: ["consumerGroup": "g", "topic": "T", "queueId": "1", "commitOffset": "7", "Signature": "secret"],
+                                          oneway: true)
+        log.observe(.frame(ObservedFrame(connection: 3, direction: .toServer, time: CaptureTime(seconds: 3600, microseconds: 5), command: cmd, size: 99)))
+        let out = lines.get
+        #expect(out.contains { $0.contains("UPDATE_CONSUMER_OFFSET group=g T#1 commit=7 => (oneway) [commit]") }, "\(out)")
+        #expect(!out.joined().contains("secret"))
     }
 }
