@@ -15,6 +15,10 @@ stderr with a non-zero exit code. A watchdog ends the process if anything (the C
       {"received","distinct","duplicates","ids",...}. Exit 2 (after the summary) if fewer than N arrived.
   consume-for S [...]
       the same consumer, runs S seconds whatever arrives, prints the same summary, exit 0.
+  Both consumers: --fail-every K returns RECONSUME_LATER, once, for every message whose idx property has
+  idx % K == K-1 (the client sends it back with CONSUMER_SEND_MSG_BACK and it comes again from %RETRY%<group>,
+  reconsumeTimes 1; a failed delivery is counted in "failed", not in "received"); --work-ms W sleeps W ms in
+  the listener per message (to have messages in flight when a consumer is killed).
 
 Exit codes: 0 ok, 1 error, 2 consume: expectation not met, 3 watchdog fired, 4 consumer shutdown did not return.
 """
@@ -170,9 +174,38 @@ class Recorder:
         self.callback_errors = 0
         self.first_at = None
         self.last_at = None
+        self.fail_every = 0
+        self.work_ms = 0
+        self.failed = 0
+        self.failed_idx = []
+
+    def should_fail(self, msg):
+        """RECONSUME_LATER for idx % K == K-1 on its first delivery (reconsumeTimes 0)."""
+        if self.fail_every <= 0:
+            return False
+        try:
+            idx = msg.get_property("idx")
+            idx = idx.decode() if isinstance(idx, bytes) else idx
+            if idx is None or not idx.isdigit() or msg.reconsume_times:
+                return False
+            if int(idx) % self.fail_every != self.fail_every - 1:
+                return False
+            with self.lock:
+                self.failed += 1
+                self.failed_idx.append(int(idx))
+            if self.print_messages:
+                emit({"failed": int(idx), "msgId": msg.id, "queueId": msg.queue_id,
+                      "queueOffset": msg.queue_offset})
+            return True
+        except Exception:
+            with self.lock:
+                self.callback_errors += 1
+            return False
 
     def on_message(self, msg, client):
         try:
+            if self.work_ms > 0:
+                time.sleep(self.work_ms / 1000.0)
             def s(v):
                 return v.decode("utf-8", "replace") if isinstance(v, bytes) else v
             body = msg.body or b""
@@ -218,6 +251,8 @@ def run_consumer(a, client, ffi, expect, duration):
     model = ffi.MessageModel.BROADCASTING if a.model == "broadcasting" else ffi.MessageModel.CLUSTERING
     rec = Recorder(expect)
     rec.print_messages = a.print_messages
+    rec.fail_every = a.fail_every
+    rec.work_ms = a.work_ms
     c = client.PushConsumer(a.group, message_model=model)
     h = c._handle
     dll.SetPushConsumerLogLevel(h, log_level(ffi, a.log_level))
@@ -227,9 +262,20 @@ def run_consumer(a, client, ffi, expect, duration):
     c.set_thread_count(a.threads)
     c.set_message_batch_max_size(1)
 
-    def cb(m):
-        rec.on_message(m, client)
-    c.subscribe(a.topic, cb, expression=a.expr)
+    # Our own C callback instead of the binding's subscribe(): its wrapper re-raises the listener's exception
+    # inside the ctypes callback, so the status returned to the C++ library cannot be RECONSUME_LATER.
+    def on_c_message(consumer, msg_handle):
+        try:
+            m = client.RecvMessage(msg_handle)
+            if rec.should_fail(m):
+                return ffi._CConsumeStatus.RECONSUME_LATER.value
+            rec.on_message(m, client)
+        except Exception:
+            with rec.lock:
+                rec.callback_errors += 1
+        return ffi._CConsumeStatus.CONSUME_SUCCESS.value
+    ffi.dll.Subscribe(h, a.topic.encode(), a.expr.encode())
+    c._register_callback(on_c_message)
     t0 = time.time()
     try:
         c.start()
@@ -267,7 +313,7 @@ def run_consumer(a, client, ffi, expect, duration):
             "ids": list(rec.order),
             "idx": sorted(r["idx"] for r in rec.seen.values() if isinstance(r["idx"], int)),
             "perQueue": {}, "badBodies": rec.bad_body, "bigBodiesOk": rec.big_ok,
-            "callbackErrors": rec.callback_errors, "reconsumed": sum(1 for r in rec.seen.values()
+            "callbackErrors": rec.callback_errors, "failed": rec.failed, "failedIdx": sorted(rec.failed_idx), "reconsumed": sum(1 for r in rec.seen.values()
                                                                      if r["reconsumeTimes"]),
             "timedOut": timed_out, "expect": expect, "group": a.group, "topic": a.topic,
             "instance": a.instance, "model": a.model, "shutdownOk": shutdown_ok,
@@ -334,6 +380,9 @@ def parser():
         c.add_argument("--shutdown-timeout", type=float, default=20.0)
         c.add_argument("--print-messages", action="store_true", help="one {'msg':...} line per delivery")
         c.add_argument("--records", action="store_true", help="add every distinct record to the summary")
+        c.add_argument("--fail-every", type=int, default=0,
+                       help="RECONSUME_LATER once for every message with idx %% K == K-1 (0: never)")
+        c.add_argument("--work-ms", type=int, default=0, help="sleep this many ms per message in the listener")
     return ap
 
 

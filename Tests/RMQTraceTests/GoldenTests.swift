@@ -6,6 +6,8 @@ import Testing
 /// Zeek-style baselines: each capture in Fixtures/ has its recorded `.timeline.txt` and `.ndjson`. Any
 /// difference fails and is printed. `RMQ_RECORD_GOLDEN=1 swift test --filter GoldenTests` rewrites the
 /// captures from FixtureScenarios and the outputs from the decoder; read the new files before committing.
+/// The `cpp-*` captures were recorded from Apache's C++ client by scripts/record-fixtures (see Fixtures/README.md):
+/// only their goldens are rewritten here, never the captures.
 @Suite(.serialized) struct GoldenTests {
     static let root: URL = {
         var url = URL(fileURLWithPath: #filePath)
@@ -57,6 +59,22 @@ import Testing
         for (format, ext) in [(OutputFormat.text, "timeline.txt"), (.ndjson, "ndjson"), (.mermaid, "mmd"), (.html, "report.json")] {
             var actual = try Self.decode(name, format)
             if format == .html { actual = Self.reportData(actual) }
+            let goldenURL = Self.fixtures.appendingPathComponent("\(name).\(ext)")
+            if Self.recording { try actual.write(to: goldenURL, atomically: true, encoding: .utf8) }
+            let expected = (try? String(contentsOf: goldenURL, encoding: .utf8)) ?? "<missing \(goldenURL.path)>"
+            #expect(actual == expected, "Fixtures/\(name).\(ext): \(Self.firstDifference(expected, actual))")
+        }
+    }
+
+    /// Captures recorded from the C++ client against `rmq-trace broker` (scripts/record-fixtures); not built here.
+    static let recorded = ["cpp-single-consumer", "cpp-two-consumers", "cpp-broadcast", "cpp-retry", "cpp-restart", "cpp-killed"]
+
+    @Test(arguments: GoldenTests.recorded)
+    func recordedFixture(_ name: String) throws {
+        let pcapURL = Self.fixtures.appendingPathComponent("\(name).pcap")
+        #expect(FileManager.default.fileExists(atPath: pcapURL.path), "Fixtures/\(name).pcap is missing; scripts/record-fixtures records it")
+        for (format, ext) in [(OutputFormat.text, "timeline.txt"), (.ndjson, "ndjson"), (.mermaid, "mmd")] {
+            let actual = try Self.decode(name, format)
             let goldenURL = Self.fixtures.appendingPathComponent("\(name).\(ext)")
             if Self.recording { try actual.write(to: goldenURL, atomically: true, encoding: .utf8) }
             let expected = (try? String(contentsOf: goldenURL, encoding: .utf8)) ?? "<missing \(goldenURL.path)>"
