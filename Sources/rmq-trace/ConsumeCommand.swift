@@ -64,7 +64,7 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(help: "Stop once this many messages were consumed (in-flight ones are finished too).")
     var maxMessages: Int?
 
-    @Option(help: "Output: text (timeline and summary), ndjson (one JSON object per line) or summary (summary only).")
+    @Option(help: "Output: text (timeline and summary), ndjson (one JSON object per line), summary (summary only), mermaid (a sequence diagram) or html (a self-contained report; redirect it to a file).")
     var format: OutputFormat = .text
 
     @Flag(help: "Print every consumed message (topic, queue, offset, tags, keys, msgId, body).")
@@ -215,6 +215,9 @@ struct ConsumeCommand: AsyncParsableCommand {
                                           problems: problems, seconds: seconds)
         if format == .ndjson {
             out.lines([ConsumerSummaryJSON.line(clientID: consumer.clientID, group: self.group, statistics: stats, report: report, seconds: seconds)])
+        } else if format == .mermaid || format == .html {
+            // The diagram or page alone on standard output (a file to open); the report goes to stderr.
+            out.errLines(["== Consumer =="] + lines)
         } else {
             out.lines(["== Consumer =="] + lines)
         }
@@ -231,6 +234,11 @@ final class Output: Sendable {
         guard !ls.isEmpty else { return }
         let bytes = Array((ls.joined(separator: "\n") + "\n").utf8)
         lock.withLock { _ in Self.writeAll(1, bytes) }
+    }
+    func errLines(_ ls: [String]) {
+        guard !ls.isEmpty else { return }
+        let bytes = Array((ls.joined(separator: "\n") + "\n").utf8)
+        lock.withLock { _ in Self.writeAll(2, bytes) }
     }
     func err(_ s: String) {
         let bytes = Array((RequestLogObserverTime.clock(.now()) + " " + s + "\n").utf8)

@@ -133,7 +133,7 @@ struct DemoCommand: AsyncParsableCommand {
             lines += ConsumerSummary.lines(clientID: c2.clientID, group: groupName, statistics: s2, report: report2, problems: p2, seconds: seconds)
             let committed = broker.state.offsets.filter { $0.key.group == groupName && $0.key.topic == topic }.values.reduce(0, +)
             lines.append("demo: \(first + second) produced, \(tally.originals) distinct consumed, \(tally.retries) redelivered through %RETRY%\(groupName), \(tally.duplicates) duplicates; the broker holds \(committed) committed for \(topic)")
-            out.lines(lines)
+            if format == .mermaid || format == .html { out.errLines(lines) } else { out.lines(lines) }
         }
         await broker.shutdown()
         try? await group.shutdownGracefully()
