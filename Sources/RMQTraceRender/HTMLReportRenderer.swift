@@ -107,15 +107,9 @@ public struct HTMLReportRenderer: TraceRenderer, Sendable {
         }
         if code == RequestCode.getConsumerListByGroup, let a = f.annotation { marks.append((f.time.nanoseconds, a)) }
         guard exchanges.count < maxExchanges else { exchangesLeftOut += 1; return }
-        let requester: String, requesterRole: Role, server: String, serverRole: Role
-        if f.command.isResponse {
-            (requester, requesterRole, server, serverRole) = (f.destination, f.destinationRole, f.source, f.sourceRole)
-        } else {
-            (requester, requesterRole, server, serverRole) = (f.source, f.sourceRole, f.destination, f.destinationRole)
-        }
-        let client = f.client ?? requester
-        let from = participant(requesterRole == .client || requesterRole == .unknown ? client : requester, requesterRole)
-        let to = participant(serverRole == .client || serverRole == .unknown ? client : server, serverRole)
+        let ends = ExchangeEnds(f)
+        let from = participant(ends.requester, ends.requesterRole)
+        let to = participant(ends.answerer, ends.answererRole)
         let fields = Describe.requestFields(code: code, header: header, body: f.request?.body ?? f.body, extFields: nil)
         exchanges.append(Exchange(request: request, response: response, t0: t0.nanoseconds, t1: f.time.nanoseconds, from: from, to: to,
                                   code: code, label: RequestCode.name(code) + (fields.isEmpty ? "" : " " + fields), answer: answer, ok: ok,

@@ -80,18 +80,11 @@ public struct MermaidRenderer: TraceRenderer, Sendable {
     private mutating func add(frame f: FrameRecord, code: Int32, header: TypedHeader?, answer: String?, hold: Int64, oneway: Bool,
                               unanswered: Bool) {
         exchanges += 1
-        // The requester and the answerer of the exchange.
-        let requester: String, requesterRole: Role, server: String, serverRole: Role
-        if f.command.isResponse {
-            (requester, requesterRole, server, serverRole) = (f.destination, f.destinationRole, f.source, f.sourceRole)
-        } else {
-            (requester, requesterRole, server, serverRole) = (f.source, f.sourceRole, f.destination, f.destinationRole)
-        }
-        let client = f.client ?? requester
-        let from = participant(requesterRole == .client || requesterRole == .unknown ? client : requester, requesterRole)
-        let to = participant(serverRole == .client || serverRole == .unknown ? client : server, serverRole)
+        let ends = ExchangeEnds(f)
+        let from = participant(ends.requester, ends.requesterRole)
+        let to = participant(ends.answerer, ends.answererRole)
         // A note where a client's phase changes.
-        let phaseOwner = requesterRole == .client || requesterRole == .unknown ? from : to
+        let phaseOwner = ends.requesterIsClient ? from : to
         if lastPhase[phaseOwner] != f.phase, f.phase != .other, f.phase != .admin {
             lastPhase[phaseOwner] = f.phase
             items.append(.note(over: [phaseOwner], text: f.phase.rawValue))
@@ -192,4 +185,25 @@ public struct MermaidRenderer: TraceRenderer, Sendable {
         }
         return out
     }
+}
+
+/// The two ends of an exchange as the pictures name them: who asked and who answered, a client by its clientID.
+struct ExchangeEnds {
+    let requester: String
+    let requesterRole: Role
+    let answerer: String
+    let answererRole: Role
+
+    init(_ f: FrameRecord) {
+        let (req, reqRole, srv, srvRole) = f.command.isResponse
+            ? (f.destination, f.destinationRole, f.source, f.sourceRole)
+            : (f.source, f.sourceRole, f.destination, f.destinationRole)
+        let client = f.client ?? req
+        requester = reqRole == .client || reqRole == .unknown ? client : req
+        requesterRole = reqRole
+        answerer = srvRole == .client || srvRole == .unknown ? client : srv
+        answererRole = srvRole
+    }
+
+    var requesterIsClient: Bool { requesterRole == .client || requesterRole == .unknown }
 }
