@@ -23,6 +23,18 @@ public protocol CustomHeader: Sendable, Hashable, ConsumeFlowKeys {
     var extra: ExtFields { get set }
 }
 
+extension CustomHeader {
+    /// For a conforming type written by hand: decodes from the map the view builds.
+    public init(fields: ExtFieldsView) throws { try self.init(extFields: fields.extFields) }
+    /// For a conforming type written by hand: the declared fields sorted into Java HashMap order at each call.
+    public var extFields: ExtFields {
+        var e = ExtFields(JavaHashMapOrder.ordered(declaredFields))
+        for x in extra.entries { e.append(x.key, x.value) }
+        return e
+    }
+    public var displayFields: [(key: String, value: String)] { declaredFields }
+}
+
 /// The keys the consume-flow analysis follows, for any header that has them (nil otherwise): the topic, the
 /// consumer group, the producer group, the queue id and the client id a header names.
 public protocol ConsumeFlowKeys {
