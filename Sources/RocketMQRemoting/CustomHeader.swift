@@ -245,6 +245,19 @@ public struct HeaderFieldReader {
     /// `parseDecimal` over UTF-8 bytes.
     @inline(__always)
     static func parseDecimal<T: FixedWidthInteger & SignedInteger>(bytes: UnsafeRawBufferPointer, as: T.Type) -> T? {
+        // Fast path: unsigned digits too few to overflow (9 for Int32, 18 for Int64), no overflow checks.
+        let n = bytes.count
+        if n > 0 && n <= (T.bitWidth >= 64 ? 18 : 9) {
+            var v: T = 0
+            var i = 0
+            while i < n {
+                let d = bytes[i] &- 0x30
+                if d >= 10 { break }
+                v = v &* 10 &+ T(d)
+                i += 1
+            }
+            if i == n { return v }
+        }
         do {
             guard var i = bytes.indices.first else { return nil }
             let negative = bytes[i] == UInt8(ascii: "-")
