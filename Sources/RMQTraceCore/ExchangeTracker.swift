@@ -475,6 +475,7 @@ public struct ExchangeTracker: Sendable {
             ? Self.messageOffsets(cmd) : nil
         let bodyLength = cmd.bodyLength
         cmd.body = nil  // keep no reference into the stream buffer
+        cmd = cmd.detached()  // nor through the header bytes a decoded command's extFields view points into
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
                                  sourceRole: role(of: source), destinationRole: role(of: destination), command: cmd,
                                  frameSize: size, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request,

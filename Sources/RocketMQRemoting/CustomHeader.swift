@@ -23,6 +23,18 @@ public protocol CustomHeader: Sendable, Hashable, ConsumeFlowKeys {
     var extra: ExtFields { get set }
 }
 
+extension CustomHeader {
+    /// For a conforming type written by hand: decodes from the map the view builds.
+    public init(fields: ExtFieldsView) throws { try self.init(extFields: fields.extFields) }
+    /// For a conforming type written by hand: the declared fields sorted into Java HashMap order at each call.
+    public var extFields: ExtFields {
+        var e = ExtFields(JavaHashMapOrder.ordered(declaredFields))
+        for x in extra.entries { e.append(x.key, x.value) }
+        return e
+    }
+    public var displayFields: [(key: String, value: String)] { declaredFields }
+}
+
 /// The keys the consume-flow analysis follows, for any header that has them (nil otherwise): the topic, the
 /// consumer group, the producer group, the queue id and the client id a header names.
 public protocol ConsumeFlowKeys {
@@ -233,6 +245,19 @@ public struct HeaderFieldReader {
     /// `parseDecimal` over UTF-8 bytes.
     @inline(__always)
     static func parseDecimal<T: FixedWidthInteger & SignedInteger>(bytes: UnsafeRawBufferPointer, as: T.Type) -> T? {
+        // Fast path: unsigned digits too few to overflow (9 for Int32, 18 for Int64), no overflow checks.
+        let n = bytes.count
+        if n > 0 && n <= (T.bitWidth >= 64 ? 18 : 9) {
+            var v: T = 0
+            var i = 0
+            while i < n {
+                let d = bytes[i] &- 0x30
+                if d >= 10 { break }
+                v = v &* 10 &+ T(d)
+                i += 1
+            }
+            if i == n { return v }
+        }
         do {
             guard var i = bytes.indices.first else { return nil }
             let negative = bytes[i] == UInt8(ascii: "-")

@@ -104,12 +104,13 @@ enum JSONHeaderCodec {
                 } else if member == 7 {
                     bit = 64
                     cmd.jsonHasSerializeTypeCurrentRPC = true
-                    try c.skipValue(depth: 1, maxDepth: maxDepth)
+                    // Usually the string "JSON": scanned without building a value (same checks and errors).
+                    if c.peek() == UInt8(ascii: "\"") { _ = try c.scanString() } else { try c.skipValue(depth: 1, maxDepth: maxDepth) }
                 } else if member == 8 {
                     bit = 128
                     cmd.version = try readInt32(&c, "version")
                 } else {
-                    try c.skipValue(depth: 1, maxDepth: maxDepth)
+                    if c.peek() == UInt8(ascii: "\"") { _ = try c.scanString() } else { try c.skipValue(depth: 1, maxDepth: maxDepth) }
                 }
                 if bit != 0 {
                     if seen & bit != 0 {

@@ -121,7 +121,11 @@ public enum TypedHeader: Hashable, Sendable {
     /// The header of a request (or oneway) with this code, decoded from the lazy fields of a command (an
     /// absent map reads as empty, as Java reads a null extFields).
     public static func decodeRequest(code: Int32, fields: ExtFieldsView?) throws -> TypedHeader? {
-        guard let f = fields else { return try decodeRequest(code: code, fields: ExtFieldsView(ExtFields())) }
+        guard let f = fields else { return try decodeRequest(code: code, view: ExtFieldsView(ExtFields())) }
+        return try decodeRequest(code: code, view: f)
+    }
+
+    static func decodeRequest(code: Int32, view f: ExtFieldsView) throws -> TypedHeader? {
         switch code {
         case RequestCode.getRouteInfoByTopic: return .getRouteInfo(try .init(fields: f))
         case RequestCode.unregisterClient: return .unregisterClient(try .init(fields: f))
@@ -173,6 +177,10 @@ public enum TypedHeader: Hashable, Sendable {
     /// `decodeResponse` over the lazy fields of a command (nil: the response has no extFields, no header).
     public static func decodeResponse(requestCode: Int32, responseCode: Int32, fields: ExtFieldsView?) throws -> TypedHeader? {
         guard let f = fields else { return nil }
+        return try decodeResponse(requestCode: requestCode, responseCode: responseCode, view: f)
+    }
+
+    static func decodeResponse(requestCode: Int32, responseCode: Int32, view f: ExtFieldsView) throws -> TypedHeader? {
         let success = responseCode == ResponseCode.success
         switch requestCode {
         case RequestCode.pullMessage, RequestCode.litePullMessage:

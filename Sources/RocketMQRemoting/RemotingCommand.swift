@@ -197,12 +197,12 @@ public struct RemotingCommand: Hashable, Sendable {
     /// command; for a response, the header of the answer to a request with `requestCode` (nil without it).
     public func typedHeader(requestCode: Int32? = nil) throws -> TypedHeader? {
         if !isResponse {
-            if case .wire(let v) = storage { return try TypedHeader.decodeRequest(code: code, fields: v) }
+            if case .wire(let v) = storage { return try TypedHeader.decodeRequest(code: code, view: v) }
             return try TypedHeader.decodeRequest(code: code, fields: fields)
         }
         guard let requestCode else { return nil }
         if case .wire(let v) = storage {
-            return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, fields: v)
+            return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, view: v)
         }
         return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, fields: fields)
     }

@@ -327,6 +327,26 @@ import Testing
     }
 }
 
+/// A header written by hand still conforms: the new requirements have defaults.
+struct HandWrittenHeader: CustomHeader {
+    static let javaName = "HandWrittenHeader"
+    var topic: String
+    var extra = ExtFields()
+    init(extFields: ExtFields) throws {
+        topic = extFields["topic"] ?? ""
+        extra = ExtFields(extFields.entries.filter { $0.key != "topic" })
+    }
+    var declaredFields: [(key: String, value: String)] { [(key: "topic", value: topic)] }
+}
+
+extension CodecModelTests {
+    @Test func handWrittenHeadersKeepWorking() throws {
+        let h = try HandWrittenHeader(fields: ExtFieldsView(["x": "1", "topic": "T"]))
+        #expect(h.topic == "T" && h.extra == ["x": "1"] && h.extFields == ["topic": "T", "x": "1"])
+        #expect(h.displayFields.map(\.key) == ["topic"] && h.flowTopic == nil)
+    }
+}
+
 extension RemotingDecodingError.Reason {
     var isDecompression: Bool {
         if case .decompression = self { return true }
