@@ -44,7 +44,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
         public var pulls = 0
         public var messages = 0
         var owners: [String: (first: CaptureTime, last: CaptureTime, pulls: Int, frames: [Int])] = [:]
-        var lastCommitAdvance: CaptureTime?
+        var lastCommitAdvance: CaptureTime? {
+            didSet { uncommittedSince = nil }
+        }
+        /// The first delivery past the committed offset since it last advanced.
+        var uncommittedSince: CaptureTime?
         var commitFrame: Int?
         var stuckReported = false
         /// Per client: one past the last offset delivered to it.
@@ -634,7 +638,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     q.messages += n
                     q.deliveredOffset = max(q.deliveredOffset ?? 0, resp.nextBeginOffset)
                     q.deliveredTo[client] = max(q.deliveredTo[client] ?? 0, resp.nextBeginOffset)
-                    if let c = q.committedOffset, let since = q.lastCommitAdvance, !q.stuckReported,
+                    // The stall is timed from the first delivery past the committed offset since the last commit
+                    // advance: a queue nobody consumed for a while (between a shutdown and a restart) is not stuck.
+                    if let c = q.committedOffset, resp.nextBeginOffset > c, q.uncommittedSince == nil { q.uncommittedSince = frame.time }
+                    if let c = q.committedOffset, let since = q.uncommittedSince, !q.stuckReported,
                        resp.nextBeginOffset > c, frame.time.nanoseconds - since.nanoseconds > cfg.stuckCommitNanos {
                         q.stuckReported = true
                         stuck = Finding(severity: .warning,
@@ -825,6 +832,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 detail = .errorAnswer(request: request, response: response, responseName: e.responseName, count: e.count)
             case .noRoute(let topic):
                 detail = .noRoute(topic: topic, count: e.count)
+                // A topic that got its route later (auto-created by its first send) was only missing for a while.
+                if routes[topic] != nil, !topic.hasPrefix("%RETRY%"), !topic.hasPrefix("%DLQ%") {
+                    findings.append(Finding(severity: .info, detail: .noRouteAtFirst(topic: topic, count: e.count), frames: e.frames, time: e.time))
+                    continue
+                }
             case .acl(let failure, let request, let account, let resource):
                 detail = .aclDenied(failure: failure, request: request, account: account, resource: resource, count: e.count)
             }

@@ -69,6 +69,8 @@ public enum FindingDetail: Sendable, Hashable {
     case errorAnswer(request: Int32, response: Int32, responseName: String, count: Int)
     /// The name server had no route for a topic, counted.
     case noRoute(topic: String, count: Int)
+    /// No route at first, a route later (a topic auto-created by its first send).
+    case noRouteAtFirst(topic: String, count: Int)
     /// GET_CONSUMER_LIST_BY_GROUP answered with an error.
     case groupNotOnline(group: String, broker: String, response: String, remark: String?)
     /// A pull answered after the client's own timeout.
@@ -122,7 +124,7 @@ public enum FindingDetail: Sendable, Hashable {
         case .offsetBackwards: return "offset-backwards"
         case .uncommittedAtShutdown: return "uncommitted-at-shutdown"
         case .errorAnswer: return "error-answer"
-        case .noRoute: return "no-route"
+        case .noRoute, .noRouteAtFirst: return "no-route"
         case .groupNotOnline: return "group-not-online"
         case .longPollTimeout: return "long-poll-timeout"
         case .offsetStuck: return "offset-stuck"
@@ -181,6 +183,8 @@ public enum FindingDetail: Sendable, Hashable {
             return (retry ? "name server has no route for \(topic) yet (normal until the group's retry topic is created)"
                           : "name server has no route for topic \(topic) (TOPIC_NOT_EXIST): the consumer finds no queue to pull")
                 + ": \(Self.times(count))"
+        case .noRouteAtFirst(let topic, let count):
+            return "name server had no route for \(topic) at first (\(Self.times(count))), then one: the topic was created on first use (autoCreateTopicEnable), its early lookups failed"
         case .groupNotOnline(let group, let broker, let response, let remark):
             return "broker \(broker) knows no online consumer of group \(group) (\(response)\(remark.map { ": \($0)" } ?? "")): the client's heartbeat did not register the group"
         case .longPollTimeout(let group, let topic, let queueId, let latency, let timeout):
