@@ -17,7 +17,8 @@
 # Environment: FRAMES (2000000), CONNECTIONS (8), SIZE_MIB (1100), BENCH_DIR (/tmp/rmq-bench), SEED (1),
 # TSHARK_SIZE_MIB (200: tshark is timed on the first N MiB of each capture and its time scaled to the whole
 # file, which favours tshark: it slows down as a file grows; 0 = whole files), MEM_CHECK (0), SKIP_TSHARK (0),
-# SKIP_ALLOCS (0), CPU (1: the core every timed tool is pinned to), SKIP_BUILD (0).
+# SKIP_ALLOCS (0), CPU (1: the core every timed tool is pinned to), SKIP_BUILD (0), RMQ_BIN (another rmq-trace
+# binary to time, e.g. an older build for a before/after comparison).
 #
 # Goals (the issue): small capture: summary >= 30x tshark's frames/s; large capture: summary >= 1000 MB/s;
 # text and ndjson >= half the summary's speed; peak RSS < 100 MB. MB = 10^6 bytes. Files are read from the
@@ -65,7 +66,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
     (cd "$ROOT/Benchmarks/DecodeBench" && flock "$LOCK" swift build -c release --product gen-capture >"$BENCH_DIR/build-gen.log" 2>&1) \
         || { cat "$BENCH_DIR/build-gen.log" >&2; exit 1; }
 fi
-RMQ=$(cd "$ROOT" && flock "$LOCK" swift build -c release --show-bin-path)/rmq-trace
+RMQ=${RMQ_BIN:-$(cd "$ROOT" && flock "$LOCK" swift build -c release --show-bin-path)/rmq-trace}
 GEN=$(cd "$ROOT/Benchmarks/DecodeBench" && flock "$LOCK" swift build -c release --show-bin-path)/gen-capture
 
 MALLOC_SO=""

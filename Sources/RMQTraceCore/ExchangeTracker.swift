@@ -83,6 +83,17 @@ public struct ExchangeTracker: Sendable {
             serverName = observed.server.description
         }
 
+        /// Adds a request awaiting its answer; at `limit`, the oldest waiting one is dropped first and returned.
+        mutating func addPending(_ key: PendingKey, _ p: Pending, limit: Int) -> Pending? {
+            var evicted: Pending? = nil
+            if pending.count >= limit, let oldest = pending.min(by: { $0.value.frame.index < $1.value.frame.index }) {
+                pending.removeValue(forKey: oldest.key)
+                evicted = oldest.value
+            }
+            pending[key] = p
+            return evicted
+        }
+
         func names(_ direction: FrameDirection) -> Ends {
             direction == .toServer
                 ? Ends(source: clientName, destination: serverName, sourceSlot: clientSlot, destinationSlot: serverSlot, sourceIsClient: true)
@@ -405,6 +416,10 @@ public struct ExchangeTracker: Sendable {
             statistics.orphanResponses += 1
             return nil
         }
+        return Self.reference(p)
+    }
+
+    static func reference(_ p: Pending) -> RequestRef {
         var ref = RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
                              body: p.frame.body)
         ref.account = p.frame.account
@@ -443,12 +458,17 @@ public struct ExchangeTracker: Sendable {
         do {
             let (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
                 paired = true
-                if mayHold, connections[id]?.pending[PendingKey(requesterIsClient: requesterIsClient, opaque: head.opaque)] == nil {
+                // One lookup: taken when there, held (or counted as an orphan) when not.
+                if let p = connections[id]?.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: head.opaque)) {
+                    request = Self.reference(p)
+                    return request?.code
+                }
+                if mayHold {
                     unmatched = true
                     return nil
                 }
-                request = pairedRequest(connection: id, requesterIsClient: requesterIsClient, opaque: head.opaque)
-                return request?.code
+                statistics.orphanResponses += 1
+                return nil
             }
             if unmatched { return .unmatchedResponse(opaque: head.opaque) }
             // decodeTyped pairs every response through the closure; the map itself is not read in this mode.
@@ -505,15 +525,11 @@ public struct ExchangeTracker: Sendable {
             statistics.byRequestCode[cmd.code, default: .init()].oneways += 1
         } else {
             statistics.byRequestCode[cmd.code, default: .init()].requests += 1
-            if let pendingCount = connections[id]?.pending.count {
-                // Mutated in place: a copy of the connection would copy its pending table per request.
-                if pendingCount >= configuration.maxPendingPerConnection,
-                   let oldest = connections[id]?.pending.min(by: { $0.value.frame.index < $1.value.frame.index }) {
-                    connections[id]?.pending.removeValue(forKey: oldest.key)
-                    statistics.byRequestCode[oldest.value.frame.command.code, default: .init()].unanswered += 1
-                    events.append(.unanswered(oldest.value.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))"))
-                }
-                connections[id]?.pending[PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque)] = Pending(frame: record)
+            // In place, in one lookup: a copy of the connection would copy its pending table per request.
+            if let evicted = connections[id]?.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque),
+                                                         Pending(frame: record), limit: configuration.maxPendingPerConnection) {
+                statistics.byRequestCode[evicted.frame.command.code, default: .init()].unanswered += 1
+                events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))"))
             }
         }
         if configuration.emitFrameEvents { events.append(.frame(record)) }
