@@ -17,7 +17,9 @@
 # Environment: FRAMES (2000000), CONNECTIONS (8), SIZE_MIB (1100), BENCH_DIR (/tmp/rmq-bench), SEED (1),
 # TSHARK_SIZE_MIB (200: tshark is timed on the first N MiB of each capture and its time scaled to the whole
 # file, which favours tshark: it slows down as a file grows; 0 = whole files), MEM_CHECK (0), SKIP_TSHARK (0),
-# SKIP_ALLOCS (0), CPU (1: the core every timed tool is pinned to), SKIP_BUILD (0), RMQ_BIN (another rmq-trace
+# SKIP_ALLOCS (0), CPU (1: the core every timed tool is pinned to), SKIP_BUILD (0), QUIET_WAIT (180: the longest
+# wait, in seconds, for the build lock to be free before a timed run; runs that had to go ahead while a build held
+# it are listed at the end), RMQ_BIN (another rmq-trace
 # binary to time, e.g. an older build for a before/after comparison).
 #
 # Goals (the issue): small capture: summary >= 30x tshark's frames/s; large capture: summary >= 1000 MB/s;
@@ -25,7 +27,7 @@
 # page cache (warmed first). Builds take /tmp/rmq-swift.lock; no timed run starts while anyone holds it.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=${BENCH_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
 FRAMES=${FRAMES:-2000000}
 CONNECTIONS=${CONNECTIONS:-8}
 SIZE_MIB=${SIZE_MIB:-1100}
@@ -37,6 +39,7 @@ SKIP_TSHARK=${SKIP_TSHARK:-0}
 SKIP_ALLOCS=${SKIP_ALLOCS:-0}
 SKIP_BUILD=${SKIP_BUILD:-0}
 CPU=${CPU:-1}
+QUIET_WAIT=${QUIET_WAIT:-180}
 LOCK=/tmp/rmq-swift.lock
 
 mkdir -p "$BENCH_DIR"
@@ -67,7 +70,7 @@ if [ "$SKIP_BUILD" != 1 ]; then
         || { cat "$BENCH_DIR/build-gen.log" >&2; exit 1; }
 fi
 RMQ=${RMQ_BIN:-$(cd "$ROOT" && flock "$LOCK" swift build -c release --show-bin-path)/rmq-trace}
-GEN=$(cd "$ROOT/Benchmarks/DecodeBench" && flock "$LOCK" swift build -c release --show-bin-path)/gen-capture
+GEN=${GEN_BIN:-$(cd "$ROOT/Benchmarks/DecodeBench" && flock "$LOCK" swift build -c release --show-bin-path)/gen-capture}
 
 MALLOC_SO=""
 if [ "$SKIP_ALLOCS" != 1 ] && command -v cc >/dev/null; then
@@ -77,9 +80,15 @@ if [ "$SKIP_ALLOCS" != 1 ] && command -v cc >/dev/null; then
     fi
 fi
 
-# Waits until nobody holds the build lock, so that no build disturbs a timed run.
+# Waits until nobody holds the build lock, so that no build disturbs a timed run; on a machine whose lock is
+# never free (other builds queued all the time) it gives up after QUIET_WAIT seconds and the run is marked.
+DISTURBED=()
 quiet() {
-    while ! flock -n "$LOCK" true; do sleep 2; done
+    local waited=0
+    while ! flock -n "$LOCK" true; do
+        sleep 2; waited=$((waited + 2))
+        if [ "$waited" -ge "$QUIET_WAIT" ]; then QUIET_TIMED_OUT=1; return; fi
+    done
 }
 
 # gen FILE PARAMS GEN-ARGS...: generates FILE unless it exists from the same parameters.
@@ -100,6 +109,7 @@ gen() {
 measure() {
     local out=$1 log=$2; shift 2
     local tries=0
+    QUIET_TIMED_OUT=0
     while :; do
         quiet
         if ! "${PIN[@]}" /usr/bin/time -v -o "$log.time" "$@" > "$out" 2> "$log.err"; then
@@ -109,7 +119,10 @@ measure() {
             fi
         fi
         tries=$((tries + 1))
-        if flock -n "$LOCK" true || [ $tries -ge 3 ]; then break; fi
+        if flock -n "$LOCK" true; then break; fi
+        if [ $tries -ge 3 ] || [ "$QUIET_TIMED_OUT" = 1 ]; then
+            DISTURBED+=("$(basename "$log")"); break
+        fi
         echo "  (a build ran during the measurement; again)" >&2
     done
     local wall
@@ -229,6 +242,11 @@ CPU_NAME=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 echo
 echo "rmq-trace decode benchmark: $(nproc) cores ($CPU_NAME), pinned: ${PIN[*]:-no}, page cache warm"
 for l in "${REPORT[@]}"; do echo "$l"; done
+
+if [ ${#DISTURBED[@]} -gt 0 ]; then
+    echo
+    echo "measured while another build held $LOCK (other agents' builds; timings may be low): ${DISTURBED[*]}"
+fi
 
 SMALL_FPS=$(fps "$small_FRAMES" "$small_S")
 LARGE_MBPS=$(mbps "$large_BYTES" "$large_S")
