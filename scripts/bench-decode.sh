@@ -135,7 +135,7 @@ mbps() { awk -v b="$1" -v s="$2" 'BEGIN { printf "%.1f", b / 1e6 / s }'; }
 fps() { awk -v f="$1" -v s="$2" 'BEGIN { printf "%.0f", f / s }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k * 1024 / 1e6 }'; }
 yesno() { awk "BEGIN { print ($1) ? \"yes\" : \"NO\" }"; }
-row() { printf "%-40s %9s %10s %12s %9s %11s\n" "$@"; }
+row() { printf "%-50s %9s %10s %12s %9s %11s\n" "$@"; }
 
 PEAK_KB=0
 peak() { if [ "$1" -gt "$PEAK_KB" ]; then PEAK_KB=$1; fi; }
