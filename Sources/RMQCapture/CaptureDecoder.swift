@@ -23,9 +23,39 @@ public struct CaptureDecoder: Sendable {
 
     struct Connection: Sendable {
         var observed: ObservedConnection
-        var framers: [Endpoint: StreamFramer] = [:]
+        /// One framer per direction, created with the direction's first event.
+        var toServer: StreamFramer?
+        var toClient: StreamFramer?
 
         func direction(from source: Endpoint) -> FrameDirection { source == observed.client ? .toServer : .toClient }
+
+        /// `event` through its direction's framer, in place (no copy of the framer's buffer). Returns the direction.
+        mutating func receive(_ event: ReassemblyEvent, from source: Endpoint, configuration: Configuration,
+                              into out: inout [StreamFramer.Output]) -> FrameDirection {
+            let direction = direction(from: source)
+            if direction == .toServer {
+                if toServer == nil { toServer = Self.framer(configuration) }
+                toServer!.receive(event, into: &out)
+            } else {
+                if toClient == nil { toClient = Self.framer(configuration) }
+                toClient!.receive(event, into: &out)
+            }
+            return direction
+        }
+
+        static func framer(_ configuration: Configuration) -> StreamFramer {
+            var f = StreamFramer(maxFrameLength: configuration.maxFrameLength)
+            f.deferDecoding = configuration.rawFrames
+            return f
+        }
+
+        /// The framers with the endpoint that sends into each.
+        var framers: [(source: Endpoint, framer: StreamFramer)] {
+            var list: [(source: Endpoint, framer: StreamFramer)] = []
+            if let toServer { list.append((observed.client, toServer)) }
+            if let toClient { list.append((observed.server, toClient)) }
+            return list
+        }
     }
 
     public let configuration: Configuration
@@ -87,18 +117,10 @@ public struct CaptureDecoder: Sendable {
     }
 
     private mutating func stream(id: Int, source: Endpoint, event: ReassemblyEvent, into events: inout [ObservedEvent]) {
-        // The framer leaves the table while it works, so that its buffer is uniquely referenced: no
-        // copy-on-write of the buffered bytes, nor of the connection's tables, per segment.
-        guard let direction = connections[id]?.direction(from: source) else { return }
-        if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.count) }
-        var framer = connections[id]?.framers.removeValue(forKey: source) ?? {
-            var f = StreamFramer(maxFrameLength: configuration.maxFrameLength)
-            f.deferDecoding = configuration.rawFrames
-            return f
-        }()
+        // The framer works in place in the table (one lookup, no copy-on-write of its buffered bytes).
         framerOutput.removeAll(keepingCapacity: true)
-        framer.receive(event, into: &framerOutput)
-        connections[id]?.framers[source] = framer
+        guard let direction = connections[id]?.receive(event, from: source, configuration: configuration, into: &framerOutput) else { return }
+        if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.count) }
         if framerOutput.isEmpty { return }
         emit(framerOutput, connection: id, direction: direction, into: &events)
     }
@@ -120,7 +142,7 @@ public struct CaptureDecoder: Sendable {
 
     private mutating func close(_ id: Int, reason: String, time: CaptureTime, into events: inout [ObservedEvent]) {
         guard let conn = connections.removeValue(forKey: id) else { return }
-        for (source, var framer) in conn.framers.sorted(by: { $0.key.description < $1.key.description }) {
+        for (source, var framer) in conn.framers.sorted(by: { $0.source.description < $1.source.description }) {
             framerOutput.removeAll(keepingCapacity: true)
             framer.finish(time: time, into: &framerOutput)
             emit(framerOutput, connection: id, direction: conn.direction(from: source), into: &events)

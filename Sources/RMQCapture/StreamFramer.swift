@@ -67,6 +67,9 @@ public struct StreamFramer: Sendable {
                 }
                 if slice.isEmpty { return }
             }
+            // Emptied by the last frame: start over at index 0 now, when the frames handed out then (slices of
+            // this storage) are gone, so that the storage is reused rather than reallocated.
+            if buffer.readableBytes == 0 { buffer.clear() }
             buffer.writeBytes(slice)
             drain(time: time, into: &out)
         case .gap(let count, let streamOffset, let time):
@@ -144,9 +147,9 @@ public struct StreamFramer: Sendable {
     private mutating func consume(_ n: Int) {
         buffer.moveReaderIndex(forwardBy: n)
         offset += UInt64(n)
-        if buffer.readableBytes == 0 {
-            buffer.clear()
-        } else if buffer.readerIndex > 1 << 16 {
+        // An emptied buffer is cleared when the next bytes come (see `receive`): clearing it now, while the frame
+        // just cut is a slice of it, would allocate new storage per frame.
+        if buffer.readableBytes > 0 && buffer.readerIndex > 1 << 16 {
             buffer.discardReadBytes()
         }
     }

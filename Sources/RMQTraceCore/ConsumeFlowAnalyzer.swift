@@ -262,25 +262,45 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
+    /// Whether `phase(requestCode:topic:)` reads the topic (send codes: a retry topic makes them retries).
+    static func phaseNeedsTopic(_ code: Int32) -> Bool {
+        switch code {
+        case RequestCode.sendMessage, RequestCode.sendMessageV2, RequestCode.sendBatchMessage, RequestCode.sendReplyMessage,
+             RequestCode.sendReplyMessageV2:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// The topic a header names (the protocol accessor every header declares).
     public static func topic(of header: TypedHeader?) -> String? { header?.topic }
 
     /// The group a header names: the consumer group, else the producer group.
     public static func group(of header: TypedHeader?) -> String? { header?.group }
 
-    private func brokerLabel(_ address: String) -> String { brokerNameByAddress[address] ?? address }
+    private func brokerLabel(_ address: String) -> String {
+        brokerNameByAddress.isEmpty ? address : brokerNameByAddress[address] ?? address
+    }
 
 
     private mutating func withQueue(group: String, topic: String, brokerAddress: String, queueId: Int32,
                                     _ body: (inout QueueProgress) -> Void) {
-        let broker = brokerLabel(brokerAddress)
-        let key = QueueKey(group: group, topic: topic, broker: broker, queueId: queueId)
+        withQueue(QueueKey(group: group, topic: topic, broker: brokerLabel(brokerAddress), queueId: queueId), body)
+    }
+
+    /// The queue's progress, created when new (unless `maxTracked` queues are tracked already: then counted in
+    /// `untracked` and `body` is not called). Returns whether `body` ran.
+    @discardableResult
+    private mutating func withQueue(_ key: QueueKey, _ body: (inout QueueProgress) -> Void) -> Bool {
         if progress.count >= configuration.maxTracked && progress[key] == nil {
             untracked += 1
-            return
+            return false
         }
         // In place: a copy of the entry would copy its owners table on every pull.
-        body(&progress[key, default: QueueProgress(group: group, ref: QueueRef(topic: topic, broker: broker, queueId: queueId), firstSeen: lastTime)])
+        body(&progress[key, default: QueueProgress(group: key.group, ref: QueueRef(topic: key.topic, broker: key.broker, queueId: key.queueId),
+                                                   firstSeen: lastTime)])
+        return true
     }
 
     private func frames(_ f: [Int]) -> [Int] { Array(f.prefix(configuration.maxFramesPerFinding)) }
@@ -321,7 +341,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         lastTime = max(lastTime ?? frame.time, frame.time)
         let requestCode = frame.requestCode ?? cmd.code
         let header = frame.requestHeader
-        frame.phase = Self.phase(requestCode: requestCode, topic: Self.topic(of: header))
+        frame.phase = Self.phase(requestCode: requestCode, topic: Self.phaseNeedsTopic(requestCode) ? Self.topic(of: header) : nil)
 
         // Which endpoint is the client of this exchange.
         let clientEndpoint: String
@@ -346,10 +366,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
             if case .unregisterClient(let h)? = frame.header { learnClient(h.clientID, endpoint: clientEndpoint) }
         }
-        frame.client = clientLabel(clientEndpoint)
+        let knownID = clientIdByEndpoint.isEmpty ? nil : clientIdByEndpoint[clientEndpoint]
+        frame.client = knownID ?? clientEndpoint
         let client = frame.client ?? clientEndpoint
-        if !pendingVanish.isEmpty { settleVanished(seen: clientIdByEndpoint[clientEndpoint], now: frame.time, findings: &findings) }
-        if let id = clientIdByEndpoint[clientEndpoint], serverEndpoint != clientEndpoint,
+        if !pendingVanish.isEmpty { settleVanished(seen: knownID, now: frame.time, findings: &findings) }
+        if let id = knownID, serverEndpoint != clientEndpoint,
            frame.sourceRole == .broker || frame.destinationRole == .broker, clientOfConnection[frame.connection] == nil {
             clientOfConnection[frame.connection] = id
         }
@@ -418,8 +439,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
             var handOver: Finding? = nil
             var unattended: Finding? = nil
             let broadcast = messageModel[h.consumerGroup] == "BROADCASTING"
+            var committed: Finding? = nil
             let cfg = configuration
-            withQueue(group: h.consumerGroup, topic: h.topic, brokerAddress: server, queueId: h.queueId) { q in
+            let key = QueueKey(group: h.consumerGroup, topic: h.topic, broker: brokerLabel(server), queueId: h.queueId)
+            let tracked = withQueue(key) { q in
                 // Nobody pulling while messages wait.
                 if q.pullsInFlight == 0, let since = q.idleSince, let lag = q.lag, lag > 0, !q.idleReported,
                    frame.time.nanoseconds - since.nanoseconds > cfg.unattendedNanos {
@@ -450,24 +473,26 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 q.pulls += 1
                 q.lastPullTime = frame.time
                 q.owner = client
-                var o = q.owners[client] ?? (frame.time, frame.time, 0, [])
-                o.last = frame.time
-                o.pulls += 1
-                if o.frames.count < 3 { o.frames.append(frame.index) }
-                q.owners[client] = o
+                // In place (one lookup, no copy of the entry's frames).
+                let frameIndex = frame.index, time = frame.time
+                Self.notePull(&q.owners[client, default: (time, time, 0, [])], time: time, frame: frameIndex)
+                // The commit the pull carries, on the same entry (as a separate UPDATE_CONSUMER_OFFSET would be).
+                if h.sysFlag.contains(.commitOffset) {
+                    committed = Self.commit(&q, group: h.consumerGroup, offset: h.commitOffset, frame: frame, client: client)
+                }
             }
             if let unattended { findings.append(unattended) }
             // A hand-over is confirmed when the previous owner does not come back to the queue (if it does, the
             // two pull it at once: a double ownership, reported as such).
-            let key = QueueKey(group: h.consumerGroup, topic: h.topic, broker: brokerLabel(server), queueId: h.queueId)
-            if let pending = pendingHandOvers[key], pending.previous == client { pendingHandOvers[key] = nil }
+            if !pendingHandOvers.isEmpty, let pending = pendingHandOvers[key], pending.previous == client { pendingHandOvers[key] = nil }
             if let handOver, case .redelivered(_, _, let previous, _, _, _) = handOver.detail, pendingHandOvers[key] == nil {
                 pendingHandOvers[key] = (handOver, previous)
                 if !handOverOrder.contains(key) { handOverOrder.append(key) }
             }
             if h.sysFlag.contains(.commitOffset) {
-                commit(group: h.consumerGroup, topic: h.topic, broker: server, queueId: h.queueId, offset: h.commitOffset,
-                       frame: frame, client: client, findings: &findings)
+                // An untracked queue is counted once for the pull and once for its commit, as two lookups would.
+                if !tracked { untracked += 1 }
+                if let committed { findings.append(committed) }
             }
         case .ackMessage(let h)?:
             ack(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.offset, frame: frame)
@@ -489,24 +514,37 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                  frame: FrameRecord, client: String, findings: inout [Finding]) {
         var finding: Finding? = nil
         withQueue(group: group, topic: topic, brokerAddress: broker, queueId: queueId) { q in
-            q.lastCommitTime = frame.time
-            if let prev = q.committedOffset {
-                if offset < prev {
-                    q.rewound = true
-                    finding = Finding(severity: .warning,
-                                      detail: .offsetBackwards(group: group, queue: q.ref, from: prev, to: offset, client: client),
-                                      frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
-                } else if offset > prev {
-                    q.lastCommitAdvance = frame.time
-                }
-            } else {
-                q.lastCommitAdvance = frame.time
-            }
-            q.committedOffset = offset
-            q.commitFrame = frame.index
-            q.sampleLag()
+            finding = Self.commit(&q, group: group, offset: offset, frame: frame, client: client)
         }
         if let finding { findings.append(finding) }
+    }
+
+    /// A committed offset on a queue's entry; a finding when it went backwards.
+    private static func commit(_ q: inout QueueProgress, group: String, offset: Int64, frame: FrameRecord, client: String) -> Finding? {
+        var finding: Finding? = nil
+        q.lastCommitTime = frame.time
+        if let prev = q.committedOffset {
+            if offset < prev {
+                q.rewound = true
+                finding = Finding(severity: .warning,
+                                  detail: .offsetBackwards(group: group, queue: q.ref, from: prev, to: offset, client: client),
+                                  frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
+            } else if offset > prev {
+                q.lastCommitAdvance = frame.time
+            }
+        } else {
+            q.lastCommitAdvance = frame.time
+        }
+        q.committedOffset = offset
+        q.commitFrame = frame.index
+        q.sampleLag()
+        return finding
+    }
+
+    private static func notePull(_ o: inout (first: CaptureTime, last: CaptureTime, pulls: Int, frames: [Int]), time: CaptureTime, frame: Int) {
+        o.last = time
+        o.pulls += 1
+        if o.frames.count < 3 { o.frames.append(frame) }
     }
 
     private mutating func uncommittedAtShutdown(group: String, client: String, frame: FrameRecord, findings: inout [Finding]) {

@@ -73,6 +73,9 @@ public struct ExchangeTracker: Sendable {
         /// Senders whose stream lost bytes (their answers may be among them).
         var lostFrom: Set<String> = []
         var pending: [PendingKey: Pending] = [:]
+        /// The ends' slots in the role table (no String hashed per frame).
+        var clientSlot = 0
+        var serverSlot = 0
 
         init(_ observed: ObservedConnection) {
             self.observed = observed
@@ -80,18 +83,42 @@ public struct ExchangeTracker: Sendable {
             serverName = observed.server.description
         }
 
-        func names(_ direction: FrameDirection) -> (source: String, destination: String) {
-            direction == .toServer ? (clientName, serverName) : (serverName, clientName)
+        /// Adds a request awaiting its answer; at `limit`, the oldest waiting one is dropped first and returned.
+        mutating func addPending(_ key: PendingKey, _ p: Pending, limit: Int) -> Pending? {
+            var evicted: Pending? = nil
+            if pending.count >= limit, let oldest = pending.min(by: { $0.value.frame.index < $1.value.frame.index }) {
+                pending.removeValue(forKey: oldest.key)
+                evicted = oldest.value
+            }
+            pending[key] = p
+            return evicted
+        }
+
+        func names(_ direction: FrameDirection) -> Ends {
+            direction == .toServer
+                ? Ends(source: clientName, destination: serverName, sourceSlot: clientSlot, destinationSlot: serverSlot, sourceIsClient: true)
+                : Ends(source: serverName, destination: clientName, sourceSlot: serverSlot, destinationSlot: clientSlot, sourceIsClient: false)
         }
     }
+    /// The ends of a frame: names, role-table slots, and which one is the connection's client side.
+    struct Ends {
+        var source: String
+        var destination: String
+        var sourceSlot: Int
+        var destinationSlot: Int
+        var sourceIsClient: Bool
+    }
+    /// A request awaiting its answer on one connection: which end asked (client or server side) and the opaque.
     struct PendingKey: Hashable, Sendable {
-        var requester: String
+        var requesterIsClient: Bool
         var opaque: Int32
     }
 
     public let configuration: TrackerConfiguration
     private var connections: [Int: Connection] = [:]
-    private var roles: [String: Role] = [:]
+    /// Roles by endpoint: a slot per endpoint name, the role (nil: never set) per slot.
+    private var endpointSlots: [String: Int] = [:]
+    private var slotRoles: [Role?] = []
     public private(set) var analyzer: ConsumeFlowAnalyzer
     /// Mutable so that a source can count what only it sees (packets, segments, payload bytes).
     public var statistics = TraceStatistics()
@@ -125,18 +152,16 @@ public struct ExchangeTracker: Sendable {
             guard let names = connections[f.connection]?.names(f.direction) else { return }
             if mayHold { releaseExpired(connection: f.connection, now: f.time, into: &events) }
             if mayHold, f.command.isResponse,
-               connections[f.connection]?.pending[PendingKey(requester: names.destination, opaque: f.command.opaque)] == nil {
+               connections[f.connection]?.pending[PendingKey(requesterIsClient: !names.sourceIsClient, opaque: f.command.opaque)] == nil {
                 hold(event, connection: f.connection, requester: names.destination, opaque: f.command.opaque, time: f.time, into: &events)
                 return
             }
-            frame(f.command, size: f.size, time: f.time, connection: f.connection, source: names.source,
-                  destination: names.destination, into: &events)
+            frame(f.command, size: f.size, time: f.time, connection: f.connection, ends: names, into: &events)
             if !f.command.isResponse { releaseMatching(connection: f.connection, requester: names.source, opaque: f.command.opaque, into: &events) }
         case .rawFrame(let id, let direction, let time, let bytes, let offset):
             guard let names = connections[id]?.names(direction) else { return }
             if mayHold { releaseExpired(connection: id, now: time, into: &events) }
-            let outcome = rawFrame(bytes, time: time, streamOffset: offset, connection: id, source: names.source,
-                                   destination: names.destination, mayHold: mayHold, into: &events)
+            let outcome = rawFrame(bytes, time: time, streamOffset: offset, connection: id, ends: names, mayHold: mayHold, into: &events)
             switch outcome {
             case .unmatchedResponse(let opaque):
                 hold(event, connection: id, requester: names.destination, opaque: opaque, time: time, into: &events)
@@ -173,14 +198,14 @@ public struct ExchangeTracker: Sendable {
 
     /// A request arrived: a response held for it is paired now.
     private mutating func releaseMatching(connection id: Int, requester: String, opaque: Int32, into events: inout [TraceEvent]) {
-        guard let list = held[id], let i = list.firstIndex(where: { $0.requester == requester && $0.opaque == opaque }) else { return }
+        guard !held.isEmpty, let list = held[id], let i = list.firstIndex(where: { $0.requester == requester && $0.opaque == opaque }) else { return }
         let h = held[id]!.remove(at: i)
         observe(h.event, mayHold: false, into: &events)
     }
 
     /// Responses held longer than the window go on unpaired.
     private mutating func releaseExpired(connection id: Int, now: CaptureTime, into events: inout [TraceEvent]) {
-        guard let first = held[id]?.first, now.nanoseconds - first.time.nanoseconds > configuration.holdUnmatchedNanos else { return }
+        guard !held.isEmpty, let first = held[id]?.first, now.nanoseconds - first.time.nanoseconds > configuration.holdUnmatchedNanos else { return }
         while let h = held[id]?.first, now.nanoseconds - h.time.nanoseconds > configuration.holdUnmatchedNanos {
             held[id]!.removeFirst()
             observe(h.event, mayHold: false, into: &events)
@@ -210,13 +235,16 @@ public struct ExchangeTracker: Sendable {
     }
 
     private mutating func open(_ c: ObservedConnection, into events: inout [TraceEvent]) {
-        connections[c.id] = Connection(c)
+        var conn = Connection(c)
+        conn.clientSlot = slot(conn.clientName)
+        conn.serverSlot = slot(conn.serverName)
+        connections[c.id] = conn
         statistics.connections += 1
         if statistics.firstTime == nil { statistics.firstTime = c.time }
         analyzer.connectionOpened(c.id)
         if let role = c.serverRole {
-            roles[c.server.description] = role
-            if roles[c.client.description] == nil { roles[c.client.description] = .client }
+            slotRoles[conn.serverSlot] = role
+            if slotRoles[conn.clientSlot] == nil { slotRoles[conn.clientSlot] = .client }
         } else if c.orientationKnown {
             assignByPort(server: c.server, client: c.client)
         } else {
@@ -263,13 +291,14 @@ public struct ExchangeTracker: Sendable {
 
     private mutating func assignByPort(server: Endpoint, client: Endpoint?) {
         let role = portRole(server.port) ?? .unknown
-        if role != .unknown { roles[server.description] = role }
-        if let client, roles[client.description] == nil, role != .unknown { roles[client.description] = .client }
+        if role != .unknown { slotRoles[slot(server.description)] = role }
+        if let client, role != .unknown { let c = slot(client.description); if slotRoles[c] == nil { slotRoles[c] = .client } }
     }
 
     private mutating func assignByPort(_ a: Endpoint, _ b: Endpoint) {
-        if let r = portRole(a.port) { roles[a.description] = r; if roles[b.description] == nil { roles[b.description] = .client } }
-        if let r = portRole(b.port) { roles[b.description] = r; if roles[a.description] == nil { roles[a.description] = .client } }
+        let sa = slot(a.description), sb = slot(b.description)
+        if let r = portRole(a.port) { slotRoles[sa] = r; if slotRoles[sb] == nil { slotRoles[sb] = .client } }
+        if let r = portRole(b.port) { slotRoles[sb] = r; if slotRoles[sa] == nil { slotRoles[sa] = .client } }
     }
 
     private func portRole(_ port: UInt16) -> Role? {
@@ -279,13 +308,13 @@ public struct ExchangeTracker: Sendable {
     }
 
     /// Learns roles from what a request is (for unusual ports).
-    private mutating func learnRoles(requestCode code: Int32, source: String, destination: String) {
-        func set(_ e: String, _ r: Role) { if roles[e] == nil || roles[e] == .unknown { roles[e] = r } }
+    private mutating func learnRoles(requestCode code: Int32, source: Int, destination: Int) {
+        func set(_ e: Int, _ r: Role) { if slotRoles[e] == nil || slotRoles[e] == .unknown { slotRoles[e] = r } }
         switch code {
         case RequestCode.getRouteInfoByTopic, RequestCode.getBrokerClusterInfo:
             set(destination, .nameServer); set(source, .client)
         case RequestCode.registerBroker, RequestCode.unregisterBroker:
-            set(destination, .nameServer); roles[source] = .broker
+            set(destination, .nameServer); slotRoles[source] = .broker
         case RequestCode.notifyConsumerIdsChanged, RequestCode.resetConsumerClientOffset, RequestCode.getConsumerStatusFromClient,
              RequestCode.checkTransactionState, RequestCode.pushReplyMessageToClient:
             set(source, .broker); set(destination, .client)
@@ -298,7 +327,16 @@ public struct ExchangeTracker: Sendable {
         }
     }
 
-    public func role(of endpoint: String) -> Role { roles[endpoint] ?? .unknown }
+    public func role(of endpoint: String) -> Role { endpointSlots[endpoint].flatMap { slotRoles[$0] } ?? .unknown }
+
+    /// The role-table slot of an endpoint name (created on first sight).
+    private mutating func slot(_ name: String) -> Int {
+        if let s = endpointSlots[name] { return s }
+        let s = slotRoles.count
+        endpointSlots[name] = s
+        slotRoles.append(nil)
+        return s
+    }
 
     // MARK: frames
 
@@ -389,11 +427,15 @@ public struct ExchangeTracker: Sendable {
     }
 
     /// The request a response answers, taken out of the pending table (nil when it was not seen).
-    private mutating func pairedRequest(connection id: Int, requester: String, opaque: Int32) -> RequestRef? {
-        guard let p = connections[id]?.pending.removeValue(forKey: PendingKey(requester: requester, opaque: opaque)) else {
+    private mutating func pairedRequest(connection id: Int, requesterIsClient: Bool, opaque: Int32) -> RequestRef? {
+        guard let p = connections[id]?.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: opaque)) else {
             statistics.orphanResponses += 1
             return nil
         }
+        return Self.reference(p)
+    }
+
+    static func reference(_ p: Pending) -> RequestRef {
         var ref = RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
                              body: p.frame.body)
         ref.account = p.frame.account
@@ -401,11 +443,11 @@ public struct ExchangeTracker: Sendable {
     }
 
     /// One decoded command through pairing and annotation.
-    private mutating func frame(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, source: String,
-                               destination: String, into events: inout [TraceEvent]) {
+    private mutating func frame(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, ends: Ends,
+                               into events: inout [TraceEvent]) {
         var command = command
         let account = redact(&command)
-        let request = command.isResponse ? pairedRequest(connection: id, requester: destination, opaque: command.opaque) : nil
+        let request = command.isResponse ? pairedRequest(connection: id, requesterIsClient: !ends.sourceIsClient, opaque: command.opaque) : nil
         var header: TypedHeader? = nil
         var headerError: String? = nil
         do {
@@ -415,7 +457,7 @@ public struct ExchangeTracker: Sendable {
         } catch {
             headerError = "\(error)"
         }
-        record(command, size: size, time: time, connection: id, source: source, destination: destination, request: request, account: account,
+        record(command, size: size, time: time, connection: id, ends: ends, request: request, account: account,
                header: header, headerError: headerError, into: &events)
     }
 
@@ -423,53 +465,60 @@ public struct ExchangeTracker: Sendable {
     enum RawOutcome { case done, request(opaque: Int32), unmatchedResponse(opaque: Int32) }
 
     @discardableResult
-    private mutating func rawFrame(_ bytes: ByteBuffer, time: CaptureTime, streamOffset: UInt64, connection id: Int, source: String,
-                                   destination: String, mayHold: Bool = false, into events: inout [TraceEvent]) -> RawOutcome {
+    private mutating func rawFrame(_ bytes: ByteBuffer, time: CaptureTime, streamOffset: UInt64, connection id: Int, ends: Ends,
+                                   mayHold: Bool = false, into events: inout [TraceEvent]) -> RawOutcome {
+        let requesterIsClient = !ends.sourceIsClient  // of a response
         var request: RequestRef? = nil
         var paired = false
         var unmatched = false
         do {
             let (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
                 paired = true
-                if mayHold, connections[id]?.pending[PendingKey(requester: destination, opaque: head.opaque)] == nil {
+                // One lookup: taken when there, held (or counted as an orphan) when not.
+                if let p = connections[id]?.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: head.opaque)) {
+                    request = Self.reference(p)
+                    return request?.code
+                }
+                if mayHold {
                     unmatched = true
                     return nil
                 }
-                request = pairedRequest(connection: id, requester: destination, opaque: head.opaque)
-                return request?.code
+                statistics.orphanResponses += 1
+                return nil
             }
             if unmatched { return .unmatchedResponse(opaque: head.opaque) }
             // decodeTyped pairs every response through the closure; the map itself is not read in this mode.
-            record(head.command(extFields: []), size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
+            record(head.command(extFields: []), size: bytes.readableBytes, time: time, connection: id, ends: ends,
                    request: request, header: header, headerError: nil, into: &events)
             return head.flag & RemotingCommand.responseFlag == 0 ? .request(opaque: head.opaque) : .done
         } catch {
             // The frame itself is bad, or only its typed header: the full decode tells which, as the framer would.
             guard let cmd = try? RemotingFrame.decode(bytes) else {
                 statistics.badFrames += 1
-                events.append(.gap(GapRecord(time: time, connection: id, source: source, destination: destination, kind: .badFrame,
+                events.append(.gap(GapRecord(time: time, connection: id, source: ends.source, destination: ends.destination, kind: .badFrame,
                                              byteCount: UInt64(bytes.readableBytes), streamOffset: streamOffset,
                                              detail: ObservedGap.located(error, offset: streamOffset))))
                 return .done
             }
             // A typed-header error comes after the closure ran; this only guards a frame error the full decode accepts.
-            if cmd.isResponse && !paired { request = pairedRequest(connection: id, requester: destination, opaque: cmd.opaque) }
+            if cmd.isResponse && !paired { request = pairedRequest(connection: id, requesterIsClient: requesterIsClient, opaque: cmd.opaque) }
             if unmatched { return .unmatchedResponse(opaque: cmd.opaque) }
-            record(cmd, size: bytes.readableBytes, time: time, connection: id, source: source, destination: destination,
+            record(cmd, size: bytes.readableBytes, time: time, connection: id, ends: ends,
                    request: request, header: nil, headerError: "\(error)", into: &events)
             return cmd.isResponse ? .done : .request(opaque: cmd.opaque)
         }
     }
 
-    private mutating func record(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, source: String,
-                                 destination: String, request: RequestRef?, account: String? = nil, header: TypedHeader?,
+    private mutating func record(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, ends: Ends,
+                                 request: RequestRef?, account: String? = nil, header: TypedHeader?,
                                  headerError: String?, into events: inout [TraceEvent]) {
+        let source = ends.source, destination = ends.destination
         var cmd = command
         statistics.frames += 1
         if cmd.serializeType == .json { statistics.jsonFrames += 1 } else { statistics.binaryFrames += 1 }
         if statistics.firstTime == nil { statistics.firstTime = time }
         statistics.lastTime = max(statistics.lastTime ?? time, time)
-        if !cmd.isResponse { learnRoles(requestCode: cmd.code, source: source, destination: destination) }
+        if !cmd.isResponse { learnRoles(requestCode: cmd.code, source: ends.sourceSlot, destination: ends.destinationSlot) }
         let body = Self.summarize(cmd, requestCode: request?.code, decodeMessages: configuration.decodeMessages)
         let popped = cmd.isResponse && (request?.code == RequestCode.popMessage || request?.code == RequestCode.peekMessage)
             ? Self.messageOffsets(cmd) : nil
@@ -477,7 +526,7 @@ public struct ExchangeTracker: Sendable {
         cmd.body = nil  // keep no reference into the stream buffer
         cmd = cmd.detached()  // nor through the header bytes a decoded command's extFields view points into
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
-                                 sourceRole: role(of: source), destinationRole: role(of: destination), command: cmd,
+                                 sourceRole: slotRoles[ends.sourceSlot] ?? .unknown, destinationRole: slotRoles[ends.destinationSlot] ?? .unknown, command: cmd,
                                  frameSize: size, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request,
                                  phase: .other, client: nil)
         record.account = account
@@ -496,15 +545,11 @@ public struct ExchangeTracker: Sendable {
             statistics.byRequestCode[cmd.code, default: .init()].oneways += 1
         } else {
             statistics.byRequestCode[cmd.code, default: .init()].requests += 1
-            if let pendingCount = connections[id]?.pending.count {
-                // Mutated in place: a copy of the connection would copy its pending table per request.
-                if pendingCount >= configuration.maxPendingPerConnection,
-                   let oldest = connections[id]?.pending.min(by: { $0.value.frame.index < $1.value.frame.index }) {
-                    connections[id]?.pending.removeValue(forKey: oldest.key)
-                    statistics.byRequestCode[oldest.value.frame.command.code, default: .init()].unanswered += 1
-                    events.append(.unanswered(oldest.value.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))"))
-                }
-                connections[id]?.pending[PendingKey(requester: source, opaque: cmd.opaque)] = Pending(frame: record)
+            // In place, in one lookup: a copy of the connection would copy its pending table per request.
+            if let evicted = connections[id]?.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque),
+                                                         Pending(frame: record), limit: configuration.maxPendingPerConnection) {
+                statistics.byRequestCode[evicted.frame.command.code, default: .init()].unanswered += 1
+                events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))"))
             }
         }
         if configuration.emitFrameEvents { events.append(.frame(record)) }

@@ -1,5 +1,7 @@
 // gen-capture --out FILE --size-mib N [--seed S]
+// gen-capture --out FILE --mode idle-polls --frames N [--connections C] [--seed S]
 //
+// Mode `consume` (the default):
 // Writes a realistic capture of RocketMQ 4.9.4 consume traffic (classic pcap, Ethernet, microsecond
 // timestamps) of at least N MiB, streaming: packets go to the file in chunks of a few MiB, nothing else grows
 // with the file size. The traffic: 8 push consumers of one group (4 queues each of a 32-queue topic), one
@@ -10,6 +12,14 @@
 // pauses; UPDATE_CONSUMER_OFFSET oneways every 5 s, heartbeats and route refreshes every 30 s, rebalance
 // (GET_CONSUMER_LIST_BY_GROUP) every 20 s. TCP segments of 16 KiB (loopback/GRO-like) on most connections,
 // MSS 1448 on one client's, each data burst acknowledged by the receiver.
+//
+// Mode `idle-polls`: an idle group's long polls, N small frames in all. C push consumers of one group (one broker
+// connection each, 4 queues each) pull with the Java 4.9.4 client's PULL_MESSAGE header (JSON, version 401,
+// HashMap key order: commitOffset, sysFlag COMMIT_OFFSET|SUSPEND, suspendTimeoutMillis 15000, subVersion,
+// expressionType TAG, ...); the broker holds each poll ~15 s and answers PULL_NOT_FOUND, remark
+// OFFSET_OVERFLOW_ONE, with suggestWhichBrokerId/nextBeginOffset/minOffset/maxOffset. One frame per TCP
+// segment; the broker's delayed ACK (40 ms) acknowledges each request, and the client's next pull (sent
+// 0.1..1 ms after the answer) acknowledges the answer, as a real capture has them. Deterministic for a seed.
 
 import Foundation
 import NIOCore
@@ -20,13 +30,16 @@ import RocketMQRemoting
 
 func usage(_ message: String? = nil) -> Never {
     if let message { FileHandle.standardError.write(Data("gen-capture: \(message)\n".utf8)) }
-    FileHandle.standardError.write(Data("usage: gen-capture --out FILE --size-mib N [--seed S]\n".utf8))
+    FileHandle.standardError.write(Data("usage: gen-capture --out FILE --size-mib N [--seed S]\n       gen-capture --out FILE --mode idle-polls --frames N [--connections C] [--seed S]\n".utf8))
     exit(2)
 }
 
 var outPath: String? = nil
 var sizeMiB: Int? = nil
 var seed: UInt64 = 1
+var mode = "consume"
+var frameTarget: Int? = nil
+var connectionCount = 8
 do {
     var args = CommandLine.arguments.dropFirst().makeIterator()
     while let a = args.next() {
@@ -36,14 +49,24 @@ do {
         case "--seed":
             guard let v = args.next().flatMap({ UInt64($0) }) else { usage("bad --seed") }
             seed = v
+        case "--mode": mode = args.next() ?? ""
+        case "--frames": frameTarget = args.next().flatMap { Int($0) }
+        case "--connections":
+            guard let v = args.next().flatMap({ Int($0) }), v > 0, v < 200 else { usage("bad --connections") }
+            connectionCount = v
         case "-h", "--help": usage()
         default: usage("unknown argument \(a)")
         }
     }
 }
 guard let outPath else { usage("missing --out") }
-guard let sizeMiB, sizeMiB > 0 else { usage("missing or bad --size-mib") }
-let targetBytes = Int64(sizeMiB) * 1024 * 1024
+guard mode == "consume" || mode == "idle-polls" else { usage("unknown --mode \(mode) (consume, idle-polls)") }
+if mode == "idle-polls" {
+    guard let frameTarget, frameTarget > 0 else { usage("idle-polls needs --frames N") }
+} else {
+    guard let sizeMiB, sizeMiB > 0 else { usage("missing or bad --size-mib") }
+}
+let targetBytes = Int64(sizeMiB ?? 0) * 1024 * 1024
 
 // MARK: randomness
 
@@ -148,12 +171,12 @@ indirect enum Action {
 }
 
 /// A binary min-heap of timed actions (ties in scheduling order).
-struct Schedule {
-    private var heap: [(time: Int64, seq: Int, action: Action)] = []
+struct Schedule<A> {
+    private var heap: [(time: Int64, seq: Int, action: A)] = []
     private var seq = 0
     var isEmpty: Bool { heap.isEmpty }
     private func less(_ a: Int, _ b: Int) -> Bool { (heap[a].time, heap[a].seq) < (heap[b].time, heap[b].seq) }
-    mutating func add(_ time: Int64, _ action: Action) {
+    mutating func add(_ time: Int64, _ action: A) {
         seq += 1
         heap.append((time, seq, action))
         var i = heap.count - 1
@@ -162,7 +185,7 @@ struct Schedule {
             if less(i, p) { heap.swapAt(i, p); i = p } else { break }
         }
     }
-    mutating func pop() -> (time: Int64, action: Action) {
+    mutating func pop() -> (time: Int64, action: A) {
         let top = heap[0]
         heap[0] = heap[heap.count - 1]
         heap.removeLast()
@@ -204,7 +227,7 @@ final class Generator {
 
     var clients: [Client] = []
     var conns: [Connection] = []
-    var schedule = Schedule()
+    var schedule = Schedule<Action>()
     /// The capture link's clock: packets are written in time order; a burst occupies it for its duration.
     var wire: Int64 = startNanos
     var physicalOffset: Int64 = 1_000_000_000
@@ -479,6 +502,102 @@ final class Generator {
             }
         }
     }
+}
+
+// MARK: idle long polls
+
+enum IdleAction {
+    case pull(client: Int, queue: Int)
+    case answer(client: Int, queue: Int, request: RemotingCommand)
+    case delayedAck(client: Int)
+}
+
+@MainActor
+func runIdlePolls(out: inout Output, rng: inout Random, frames: Int, connections: Int) -> (frames: Int, seconds: Double) {
+    let queuesPerConnection = 4
+    struct IdleClient {
+        var synth: TCPSynthesizer
+        var opaque: Int32
+        var subVersion: Int64
+        var offsets: [Int64]      // per queue: the offset the consumer waits at (nothing new arrives)
+        var queueIds: [Int32]
+        var ackDue = false        // a delayed ACK is scheduled for the broker side
+    }
+    var clients: [IdleClient] = []
+    var schedule = Schedule<IdleAction>()
+    var wire = startNanos
+    for i in 0..<connections {
+        let addr: UInt32 = 0x0A00_010A + UInt32(i)
+        var s = TCPSynthesizer(client: Endpoint(address: .v4(addr), port: UInt16(40_000 + i)), server: broker,
+                               clientISN: UInt32(truncatingIfNeeded: rng.next()), serverISN: UInt32(truncatingIfNeeded: rng.next()))
+        s.spacing = 1_200
+        let qids = (0..<queuesPerConnection).map { Int32(i * queuesPerConnection + $0) }
+        clients.append(IdleClient(synth: s, opaque: Int32(rng.int(1_000, 90_000)), subVersion: 1_764_000_000_000 + Int64(rng.int(0, 99_999)),
+                                  offsets: qids.map { _ in Int64(rng.int(10_000, 9_000_000)) }, queueIds: qids))
+        let t = startNanos + Int64(i) * 7 * ms
+        out.append(clients[i].synth.handshake(at: CaptureTime(nanoseconds: t)))
+        for q in 0..<queuesPerConnection {
+            schedule.add(t + 1 * ms + Int64(q) * 2 * ms + Int64(rng.int(0, 3_000)) * ms, .pull(client: i, queue: q))
+        }
+    }
+    wire = startNanos + Int64(connections) * 7 * ms
+    var written = 0
+    var encodeBuffer = ByteBuffer()
+    func frameBytes(_ cmd: RemotingCommand) -> [UInt8] {
+        encodeBuffer.clear()
+        RemotingFrame.encode(cmd, into: &encodeBuffer)
+        return encodeBuffer.getBytes(at: encodeBuffer.readerIndex, length: encodeBuffer.readableBytes) ?? []
+    }
+    while written < frames && !schedule.isEmpty {
+        let (now, action) = schedule.pop()
+        let at = max(now, wire)
+        switch action {
+        case .pull(let ci, let qi):
+            var c = clients[ci]
+            c.opaque &+= 1
+            let offset = c.offsets[qi]
+            let header = PullMessageRequestHeader(consumerGroup: group, topic: topic, queueId: c.queueIds[qi], queueOffset: offset,
+                                                  maxMsgNums: 32, sysFlag: [.commitOffset, .suspend], commitOffset: offset,
+                                                  suspendTimeoutMillis: 15_000, subVersion: c.subVersion)
+            let req = RemotingCommand.request(code: RequestCode.pullMessage, opaque: c.opaque, extFields: header.extFields)
+            // The request segment also acknowledges the broker's last answer.
+            out.append(c.synth.send(from: .client, bytes: frameBytes(req), at: CaptureTime(nanoseconds: at)))
+            written += 1
+            if !c.ackDue {
+                c.ackDue = true
+                schedule.add(at + 40 * ms, .delayedAck(client: ci))
+            }
+            schedule.add(at + 15_000 * ms + Int64(rng.int(0, 5_000)) * 1_000, .answer(client: ci, queue: qi, request: req))
+            clients[ci] = c
+        case .answer(let ci, let qi, let req):
+            var c = clients[ci]
+            let offset = c.offsets[qi]
+            let h = PullMessageResponseHeader(suggestWhichBrokerId: 0, nextBeginOffset: offset, minOffset: 0, maxOffset: offset)
+            let resp = RemotingCommand.response(to: req, code: ResponseCode.pullNotFound, remark: "OFFSET_OVERFLOW_ONE", extFields: h.extFields)
+            out.append(c.synth.send(from: .server, bytes: frameBytes(resp), at: CaptureTime(nanoseconds: at)))
+            written += 1
+            clients[ci] = c
+            // The consumer pulls again at once (PullCallback → executePullRequestImmediately).
+            schedule.add(at + Int64(rng.int(100, 1_000)) * 1_000, .pull(client: ci, queue: qi))
+        case .delayedAck(let ci):
+            clients[ci].ackDue = false
+            out.append([clients[ci].synth.ack(from: .server, at: CaptureTime(nanoseconds: at))])
+        }
+        wire = at + 2_000
+    }
+    return (written, Double(wire - startNanos) / 1e9)
+}
+
+if mode == "idle-polls" {
+    var out: Output
+    do { out = try Output(path: outPath) } catch { usage("cannot write \(outPath): \(error)") }
+    var rng = Random(state: seed &* 0x2545_F491_4F6C_DD1D &+ 11)
+    let (frames, seconds) = runIdlePolls(out: &out, rng: &rng, frames: frameTarget!, connections: connectionCount)
+    out.flush()
+    try? out.handle.close()
+    FileHandle.standardError.write(Data(("gen-capture: \(outPath): \(out.written) bytes, \(out.packets) packets, \(frames) frames "
+        + "(idle long polls, \(connectionCount) connections), \(String(format: "%.1f", seconds)) s of traffic\n").utf8))
+    exit(0)
 }
 
 let generator: Generator
