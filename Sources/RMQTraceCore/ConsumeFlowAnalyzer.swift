@@ -154,6 +154,21 @@ public struct ConsumeFlowAnalyzer: Sendable {
         static func < (a: GroupTopic, b: GroupTopic) -> Bool { (a.group, a.topic) < (b.group, b.topic) }
     }
     private var popped: [PopKey: (deadline: Int64, frame: Int)] = [:]
+    /// Per group and topic: the subscription the broker applies, each member's own, and what the members whose
+    /// own differs were answered.
+    struct AppliedSubscription: Sendable {
+        var expression: String?
+        var subVersion: Int64?
+        var client: String?
+        var since: CaptureTime?
+        var changes: [(time: CaptureTime, expression: String, client: String)] = []
+        var members: [String: String] = [:]
+        var retryImmediately: [String: Int] = [:]
+        var delivered: [String: Int] = [:]
+        var frames: [Int] = []
+    }
+    private var applied: [GroupTopic: AppliedSubscription] = [:]
+    private var appliedOrder: [GroupTopic] = []
     struct LockKey: Hashable, Sendable {
         var group: String
         var client: String
@@ -416,6 +431,20 @@ public struct ConsumeFlowAnalyzer: Sendable {
             everMembers.insert(c.groupName)
             messageModel[c.groupName] = c.messageModel
             subscribedTopics[GroupMember(group: c.groupName, client: hb.clientID)] = c.subscriptionDataSet.map(\.topic)
+            // The broker keeps one subscription per group and topic: the newest subVersion wins (4.9.4
+            // ConsumerGroupInfo.updateSubscription), and it filters every member's pulls with it.
+            for sub in c.subscriptionDataSet where !sub.topic.hasPrefix("%RETRY%") {
+                let gt = GroupTopic(group: c.groupName, topic: sub.topic)
+                let expr = "\(sub.expressionType) \"\(sub.subString)\""
+                var a = applied[gt] ?? AppliedSubscription()
+                if a.subVersion == nil || sub.subVersion > a.subVersion! {
+                    if a.expression != nil, a.expression != expr { a.changes.append((frame.time, expr, hb.clientID)) }
+                    (a.expression, a.subVersion, a.client, a.since) = (expr, sub.subVersion, hb.clientID, frame.time)
+                }
+                a.members[hb.clientID] = expr
+                if applied[gt] == nil { appliedOrder.append(gt) }
+                applied[gt] = a
+            }
             let subs = c.subscriptionDataSet.map { "\($0.topic) \($0.expressionType) \"\($0.subString)\"" }.sorted()
             var members = subscriptions[c.groupName] ?? [:]
             members[hb.clientID] = (subs, frame.index)
@@ -636,6 +665,13 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
         case RequestCode.pullMessage, RequestCode.litePullMessage:
             guard case .pullMessage(let req)? = reqHeader else { break }
+            let gt = GroupTopic(group: req.consumerGroup, topic: req.topic)
+            if var a = applied[gt], Set(a.members.values).count > 1, let own = a.members[client], own != a.expression {
+                if code == ResponseCode.pullRetryImmediately { a.retryImmediately[client, default: 0] += 1 }
+                if code == ResponseCode.success, case .messages(let n, _, _, _) = frame.body { a.delivered[client, default: 0] += n }
+                if a.frames.count < configuration.maxFramesPerFinding { a.frames.append(frame.index) }
+                applied[gt] = a
+            }
             if let latency = frame.latencyNanos, latency >= configuration.clientPullTimeoutNanos {
                 findings.append(Finding(severity: .warning,
                                         detail: .longPollTimeout(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
@@ -810,6 +846,15 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                             frames: [], time: nil))
                 }
             }
+        }
+        for gt in appliedOrder {
+            guard let a = applied[gt], Set(a.members.values).count > 1, let expression = a.expression, let by = a.client else { continue }
+            let others = a.members.filter { $0.value != expression }
+            findings.append(Finding(severity: .error,
+                                    detail: .subscriptionApplied(group: gt.group, topic: gt.topic, expression: expression, by: by,
+                                                                 changes: a.changes.count, others: others,
+                                                                 retryImmediately: a.retryImmediately, delivered: a.delivered),
+                                    frames: a.frames, time: a.since))
         }
         for key in lockOrder {
             guard let e = lockRefusals[key] else { continue }

@@ -108,6 +108,10 @@ public enum FindingDetail: Sendable, Hashable {
     case signedTraffic(accounts: [String: [String]])
     /// The allocation strategy a group's clients are seen to use.
     case allocationInferred(group: String, strategy: String, clients: Int)
+    /// Members of a group subscribe differently to a topic: the broker applies one subscription (the newest
+    /// subVersion's) to every member's pulls; the others are answered with what it selects.
+    case subscriptionApplied(group: String, topic: String, expression: String, by: String, changes: Int, others: [String: String],
+                             retryImmediately: [String: Int], delivered: [String: Int])
     /// Orderly consumption: LOCK_BATCH_MQ answered without queues the client asked for (another client still
     /// holds their lock), counted; the client does not consume those queues until it gets the lock.
     case lockNotGranted(group: String, client: String, queues: [String], count: Int)
@@ -141,6 +145,7 @@ public enum FindingDetail: Sendable, Hashable {
         case .heartbeatRefused: return "heartbeat-refused"
         case .signedTraffic: return "signed-traffic"
         case .allocationInferred: return "allocation"
+        case .subscriptionApplied: return "subscription-applied"
         case .lockNotGranted: return "lock-not-granted"
         case .ackNeverPopped: return "ack-never-popped"
         case .invisibleTimeExpired: return "invisible-time-expired"
@@ -236,6 +241,16 @@ public enum FindingDetail: Sendable, Hashable {
             return "signed traffic (ACL): " + accounts.sorted { $0.key < $1.key }.map { "\($0.key) used by \($0.value.sorted().joined(separator: ", "))" }.joined(separator: "; ")
         case .allocationInferred(let group, let strategy, let clients):
             return "\(group): its \(clients) client\(clients == 1 ? "" : "s") pull as \(strategy) allocates"
+        case .subscriptionApplied(let group, let topic, let expression, let by, let changes, let others, let retry, let delivered):
+            let who = others.sorted { $0.key < $1.key }.map { member in
+                "\(member.key) (subscribes \(member.value): \(delivered[member.key] ?? 0) messages delivered, which it filters by its own expression, "
+                    + "\(retry[member.key] ?? 0) PULL_RETRY_IMMEDIATELY answers where the broker's filter matched nothing)"
+            }
+            let consequence = expression.hasSuffix("\"*\"")
+                ? ": they receive every message and drop those their own expression does not match, unconsumed, while their offsets move past them"
+                : ": messages of tags only they subscribe to never reach them, and those they do not want are dropped unconsumed while their offsets move on"
+            return "\(group) \(topic): the broker filters every member's pulls with \(expression), the subscription of \(by) (newest subVersion"
+                + (changes > 0 ? "; it changed \(Self.times(changes))" : "") + "); " + who.joined(separator: "; ") + consequence
         case .lockNotGranted(let group, let client, let queues, let count):
             return "\(group): LOCK_BATCH_MQ of \(client) was not granted \(queues.joined(separator: ", ")) (\(Self.times(count))): another client still holds the lock, so these queues are not consumed by \(client) until it is released (a hand-over of an orderly consumer)"
         case .ackNeverPopped(let group, let topic, let count, let examples):

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import RocketMQRemoting
 import RMQTraceModel
@@ -142,8 +143,30 @@ let analyzerCases: [AnalyzerCase] = [
         let b = c.connect(client: "10.0.0.51:40000", server: brokerAddr)
         c.heartbeat(b, clientID: "a", group: "g|x", subscriptions: [("T", "TagB")])
         return c
-    }, problems: ["subscription-mismatch"], check: { f in
+    }, problems: ["subscription-mismatch", "subscription-applied"], check: { f in
         f.contains { if case .subscriptionMismatch("g|x", let m) = $0.detail { return Set(m.keys) == ["a|b", "a"] } else { return false } }
+    }),
+
+    AnalyzerCase(name: "a subscription mismatch: the broker applies the newest subVersion's to everyone", build: {
+        var c = Conversation()
+        let a = startedConsumer(&c, client: client1, endpoint: "10.0.0.50:40000")   // subscribes T "*"
+        let b = c.connect(client: "10.0.0.51:40000", server: brokerAddr)
+        var hb = ScenarioBuilder.heartbeat(clientID: client2, group: "g", subscriptions: [("T", "TagB")])
+        // A newer subVersion than client1's: the broker now applies TagB.
+        hb = Array(String(decoding: hb, as: UTF8.self).replacingOccurrences(of: "1764000000000", with: "1764000009999").utf8)
+        c.exchange(b, RequestCode.heartBeat, body: hb)
+        c.pull(a, group: "g", topic: "T", queueId: 0, offset: 0, count: 3, maxOffset: 9)
+        let r = c.request(a, RequestCode.pullMessage, ScenarioBuilder.pull(group: "g", topic: "T", queueId: 0, offset: 3))
+        c.answer(a, r, ResponseCode.pullRetryImmediately, remark: "OFFSET_FOUND_NULL",
+                 ext: PullMessageResponseHeader(nextBeginOffset: 9, minOffset: 0, maxOffset: 9).extFields)
+        return c
+    }, problems: ["subscription-mismatch", "subscription-applied"], check: { f in
+        f.contains {
+            if case .subscriptionApplied("g", "T", "TAG \"TagB\"", client2, 1, let others, let retry, let delivered) = $0.detail {
+                return others == [client1: "TAG \"*\""] && retry[client1] == 1 && delivered[client1] == 3
+            }
+            return false
+        }
     }),
 
     AnalyzerCase(name: "pull answered after the client's timeout", build: {
