@@ -194,10 +194,7 @@ public struct StreamFramer: Sendable {
     }
 
     /// The error text with the frame's stream offset; built only for errors (not per frame).
-    private func located(_ error: Error) -> String { Self.located(error, offset: offset) }
-
-    /// `error` as a one-line text naming the frame's stream offset.
-    public static func located(_ error: Error, offset: UInt64) -> String { ObservedGap.located(error, offset: offset) }
+    private func located(_ error: Error) -> String { ObservedGap.located(error, offset: offset) }
 
     /// In resync mode: drops bytes until a plausible frame starts at the reader index. Returns true when one
     /// does and its complete frame decodes (the frame is left in the buffer), false when more bytes are needed.

@@ -772,7 +772,6 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    static func seconds(_ nanos: Int64) -> String { FindingDetail.seconds(nanos) }
 
     /// An ACK_MESSAGE: the popped message it acks, on time or late; or an offset never popped here.
     private mutating func ack(group: String, topic: String, queueId: Int32, offset: Int64, frame: FrameRecord) {

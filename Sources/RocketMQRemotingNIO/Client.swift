@@ -86,26 +86,12 @@ public final class RemotingClient: Sendable {
 
     /// Sends a request (its opaque is replaced by this client's counter) and waits for the answer.
     public func request(_ command: RemotingCommand, timeout: TimeAmount? = nil) async throws -> RemotingCommand {
-        var cmd = command
-        cmd.opaque = makeOpaque()
-        cmd.flag &= ~RemotingCommand.onewayFlag
-        let promise = channel.eventLoop.makePromise(of: RemotingCommand.self)
-        let t = timeout ?? configuration.defaultTimeout
-        let handler = self.handler
-        let channel = self.channel
-        let sendable = cmd
-        channel.eventLoop.execute {
-            handler.register(sendable, promise: promise, timeout: t, channel: channel)
-        }
-        return try await promise.futureResult.get()
+        try await requestFuture(command, timeout: timeout).get()
     }
 
     /// Sends a oneway request (flag 2); completes when written.
     public func oneway(_ command: RemotingCommand) async throws {
-        var cmd = command
-        cmd.opaque = makeOpaque()
-        cmd.flag |= RemotingCommand.onewayFlag
-        try await channel.writeAndFlush(cmd).get()
+        try await onewayFuture(command).get()
     }
 
     /// Writes raw bytes (tests: garbage).
