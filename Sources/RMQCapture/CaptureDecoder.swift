@@ -65,8 +65,7 @@ public struct CaptureDecoder: Sendable {
     private var framerOutput: [StreamFramer.Output] = []
     /// Payload bytes handed to the framers.
     public private(set) var payloadBytes: UInt64 = 0
-    public private(set) var segments = 0
-    public private(set) var firstTime: CaptureTime?
+    /// The latest segment's time: when connections still open at the end are closed.
     public private(set) var lastTime: CaptureTime?
 
     public init(configuration: Configuration = Configuration()) {
@@ -78,8 +77,6 @@ public struct CaptureDecoder: Sendable {
     }
 
     public mutating func receive(_ segment: TCPSegment, into events: inout [ObservedEvent]) {
-        segments += 1
-        if firstTime == nil { firstTime = segment.time }
         lastTime = segment.time
         tableEvents.removeAll(keepingCapacity: true)
         table.receive(segment, into: &tableEvents)

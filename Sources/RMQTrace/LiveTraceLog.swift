@@ -33,9 +33,6 @@ public final class LiveTraceLog: FrameObserver, Sendable {
         let lines: [String] = state.withLock { s in
             guard !s.finished else { return [] }
             s.events.removeAll(keepingCapacity: true)
-            if case .opened(let c) = event {
-                s.tracker.statistics.firstTime = s.tracker.statistics.firstTime ?? c.time
-            }
             s.tracker.observe(event, into: &s.events)
             if case .frame(let f) = event { s.tracker.statistics.payloadBytes += UInt64(f.size) }
             var out: [String] = []

@@ -288,12 +288,6 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    /// The topic a header names (the protocol accessor every header declares).
-    public static func topic(of header: TypedHeader?) -> String? { header?.topic }
-
-    /// The group a header names: the consumer group, else the producer group.
-    public static func group(of header: TypedHeader?) -> String? { header?.group }
-
     private func brokerLabel(_ address: String) -> String {
         brokerNameByAddress.isEmpty ? address : brokerNameByAddress[address] ?? address
     }
@@ -356,7 +350,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         lastTime = max(lastTime ?? frame.time, frame.time)
         let requestCode = frame.requestCode ?? cmd.code
         let header = frame.requestHeader
-        frame.phase = Self.phase(requestCode: requestCode, topic: Self.phaseNeedsTopic(requestCode) ? Self.topic(of: header) : nil)
+        frame.phase = Self.phase(requestCode: requestCode, topic: Self.phaseNeedsTopic(requestCode) ? header?.topic : nil)
 
         // Which endpoint is the client of this exchange.
         let clientEndpoint: String
@@ -641,7 +635,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
         switch requestCode {
         case RequestCode.getRouteInfoByTopic:
-            let topic = Self.topic(of: reqHeader) ?? "?"
+            let topic = reqHeader?.topic ?? "?"
             if code == ResponseCode.topicNotExist {
                 let retry = topic.hasPrefix("%RETRY%") || topic.hasPrefix("%DLQ%")
                 noteError(.noRoute(topic: topic), severity: retry ? .info : .error, responseName: codeName, frame: frame.index,
@@ -652,7 +646,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 for b in route.brokerDatas { for a in b.brokerAddrs { brokerNameByAddress[a.address] = b.brokerName } }
             }
         case RequestCode.getConsumerListByGroup:
-            let group = Self.group(of: reqHeader) ?? "?"
+            let group = reqHeader?.group ?? "?"
             if case .consumerIds(let ids) = frame.body {
                 consumerLists[group] = ids
                 frame.annotation = shares(group: group, client: client, ids: ids, frame: frame)

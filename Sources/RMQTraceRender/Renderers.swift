@@ -18,10 +18,10 @@ public struct TraceFilter: Sendable {
             if !codes.contains(code) && !(f.command.isResponse && codes.contains(f.command.code) && f.request == nil) { return false }
         }
         if !topics.isEmpty {
-            guard let t = ConsumeFlowAnalyzer.topic(of: f.requestHeader), topics.contains(t) else { return false }
+            guard let t = f.requestHeader?.topic, topics.contains(t) else { return false }
         }
         if !groups.isEmpty {
-            var g = ConsumeFlowAnalyzer.group(of: f.requestHeader)
+            var g = f.requestHeader?.group
             if g == nil, case .heartbeat(let hb) = f.body { g = hb.consumerDataSet.first { groups.contains($0.groupName) }?.groupName }
             guard let g, groups.contains(g) else { return false }
         }

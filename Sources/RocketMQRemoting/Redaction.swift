@@ -36,24 +36,10 @@ public enum Redaction {
 
     /// Replaces the value after `name=`, `name:`, `name":"` or `name = ` for each credential name.
     static func scrubNamedValues(_ text: String) -> String {
-        let bytes = Array(text.utf8)
-        // Fast exit: no credential name at all.
-        let lower = bytes.map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
-        var hits: [(name: Int, end: Int)] = []
-        var i = 0
-        while i < lower.count {
-            var matched = false
-            for (n, name) in names.enumerated() where i + name.count <= lower.count && lower[i] == name[0] {
-                if Array(lower[i..<(i + name.count)]) == name {
-                    hits.append((n, i + name.count))
-                    i += name.count
-                    matched = true
-                    break
-                }
-            }
-            if !matched { i += 1 }
-        }
+        // Most texts (FOUND, OFFSET_OVERFLOW_ONE, ...) name no credential: find the names without copying.
+        let hits = findNames(in: text)
         if hits.isEmpty { return text }
+        let bytes = Array(text.utf8)
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var copied = 0
@@ -76,6 +62,32 @@ public enum Redaction {
         if copied == 0 { return text }
         out += bytes[copied...]
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Each credential name in `text` (ASCII case folded), with the index of the name and the byte after it.
+    private static func findNames(in text: String) -> [(name: Int, end: Int)] {
+        var hits: [(name: Int, end: Int)] = []
+        var i = text.utf8.startIndex
+        let u = text.utf8
+        while i != u.endIndex {
+            var matched = false
+            for (n, name) in names.enumerated() where (u[i] | 0x20) == name[0] {
+                var j = i
+                var k = 0
+                while k < name.count, j != u.endIndex, (u[j] >= 0x41 && u[j] <= 0x5A ? u[j] | 0x20 : u[j]) == name[k] {
+                    k += 1
+                    j = u.index(after: j)
+                }
+                if k == name.count {
+                    hits.append((n, u.distance(from: u.startIndex, to: j)))
+                    i = j
+                    matched = true
+                    break
+                }
+            }
+            if !matched { i = u.index(after: i) }
+        }
+        return hits
     }
 
     private static func isDelimiter(_ b: UInt8) -> Bool {
@@ -103,7 +115,7 @@ extension String {
         out.reserveCapacity(s.count)
         var i = 0
         while i < s.count {
-            if i + t.count <= s.count && s[i] == t[0] && Array(s[i..<(i + t.count)]) == t {
+            if i + t.count <= s.count && s[i] == t[0] && s[i..<(i + t.count)].elementsEqual(t) {
                 out += r
                 i += t.count
             } else {
