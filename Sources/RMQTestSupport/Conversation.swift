@@ -99,13 +99,13 @@ public struct Conversation {
 
     /// A pull of `queueId` at `offset` answered FOUND with `count` messages (or NOT_FOUND when 0).
     public mutating func pull(_ connection: Int, group: String, topic: String, queueId: Int32, offset: Int64, count: Int,
-                              maxOffset: Int64, commit: Int64? = nil, after ms: Double = 2) {
+                              maxOffset: Int64, commit: Int64? = nil, after ms: Double = 2, tags: String = "TagA") {
         let r = request(connection, RequestCode.pullMessage,
                         ScenarioBuilder.pull(group: group, topic: topic, queueId: queueId, offset: offset, commit: commit))
         let header = PullMessageResponseHeader(nextBeginOffset: offset + Int64(count), minOffset: 0, maxOffset: maxOffset).extFields
         if count > 0 {
             answer(connection, r, ResponseCode.success, remark: "FOUND", ext: header,
-                   body: ScenarioBuilder.messages(topic: topic, queueId: queueId, from: offset, count: count), after: ms)
+                   body: ScenarioBuilder.messages(topic: topic, queueId: queueId, from: offset, count: count, tags: tags), after: ms)
         } else {
             answer(connection, r, ResponseCode.pullNotFound, remark: "OFFSET_OVERFLOW_ONE", ext: header, after: ms)
         }

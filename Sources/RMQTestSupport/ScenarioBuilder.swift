@@ -121,7 +121,7 @@ public struct ScenarioBuilder {
     }
 
     /// `count` stored records of `topic`/`queueId` from `offset`.
-    public static func messages(topic: String, queueId: Int32, from offset: Int64, count: Int, bodySize: Int = 60) -> [UInt8] {
+    public static func messages(topic: String, queueId: Int32, from offset: Int64, count: Int, bodySize: Int = 60, tags: String = "TagA") -> [UInt8] {
         var out = ByteBuffer()
         for i in 0..<count {
             let qo = offset + Int64(i)
@@ -130,7 +130,7 @@ public struct ScenarioBuilder {
                                         bornTimestamp: 1_764_000_000_000 + qo, bornHost: MessageHost(address: [10, 0, 0, 50], port: 40000),
                                         storeTimestamp: 1_764_000_000_001 + qo, storeHost: MessageHost(address: [10, 0, 0, 2], port: 10911),
                                         body: body, topic: topic,
-                                        propertiesText: MessageProperties.encode([("TAGS", "TagA"), ("KEYS", "k\(qo)"), ("UNIQ_KEY", String(format16: qo))]),
+                                        propertiesText: MessageProperties.encode([("TAGS", tags), ("KEYS", "k\(qo)"), ("UNIQ_KEY", String(format16: qo))]),
                                         into: &out)
         }
         return out.readBytes(length: out.readableBytes)!

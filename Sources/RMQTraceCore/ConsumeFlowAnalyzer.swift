@@ -17,6 +17,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
         public var vanishGraceNanos: Int64 = 35_000_000_000
         /// A queue holding unconsumed messages with no pull in flight for longer than this is unattended.
         public var unattendedNanos: Int64 = 10_000_000_000
+        /// An orderly client that has not asked for a queue's lock for this long no longer owns it (the Java client
+        /// re-locks its queues every 20 s).
+        public var lockAskGapNanos: Int64 = 45_000_000_000
         /// The window at the end of the run over which lag status is judged (STOP: no commit and no pull in it).
         public var lagWindowNanos: Int64 = 30_000_000_000
         /// Frames quoted per finding.
@@ -93,6 +96,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
         public static func < (a: QueueKey, b: QueueKey) -> Bool {
             (a.group, a.topic, a.broker, a.queueId) < (b.group, b.topic, b.broker, b.queueId)
         }
+        /// `topic@broker#queueId`.
+        var name: String { "\(topic)@\(broker)#\(queueId)" }
     }
 
     public private(set) var progress: [QueueKey: QueueProgress] = [:]
@@ -166,7 +171,35 @@ public struct ConsumeFlowAnalyzer: Sendable {
         var retryImmediately: [String: Int] = [:]
         var delivered: [String: Int] = [:]
         var frames: [Int] = []
+        /// Members whose own TAG expression names tags (a member with "*" or SQL92 filters nothing here).
+        var memberTags: [String: Set<String>] = [:]
+        /// Per member, delivered messages whose TAGS its own expression does not match (the client drops them).
+        var filtered: [String: Int] = [:]
+        /// Per member and queue: the committed offset when it was first delivered messages it drops, and how many.
+        var filteredQueues: [FilterKey: (committedAtFirst: Int64?, count: Int)] = [:]
     }
+    struct FilterKey: Hashable, Sendable {
+        var client: String
+        var queue: QueueKey
+    }
+    /// Whether some group's members subscribe differently (then pull answers carry their messages' tags).
+    private var anyMismatch = false
+    /// Findings of one kind that repeat on one queue, grouped into one with a count; emitted at the end.
+    struct RepeatKey: Hashable, Sendable {
+        var kind: String
+        var group: String
+        var queue: String
+        var client: String
+    }
+    private var repeats: [RepeatKey: Int] = [:]
+    private var repeated: [Finding] = []
+    /// Orderly consumers: a client waiting for the lock of a queue it asked to lock, since when; and who holds it.
+    struct LockWaitKey: Hashable, Sendable {
+        var queue: QueueKey
+        var client: String
+    }
+    private var lockWaits: [LockWaitKey: (since: CaptureTime, last: CaptureTime, frame: Int)] = [:]
+    private var lockHolders: [QueueKey: String] = [:]
     private var applied: [GroupTopic: AppliedSubscription] = [:]
     private var appliedOrder: [GroupTopic] = []
     struct LockKey: Hashable, Sendable {
@@ -252,7 +285,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         case RequestCode.getRouteInfoByTopic, RequestCode.getBrokerClusterInfo: return .route
         case RequestCode.heartBeat: return .register
         case RequestCode.getConsumerListByGroup, RequestCode.notifyConsumerIdsChanged, RequestCode.lockBatchMQ,
-             RequestCode.unlockBatchMQ, RequestCode.checkClientConfig, 400:
+             RequestCode.unlockBatchMQ, RequestCode.checkClientConfig, RequestCode.queryAssignment, RequestCode.setMessageRequestMode:
             return .rebalance
         case RequestCode.queryConsumerOffset, RequestCode.getMaxOffset, RequestCode.getMinOffset,
              RequestCode.searchOffsetByTimestamp, RequestCode.getEarliestMsgStoretime:
@@ -436,6 +469,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     (a.expression, a.subVersion, a.client, a.since) = (expr, sub.subVersion, hb.clientID, frame.time)
                 }
                 a.members[hb.clientID] = expr
+                if let tags = Self.tagSet(type: sub.expressionType, expression: sub.subString) {
+                    a.memberTags[hb.clientID] = tags
+                } else {
+                    a.memberTags[hb.clientID] = nil
+                }
+                if Set(a.members.values).count > 1 { anyMismatch = true }
                 if applied[gt] == nil { appliedOrder.append(gt) }
                 applied[gt] = a
             }
@@ -451,6 +490,64 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                         frames: frames(members.values.map(\.frame).sorted()), time: frame.time))
             }
         }
+    }
+
+    /// The tags a TAG expression names ("A || B"); nil when it takes every message ("*", empty) or is no tag
+    /// expression (SQL92 is evaluated by the broker only).
+    static func tagSet(type: String, expression: String) -> Set<String>? {
+        guard type.isEmpty || type == "TAG" else { return nil }
+        var tags: Set<String> = []
+        for part in expression.split(separator: "|", omittingEmptySubsequences: true) {
+            let t = part.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()
+            if !t.isEmpty { tags.insert(String(t)) }
+        }
+        return tags.isEmpty || tags.contains("*") ? nil : tags
+    }
+
+    /// Whether the answer to `request` should carry its messages' tags: a pull of a group and topic whose
+    /// members subscribe differently (rare: no cost on other pulls).
+    public func wantsMessageTags(_ request: RequestRef?) -> Bool {
+        guard anyMismatch, let r = request, r.code == RequestCode.pullMessage || r.code == RequestCode.litePullMessage,
+              case .pullMessage(let h)? = r.header, let a = applied[GroupTopic(group: h.consumerGroup, topic: h.topic)] else { return false }
+        return Set(a.members.values).count > 1
+    }
+
+    /// A finding that may repeat on one queue: the first is kept, later ones add to its count, span and frames.
+    private mutating func repeatable(_ f: Finding, group: String, queue: String, client: String = "") {
+        let key = RepeatKey(kind: f.kind, group: group, queue: queue, client: client)
+        guard let i = repeats[key] else {
+            guard repeated.count < configuration.maxTracked else { untracked += 1; return }
+            repeats[key] = repeated.count
+            repeated.append(f)
+            return
+        }
+        var g = repeated[i]
+        g.occurrences += 1
+        g.lastTime = f.time
+        g.severity = max(g.severity, f.severity)
+        for n in f.frames where g.frames.count < configuration.maxFramesPerFinding && !g.frames.contains(n) { g.frames.append(n) }
+        if case .stalePull(let group, let q, let c, let owner, let n) = g.detail, case .stalePull(_, _, _, _, let m) = f.detail {
+            g.detail = .stalePull(group: group, queue: q, client: c, newOwner: owner, count: n + m)
+        }
+        repeated[i] = g
+    }
+
+    /// The end of a client's wait for a queue's lock: a finding when it lasted beyond the threshold.
+    private mutating func endLockWait(_ key: LockWaitKey, at time: CaptureTime, toEnd: Bool, findings: inout [Finding]) {
+        guard let w = lockWaits.removeValue(forKey: key), time.nanoseconds - w.since.nanoseconds > configuration.unattendedNanos else { return }
+        let holder = lockHolders[key.queue].flatMap { $0 == key.client ? nil : $0 }
+            ?? progress[key.queue]?.owner.flatMap { $0 == key.client ? nil : $0 }
+        findings.append(Finding(severity: .warning,
+                                detail: .queueLockedOut(group: key.queue.group,
+                                                        queue: QueueRef(topic: key.queue.topic, broker: key.queue.broker, queueId: key.queue.queueId),
+                                                        client: key.client, holder: holder, fromNanos: w.since.nanoseconds,
+                                                        untilNanos: time.nanoseconds, toEnd: toEnd, thresholdNanos: configuration.unattendedNanos),
+                                frames: [w.frame], time: w.since))
+    }
+
+    /// The queue key of a queue named in a lock body, as pulls of it are keyed.
+    private func lockQueueKey(group: String, _ mq: MessageQueue, server: String) -> QueueKey {
+        QueueKey(group: group, topic: mq.topic, broker: brokerNameByAddress.isEmpty ? brokerLabel(server) : mq.brokerName, queueId: mq.queueId)
     }
 
     private mutating func observeRequest(_ frame: FrameRecord, client: String, server: String, findings: inout [Finding]) {
@@ -505,6 +602,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 }
             }
             if let unattended { findings.append(unattended) }
+            if !lockWaits.isEmpty { endLockWait(LockWaitKey(queue: key, client: client), at: frame.time, toEnd: false, findings: &findings) }
             // A hand-over is confirmed when the previous owner does not come back to the queue (if it does, the
             // two pull it at once: a double ownership, reported as such).
             if !pendingHandOvers.isEmpty, let pending = pendingHandOvers[key], pending.previous == client { pendingHandOvers[key] = nil }
@@ -515,7 +613,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if h.sysFlag.contains(.commitOffset) {
                 // An untracked queue is counted once for the pull and once for its commit, as two lookups would.
                 if !tracked { untracked += 1 }
-                if let committed { findings.append(committed) }
+                if let committed { repeatable(committed, group: h.consumerGroup, queue: key.name, client: client) }
             }
         case .ackMessage(let h)?:
             ack(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.offset, frame: frame)
@@ -529,7 +627,20 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
             unregistered.insert(client)
         default:
-            break
+            switch frame.body {
+            case .lockRequest(let l) where frame.command.code == RequestCode.unlockBatchMQ:
+                for mq in l.mqSet {
+                    let key = lockQueueKey(group: l.consumerGroup, mq, server: server)
+                    if lockHolders[key] == l.clientId { lockHolders[key] = nil }
+                }
+            case .batchAck(let b):
+                // Acks of the retry topic ("r":"1") name offsets of the group's POP retry topic, not popped here.
+                for a in b.acks where a.retry != "1" {
+                    for o in a.ackedOffsets { ack(group: a.consumerGroup, topic: a.topic, queueId: a.queueId, offset: o, frame: frame) }
+                }
+            default:
+                break
+            }
         }
     }
 
@@ -539,7 +650,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
         withQueue(group: group, topic: topic, brokerAddress: broker, queueId: queueId) { q in
             finding = Self.commit(&q, group: group, offset: offset, frame: frame, client: client)
         }
-        if let finding { findings.append(finding) }
+        if let finding, case .offsetBackwards(_, let q, _, _, _) = finding.detail {
+            repeatable(finding, group: group, queue: q.description, client: client)
+        }
     }
 
     /// A committed offset on a queue's entry; a finding when it went backwards.
@@ -663,14 +776,27 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if var a = applied[gt], Set(a.members.values).count > 1, let own = a.members[client], own != a.expression {
                 if code == ResponseCode.pullRetryImmediately { a.retryImmediately[client, default: 0] += 1 }
                 if code == ResponseCode.success, case .messages(let n, _, _, _) = frame.body { a.delivered[client, default: 0] += n }
+                if code == ResponseCode.success, let tags = frame.messageTags {
+                    // As the Java client's processPullResult: a message is kept when its TAGS is one of the member's.
+                    let wanted = a.memberTags[client]
+                    let dropped = wanted.map { w in tags.reduce(0) { $0 + ($1.map { w.contains($0) } == true ? 0 : 1) } } ?? 0
+                    a.filtered[client, default: 0] += dropped
+                    if dropped > 0 {
+                        let qk = QueueKey(group: req.consumerGroup, topic: req.topic, broker: brokerLabel(server), queueId: req.queueId)
+                        let fk = FilterKey(client: client, queue: qk)
+                        if a.filteredQueues[fk] == nil { a.filteredQueues[fk] = (progress[qk]?.committedOffset, 0) }
+                        a.filteredQueues[fk]!.count += dropped
+                    }
+                }
                 if a.frames.count < configuration.maxFramesPerFinding { a.frames.append(frame.index) }
                 applied[gt] = a
             }
             if let latency = frame.latencyNanos, latency >= configuration.clientPullTimeoutNanos {
-                findings.append(Finding(severity: .warning,
-                                        detail: .longPollTimeout(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
-                                                                 latencyNanos: latency, timeoutNanos: configuration.clientPullTimeoutNanos),
-                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
+                repeatable(Finding(severity: .warning,
+                                   detail: .longPollTimeout(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
+                                                            latencyNanos: latency, timeoutNanos: configuration.clientPullTimeoutNanos),
+                                   frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time),
+                           group: req.consumerGroup, queue: "\(req.topic)@\(brokerLabel(server))#\(req.queueId)")
             }
             var stale: Finding? = nil
             guard case .pullMessageResponse(let resp)? = frame.header else {
@@ -721,18 +847,31 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 }
             }
             if let stuck { findings.append(stuck) }
-            if let stale { findings.append(stale) }
+            let queueName = "\(req.topic)@\(brokerLabel(server))#\(req.queueId)"
+            if let stale { repeatable(stale, group: req.consumerGroup, queue: queueName, client: client) }
             if code == ResponseCode.pullOffsetMoved {
-                findings.append(Finding(severity: .warning,
-                                        detail: .offsetMoved(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
-                                                             remark: cmd.remark ?? "", requested: req.queueOffset,
-                                                             minOffset: resp.minOffset, maxOffset: resp.maxOffset, next: resp.nextBeginOffset),
-                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
+                repeatable(Finding(severity: .warning,
+                                   detail: .offsetMoved(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
+                                                        remark: cmd.remark ?? "", requested: req.queueOffset,
+                                                        minOffset: resp.minOffset, maxOffset: resp.maxOffset, next: resp.nextBeginOffset),
+                                   frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time),
+                           group: req.consumerGroup, queue: queueName)
             }
         case RequestCode.lockBatchMQ:
             guard code == ResponseCode.success, case .lockRequest(let asked)? = frame.request?.body else { break }
             var granted: Set<MessageQueue> = []
             if case .lockedQueues(let q) = frame.body { granted = Set(q) }
+            for mq in asked.mqSet {
+                let key = LockWaitKey(queue: lockQueueKey(group: asked.consumerGroup, mq, server: server), client: asked.clientId)
+                if granted.contains(mq) {
+                    lockHolders[key.queue] = asked.clientId
+                    endLockWait(key, at: frame.time, toEnd: false, findings: &findings)
+                } else if lockWaits[key] != nil {
+                    lockWaits[key]!.last = frame.time
+                } else if lockWaits.count < configuration.maxTracked {
+                    lockWaits[key] = (frame.time, frame.time, frame.index)
+                }
+            }
             let refused = asked.mqSet.filter { !granted.contains($0) }.map { "\($0.topic)@\($0.brokerName)#\($0.queueId)" }.sorted()
             guard !refused.isEmpty else { break }
             let key = LockKey(group: asked.consumerGroup, client: asked.clientId, queues: refused)
@@ -750,6 +889,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 guard popped.count < configuration.maxTracked || popped[key] != nil else { untracked += 1; continue }
                 popped[key] = (deadline, frame.index)
                 poppedQueues.insert(QueueKey(group: req.consumerGroup, topic: req.topic, broker: "", queueId: m.queueId))
+            }
+        case RequestCode.queryAssignment:
+            if case .assignments(let a) = frame.body {
+                let modes = Set(a.map(\.mode))
+                frame.annotation = "the broker assigns \(client) \(a.count) queue\(a.count == 1 ? "" : "s")"
+                    + (a.isEmpty ? " (none: it consumes nothing until the next rebalance)" : " to read by \(modes.sorted().joined(separator: " and "))")
             }
         case RequestCode.queryConsumerOffset:
             if case .queryConsumerOffset(let req)? = reqHeader, case .offsetResponse(let r)? = frame.header {
@@ -790,6 +935,18 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     /// Findings that need the whole capture: double or missing queue ownership, aggregated error answers.
     public mutating func finish(findings: inout [Finding]) {
+        findings.append(contentsOf: repeated)
+        repeated.removeAll()
+        repeats.removeAll()
+        if let end = lastTime {
+            // A client that stopped asking (the queue left its allocation) stopped waiting at its last ask; the
+            // Java client asks again for every owned queue every 20 s (lockAll).
+            for key in lockWaits.keys.sorted(by: { (lockWaits[$0]!.since, $0.client) < (lockWaits[$1]!.since, $1.client) }) {
+                let last = lockWaits[key]!.last
+                let gaveUp = end.nanoseconds - last.nanoseconds > configuration.lockAskGapNanos
+                endLockWait(key, at: gaveUp ? last : end, toEnd: !gaveUp, findings: &findings)
+            }
+        }
         // Queues pulled by two clients of one group at the same time.
         for key in progress.keys.sorted() {
             guard let q = progress[key], q.owners.count > 1, messageModel[q.group] != "BROADCASTING" else { continue }
@@ -830,7 +987,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
         for q in progress.values { groupsByTopic[q.topic, default: []].insert(q.group) }
         for topic in groupsByTopic.keys.sorted() {
             guard let route = routes[topic] else { continue }
-            for group in groupsByTopic[topic]!.sorted() {
+            // Only groups seen registering as consumers divide a topic's queues among them (a lite pull consumer
+            // in assign mode reads the queues it chose).
+            for group in groupsByTopic[topic]!.sorted() where everMembers.contains(group) {
                 let pulled = Set(progress.values.filter { $0.group == group && $0.topic == topic && $0.pulls > 0 }.map { "\($0.broker)#\($0.queueId)" })
                 let missing = route.subscribeQueues(topic: topic).filter { !pulled.contains("\($0.brokerName)#\($0.queueId)") }
                 if !missing.isEmpty && !pulled.isEmpty {
@@ -843,10 +1002,17 @@ public struct ConsumeFlowAnalyzer: Sendable {
         for gt in appliedOrder {
             guard let a = applied[gt], Set(a.members.values).count > 1, let expression = a.expression, let by = a.client else { continue }
             let others = a.members.filter { $0.value != expression }
+            var held: [FilteredQueue] = []
+            for (fk, e) in a.filteredQueues {
+                guard let first = e.committedAtFirst, let q = progress[fk.queue], q.committedOffset == first else { continue }
+                held.append(FilteredQueue(client: fk.client, queue: q.ref, committed: first, filtered: e.count))
+            }
+            held.sort { ($0.client, $0.queue.topic, $0.queue.broker, $0.queue.queueId) < ($1.client, $1.queue.topic, $1.queue.broker, $1.queue.queueId) }
             findings.append(Finding(severity: .error,
                                     detail: .subscriptionApplied(group: gt.group, topic: gt.topic, expression: expression, by: by,
                                                                  changes: a.changes.count, others: others,
-                                                                 retryImmediately: a.retryImmediately, delivered: a.delivered),
+                                                                 retryImmediately: a.retryImmediately, delivered: a.delivered,
+                                                                 filtered: a.filtered, held: held),
                                     frames: a.frames, time: a.since))
         }
         for key in lockOrder {
@@ -861,6 +1027,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 var e = popProblems[gt] ?? (0, 0, 0, [], [], [], end)
                 e.neverAcked += 1
                 if e.examplesLate.count < 5 { e.examplesLate.append(MessageOffset(queueId: key.queueId, offset: key.offset)) }
+                if e.frames.count < configuration.maxFramesPerFinding, !e.frames.contains(p.frame) { e.frames.append(p.frame) }
                 popProblems[gt] = e
             }
         }
@@ -868,13 +1035,13 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let p = popProblems[gt]!
             if p.neverPopped > 0 {
                 findings.append(Finding(severity: .warning, detail: .ackNeverPopped(group: gt.group, topic: gt.topic, count: p.neverPopped, examples: p.examplesNP),
-                                        frames: p.frames, time: p.time))
+                                        frames: p.frames.sorted(), time: p.time))
             }
             if p.late + p.neverAcked > 0 {
                 findings.append(Finding(severity: .warning,
                                         detail: .invisibleTimeExpired(group: gt.group, topic: gt.topic, ackedLate: p.late, neverAcked: p.neverAcked,
                                                                       examples: p.examplesLate.sorted { ($0.queueId, $0.offset) < ($1.queueId, $1.offset) }),
-                                        frames: p.frames, time: p.time))
+                                        frames: p.frames.sorted(), time: p.time))
             }
         }
         for (client, p) in pendingVanish.sorted(by: { $0.value.since < $1.value.since }) { confirmVanished(client, p.finding, findings: &findings) }

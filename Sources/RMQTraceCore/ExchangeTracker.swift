@@ -278,7 +278,8 @@ public struct ExchangeTracker: Sendable {
                 unansweredFrames[p.frame.command.code, default: []].append(p.frame.index)
             }
             let why = reason == "end of capture" ? "no answer by the end of the capture" : "connection ended (\(reason)) before the answer"
-            events.append(.unanswered(p.frame, reason: lost ? "\(why); bytes from \(p.frame.destination) were lost in the capture, the answer may be among them" : why))
+            events.append(.unanswered(p.frame, reason: lost ? "\(why); bytes from \(p.frame.destination) were lost in the capture, the answer may be among them" : why,
+                                      listedAt: time))
         }
         conn.pending.removeAll()
         findings.removeAll(keepingCapacity: true)
@@ -371,6 +372,10 @@ public struct ExchangeTracker: Sendable {
             case .consumerIdList(let ids): return .consumerIds(ids)
             case .lockBatchRequest(let l): return .lockRequest(l)
             case .lockedQueues(let q): return .lockedQueues(q)
+            case .queryAssignment(let b): return .queryAssignment(b)
+            case .assignments(let a): return .assignments(a)
+            case .requestMode(let b): return .requestMode(b)
+            case .batchAck(let b): return .batchAck(b)
             case .messages(let batch):
                 if let e = batch.error { return .undecodable(length: length, error: e.description) }
                 return .messages(count: batch.messages.count, firstOffset: batch.messages.first?.queueOffset,
@@ -396,6 +401,15 @@ public struct ExchangeTracker: Sendable {
             out.append(MessageOffset(queueId: queueId, offset: offset))
             at += Int(size)
         }
+        return out
+    }
+
+    /// The TAGS property of each stored record of a pull answer (bounded; stops at the first bad record).
+    static func messageTags(body: ByteBuffer?) -> [String?]? {
+        guard let body else { return nil }
+        var records = StoredMessageRecords(body)
+        var out: [String?] = []
+        while out.count < FrameRecord.maxMessageOffsets, let r = try? records.next() { out.append(r.tags) }
         return out
     }
 
@@ -523,6 +537,7 @@ public struct ExchangeTracker: Sendable {
         let popped = cmd.isResponse && (request?.code == RequestCode.popMessage || request?.code == RequestCode.peekMessage)
             ? Self.messageOffsets(cmd) : nil
         let bodyLength = cmd.bodyLength
+        let messageBody = cmd.body
         cmd.body = nil  // keep no reference into the stream buffer
         cmd = cmd.detached()  // nor through the header bytes a decoded command's extFields view points into
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
@@ -531,6 +546,7 @@ public struct ExchangeTracker: Sendable {
                                  phase: .other, client: nil)
         record.account = account
         record.messageOffsets = popped
+        if cmd.isResponse, analyzer.wantsMessageTags(request) { record.messageTags = Self.messageTags(body: messageBody) }
         frameIndex += 1
         findings.removeAll(keepingCapacity: true)
         analyzer.observe(&record, findings: &findings)
@@ -549,7 +565,8 @@ public struct ExchangeTracker: Sendable {
             if let evicted = connections[id]?.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque),
                                                          Pending(frame: record), limit: configuration.maxPendingPerConnection) {
                 statistics.byRequestCode[evicted.frame.command.code, default: .init()].unanswered += 1
-                events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))"))
+                events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))",
+                                          listedAt: time))
             }
         }
         if configuration.emitFrameEvents { events.append(.frame(record)) }

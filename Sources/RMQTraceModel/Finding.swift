@@ -14,6 +14,9 @@ public struct Finding: Sendable {
     public var frames: [Int]
     /// When it was seen (the proving frame's time); nil for whole-run findings.
     public var time: CaptureTime?
+    /// How often it happened on the same queue (repeats are grouped into one finding), and the last time.
+    public var occurrences = 1
+    public var lastTime: CaptureTime? = nil
 
     public init(severity: Severity, detail: FindingDetail, frames: [Int], time: CaptureTime? = nil) {
         self.severity = severity
@@ -24,8 +27,12 @@ public struct Finding: Sendable {
 
     /// The stable name of the kind (NDJSON `kind`, filters, tests).
     public var kind: String { detail.kind }
-    /// The text printed for it.
-    public var message: String { detail.message }
+    /// The text printed for it (with the count and span of grouped repeats).
+    public var message: String {
+        guard occurrences > 1 else { return detail.message }
+        let span = time.flatMap { a in lastTime.map { " over \(FindingDetail.seconds($0.nanoseconds - a.nanoseconds))" } } ?? ""
+        return detail.message + " (\(occurrences) times on this queue\(span))"
+    }
 }
 
 /// A message queue as the trace names it: topic, broker name (or address when the route was not seen), queue id.
@@ -53,6 +60,21 @@ public struct UncommittedRange: Hashable, Sendable {
         self.committed = committed
     }
     public var count: Int64 { max(0, deliveredUpTo - committed) }
+}
+
+/// A queue whose committed offset stayed put while a member whose subscription differs from the applied one
+/// was delivered messages it filters away.
+public struct FilteredQueue: Hashable, Sendable {
+    public var client: String
+    public var queue: QueueRef
+    public var committed: Int64
+    public var filtered: Int
+    public init(client: String, queue: QueueRef, committed: Int64, filtered: Int) {
+        self.client = client
+        self.queue = queue
+        self.committed = committed
+        self.filtered = filtered
+    }
 }
 
 /// What a finding says, as data.
@@ -110,11 +132,17 @@ public enum FindingDetail: Sendable, Hashable {
     case allocationInferred(group: String, strategy: String, clients: Int)
     /// Members of a group subscribe differently to a topic: the broker applies one subscription (the newest
     /// subVersion's) to every member's pulls; the others are answered with what it selects.
+    /// `filtered`: per member, the delivered messages its own tags do not match (it drops them unconsumed);
+    /// `held`: the queues whose committed offset stayed put meanwhile.
     case subscriptionApplied(group: String, topic: String, expression: String, by: String, changes: Int, others: [String: String],
-                             retryImmediately: [String: Int], delivered: [String: Int])
+                             retryImmediately: [String: Int], delivered: [String: Int], filtered: [String: Int], held: [FilteredQueue])
     /// Orderly consumption: LOCK_BATCH_MQ answered without queues the client asked for (another client still
     /// holds their lock), counted; the client does not consume those queues until it gets the lock.
     case lockNotGranted(group: String, client: String, queues: [String], count: Int)
+    /// Orderly consumption: a client that owns a queue (it asked to lock it) but does not pull it for longer
+    /// than the threshold because it holds no lock; `holder` is the client seen holding or pulling it.
+    case queueLockedOut(group: String, queue: QueueRef, client: String, holder: String?, fromNanos: Int64, untilNanos: Int64, toEnd: Bool,
+                        thresholdNanos: Int64)
     /// 5.x POP: acks of offsets this run never saw popped (on queues it did see popped), counted.
     case ackNeverPopped(group: String, topic: String, count: Int, examples: [MessageOffset])
     /// 5.x POP: messages whose invisible time ran out before their ack (acked late, or never): the broker
@@ -147,6 +175,7 @@ public enum FindingDetail: Sendable, Hashable {
         case .allocationInferred: return "allocation"
         case .subscriptionApplied: return "subscription-applied"
         case .lockNotGranted: return "lock-not-granted"
+        case .queueLockedOut: return "queue-locked-out"
         case .ackNeverPopped: return "ack-never-popped"
         case .invisibleTimeExpired: return "invisible-time-expired"
         }
@@ -241,10 +270,14 @@ public enum FindingDetail: Sendable, Hashable {
             return "signed traffic (ACL): " + accounts.sorted { $0.key < $1.key }.map { "\($0.key) used by \($0.value.sorted().joined(separator: ", "))" }.joined(separator: "; ")
         case .allocationInferred(let group, let strategy, let clients):
             return "\(group): its \(clients) client\(clients == 1 ? "" : "s") pull as \(strategy) allocates"
-        case .subscriptionApplied(let group, let topic, let expression, let by, let changes, let others, let retry, let delivered):
+        case .subscriptionApplied(let group, let topic, let expression, let by, let changes, let others, let retry, let delivered, let filtered, let held):
             let who = others.sorted { $0.key < $1.key }.map { member in
-                "\(member.key) (subscribes \(member.value): \(delivered[member.key] ?? 0) messages delivered, which it filters by its own expression, "
-                    + "\(retry[member.key] ?? 0) PULL_RETRY_IMMEDIATELY answers where the broker's filter matched nothing)"
+                let dropped = filtered[member.key].map { $0 == 0 ? "all of them matching its own expression" : "\($0) of them not matching its own tags, dropped unconsumed" }
+                    ?? "which it filters by its own expression"
+                let stays = held.filter { $0.client == member.key }.map { "\($0.queue) stays at \($0.committed) over \($0.filtered) dropped" }
+                return "\(member.key) (subscribes \(member.value): \(delivered[member.key] ?? 0) messages delivered, \(dropped), "
+                    + "\(retry[member.key] ?? 0) PULL_RETRY_IMMEDIATELY answers where the broker's filter matched nothing"
+                    + (stays.isEmpty ? "" : "; committed offset " + stays.joined(separator: ", ")) + ")"
             }
             let consequence = expression.hasSuffix("\"*\"")
                 ? ": they receive every message and drop those their own expression does not match, unconsumed, while their offsets move past them"
@@ -253,6 +286,10 @@ public enum FindingDetail: Sendable, Hashable {
                 + (changes > 0 ? "; it changed \(Self.times(changes))" : "") + "); " + who.joined(separator: "; ") + consequence
         case .lockNotGranted(let group, let client, let queues, let count):
             return "\(group): LOCK_BATCH_MQ of \(client) was not granted \(queues.joined(separator: ", ")) (\(Self.times(count))): another client still holds the lock, so these queues are not consumed by \(client) until it is released (a hand-over of an orderly consumer)"
+        case .queueLockedOut(let group, let q, let client, let holder, let from, let until, let toEnd, let threshold):
+            return "\(group) \(q): \(client) owns it but did not pull it for \(Self.seconds(until - from))" + (toEnd ? " up to the end of the run" : "")
+                + ": it holds no lock" + (holder.map { " (\($0) still holds or pulls it)" } ?? "")
+                + ", and an orderly consumer pulls only locked queues (over \(Self.seconds(threshold)); the previous owner has not unlocked it)"
         case .ackNeverPopped(let group, let topic, let count, let examples):
             return "\(group) \(topic): \(count) ACK_MESSAGE\(count == 1 ? "" : "s") for offsets never popped in this run ("
                 + examples.map { "#\($0.queueId)@\($0.offset)" }.joined(separator: ", ") + "): acks of another pop, or a stale extraInfo"

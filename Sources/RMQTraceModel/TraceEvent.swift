@@ -60,6 +60,11 @@ public enum BodySummary: Sendable {
     case consumerIds([String])
     case lockRequest(LockBatchRequestBody)
     case lockedQueues([MessageQueue])
+    /// 5.x: QUERY_ASSIGNMENT asked and answered, SET_MESSAGE_REQUEST_MODE, BATCH_ACK_MESSAGE.
+    case queryAssignment(QueryAssignmentRequestBody)
+    case assignments([MessageQueueAssignment])
+    case requestMode(SetMessageRequestModeRequestBody)
+    case batchAck(BatchAckMessageRequestBody)
     case messageBody(length: Int)
     case other(length: Int)
     case undecodable(length: Int, error: String)
@@ -95,6 +100,9 @@ public struct FrameRecord: Sendable {
     /// POP and PEEK answers: the queue and offset of each message (at most `FrameRecord.maxMessageOffsets`).
     public var messageOffsets: [MessageOffset]? = nil
     public static let maxMessageOffsets = 1024
+    /// Pull answers the analyzer asked for (a group whose members subscribe differently): each message's
+    /// TAGS property, nil where it has none (at most `maxMessageOffsets`).
+    public var messageTags: [String?]? = nil
 
     /// Never negative: a capture may record an answer before its request (the pair is still made).
     public var latencyNanos: Int64? { request.map { max(0, time.nanoseconds - $0.time.nanoseconds) } }
@@ -166,7 +174,9 @@ public enum TraceEvent: Sendable {
     case frame(FrameRecord)
     case gap(GapRecord)
     /// A request that never got an answer by the end of the capture (or of the connection).
-    case unanswered(FrameRecord, reason: String)
+    /// `listedAt` is when it is listed (its connection's end): later than the request, so the line is out of
+    /// time order and renderers mark it so.
+    case unanswered(FrameRecord, reason: String, listedAt: CaptureTime)
     case finding(Finding)
     /// A problem with the input itself (e.g. the capture file ends in the middle of a packet).
     case inputError(String)

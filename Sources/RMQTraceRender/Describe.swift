@@ -93,6 +93,13 @@ public enum Describe {
             if let t = h.timestamp { s += " timestamp=\(t)" }
             parts.append(s)
         case .getConsumerRunningInfo(let h)?: parts.append("group=\(h.consumerGroup) clientId=\(h.clientId)")
+        case .popMessage(let h)?:
+            parts.append("group=\(h.consumerGroup) \(h.queueId < 0 ? "\(h.topic) (any queue)" : queue(h.topic, h.queueId)) max=\(h.maxMsgNums)"
+                         + " invisible=\(h.invisibleTime)ms poll=\(h.pollTime)ms" + (h.order ? " orderly" : "") + (h.exp.map { " \(h.expType ?? "TAG") \"\($0)\"" } ?? ""))
+        case .peekMessage(let h)?: parts.append("group=\(h.consumerGroup) \(queue(h.topic, h.queueId)) max=\(h.maxMsgNums)")
+        case .ackMessage(let h)?: parts.append("group=\(h.consumerGroup) \(queue(h.topic, h.queueId)) offset=\(h.offset)")
+        case .changeInvisibleTime(let h)?:
+            parts.append("group=\(h.consumerGroup) \(queue(h.topic, h.queueId)) offset=\(h.offset) invisible=\(h.invisibleTime)ms")
         default:
             if let ext = extFields, !ext.isEmpty {
                 parts.append(ext.redacted().entries.prefix(5).map { "\($0.key)=\(clip($0.value, 40))" }.joined(separator: " "))
@@ -108,6 +115,17 @@ public enum Describe {
             if !producers.isEmpty { s += " producers=\(producers.joined(separator: ","))" }
             parts.append(s)
         case .lockRequest(let l): parts.append("group=\(l.consumerGroup) queues=" + l.mqSet.map { queue($0.topic, $0.queueId) }.joined(separator: ","))
+        case .queryAssignment(let q):
+            parts.append("group=\(q.consumerGroup) topic=\(q.topic) clientId=\(q.clientId)"
+                         + (q.strategyName.map { " strategy=\($0)" } ?? "") + (q.messageModel.map { " model=\($0)" } ?? ""))
+        case .requestMode(let m):
+            parts.append("group=\(m.consumerGroup) topic=\(m.topic) mode=\(m.mode)" + (m.popShareQueueNum > 0 ? " popShareQueueNum=\(m.popShareQueueNum)" : ""))
+        case .batchAck(let b):
+            parts.append("acks=" + b.acks.prefix(8).map { a in
+                let offsets = a.ackedOffsets
+                return "\(a.consumerGroup) \(queue(a.topic, a.queueId))[\(offsets.count) from \(a.startOffset)"
+                    + (offsets.isEmpty ? "" : ": \(offsets.prefix(6).map(String.init).joined(separator: ","))\(offsets.count > 6 ? ",…" : "")") + "]"
+            }.joined(separator: " ") + (b.acks.count > 8 ? " +\(b.acks.count - 8) more" : ""))
         case .undecodable(let n, let e): parts.append("body(\(n)B): \(e)")
         default: break
         }
@@ -155,6 +173,14 @@ public enum Describe {
             return s
         case .offsetResponse(let h)?: return s + " offset=\(h.offset)"
         case .sendMessageResponse(let h)?: return s + " msgId=\(h.msgId) queueOffset=\(h.queueOffset)"
+        case .popMessageResponse(let h)?:
+            if case .messages(let n, let first, let last, _) = frame.body {
+                s += " \(n) msg\(n == 1 ? "" : "s")" + (first.map { f in last.map { " \(f)..\($0)" } ?? "" } ?? "")
+            } else if let r = cmd.remark, !r.isEmpty {
+                s += " \(r)"
+            }
+            return s + " invisible=\(h.invisibleTime)ms restNum=\(h.restNum)"
+        case .changeInvisibleTimeResponse(let h)?: return s + " invisible=\(h.invisibleTime)ms popTime=\(h.popTime)"
         default: break
         }
         switch frame.body {
@@ -163,6 +189,8 @@ public enum Describe {
             s += " queues=" + r.queueDatas.map { "\($0.brokerName):r\($0.readQueueNums)/w\($0.writeQueueNums)/\($0.permText)" }.joined(separator: ",")
         case .consumerIds(let ids): s += " \(ids.count) consumer\(ids.count == 1 ? "" : "s") [\(ids.joined(separator: ", "))]"
         case .lockedQueues(let q): s += " locked=" + q.map { queue($0.topic, $0.queueId) }.joined(separator: ",")
+        case .assignments(let a):
+            s += " assigned=" + (a.isEmpty ? "none" : a.map { "\(queue($0.queue.topic, $0.queue.queueId))(\($0.mode))" }.joined(separator: ","))
         case .messages(let n, let f, let l, _): s += " \(n) msg\(n == 1 ? "" : "s")" + (f.map { a in l.map { " \(a)..\($0)" } ?? "" } ?? "")
         case .undecodable(let n, let e): s += " body(\(n)B): \(e)"
         default: break

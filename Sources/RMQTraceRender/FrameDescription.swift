@@ -83,6 +83,17 @@ public enum FrameDescription {
         case .lockBatchRequest(let b):
             return ["body: LockBatchRequestBody group=\(b.consumerGroup) clientId=\(b.clientId) mqSet=" + b.mqSet.map(\.description).joined(separator: ",")]
         case .lockedQueues(let q): return ["body: lockOKMQSet=" + q.map(\.description).joined(separator: ",")]
+        case .queryAssignment(let q):
+            return ["body: QueryAssignmentRequestBody topic=\(q.topic) group=\(q.consumerGroup) clientId=\(q.clientId) strategy=\(q.strategyName ?? "-") model=\(q.messageModel ?? "-")"]
+        case .assignments(let a):
+            return ["body: QueryAssignmentResponseBody (\(a.count) queue\(a.count == 1 ? "" : "s"))"]
+                + a.map { "  \($0.queue) mode=\($0.mode)" + ($0.attachments.isEmpty ? "" : " " + $0.attachments.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")) }
+        case .requestMode(let m):
+            return ["body: SetMessageRequestModeRequestBody topic=\(m.topic) group=\(m.consumerGroup) mode=\(m.mode) popShareQueueNum=\(m.popShareQueueNum)"]
+        case .batchAck(let b):
+            return ["body: BatchAckMessageRequestBody broker=\(b.brokerName ?? "-") (\(b.acks.count) ack\(b.acks.count == 1 ? "" : "s"))"]
+                + b.acks.map { "  \($0.consumerGroup) \($0.topic)#\($0.queueId)\($0.retry == "1" ? " (retry)" : "") from \($0.startOffset): acked "
+                    + $0.ackedOffsets.map(String.init).joined(separator: ",") + " popTime=\($0.popTime) invisibleTime=\($0.invisibleTime)" }
         case .messages(let batch):
             var l = ["body: \(batch.messages.count) stored message\(batch.messages.count == 1 ? "" : "s")"]
             for (i, m) in batch.messages.enumerated() { l += messageLines(m, index: i) }

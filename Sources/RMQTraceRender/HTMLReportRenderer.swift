@@ -71,7 +71,7 @@ public struct HTMLReportRenderer: TraceRenderer, Sendable {
             } else if f.command.isOneway, filter.matches(f) {
                 add(f, request: f.index, response: nil, t0: f.time, code: f.command.code, header: f.header, answer: "(oneway)", ok: true)
             }
-        case .unanswered(let f, let reason):
+        case .unanswered(let f, let reason, _):
             guard filter.matches(f) else { return [] }
             add(f, request: f.index, response: nil, t0: f.time, code: f.command.code, header: f.header, answer: "no answer: \(reason)", ok: false)
         default:

@@ -56,7 +56,7 @@ public struct MermaidRenderer: TraceRenderer, Sendable {
             } else if f.command.isOneway, filter.matches(f) {
                 add(frame: f, code: f.command.code, header: f.header, answer: nil, hold: 0, oneway: true, unanswered: false)
             }
-        case .unanswered(let f, _):
+        case .unanswered(let f, _, _):
             guard filter.matches(f) else { return [] }
             add(frame: f, code: f.command.code, header: f.header, answer: nil, hold: 0, oneway: false, unanswered: true)
         case .finding(let finding):

@@ -83,9 +83,11 @@ public struct TextRenderer: Sendable {
             }
             guard f.command.isOneway else { return [] }
             return [requestLine(f, outcome: "(oneway)")]
-        case .unanswered(let f, let reason):
+        case .unanswered(let f, let reason, let listedAt):
             guard filter.matches(f) else { return [] }
-            return [requestLine(f, outcome: paint("no answer: \(reason)", "33"))]
+            // Listed when its connection ended, after lines of later times: say so.
+            let late = listedAt > f.time ? " " + paint("(late line: listed at \(Describe.time(listedAt)), when c\(f.connection) ended)", "2") : ""
+            return [requestLine(f, outcome: paint("no answer: \(reason)", "33")) + late]
         case .gap(let g):
             guard filter.passesNonFrameEvents else { return [] }
             let what: String
@@ -209,6 +211,16 @@ public struct NDJSONRenderer: Sendable {
         case .consumerIds(let ids): return .object([JSONMember("consumer_ids", .array(ids.map(JSONValue.string)))])
         case .lockRequest(let l): return .object([JSONMember("lock_request", l.json)])
         case .lockedQueues(let q): return .object([JSONMember("locked", LockBatchResponseBody.json(q)["lockOKMQSet"] ?? .null)])
+        case .queryAssignment(let q): return .object([JSONMember("query_assignment", q.json)])
+        case .assignments(let a):
+            return .object([JSONMember("assignments", QueryAssignmentResponseBody.json(a)["messageQueueAssignments"] ?? .null)])
+        case .requestMode(let m): return .object([JSONMember("request_mode", m.json)])
+        case .batchAck(let b):
+            return .object([JSONMember("batch_ack", .array(b.acks.map { a in
+                .object([JSONMember("group", .string(a.consumerGroup)), JSONMember("topic", .string(a.topic)), JSONMember("queue_id", num(a.queueId)),
+                         JSONMember("retry", .bool(a.retry == "1")), JSONMember("start_offset", num(a.startOffset)),
+                         JSONMember("acked", .array(a.ackedOffsets.map { num($0) }))])
+            }))])
         case .messageBody(let n): return .object([JSONMember("message_body_len", num(n))])
         case .other(let n): return .object([JSONMember("len", num(n))])
         case .undecodable(let n, let e): return .object([JSONMember("len", num(n)), JSONMember("error", .string(e))])
@@ -255,13 +267,14 @@ public struct NDJSONRenderer: Sendable {
                 JSONMember("bytes", Self.num(g.byteCount)), JSONMember("stream_offset", Self.num(g.streamOffset)),
                 JSONMember("detail", .string(g.detail)),
             ]).compactText]
-        case .unanswered(let f, let reason):
+        case .unanswered(let f, let reason, let listedAt):
             guard filter.matches(f) else { return [] }
             return [JSONValue.object([
                 JSONMember("event", .string("unanswered")), JSONMember("index", Self.num(f.index)), JSONMember("ts", Self.ts(f.time)),
                 JSONMember("conn", Self.num(f.connection)), JSONMember("src", .string(f.source)), JSONMember("dst", .string(f.destination)),
                 JSONMember("code", Self.num(f.command.code)), JSONMember("name", .string(f.command.codeName)),
                 JSONMember("opaque", Self.num(f.command.opaque)), JSONMember("reason", .string(reason)),
+                JSONMember("listed_ts", Self.ts(listedAt)),
             ]).compactText]
         case .connectionOpened(let id, let client, let server, let time):
             guard filter.passesNonFrameEvents else { return [] }

@@ -3,7 +3,7 @@ import NIOCore
 // JSON bodies of the consume flow (PROTOCOL.md section 5 and appendix C). Parsed with the lenient JSONParser;
 // encoded the way fastjson writes them (members in alphabetical order).
 
-private func bodyError(_ body: String, _ reason: RemotingDecodingError.Reason) -> RemotingDecodingError {
+func bodyError(_ body: String, _ reason: RemotingDecodingError.Reason) -> RemotingDecodingError {
     RemotingDecodingError(body, reason)
 }
 
@@ -470,6 +470,11 @@ public enum DecodedBody: Hashable, Sendable {
     case consumerIdList([String])
     case lockBatchRequest(LockBatchRequestBody)
     case lockedQueues([MessageQueue])
+    /// 5.x QUERY_ASSIGNMENT request and answer, SET_MESSAGE_REQUEST_MODE, BATCH_ACK_MESSAGE.
+    case queryAssignment(QueryAssignmentRequestBody)
+    case assignments([MessageQueueAssignment])
+    case requestMode(SetMessageRequestModeRequestBody)
+    case batchAck(BatchAckMessageRequestBody)
     case messages(StoredMessageBatch)
     case messageBody([UInt8])
     case batch([BatchMessageRecord])
@@ -488,6 +493,8 @@ public enum DecodedBody: Hashable, Sendable {
                 case RequestCode.getConsumerListByGroup where command.code == 0: return .consumerIdList(try ConsumerIdList.decode(bytes))
                 case RequestCode.lockBatchMQ where command.code == 0:
                     return .lockedQueues(try LockBatchResponseBody.decode(try JSONParser.parse(bytes, context: LockBatchResponseBody.name)))
+                case RequestCode.queryAssignment where command.code == 0:
+                    return .assignments(try QueryAssignmentResponseBody.decode(try JSONParser.parse(bytes, context: QueryAssignmentResponseBody.name)))
                 case RequestCode.pullMessage, RequestCode.litePullMessage, RequestCode.queryMessage, RequestCode.viewMessageById,
                      RequestCode.popMessage:
                     return .messages(StoredMessageDecoder.decodeAll(bytes, maxInflatedBodySize: maxInflatedBodySize))
@@ -499,6 +506,12 @@ public enum DecodedBody: Hashable, Sendable {
             case RequestCode.heartBeat: return .heartbeat(try .decode(bytes))
             case RequestCode.lockBatchMQ, RequestCode.unlockBatchMQ:
                 return .lockBatchRequest(try LockBatchRequestBody(json: try JSONParser.parse(bytes, context: LockBatchRequestBody.name)))
+            case RequestCode.queryAssignment:
+                return .queryAssignment(try QueryAssignmentRequestBody(json: try JSONParser.parse(bytes, context: QueryAssignmentRequestBody.name)))
+            case RequestCode.setMessageRequestMode:
+                return .requestMode(try SetMessageRequestModeRequestBody(json: try JSONParser.parse(bytes, context: SetMessageRequestModeRequestBody.name)))
+            case RequestCode.batchAckMessage:
+                return .batchAck(try BatchAckMessageRequestBody(json: try JSONParser.parse(bytes, context: BatchAckMessageRequestBody.name)))
             case RequestCode.sendMessage, RequestCode.sendMessageV2, RequestCode.sendReplyMessage, RequestCode.sendReplyMessageV2:
                 return .messageBody(Array(bytes))
             case RequestCode.sendBatchMessage: return .batch(try BatchMessageRecord.decodeAll(bytes))

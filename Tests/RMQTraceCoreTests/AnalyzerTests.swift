@@ -162,11 +162,69 @@ let analyzerCases: [AnalyzerCase] = [
         return c
     }, problems: ["subscription-mismatch", "subscription-applied"], check: { f in
         f.contains {
-            if case .subscriptionApplied("g", "T", "TAG \"TagB\"", client2, 1, let others, let retry, let delivered) = $0.detail {
+            if case .subscriptionApplied("g", "T", "TAG \"TagB\"", client2, 1, let others, let retry, let delivered, _, _) = $0.detail {
                 return others == [client1: "TAG \"*\""] && retry[client1] == 1 && delivered[client1] == 3
             }
             return false
         }
+    }),
+
+    AnalyzerCase(name: "a subscription mismatch: what a member drops, and the queue whose committed offset stays put", build: {
+        var c = Conversation()
+        let a = startedConsumer(&c, client: client1, endpoint: "10.0.0.50:40000")   // subscribes T "*": filters nothing
+        c.wait(seconds: 1)
+        let b = c.connect(client: "10.0.0.51:40000", server: brokerAddr)
+        // client2 subscribes TagA, client3 (newest subVersion) TagB: the broker applies TagB.
+        c.heartbeat(b, clientID: client2, group: "g", subscriptions: [("T", "TagA")])
+        let d = c.connect(client: "10.0.0.52:40000", server: brokerAddr)
+        var hb = ScenarioBuilder.heartbeat(clientID: "10.0.0.52@3#3", group: "g", subscriptions: [("T", "TagB")])
+        hb = Array(String(decoding: hb, as: UTF8.self).replacingOccurrences(of: "1764000000000", with: "1764000009999").utf8)
+        c.exchange(d, RequestCode.heartBeat, body: hb)
+        // client2 owns queue 0: it commits 4, then is delivered TagB messages it drops; its offset stays at 4.
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 4)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 4, count: 3, maxOffset: 9, tags: "TagB")
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 7, count: 2, maxOffset: 9, commit: 4, tags: "TagB")
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 4)
+        _ = a
+        return c
+    }, problems: ["subscription-mismatch", "subscription-applied"], check: { f in
+        f.contains {
+            if case .subscriptionApplied("g", "T", "TAG \"TagB\"", "10.0.0.52@3#3", _, let others, _, let delivered, let filtered, let held) = $0.detail {
+                return Set(others.keys) == [client1, client2] && delivered[client2] == 5 && filtered[client2] == 5 && filtered[client1] == nil
+                    && held == [FilteredQueue(client: client2, queue: QueueRef(topic: "T", broker: "broker-a", queueId: 0), committed: 4, filtered: 5)]
+                    && $0.message.contains("5 of them not matching its own tags") && $0.message.contains("T@broker-a#0 stays at 4")
+            }
+            return false
+        }
+    }),
+
+    AnalyzerCase(name: "a subscription mismatch whose member commits past what it drops: no held queue", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c, client: client2, endpoint: "10.0.0.51:40000")
+        let d = c.connect(client: "10.0.0.52:40000", server: brokerAddr)
+        var hb = ScenarioBuilder.heartbeat(clientID: "10.0.0.52@3#3", group: "g", subscriptions: [("T", "TagB")])
+        hb = Array(String(decoding: hb, as: UTF8.self).replacingOccurrences(of: "1764000000000", with: "1764000009999").utf8)
+        c.exchange(d, RequestCode.heartBeat, body: hb)
+        c.heartbeat(b, clientID: client2, group: "g", subscriptions: [("T", "TagA || TagC")])
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 0)
+        c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 3, maxOffset: 3, tags: "TagB")
+        c.commit(b, group: "g", topic: "T", queueId: 0, offset: 3)
+        return c
+    }, problems: ["subscription-mismatch", "subscription-applied"], check: { f in
+        f.contains {
+            if case .subscriptionApplied(_, _, _, _, _, _, _, _, let filtered, let held) = $0.detail { return filtered[client2] == 3 && held.isEmpty }
+            return false
+        }
+    }),
+
+    AnalyzerCase(name: "long polls answered late, again and again on one queue: one finding with a count", build: {
+        var c = Conversation()
+        let b = startedConsumer(&c)
+        for i in 0..<3 { c.pull(b, group: "g", topic: "T", queueId: 0, offset: Int64(i), count: 0, maxOffset: 0, after: 31_000) }
+        return c
+    }, problems: ["long-poll-timeout"], check: { f in
+        let timeouts = f.filter { $0.kind == "long-poll-timeout" }
+        return timeouts.count == 1 && timeouts[0].occurrences == 3 && timeouts[0].message.contains("(3 times on this queue over 62.0 s)")
     }),
 
     AnalyzerCase(name: "pull answered after the client's timeout", build: {
@@ -381,6 +439,48 @@ let analyzerCases: [AnalyzerCase] = [
     }, problems: ["lock-not-granted"], check: { f in
         f.contains { if case .lockNotGranted("og", client1, ["T@broker-a#1", "T@broker-a#2"], 2) = $0.detail { return true } else { return false } }
     }),
+
+    AnalyzerCase(name: "orderly consumer: owns a queue but does not pull it, for lack of its lock", build: {
+        var c = Conversation()
+        let mqs = (0..<2).map { MessageQueue(topic: "T", brokerName: "broker-a", queueId: Int32($0)) }
+        let ns = c.connect(client: "10.0.0.50:41000", server: namesrvAddr)
+        c.route(ns, topic: "T", brokers: [("broker-a", brokerAddr)], queues: 2)
+        let h = c.connect(client: "10.0.0.51:40000", server: brokerAddr)   // client2 holds queue 1 and pulls it
+        c.exchange(h, RequestCode.lockBatchMQ,
+                   body: Array(LockBatchRequestBody(consumerGroup: "og", clientId: client2, mqSet: [mqs[1]]).json.compactText.utf8),
+                   answerBody: Array(LockBatchResponseBody.json([mqs[1]]).compactText.utf8))
+        c.pull(h, group: "og", topic: "T", queueId: 1, offset: 0, count: 0, maxOffset: 0)
+        let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        for _ in 0..<3 {   // client1's lockAll every 20 s: queue 1 is never granted
+            c.exchange(b, RequestCode.lockBatchMQ,
+                       body: Array(LockBatchRequestBody(consumerGroup: "og", clientId: client1, mqSet: mqs).json.compactText.utf8),
+                       answerBody: Array(LockBatchResponseBody.json([mqs[0]]).compactText.utf8))
+            c.pull(b, group: "og", topic: "T", queueId: 0, offset: 0, count: 0, maxOffset: 0)
+            c.wait(seconds: 20)
+        }
+        return c
+    }, problems: ["lock-not-granted", "queue-locked-out"], check: { f in
+        f.contains {
+            if case .queueLockedOut("og", let q, client1, client2?, _, _, true, _) = $0.detail { return q.queueId == 1 }
+            return false
+        } && !f.contains { if case .queueLockedOut(_, let q, _, _, _, _, _, _) = $0.detail { return q.queueId == 0 } else { return false } }
+    }),
+
+    AnalyzerCase(name: "orderly consumer: a lock granted a few seconds later is no lock-out", build: {
+        var c = Conversation()
+        let mqs = [MessageQueue(topic: "T", brokerName: "broker-a", queueId: 0)]
+        let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+        c.exchange(b, RequestCode.lockBatchMQ,
+                   body: Array(LockBatchRequestBody(consumerGroup: "og", clientId: client1, mqSet: mqs).json.compactText.utf8),
+                   answerBody: Array(LockBatchResponseBody.json([]).compactText.utf8))
+        c.wait(seconds: 3)
+        c.exchange(b, RequestCode.lockBatchMQ,
+                   body: Array(LockBatchRequestBody(consumerGroup: "og", clientId: client1, mqSet: mqs).json.compactText.utf8),
+                   answerBody: Array(LockBatchResponseBody.json(mqs).compactText.utf8))
+        c.pull(b, group: "og", topic: "T", queueId: 0, offset: 0, count: 0, maxOffset: 0)
+        c.wait(seconds: 30)
+        return c
+    }, problems: ["lock-not-granted"], check: { f in !f.contains { $0.kind == "queue-locked-out" } }),
 
     AnalyzerCase(name: "a queue two clients pull at once", build: {
         var c = Conversation()

@@ -12,7 +12,7 @@ private func frames(_ events: [TraceEvent]) -> [FrameRecord] {
     events.compactMap { if case .frame(let f) = $0 { return f } else { return nil } }
 }
 private func unanswered(_ events: [TraceEvent]) -> [(FrameRecord, String)] {
-    events.compactMap { if case .unanswered(let f, let why) = $0 { return (f, why) } else { return nil } }
+    events.compactMap { if case .unanswered(let f, let why, _) = $0 { return (f, why) } else { return nil } }
 }
 
 @Test func pairsAnswersWithTheirRequestsAndMeasuresLatency() {
@@ -123,4 +123,19 @@ private func unanswered(_ events: [TraceEvent]) -> [(FrameRecord, String)] {
     #expect(f[0].command.extFields?["Signature"] == "<redacted 20 bytes>")
     #expect(f[1].command.remark == "org.apache.rocketmq.acl.common.AclException: No acl config for <redacted>, user <redacted>")
     #expect(!"\(f)".contains("RocketMQ-AK-7"))
+}
+
+@Test func unansweredRequestsCarryWhenTheyAreListed() {
+    // A request left unanswered is listed when its connection ends, after frames of later times: the event
+    // says when, so renderers can mark the line as late.
+    var c = Conversation()
+    let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+    _ = c.request(b, RequestCode.pullMessage, ScenarioBuilder.pull(group: "g", topic: "T", queueId: 0, offset: 0))
+    let sent = c.now
+    c.wait(seconds: 4)
+    c.close(b)
+    let (events, _, _) = track(c)
+    let listed = events.compactMap { if case .unanswered(let f, _, let at) = $0 { return (f.time.nanoseconds, at.nanoseconds) } else { return nil } }
+    #expect(listed.count == 1)
+    #expect((listed.first?.0 ?? .max) <= sent && (listed.first?.1 ?? 0) >= sent + 4_000_000_000)
 }

@@ -12,9 +12,79 @@ enum FixtureScenarios {
         ("consume-flow", consumeFlow),
         ("group-problems", groupProblems),
         ("tcp-hostile", tcpHostile),
+        ("pop-5x", pop5x),
     ]
 
     static let ns = "10.0.0.1:9876"
+    static let proxy = "10.0.0.5:8080"
+
+    /// SYNTHESIZED from the RocketMQ 5.x source's header and body classes (no 5.x client recorded it): a POP
+    /// consumer on the 5.x proxy's remoting port 8080, where one connection carries name-server and broker
+    /// codes. Route, heartbeat, SET_MESSAGE_REQUEST_MODE to POP, QUERY_ASSIGNMENT answered with POP queues,
+    /// POP_MESSAGE (200050, ROCKETMQ binary headers, where the code travels as 3442), ACK_MESSAGE,
+    /// CHANGE_MESSAGE_INVISIBLETIME, BATCH_ACK_MESSAGE with a bit set (one offset never popped), a popped
+    /// message never acked whose invisible time runs out, and a LITE_PULL_MESSAGE of a lite pull consumer.
+    static func pop5x() -> [UInt8] {
+        var s = S()
+        let cid = "10.0.3.10@5150#1764000000000"
+        let g = "pop_group"
+        let t = "PopTopic"
+        let v5 = MQVersion.v5_0_0
+        s.connect("px", client: "10.0.3.10:52000", server: proxy)
+        s.exchange("px", s.request(105, GetRouteInfoRequestHeader(topic: t).extFields, version: v5)) {
+            S.response($0, body: S.route(brokers: [("broker-a", proxy)], queues: 2))
+        }
+        s.exchange("px", s.request(34, body: S.heartbeat(clientID: cid, group: g, subscriptions: [(t, "*")]), version: v5)) { S.response($0) }
+        s.exchange("px", s.request(RequestCode.setMessageRequestMode,
+                                   body: Array(SetMessageRequestModeRequestBody(topic: t, consumerGroup: g, mode: "POP").json.compactText.utf8), version: v5)) {
+            S.response($0)
+        }
+        s.exchange("px", s.request(RequestCode.queryAssignment,
+                                   body: Array(QueryAssignmentRequestBody(topic: t, consumerGroup: g, clientId: cid, strategyName: "AVG",
+                                                                          messageModel: "CLUSTERING").json.compactText.utf8), version: v5)) {
+            S.response($0, ExtFields(), body: Array(QueryAssignmentResponseBody.json((0..<2).map {
+                MessageQueueAssignment(queue: MessageQueue(topic: t, brokerName: "broker-a", queueId: Int32($0)), mode: "POP")
+            }).compactText.utf8))
+        }
+        let bornTime: Int64 = 1_764_000_000_000
+        // Queue 0: three messages popped, invisible for 10 s.
+        s.exchange("px", s.request(RequestCode.popMessage,
+                                   PopMessageRequestHeader(consumerGroup: g, topic: t, queueId: 0, maxMsgNums: 32, invisibleTime: 10_000,
+                                                           pollTime: 15_000, bornTime: bornTime).extFields,
+                                   serializeType: .rocketmq, version: v5), latencyMs: 3) {
+            S.response($0, 0, remark: "FOUND", ext: PopMessageResponseHeader(popTime: bornTime, invisibleTime: 10_000, reviveQid: 0, restNum: 0,
+                                                                             startOffsetInfo: "0 0 0", msgOffsetInfo: "0 0 0,1,2").extFields,
+                       body: S.messages(topic: t, queueId: 0, from: 0, count: 3))
+        }
+        s.exchange("px", s.request(RequestCode.ackMessage,
+                                   AckMessageRequestHeader(consumerGroup: g, topic: t, queueId: 0, extraInfo: "0 \(bornTime) 10000 0 0 broker-a 0 0", offset: 0).extFields,
+                                   version: v5)) { S.response($0) }
+        s.exchange("px", s.request(RequestCode.changeMessageInvisibleTime,
+                                   ChangeInvisibleTimeRequestHeader(consumerGroup: g, topic: t, queueId: 0, extraInfo: "0 \(bornTime) 10000 0 0 broker-a 0 1",
+                                                                    offset: 1, invisibleTime: 60_000).extFields, version: v5)) {
+            S.response($0, ChangeInvisibleTimeResponseHeader(popTime: bornTime + 20, invisibleTime: 60_000, reviveQid: 0).extFields)
+        }
+        s.wait(ms: 2_000)
+        // Offsets 1 (acked in time, its invisibility extended) and 7 (never popped) in one batch.
+        let acks = BatchAckMessageRequestBody(brokerName: "broker-a", acks: [
+            BatchAck(consumerGroup: g, topic: t, startOffset: 0, queueId: 0, popTime: bornTime, invisibleTime: 10_000, ackedOffsets: [1, 7]),
+        ])
+        s.exchange("px", s.request(RequestCode.batchAckMessage, body: Array(acks.json.compactText.utf8), version: v5)) { S.response($0) }
+        // Offset 2 is never acked: 12 s later its 10 s invisible time is over.
+        s.wait(ms: 12_000)
+        // A lite pull consumer of another group reads queue 1 with LITE_PULL_MESSAGE (the pull header).
+        s.connect("lite", client: "10.0.3.11:52001", server: proxy)
+        s.exchange("lite", s.request(RequestCode.litePullMessage,
+                                     PullMessageRequestHeader(consumerGroup: "lite_group", topic: t, queueId: 1, queueOffset: 0, sysFlag: [],
+                                                              commitOffset: 0, suspendTimeoutMillis: 0, subVersion: 0, maxMsgBytes: 1_048_576).extFields,
+                                     version: v5), latencyMs: 1.5) {
+            S.pullAnswer($0, 0, remark: "FOUND", next: 2, max: 2, body: S.messages(topic: t, queueId: 1, from: 0, count: 2))
+        }
+        s.exchange("px", s.request(35, UnregisterClientRequestHeader(clientID: cid, consumerGroup: g).extFields, version: v5)) { S.response($0, ExtFields()) }
+        s.close("lite")
+        s.close("px")
+        return s.pcap()
+    }
     static let broker = "10.0.0.2:10911"
 
     /// One push consumer's whole life, healthy, plus a producer: route (the retry topic has none yet),
