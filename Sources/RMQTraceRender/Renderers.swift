@@ -296,7 +296,8 @@ public struct NDJSONRenderer: Sendable {
     static func findingObject(_ f: Finding) -> JSONValue {
         .object([JSONMember("event", .string("finding")), JSONMember("severity", .string(f.severity.rawValue)),
                  JSONMember("kind", .string(f.kind)), JSONMember("message", .string(f.message)),
-                 JSONMember("frames", .array(f.frames.map { .number(String($0)) })), JSONMember("ts", f.time.map(ts) ?? .null)])
+                 JSONMember("frames", .array(f.frames.map { .number(String($0)) })), JSONMember("ts", f.time.map(ts) ?? .null),
+                 JSONMember("count", .number(String(f.occurrences))), JSONMember("last_ts", f.lastTime.map(ts) ?? .null)])
     }
 
     public func summary(statistics s: TraceStatistics, analyzer: ConsumeFlowAnalyzer) -> String {
