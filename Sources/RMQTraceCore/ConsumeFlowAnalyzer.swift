@@ -198,7 +198,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         var queue: QueueKey
         var client: String
     }
-    private var lockWaits: [LockWaitKey: (since: CaptureTime, last: CaptureTime, frame: Int)] = [:]
+    private var lockWaits: [LockWaitKey: (since: CaptureTime, last: CaptureTime, frame: Int, holder: String?)] = [:]
     private var lockHolders: [QueueKey: String] = [:]
     private var applied: [GroupTopic: AppliedSubscription] = [:]
     private var appliedOrder: [GroupTopic] = []
@@ -535,8 +535,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
     /// The end of a client's wait for a queue's lock: a finding when it lasted beyond the threshold.
     private mutating func endLockWait(_ key: LockWaitKey, at time: CaptureTime, toEnd: Bool, findings: inout [Finding]) {
         guard let w = lockWaits.removeValue(forKey: key), time.nanoseconds - w.since.nanoseconds > configuration.unattendedNanos else { return }
-        let holder = lockHolders[key.queue].flatMap { $0 == key.client ? nil : $0 }
-            ?? progress[key.queue]?.owner.flatMap { $0 == key.client ? nil : $0 }
+        let holder = w.holder
         findings.append(Finding(severity: .warning,
                                 detail: .queueLockedOut(group: key.queue.group,
                                                         queue: QueueRef(topic: key.queue.topic, broker: key.queue.broker, queueId: key.queue.queueId),
@@ -866,10 +865,16 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 if granted.contains(mq) {
                     lockHolders[key.queue] = asked.clientId
                     endLockWait(key, at: frame.time, toEnd: false, findings: &findings)
-                } else if lockWaits[key] != nil {
-                    lockWaits[key]!.last = frame.time
-                } else if lockWaits.count < configuration.maxTracked {
-                    lockWaits[key] = (frame.time, frame.time, frame.index)
+                } else {
+                    // Who held it when it was refused: the last client granted it, else the one pulling it.
+                    let holder = lockHolders[key.queue].flatMap { $0 == asked.clientId ? nil : $0 }
+                        ?? progress[key.queue]?.owner.flatMap { $0 == asked.clientId ? nil : $0 }
+                    if lockWaits[key] != nil {
+                        lockWaits[key]!.last = frame.time
+                        if let holder { lockWaits[key]!.holder = holder }
+                    } else if lockWaits.count < configuration.maxTracked {
+                        lockWaits[key] = (frame.time, frame.time, frame.index, holder)
+                    }
                 }
             }
             let refused = asked.mqSet.filter { !granted.contains($0) }.map { "\($0.topic)@\($0.brokerName)#\($0.queueId)" }.sorted()

@@ -140,7 +140,8 @@ public enum FindingDetail: Sendable, Hashable {
     /// holds their lock), counted; the client does not consume those queues until it gets the lock.
     case lockNotGranted(group: String, client: String, queues: [String], count: Int)
     /// Orderly consumption: a client that owns a queue (it asked to lock it) but does not pull it for longer
-    /// than the threshold because it holds no lock; `holder` is the client seen holding or pulling it.
+    /// than the threshold because it holds no lock; `holder` is the client that held it (last granted it, or
+    /// pulling it) when the lock was refused.
     case queueLockedOut(group: String, queue: QueueRef, client: String, holder: String?, fromNanos: Int64, untilNanos: Int64, toEnd: Bool,
                         thresholdNanos: Int64)
     /// 5.x POP: acks of offsets this run never saw popped (on queues it did see popped), counted.
@@ -288,8 +289,8 @@ public enum FindingDetail: Sendable, Hashable {
             return "\(group): LOCK_BATCH_MQ of \(client) was not granted \(queues.joined(separator: ", ")) (\(Self.times(count))): another client still holds the lock, so these queues are not consumed by \(client) until it is released (a hand-over of an orderly consumer)"
         case .queueLockedOut(let group, let q, let client, let holder, let from, let until, let toEnd, let threshold):
             return "\(group) \(q): \(client) owns it but did not pull it for \(Self.seconds(until - from))" + (toEnd ? " up to the end of the run" : "")
-                + ": it holds no lock" + (holder.map { " (\($0) still holds or pulls it)" } ?? "")
-                + ", and an orderly consumer pulls only locked queues (over \(Self.seconds(threshold)); the previous owner has not unlocked it)"
+                + ": it holds no lock" + (holder.map { " (\($0) held it when the lock was refused)" } ?? "")
+                + ", and an orderly consumer pulls only locked queues (over \(Self.seconds(threshold)); the lock is free once the previous owner unlocks it, and the client asks again every 20 s)"
         case .ackNeverPopped(let group, let topic, let count, let examples):
             return "\(group) \(topic): \(count) ACK_MESSAGE\(count == 1 ? "" : "s") for offsets never popped in this run ("
                 + examples.map { "#\($0.queueId)@\($0.offset)" }.joined(separator: ", ") + "): acks of another pop, or a stale extraInfo"

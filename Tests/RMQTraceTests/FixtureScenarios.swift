@@ -13,10 +13,78 @@ enum FixtureScenarios {
         ("group-problems", groupProblems),
         ("tcp-hostile", tcpHostile),
         ("pop-5x", pop5x),
+        ("orderly-lock", orderlyLock),
     ]
 
     static let ns = "10.0.0.1:9876"
     static let proxy = "10.0.0.5:8080"
+
+    /// Two orderly consumers at a hand-over: A owns both queues and holds their locks; B joins and is given
+    /// queue 1, but A, busy, keeps its lock for 25 s, so B's LOCK_BATCH_MQ (at start and every 20 s) is not
+    /// granted and B does not pull queue 1 until A unlocks it; then shutdown with unlocks.
+    static func orderlyLock() -> [UInt8] {
+        var s = S()
+        let a = "10.0.4.10@600#1764000000000"
+        let b = "10.0.4.11@601#1764000000001"
+        let g = "seq_group"
+        let t = "Seq"
+        let mq = (0..<2).map { MessageQueue(topic: t, brokerName: "broker-a", queueId: Int32($0)) }
+        func lock(_ client: String, _ queues: [MessageQueue]) -> [UInt8] {
+            S.json(LockBatchRequestBody(consumerGroup: g, clientId: client, mqSet: queues).json)
+        }
+        func pull(_ conn: String, _ q: Int32, _ offset: Int64, count: Int, max: Int64) {
+            s.exchange(conn, s.request(11, S.pull(group: g, topic: t, queueId: q, offset: offset)), latencyMs: 1.5) {
+                count > 0 ? S.pullAnswer($0, 0, remark: "FOUND", next: offset + Int64(count), max: max,
+                                         body: S.messages(topic: t, queueId: q, from: offset, count: count))
+                          : S.pullAnswer($0, 19, remark: "OFFSET_OVERFLOW_ONE", next: offset, max: max)
+            }
+        }
+        for (name, port) in [("nsA", 43000), ("nsB", 43001)] {
+            s.connect(name, client: "10.0.4.1\(name == "nsA" ? 0 : 1):\(port)", server: ns)
+            s.exchange(name, s.request(105, GetRouteInfoRequestHeader(topic: t).extFields)) {
+                S.response($0, body: S.route(brokers: [("broker-a", broker)], queues: 2))
+            }
+        }
+        s.connect("A", client: "10.0.4.10:44000", server: broker)
+        s.exchange("A", s.request(34, body: S.heartbeat(clientID: a, group: g, subscriptions: [(t, "*")]))) { S.response($0) }
+        s.exchange("A", s.request(38, ConsumerGroupHeader(consumerGroup: g).extFields)) { S.response($0, ExtFields(), body: S.json(ConsumerIdList.json([a]))) }
+        s.exchange("A", s.request(41, body: lock(a, mq))) { S.response($0, ExtFields(), body: S.json(LockBatchResponseBody.json(mq))) }
+        pull("A", 0, 0, count: 3, max: 3)
+        pull("A", 1, 0, count: 4, max: 4)
+        s.wait(ms: 1_000)
+        // B joins; both get the list [A, B]: A keeps queue 0, B is given queue 1.
+        s.connect("B", client: "10.0.4.11:44001", server: broker)
+        s.exchange("B", s.request(34, body: S.heartbeat(clientID: b, group: g, subscriptions: [(t, "*")]))) { S.response($0) }
+        s.exchange("A", s.request(38, ConsumerGroupHeader(consumerGroup: g).extFields)) { S.response($0, ExtFields(), body: S.json(ConsumerIdList.json([a, b]))) }
+        s.exchange("B", s.request(38, ConsumerGroupHeader(consumerGroup: g).extFields)) { S.response($0, ExtFields(), body: S.json(ConsumerIdList.json([a, b]))) }
+        // A still consumes queue 1's batch and holds its lock: B's lock of queue 1 is not granted, now and 20 s later.
+        s.exchange("B", s.request(41, body: lock(b, [mq[1]]))) { S.response($0, ExtFields(), body: S.json(LockBatchResponseBody.json([]))) }
+        pull("A", 0, 3, count: 0, max: 3)
+        s.wait(ms: 20_000)
+        s.exchange("B", s.request(41, body: lock(b, [mq[1]]))) { S.response($0, ExtFields(), body: S.json(LockBatchResponseBody.json([]))) }
+        s.exchange("A", s.request(41, body: lock(a, [mq[0]]))) { S.response($0, ExtFields(), body: S.json(LockBatchResponseBody.json([mq[0]]))) }
+        s.wait(ms: 5_000)
+        // A is done with queue 1: it commits and unlocks it.
+        s.send("A", from: .client, s.request(15, UpdateConsumerOffsetRequestHeader(consumerGroup: g, topic: t, queueId: 1, commitOffset: 4).extFields, oneway: true))
+        s.exchange("A", s.request(42, body: lock(a, [mq[1]]))) { S.response($0) }
+        s.wait(ms: 15_000)
+        // B's next lockAll gets it; B pulls queue 1 from the committed offset.
+        s.exchange("B", s.request(41, body: lock(b, [mq[1]]))) { S.response($0, ExtFields(), body: S.json(LockBatchResponseBody.json([mq[1]]))) }
+        s.exchange("B", s.request(14, QueryConsumerOffsetRequestHeader(consumerGroup: g, topic: t, queueId: 1).extFields)) {
+            S.response($0, OffsetResponseHeader(offset: 4).extFields)
+        }
+        pull("B", 1, 4, count: 2, max: 6)
+        s.wait(ms: 200)
+        s.send("B", from: .client, s.request(15, UpdateConsumerOffsetRequestHeader(consumerGroup: g, topic: t, queueId: 1, commitOffset: 6).extFields, oneway: true))
+        s.send("A", from: .client, s.request(15, UpdateConsumerOffsetRequestHeader(consumerGroup: g, topic: t, queueId: 0, commitOffset: 3).extFields, oneway: true))
+        // Shutdown: each unlocks what it holds, then unregisters.
+        s.exchange("B", s.request(42, body: lock(b, [mq[1]]))) { S.response($0) }
+        s.exchange("B", s.request(35, UnregisterClientRequestHeader(clientID: b, consumerGroup: g).extFields)) { S.response($0, ExtFields()) }
+        s.exchange("A", s.request(42, body: lock(a, [mq[0]]))) { S.response($0) }
+        s.exchange("A", s.request(35, UnregisterClientRequestHeader(clientID: a, consumerGroup: g).extFields)) { S.response($0, ExtFields()) }
+        for c in ["nsA", "nsB", "A", "B"] { s.close(c) }
+        return s.pcap()
+    }
 
     /// SYNTHESIZED from the RocketMQ 5.x source's header and body classes (no 5.x client recorded it): a POP
     /// consumer on the 5.x proxy's remoting port 8080, where one connection carries name-server and broker
