@@ -846,7 +846,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 }
             }
             if let stuck { findings.append(stuck) }
-            let queueName = "\(req.topic)@\(brokerLabel(server))#\(req.queueId)"
+            // Built only for a finding: a String per pull answer would cost an allocation on the hot path.
+            var queueName: String { "\(req.topic)@\(brokerLabel(server))#\(req.queueId)" }
             if let stale { repeatable(stale, group: req.consumerGroup, queue: queueName, client: client) }
             if code == ResponseCode.pullOffsetMoved {
                 repeatable(Finding(severity: .warning,
