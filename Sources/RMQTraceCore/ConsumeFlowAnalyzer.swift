@@ -171,12 +171,15 @@ public struct ConsumeFlowAnalyzer: Sendable {
         var retryImmediately: [String: Int] = [:]
         var delivered: [String: Int] = [:]
         var frames: [Int] = []
-        /// Members whose own TAG expression names tags (a member with "*" or SQL92 filters nothing here).
-        var memberTags: [String: Set<String>] = [:]
+        /// Members whose own TAG expression names tags, parsed as the client does (FilterAPI); a member with "*"
+        /// filters nothing, and SQL92 is evaluated by the broker only.
+        var memberFilters: [String: SubscriptionData] = [:]
         /// Per member, delivered messages whose TAGS its own expression does not match (the client drops them).
         var filtered: [String: Int] = [:]
         /// Per member and queue: the committed offset when it was first delivered messages it drops, and how many.
         var filteredQueues: [FilterKey: (committedAtFirst: Int64?, count: Int)] = [:]
+        /// Whether the members subscribe differently.
+        var mixed: Bool { Set(members.values).count > 1 }
     }
     struct FilterKey: Hashable, Sendable {
         var client: String
@@ -469,12 +472,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     (a.expression, a.subVersion, a.client, a.since) = (expr, sub.subVersion, hb.clientID, frame.time)
                 }
                 a.members[hb.clientID] = expr
-                if let tags = Self.tagSet(type: sub.expressionType, expression: sub.subString) {
-                    a.memberTags[hb.clientID] = tags
-                } else {
-                    a.memberTags[hb.clientID] = nil
-                }
-                if Set(a.members.values).count > 1 { anyMismatch = true }
+                let isTag = sub.expressionType.isEmpty || sub.expressionType == "TAG"
+                let filter = SubscriptionData.tag(topic: sub.topic, expression: sub.subString, subVersion: sub.subVersion)
+                a.memberFilters[hb.clientID] = isTag && !filter.tagsSet.isEmpty ? filter : nil
+                if a.mixed { anyMismatch = true }
                 if applied[gt] == nil { appliedOrder.append(gt) }
                 applied[gt] = a
             }
@@ -492,24 +493,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
-    /// The tags a TAG expression names ("A || B"); nil when it takes every message ("*", empty) or is no tag
-    /// expression (SQL92 is evaluated by the broker only).
-    static func tagSet(type: String, expression: String) -> Set<String>? {
-        guard type.isEmpty || type == "TAG" else { return nil }
-        var tags: Set<String> = []
-        for part in expression.split(separator: "|", omittingEmptySubsequences: true) {
-            let t = part.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()
-            if !t.isEmpty { tags.insert(String(t)) }
-        }
-        return tags.isEmpty || tags.contains("*") ? nil : tags
-    }
-
     /// Whether the answer to `request` should carry its messages' tags: a pull of a group and topic whose
     /// members subscribe differently (rare: no cost on other pulls).
     public func wantsMessageTags(_ request: RequestRef?) -> Bool {
         guard anyMismatch, let r = request, r.code == RequestCode.pullMessage || r.code == RequestCode.litePullMessage,
               case .pullMessage(let h)? = r.header, let a = applied[GroupTopic(group: h.consumerGroup, topic: h.topic)] else { return false }
-        return Set(a.members.values).count > 1
+        return a.mixed
     }
 
     /// A finding that may repeat on one queue: the first is kept, later ones add to its count, span and frames.
@@ -535,11 +524,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
     /// The end of a client's wait for a queue's lock: a finding when it lasted beyond the threshold.
     private mutating func endLockWait(_ key: LockWaitKey, at time: CaptureTime, toEnd: Bool, findings: inout [Finding]) {
         guard let w = lockWaits.removeValue(forKey: key), time.nanoseconds - w.since.nanoseconds > configuration.unattendedNanos else { return }
-        let holder = w.holder
         findings.append(Finding(severity: .warning,
                                 detail: .queueLockedOut(group: key.queue.group,
                                                         queue: QueueRef(topic: key.queue.topic, broker: key.queue.broker, queueId: key.queue.queueId),
-                                                        client: key.client, holder: holder, fromNanos: w.since.nanoseconds,
+                                                        client: key.client, holder: w.holder, fromNanos: w.since.nanoseconds,
                                                         untilNanos: time.nanoseconds, toEnd: toEnd, thresholdNanos: configuration.unattendedNanos),
                                 frames: [w.frame], time: w.since))
     }
@@ -772,13 +760,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
         case RequestCode.pullMessage, RequestCode.litePullMessage:
             guard case .pullMessage(let req)? = reqHeader else { break }
             let gt = GroupTopic(group: req.consumerGroup, topic: req.topic)
-            if var a = applied[gt], Set(a.members.values).count > 1, let own = a.members[client], own != a.expression {
+            if var a = applied[gt], a.mixed, let own = a.members[client], own != a.expression {
                 if code == ResponseCode.pullRetryImmediately { a.retryImmediately[client, default: 0] += 1 }
                 if code == ResponseCode.success, case .messages(let n, _, _, _) = frame.body { a.delivered[client, default: 0] += n }
                 if code == ResponseCode.success, let tags = frame.messageTags {
                     // As the Java client's processPullResult: a message is kept when its TAGS is one of the member's.
-                    let wanted = a.memberTags[client]
-                    let dropped = wanted.map { w in tags.reduce(0) { $0 + ($1.map { w.contains($0) } == true ? 0 : 1) } } ?? 0
+                    let dropped = a.memberFilters[client].map { f in tags.reduce(0) { $0 + (f.accepts(tag: $1) ? 0 : 1) } } ?? 0
                     a.filtered[client, default: 0] += dropped
                     if dropped > 0 {
                         let qk = QueueKey(group: req.consumerGroup, topic: req.topic, broker: brokerLabel(server), queueId: req.queueId)
@@ -1006,7 +993,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
         }
         for gt in appliedOrder {
-            guard let a = applied[gt], Set(a.members.values).count > 1, let expression = a.expression, let by = a.client else { continue }
+            guard let a = applied[gt], a.mixed, let expression = a.expression, let by = a.client else { continue }
             let others = a.members.filter { $0.value != expression }
             var held: [FilteredQueue] = []
             for (fk, e) in a.filteredQueues {

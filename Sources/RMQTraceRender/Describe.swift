@@ -157,6 +157,11 @@ public enum Describe {
     }
 
     /// The answer of a response.
+    /// " N msgs first..last" of a stored-message body.
+    static func messages(_ n: Int, _ first: Int64?, _ last: Int64?) -> String {
+        " \(n) msg\(n == 1 ? "" : "s")" + (first.flatMap { f in last.map { " \(f)..\($0)" } } ?? "")
+    }
+
     public static func answer(_ frame: FrameRecord) -> String {
         let cmd = frame.command
         var s = cmd.codeName
@@ -164,8 +169,7 @@ public enum Describe {
         case .pullMessageResponse(let h)?:
             if let r = cmd.remark, !r.isEmpty { s = cmd.code == 0 ? r : "\(s) \(r)" }
             if case .messages(let n, let first, let last, let clean) = frame.body {
-                s += " \(n) msg\(n == 1 ? "" : "s")"
-                if let f = first, let l = last { s += " \(f)..\(l)" }
+                s += messages(n, first, last)
                 if !clean { s += " (records do not fill the body)" }
             }
             s += " next=\(h.nextBeginOffset) min=\(h.minOffset) max=\(h.maxOffset)"
@@ -175,7 +179,7 @@ public enum Describe {
         case .sendMessageResponse(let h)?: return s + " msgId=\(h.msgId) queueOffset=\(h.queueOffset)"
         case .popMessageResponse(let h)?:
             if case .messages(let n, let first, let last, _) = frame.body {
-                s += " \(n) msg\(n == 1 ? "" : "s")" + (first.map { f in last.map { " \(f)..\($0)" } ?? "" } ?? "")
+                s += messages(n, first, last)
             } else if let r = cmd.remark, !r.isEmpty {
                 s += " \(r)"
             }
@@ -191,7 +195,7 @@ public enum Describe {
         case .lockedQueues(let q): s += " locked=" + q.map { queue($0.topic, $0.queueId) }.joined(separator: ",")
         case .assignments(let a):
             s += " assigned=" + (a.isEmpty ? "none" : a.map { "\(queue($0.queue.topic, $0.queue.queueId))(\($0.mode))" }.joined(separator: ","))
-        case .messages(let n, let f, let l, _): s += " \(n) msg\(n == 1 ? "" : "s")" + (f.map { a in l.map { " \(a)..\($0)" } ?? "" } ?? "")
+        case .messages(let n, let f, let l, _): s += messages(n, f, l)
         case .undecodable(let n, let e): s += " body(\(n)B): \(e)"
         default: break
         }
