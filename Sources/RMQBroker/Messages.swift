@@ -87,8 +87,7 @@ extension BrokerState {
             m.queueId = level - 1
         }
         let key = QueueKey(topic: m.topic, queueId: m.queueId)
-        var q = queues[key] ?? ConsumeQueue()
-        let queueOffset = q.maxOffset
+        let queueOffset = queues[key]?.maxOffset ?? 0
         let physical = commitLogOffset
         let text = m.propertiesText ?? hashMapProperties(m.properties)
         // The record holds the properties length in 16 bits and the body within the message size limit.
@@ -101,8 +100,9 @@ extension BrokerState {
                                     body: m.body, topic: m.topic, propertiesText: text, into: &rec)
         let tags = MessageProperties.parse(text).last { $0.key == "TAGS" }?.value
         let code = tagsCode(tags)
-        q.entries.append(QueueEntry(physicalOffset: physical, tagsCode: code, storeTimestamp: now, record: rec))
-        queues[key] = q
+        // Appended in place: a copy of the queue taken out of the table and put back would copy every entry
+        // (copy on write), making each send cost as much as the whole queue.
+        queues[key, default: ConsumeQueue()].entries.append(QueueEntry(physicalOffset: physical, tagsCode: code, storeTimestamp: now, record: rec))
         byPhysicalOffset[physical] = key
         commitLogOffset += Int64(rec.readableBytes)
         pendingRecords.append(rec)
@@ -118,10 +118,9 @@ extension BrokerState {
             throw batch.error ?? RemotingDecodingError("commit log record", .record(index: 0, reason: "empty"))
         }
         let key = QueueKey(topic: m.topic, queueId: m.queueId)
-        var q = queues[key] ?? ConsumeQueue()
-        if q.entries.isEmpty && q.maxOffset == 0 { q.minOffset = m.queueOffset }
-        q.entries.append(QueueEntry(physicalOffset: m.physicalOffset, tagsCode: tagsCode(m.tags), storeTimestamp: m.storeTimestamp, record: record))
-        queues[key] = q
+        // In place, as in append(_:now:).
+        if queues[key] == nil { queues[key] = ConsumeQueue(minOffset: m.queueOffset) }
+        queues[key]!.entries.append(QueueEntry(physicalOffset: m.physicalOffset, tagsCode: tagsCode(m.tags), storeTimestamp: m.storeTimestamp, record: record))
         byPhysicalOffset[m.physicalOffset] = key
         commitLogOffset = max(commitLogOffset, m.physicalOffset + Int64(m.totalSize))
         if topics[m.topic] == nil && !m.topic.hasPrefix(BrokerTopics.scheduleTopic) {
