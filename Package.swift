@@ -99,6 +99,7 @@ let package = Package(
             dependencies: [
                 "RocketMQRemoting", "RMQTrace", "RMQCapture", "RMQBroker", "RMQTraceModel", "RMQLiveConsumer", "RMQConsumer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -362,13 +362,15 @@ public struct PushConsumerStateMachine: Sendable {
         var byQueue: [MessageQueue: [DeliveredMessage]] = [:]
         for m in messages { byQueue[m.queue, default: []].append(m) }
         for q in byQueue.keys.sorted() {
-            guard var s = queues[q], s.movedTo == nil else {
+            let done = byQueue[q]!
+            guard let taken = withQueue(q, { s -> [Int64]? in
+                guard s.movedTo == nil else { return nil }
+                s.lastConsume = now.millisecondsSinceEpoch
+                return done.map(\.queueOffset).filter { s.processQueue.contains($0) && !s.sendBacks.contains($0) }
+            }), let offsets = taken else {
                 out.append(.log("consumed messages of \(q) ignored: the queue is no longer assigned"))
                 continue
             }
-            let offsets = byQueue[q]!.map(\.queueOffset).filter { s.processQueue.contains($0) && !s.sendBacks.contains($0) }
-            s.lastConsume = now.millisecondsSinceEpoch
-            queues[q] = s
             if offsets.isEmpty { continue }
             if status == .reconsumeLater {
                 consumeFailedCount[q.topic, default: 0] += Int64(offsets.count)
@@ -792,9 +794,11 @@ public struct PushConsumerStateMachine: Sendable {
 
     private mutating func handlePull(_ r: RemotingCommand, queue q: MessageQueue, generation: UInt64, id: RequestID, now: Timestamp,
                                      into out: inout [Action]) {
-        guard var s = queues[q], s.generation == generation, s.pullInFlight == id else { return }
-        s.pullInFlight = nil
-        queues[q] = s
+        guard withQueue(q, { s in
+            guard s.generation == generation, s.pullInFlight == id else { return false }
+            s.pullInFlight = nil
+            return true
+        }) == true else { return }
         guard phase == .running else { return }
         let code = r.code
         switch code {
@@ -805,29 +809,31 @@ public struct PushConsumerStateMachine: Sendable {
                 pullLater(q, after: configuration.delayAfterException, into: &out)
                 return
             }
-            s.suggestedBrokerID = h.suggestWhichBrokerId
-            let previous = s.nextOffset
-            if code == ResponseCode.pullOffsetMoved {
+            let previous = withQueue(q) { s -> Int64 in
+                let previous = s.nextOffset
+                s.suggestedBrokerID = h.suggestWhichBrokerId
                 s.nextOffset = h.nextBeginOffset
-                s.movedTo = h.nextBeginOffset
-                s.processQueue.clear()
-                s.messages = [:]
-                queues[q] = s
+                if code == ResponseCode.pullOffsetMoved {
+                    s.movedTo = h.nextBeginOffset
+                    s.processQueue.clear()
+                    s.messages = [:]
+                }
+                return previous
+            }!
+            if code == ResponseCode.pullOffsetMoved {
                 out.append(.report(.offsetMoved(q, from: previous, to: h.nextBeginOffset)))
                 out.append(.schedule(.offsetMoved(q), after: configuration.offsetMovedDelay))
                 return
             }
-            s.nextOffset = h.nextBeginOffset
-            queues[q] = s
             if code == ResponseCode.success {
                 let found = decodeMessages(r, queue: q, header: h, into: &out)
                 // FOUND with every message filtered out: pull on from nextBeginOffset; as in 4.9, the stored
                 // offset is not corrected here (the next PULL_NOT_FOUND does it).
                 if !found.isEmpty {
-                    s = queues[q]!
-                    s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.message.storedBody.count) })
-                    for m in found { s.messages[m.queueOffset] = m }
-                    queues[q] = s
+                    withQueue(q) { s in
+                        s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.message.storedBody.count) })
+                        for m in found { s.messages[m.queueOffset] = m }
+                    }
                     deliver(q, offsets: found.map(\.queueOffset), now: now, into: &out)
                 }
             } else {
@@ -869,10 +875,10 @@ public struct PushConsumerStateMachine: Sendable {
     // MARK: - Consumption
 
     private mutating func deliver(_ q: MessageQueue, offsets: [Int64], now: Timestamp, into out: inout [Action]) {
-        guard var s = queues[q] else { return }
-        for o in offsets { s.deliveredAt[o] = now.millisecondsSinceEpoch }
-        queues[q] = s
-        let msgs = offsets.compactMap { s.messages[$0] }
+        guard let msgs = withQueue(q, { s -> [DeliveredMessage] in
+            for o in offsets { s.deliveredAt[o] = now.millisecondsSinceEpoch }
+            return offsets.compactMap { s.messages[$0] }
+        }) else { return }
         let size = max(1, configuration.consumeMessageBatchMaxSize)
         var i = 0
         while i < msgs.count {
@@ -883,13 +889,22 @@ public struct PushConsumerStateMachine: Sendable {
 
     /// Messages done (consumed, sent back, or dropped in broadcasting mode): the offset may advance.
     private mutating func finish(_ q: MessageQueue, offsets: [Int64]) {
-        guard var s = queues[q] else { return }
-        for o in offsets { s.messages[o] = nil; s.deliveredAt[o] = nil }
-        if let c = s.processQueue.remove(offsets), c > (s.committedOffset ?? -1) {
+        guard let advanced = withQueue(q, { s -> Int64? in
+            for o in offsets { s.messages[o] = nil; s.deliveredAt[o] = nil }
+            guard let c = s.processQueue.remove(offsets), c > (s.committedOffset ?? -1) else { return nil }
             s.committedOffset = c
-            if configuration.messageModel == .broadcasting { localOffsets[q] = c }
-        }
-        queues[q] = s
+            return c
+        }), let c = advanced else { return }
+        if configuration.messageModel == .broadcasting { localOffsets[q] = c }
+    }
+
+    /// Mutates a queue's state in place. A copy taken out of `queues`, changed and put back would copy its
+    /// tables (messages, offsets in flight) on the first write while the table still holds the original: a cost
+    /// per message that grows with the number of cached messages.
+    @discardableResult
+    private mutating func withQueue<R>(_ q: MessageQueue, _ body: (inout QueueState) -> R) -> R? {
+        guard queues[q] != nil else { return nil }
+        return body(&queues[q]!)
     }
 
     /// CONSUMER_SEND_MSG_BACK for a failed message (delay level 0: the broker decides), or for one the
@@ -925,8 +940,7 @@ public struct PushConsumerStateMachine: Sendable {
 
     private mutating func sendBackDone(_ q: MessageQueue, generation: UInt64, offset: Int64, expired: Bool, ok: Bool, why: String,
                                        now: Timestamp, into out: inout [Action]) {
-        guard var s = queues[q], s.generation == generation, s.sendBacks.remove(offset) != nil else { return }
-        queues[q] = s
+        guard withQueue(q, { s in s.generation == generation && s.sendBacks.remove(offset) != nil }) == true else { return }
         if ok {
             finish(q, offsets: [offset])
         } else if expired {
@@ -958,14 +972,16 @@ public struct PushConsumerStateMachine: Sendable {
     /// The send-back failed: the message stays in flight and is delivered again after a delay, with one more
     /// reconsume time (Java `submitConsumeRequestLater`).
     private mutating func sendBackFailedLocally(_ q: MessageQueue, offset: Int64, why: String, into out: inout [Action]) {
-        guard var s = queues[q], var m = s.messages[offset] else { return }
+        let running = phase == .running
+        guard let schedule = withQueue(q, { s -> Bool? in
+            guard s.messages[offset] != nil else { return nil }
+            s.messages[offset]!.reconsumeTimes += 1
+            s.redeliveries.append(offset)
+            let schedule = !s.redeliveryScheduled && running
+            if schedule { s.redeliveryScheduled = true }
+            return schedule
+        }), let schedule else { return }
         out.append(.report(.sendBackFailed(q, offset: offset, why)))
-        m.reconsumeTimes += 1
-        s.messages[offset] = m
-        s.redeliveries.append(offset)
-        let schedule = !s.redeliveryScheduled && phase == .running
-        if schedule { s.redeliveryScheduled = true }
-        queues[q] = s
         if schedule { out.append(.schedule(.redeliver(q), after: configuration.localRedeliveryDelay)) }
     }
 

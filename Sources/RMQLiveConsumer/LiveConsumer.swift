@@ -129,7 +129,7 @@ final class Core: @unchecked Sendable {
     var machine: PushConsumerStateMachine
     let options: LiveConsumerOptions
     let listener: ConsumeListener
-    let pool: NIOThreadPool
+    let pool: ConsumePool
     let clientID: String
     let finished: EventLoopPromise<ShutdownReport>
 
@@ -158,8 +158,7 @@ final class Core: @unchecked Sendable {
         self.options = options
         self.listener = listener
         self.clientID = machine.clientID
-        pool = NIOThreadPool(numberOfThreads: max(1, options.threads))
-        pool.start()
+        pool = ConsumePool(threads: options.threads, loop: loop)
         finished = loop.makePromise(of: ShutdownReport.self)
     }
 
@@ -262,8 +261,7 @@ final class Core: @unchecked Sendable {
         stats.deliveredBatches += 1
         let started = CaptureTime.now().nanoseconds
         guard !poolStopped else { return }
-        pool.runIfActive(eventLoop: loop) { listener(messages) }.whenComplete { [self] result in
-            let status = (try? result.get()) ?? .reconsumeLater
+        pool.submit({ listener(messages) }) { [self] status in
             stats.listenerMillis += (CaptureTime.now().nanoseconds - started) / 1_000_000
             for m in messages {
                 if status == .success { stats.consumed[m.queue, default: 0] += 1 } else { stats.failed[m.queue, default: 0] += 1 }
@@ -275,8 +273,7 @@ final class Core: @unchecked Sendable {
     private func consumeDirectly(_ id: DirectConsumeID, _ message: DeliveredMessage) {
         let listener = self.listener
         let started = CaptureTime.now().nanoseconds
-        pool.runIfActive(eventLoop: loop) { listener([message]) }.whenComplete { [self] result in
-            let status = (try? result.get()) ?? .reconsumeLater
+        pool.submit({ listener([message]) }) { [self] status in
             let spent = (CaptureTime.now().nanoseconds - started) / 1_000_000
             handle { m, now in m.consumedDirectly(id, status: status, spentMilliseconds: spent, now: now) }
         }
@@ -447,7 +444,7 @@ final class Core: @unchecked Sendable {
         let futures: [EventLoopFuture<Void>] = (try? await loop.submit { [self] in closeFutures }.get()) ?? []
         for f in futures { try? await f.get() }
         try? await loop.submit { [self] in poolStopped = true }.get()
-        try? await pool.shutdownGracefully()
+        await pool.shutdown()
     }
 }
 

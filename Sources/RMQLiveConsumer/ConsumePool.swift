@@ -1,0 +1,143 @@
+import Dispatch
+import Foundation
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The consume pool (Java's `consumeExecutor`): `threads` threads take delivered batches from one queue, in
+/// the order they were submitted, and their outcomes go back to the consumer's event loop.
+///
+/// Built for many small batches (one message each by default): idle threads sleep on a condition variable
+/// (a pthread mutex, which does not spin, so twenty idle threads on a two-core machine cost nothing), and the
+/// outcomes that finish while the loop has not yet taken the previous ones are handed over together, in one
+/// task on the loop, instead of one task (and one wake-up of the loop) per batch.
+final class ConsumePool: @unchecked Sendable {
+    private let loop: any EventLoop
+    private var mutex = pthread_mutex_t()
+    private var work = pthread_cond_t()
+    /// Submitted jobs; `head` is the next to run (the array is compacted when half of it has run).
+    private var jobs: [@Sendable () -> Void] = []
+    private var head = 0
+    private var stopping = false
+    private let threads: Int
+    /// Threads asleep on `work`, and wake-ups signalled that those threads have not yet taken.
+    private var sleeping = 0
+    private var wakeups = 0
+    /// Outcomes waiting for the loop, and whether a loop task to take them is already on its way.
+    private var outcomes: [() -> Void] = []
+    private var handOverScheduled = false
+    private let exited = DispatchGroup()
+
+    init(threads: Int, loop: any EventLoop) {
+        self.loop = loop
+        self.threads = max(1, threads)
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&work, nil)
+        for i in 0..<self.threads {
+            exited.enter()
+            let t = Thread { [self] in
+                run()
+                exited.leave()
+            }
+            t.name = "consume-\(i)"
+            t.start()
+        }
+    }
+
+    deinit {
+        pthread_cond_destroy(&work)
+        pthread_mutex_destroy(&mutex)
+    }
+
+    /// Runs `body` on a pool thread, then `completion` with its result on the loop. After `shutdown()` nothing
+    /// runs and false is returned.
+    @discardableResult
+    func submit<T>(_ body: @escaping @Sendable () -> T, completion: @escaping (T) -> Void) -> Bool {
+        let completion = UnsafeTransfer(completion)
+        let job: @Sendable () -> Void = { [self] in
+            let result = UnsafeTransfer(body())
+            handOver { completion.value(result.value) }
+        }
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        guard !stopping else { return false }
+        jobs.append(job)
+        // Wake a sleeping thread only when the jobs waiting outnumber the threads awake (running a job, or
+        // about to take one): a fast listener is then served by one or two threads without a context switch
+        // per message, and a slow one still gets every thread as its jobs pile up.
+        let awake = threads - sleeping + wakeups
+        if sleeping > wakeups && jobs.count - head > awake {
+            wakeups += 1
+            pthread_cond_signal(&work)
+        }
+        return true
+    }
+
+    /// Stops the threads once the jobs already taken have run; jobs not yet taken are dropped (as a stopped
+    /// executor's queue). Returns when every thread has exited.
+    func shutdown() async {
+        pthread_mutex_lock(&mutex)
+        stopping = true
+        jobs.removeAll()
+        head = 0
+        pthread_cond_broadcast(&work)
+        pthread_mutex_unlock(&mutex)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            exited.notify(queue: .global()) { c.resume() }
+        }
+    }
+
+    private func run() {
+        while true {
+            pthread_mutex_lock(&mutex)
+            while head == jobs.count && !stopping {
+                sleeping += 1
+                pthread_cond_wait(&work, &mutex)
+                sleeping -= 1
+                if wakeups > 0 { wakeups -= 1 }
+            }
+            if stopping {
+                pthread_mutex_unlock(&mutex)
+                return
+            }
+            let job = jobs[head]
+            head += 1
+            if head == jobs.count {
+                jobs.removeAll(keepingCapacity: true)
+                head = 0
+            } else if head >= 1024 && head * 2 >= jobs.count {
+                jobs.removeFirst(head)
+                head = 0
+            }
+            pthread_mutex_unlock(&mutex)
+            job()
+        }
+    }
+
+    /// Queues an outcome for the loop; the first one of a group schedules the task that runs them all.
+    private func handOver(_ outcome: @escaping () -> Void) {
+        pthread_mutex_lock(&mutex)
+        outcomes.append(outcome)
+        let schedule = !handOverScheduled
+        handOverScheduled = true
+        pthread_mutex_unlock(&mutex)
+        if schedule { loop.execute { [self] in takeOutcomes() } }
+    }
+
+    private func takeOutcomes() {
+        pthread_mutex_lock(&mutex)
+        let taken = outcomes
+        outcomes = []
+        handOverScheduled = false
+        pthread_mutex_unlock(&mutex)
+        for o in taken { o() }
+    }
+}
+
+/// Carries a value across a `@Sendable` boundary where the pool's own locking makes the hand-over safe: the
+/// completion is created and run on the loop, the result made on one thread and read on the loop after it.
+struct UnsafeTransfer<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
