@@ -1,40 +1,161 @@
-#!/bin/bash
-# Skeleton of the broker benchmark (a later step): starts `rmq-trace broker` on loopback, sends N messages with
-# Apache's C++ client (the interop driver of the interop branch) and reads them back with one push consumer,
-# and prints the elapsed times. Not yet: a Java client run, latency percentiles, the real broker side by side.
+#!/usr/bin/env bash
+# The embedded broker against the real Apache RocketMQ 4.9.4 (/work/shared/realbroker), the same load with the
+# same client (rmq-trace produce and rmq-trace consume) in one run:
+#  1. end to end: a consumer (new group, fresh topic of 4 queues) runs while a producer sends N messages; the
+#     rate is N over the time from the producer's start to the consumer's N-th message; pull latency p50/p99
+#     of the answered PULL_MESSAGEs that carried messages (FOUND), from the consumer's own NDJSON log;
+#     once with single sends (SEND_MESSAGE_V2, SENDERS concurrent senders) and once batched (SEND_BATCH_MESSAGE
+#     of BATCH messages);
+#  2. produce alone: the producer's own rate for the same N;
+#  3. memory: the broker's RSS sampled every 10 s during SOAK seconds of steady produce and consume at RATE
+#     messages a second (0 skips), with --store and the interval fsync policy, and with the memory store.
+# The real broker runs with its distribution's defaults as ../shared/realbroker sets it up (ASYNC_FLUSH,
+# JVM -Xms1g -Xmx1g); ours with --store DIR --fsync interval (the same durability class) unless STORE=memory.
 #
-#   scripts/bench-broker.sh [N] [--store]      (RMQ_TRACE_BIN: a built rmq-trace; INTEROP_ROOT: the folder with Tests/Interop/cpp_client.py and
-#                                               .venv-interop; default ../wt-interop)
-set -eu
-N=${1:-2000}; STORE=${2:-}
+#   scripts/bench-broker.sh [N]             N messages (default 100000, 64-byte bodies)
+#   RMQ_TRACE_BIN=path                      a built rmq-trace instead of building the release one
+#   SENDERS=4 BATCH=32 SOAK=300 RATE=20000  load knobs; REAL=start starts (and stops) the real broker
+set -euo pipefail
+N=${1:-100000}
+SENDERS=${SENDERS:-4}; BATCH=${BATCH:-32}; SOAK=${SOAK:-300}; RATE=${RATE:-20000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-IROOT=${INTEROP_ROOT:-$ROOT/../wt-interop}
-PY=$IROOT/.venv-interop/bin/python
-DRV=$IROOT/Tests/Interop/cpp_client.py
-[ -x "$PY" ] && [ -f "$DRV" ] || { echo "bench-broker: needs $DRV and $PY (scripts/interop-venv.sh there)" >&2; exit 2; }
-# RMQ_TRACE_BIN: use this binary instead of building the release one.
+RB=${REALBROKER:-/work/shared/realbroker}
+W=$(mktemp -d /tmp/bench-broker.XXXXXX)
 BIN=${RMQ_TRACE_BIN:-}
 if [ -z "$BIN" ]; then
-  flock /tmp/rmq-swift.lock swift build -c release --product rmq-trace >/tmp/bench-broker-build.log 2>&1 || { tail -20 /tmp/bench-broker-build.log; exit 1; }
+  flock /tmp/rmq-swift.lock swift build -c release --product rmq-trace >"$W/build.log" 2>&1 || { tail -20 "$W/build.log"; exit 1; }
   BIN=$ROOT/.build/release/rmq-trace
 fi
-NSP=${NSP:-29876}; BP=${BP:-30911}
-OPTS=()
-if [ "$STORE" = "--store" ]; then D=$(mktemp -d /tmp/bench-broker-store.XXXXXX); OPTS=(--store "$D" --fsync always); fi
-"$BIN" broker --namesrv-port "$NSP" --broker-port "$BP" "${OPTS[@]}" 2>/tmp/bench-broker.err &
-PID=$!
-trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null || true' EXIT
-sleep 1
-T=bench_$(date +%s)
-t0=$(date +%s.%N)
-"$PY" "$DRV" produce "$N" --topic "$T" --namesrv 127.0.0.1:$NSP >/tmp/bench-broker-produce.jsonl 2>/dev/null
-t1=$(date +%s.%N)
-"$PY" "$DRV" consume --topic "$T" --group "g_$T" --expect "$N" --timeout 120 --namesrv 127.0.0.1:$NSP >/tmp/bench-broker-consume.json 2>/dev/null || true
-t2=$(date +%s.%N)
-python3 - "$N" "$t0" "$t1" "$t2" <<'PY'
+BPID=
+cleanup() { [ -n "$BPID" ] && kill "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null || true; }
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+
+# "RATE P50 P99" of an end-to-end run: N over producer start .. consumer's N-th message; FOUND pull latency.
+e2e_stats() { # CONSUMER_NDJSON CONSUMER_LAUNCH PRODUCER_START
+  python3 - "$1" "$2" "$3" "$N" <<'PY'
 import json, sys
-n, t0, t1, t2 = int(sys.argv[1]), *map(float, sys.argv[2:])
-s = json.loads(open('/tmp/bench-broker-consume.json').read().strip().splitlines()[-1])
-print("messages %d: produce %.2f s (%.0f msg/s, sync sends, one producer); consume %.2f s incl. client start-up (%d distinct received)"
-      % (n, t1 - t0, n / (t1 - t0), t2 - t1, s.get("distinct", 0)))
+path, launch, pstart, n = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+lat, nth = [], None
+for line in open(path, errors="replace"):
+    if '"request_name":"PULL_MESSAGE"' in line and '"remark":"FOUND"' in line:
+        try: lat.append(json.loads(line)["latency_ms"])
+        except Exception: pass
+    elif line.startswith('{"event":"consumer_summary"'):
+        nth = json.loads(line).get("max_messages_s")
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] if lat else 0
+if nth is None: print("0 0 0"); sys.exit()
+print("%d %.2f %.2f" % (n / (launch + nth - pstart), pct(0.5), pct(0.99)))
 PY
+}
+
+# One broker's runs. NS: its name server; RUN: a prefix that runs a command where the broker is reachable.
+run_load() { # LABEL NS RUN...
+  local label=$1 ns=$2; shift 2
+  local run=("$@")
+  for mode in single batch; do
+    local topic="BenchE2E_${mode}_$(date +%s%N | cut -c1-13)"
+    local pargs=(--count "$N" --body-size 64)
+    [ "$mode" = batch ] && pargs+=(--batch "$BATCH") || pargs+=(--senders "$SENDERS")
+    "${run[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" --create-topic 4 --count 1 --body-size 64 >/dev/null
+    local launch; launch=$(now)
+    "${run[@]}" "$BIN" consume --namesrv "$ns" --topic "$topic" --group "g_$topic" --from first --max-messages "$((N + 1))" \
+      --format ndjson > "$W/$label-$mode.ndjson" 2> "$W/$label-$mode.err" &
+    local cpid=$!
+    sleep 1.5
+    local p0; p0=$(now)
+    "${run[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" "${pargs[@]}" > "$W/$label-$mode.produce"
+    wait $cpid || true
+    read -r rate p50 p99 < <(e2e_stats "$W/$label-$mode.ndjson" "$launch" "$p0")
+    local prate; prate=$(grep -o '([0-9]* msg/s)' "$W/$label-$mode.produce" | tr -d '()' | awk '{print $1}')
+    printf "%-34s %-8s %12s %12s %10s %10s\n" "$label" "$mode" "${prate:-0}" "$rate" "$p50" "$p99"
+    echo "$label $mode ${prate:-0} $rate $p50 $p99" >> "$W/results"
+  done
+}
+
+# RSS of PID every 10 s while a producer sends RATE msg/s (in one-second batches) and a consumer drains them.
+soak() { # LABEL PID NS RUN...
+  local label=$1 pid=$2 ns=$3; shift 3
+  local run=("$@")
+  [ "$SOAK" -gt 0 ] && [ "$RATE" -gt 0 ] || return 0
+  local topic="BenchSoak_$(date +%s%N | cut -c1-13)"
+  "${run[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" --create-topic 4 --count 1 --body-size 64 >/dev/null
+  "${run[@]}" "$BIN" consume --namesrv "$ns" --topic "$topic" --group "g_$topic" --from first --duration "$((SOAK + 5))" \
+    --format summary > "$W/$label-soak.consume" 2>&1 &
+  local cpid=$!
+  local samples=() t0; t0=$(date +%s)
+  local end=$((t0 + SOAK)) next=$t0 sent=0
+  while [ "$(date +%s)" -lt "$end" ]; do
+    "${run[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" --count "$RATE" --batch 100 --senders 2 --body-size 64 >/dev/null
+    sent=$((sent + RATE))
+    if [ "$(date +%s)" -ge "$next" ]; then samples+=("$(( $(awk '/VmRSS/ {print $2}' /proc/$pid/status) / 1024 ))"); next=$((next + 10)); fi
+    local wait=$(( t0 + sent / RATE - $(date +%s) )); [ "$wait" -gt 0 ] && sleep "$wait"
+  done
+  wait $cpid || true
+  local got; got=$(grep -o '[0-9]* messages consumed' "$W/$label-soak.consume" | awk '{print $1}')
+  echo "$label: RSS MB every 10 s over ${SOAK} s at about $RATE msg/s (sent $sent, consumed ${got:-?}): ${samples[*]}"
+}
+
+echo "rmq-trace broker benchmark: $N messages of 64 bytes, 4 queues, the same client (rmq-trace produce / consume) for both brokers"
+echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')); single: SEND_MESSAGE_V2 from $SENDERS senders; batch: SEND_BATCH_MESSAGE of $BATCH"
+echo
+printf "%-34s %-8s %12s %12s %10s %10s\n" "broker" "sends" "produce/s" "end-to-end/s" "pull p50" "pull p99"
+
+# Ours, in the root namespace on loopback.
+OPTS=(--store "$W/store" --fsync interval)
+OURS="rmq-trace broker (--store, interval)"
+if [ "${STORE:-}" = memory ]; then OPTS=(); OURS="rmq-trace broker (memory)"; fi
+start_ours() {
+  "$BIN" broker --namesrv-port 0 --broker-port 0 "$@" > "$W/broker.out" 2> "$W/broker.err" &
+  BPID=$!
+  for _ in $(seq 100); do grep -q "name server listening on" "$W/broker.err" && break; sleep 0.1; done
+  NS=$(grep -o 'name server listening on [0-9.:]*' "$W/broker.err" | awk '{print $NF}')
+}
+start_ours "${OPTS[@]}"
+run_load "$OURS" "$NS" env
+OURS_PID=$BPID
+
+# The real one, in its namespace.
+REAL_UP=
+if [ -x "$RB/in_netns.sh" ] && ! "$RB/in_netns.sh" ss -ltn 2>/dev/null | grep -q ':9876 ' && [ "${REAL:-}" = start ]; then
+  "$RB/start_servers.sh" >/dev/null; STARTED=1
+fi
+if [ -x "$RB/in_netns.sh" ] && "$RB/in_netns.sh" ss -ltn 2>/dev/null | grep -q ':9876 '; then
+  REAL_UP=1
+  run_load "Apache RocketMQ 4.9.4 (ASYNC_FLUSH)" 127.0.0.1:9876 "$RB/in_netns.sh"
+else
+  echo "(the real broker of $RB is not running: start it with $RB/start_servers.sh, or REAL=start; its rows are skipped)"
+fi
+echo
+python3 - "$W/results" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+def get(prefix, mode):
+    for r in rows:
+        if " ".join(r).startswith(prefix) and r[-5] == mode: return r
+for mode in ("single", "batch"):
+    o, j = get("rmq-trace", mode), get("Apache", mode)
+    if o and j:
+        print("%-6s ours/real: produce %.2fx, end to end %.2fx (goal 2x), pull p99 %s ms vs %s ms" %
+              (mode, float(o[-4]) / max(1, float(j[-4])), float(o[-3]) / max(1, float(j[-3])), o[-1], j[-1]))
+o = get("rmq-trace", "batch")
+if o: print("ours, batched, end to end: %s msg/s (goal >= 50000)" % o[-3])
+PY
+
+echo
+soak "$OURS" "$OURS_PID" "$NS" env
+cleanup; BPID=
+if [ "${STORE:-}" != memory ] && [ "$SOAK" -gt 0 ]; then
+  start_ours
+  soak "rmq-trace broker (memory)" "$BPID" "$NS" env
+  cleanup; BPID=
+fi
+if [ -n "$REAL_UP" ]; then
+  JPID=$(cat "$HOME/.cache/rmq-realbroker/run/broker.pid" 2>/dev/null || echo "")
+  [ -n "$JPID" ] && soak "Apache RocketMQ 4.9.4 (JVM)" "$JPID" 127.0.0.1:9876 "$RB/in_netns.sh"
+fi
+[ -n "${STARTED:-}" ] && "$RB/stop_servers.sh" >/dev/null
+echo
+echo "outputs in $W"

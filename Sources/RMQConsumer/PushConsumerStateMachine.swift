@@ -86,6 +86,14 @@ public struct PushConsumerStateMachine: Sendable {
 
     // Subscriptions.
     public private(set) var subVersions: [String: Int64] = [:]
+    /// First pulls of newly assigned queues, held until every heartbeat carrying the new subVersion is answered:
+    /// the real broker serves heartbeats and pulls on separate thread pools, so a pull sent right behind the
+    /// heartbeat can overtake it and be answered SUBSCRIPTION_NOT_LATEST (a second lost before pulling again).
+    struct AwaitedPulls: Sendable {
+        var heartbeats: Set<RequestID>
+        var queues: [MessageQueue]
+    }
+    private var firstPullsAwaiting: [AwaitedPulls] = []
     private var startedAt = Timestamp(millisecondsSinceEpoch: 0)
 
     // Rebalance.
@@ -507,8 +515,11 @@ public struct PushConsumerStateMachine: Sendable {
 
     // MARK: - Heartbeat
 
-    private mutating func sendHeartbeats(into out: inout [Action]) {
-        for a in heartbeatAddresses { _ = sendHeartbeat(to: a, into: &out) }
+    @discardableResult
+    private mutating func sendHeartbeats(into out: inout [Action]) -> Set<RequestID> {
+        var ids: Set<RequestID> = []
+        for a in heartbeatAddresses { if let id = sendHeartbeat(to: a, into: &out) { ids.insert(id) } }
+        return ids
     }
 
     private mutating func sendHeartbeat(to address: Address, into out: inout [Action]) -> RequestID? {
@@ -517,6 +528,13 @@ public struct PushConsumerStateMachine: Sendable {
     }
 
     private mutating func heartbeatDone(_ id: RequestID, now: Timestamp, into out: inout [Action]) {
+        if !firstPullsAwaiting.isEmpty {
+            // Answered or failed alike: the pulls go ahead (a failed heartbeat is reported, and retried later).
+            for i in firstPullsAwaiting.indices { firstPullsAwaiting[i].heartbeats.remove(id) }
+            let released = firstPullsAwaiting.filter(\.heartbeats.isEmpty).flatMap(\.queues)
+            firstPullsAwaiting.removeAll { $0.heartbeats.isEmpty }
+            for q in released { pull(q, now: now, into: &out) }
+        }
         guard phase == .starting, startupHeartbeatsPending?.remove(id) != nil, startupHeartbeatsPending?.isEmpty == true else { return }
         startupHeartbeatsDone(now: now, into: &out)
     }
@@ -705,12 +723,17 @@ public struct PushConsumerStateMachine: Sendable {
             queues[q] = s
             out.append(.log("rebalance: \(q) is ours, starting at \(start)"))
         }
+        var heartbeats: Set<RequestID> = []
         if r.changed || !added.isEmpty {
             // messageQueueChanged: a new subVersion, and a heartbeat so the brokers learn it.
             subVersions[topic] = max(now.millisecondsSinceEpoch, (subVersions[topic] ?? 0) + 1)
-            sendHeartbeats(into: &out)
+            heartbeats = sendHeartbeats(into: &out)
         }
-        for q in added { pull(q, now: now, into: &out) }
+        if heartbeats.isEmpty {
+            for q in added { pull(q, now: now, into: &out) }
+        } else if !added.isEmpty {
+            firstPullsAwaiting.append(AwaitedPulls(heartbeats: heartbeats, queues: added))
+        }
         rebalanceIfAsked(topic, now: now, into: &out)
     }
 

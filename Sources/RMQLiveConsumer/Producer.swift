@@ -91,6 +91,50 @@ public final class SimpleProducer: Sendable {
         return SimpleProducer(group: group, topic: topic, nameServer: ns, brokers: brokers, queues: queues, loop: loop)
     }
 
+    /// Creates (or updates) `topic` with `queues` read and write queues on every master of the default topic's
+    /// route (UPDATE_AND_CREATE_TOPIC, perm RW, as `mqadmin updateTopic -c` does), then waits until the name server
+    /// routes it.
+    public static func createTopic(nameServer: String, topic: String, queues: Int32, on loop: any EventLoop,
+                                   timeout: Duration = .seconds(10)) async throws {
+        let (h, p) = Core.split(Address(nameServer))
+        let ns = try await RemotingClient.connect(host: h, port: p, group: loop, configuration: RemotingClientConfiguration(serverRole: .nameServer))
+        do {
+            try await createTopic(topic, queues: queues, nameServer: ns, on: loop, timeout: timeout)
+            await ns.close()
+        } catch {
+            await ns.close()
+            throw error
+        }
+    }
+
+    static func createTopic(_ topic: String, queues: Int32, nameServer ns: RemotingClient, on loop: any EventLoop, timeout: Duration) async throws {
+        func route(_ t: String) async throws -> TopicRouteData? {
+            let r = try await ns.request(RemotingCommand.request(code: RequestCode.getRouteInfoByTopic, opaque: 0,
+                                                                 extFields: GetRouteInfoRequestHeader(topic: t).extFields))
+            guard r.code == ResponseCode.success, let body = r.body else { return nil }
+            return try body.withUnsafeReadableBytes { try TopicRouteData.decode($0) }
+        }
+        guard let def = try await route("TBW102") else { throw ProducerError(description: "no route of TBW102 to find the brokers by") }
+        let masters = def.brokerDatas.compactMap(\.masterAddress)
+        if masters.isEmpty { throw ProducerError(description: "TBW102's route has no master") }
+        for m in masters {
+            let (bh, bp) = Core.split(Address(m))
+            let b = try await RemotingClient.connect(host: bh, port: bp, group: loop, configuration: RemotingClientConfiguration(serverRole: .broker))
+            let header = CreateTopicRequestHeader(topic: topic, readQueueNums: queues, writeQueueNums: queues, perm: 6, topicSysFlag: 0)
+            let r = try await b.request(RemotingCommand.request(code: RequestCode.updateAndCreateTopic, opaque: 0, extFields: header.extFields))
+            await b.close()
+            guard r.code == ResponseCode.success else {
+                throw ProducerError(description: "UPDATE_AND_CREATE_TOPIC \(topic) at \(m): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
+            }
+        }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await route(topic) != nil { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw ProducerError(description: "\(topic) created, but the name server did not route it within \(timeout)")
+    }
+
     static func properties(_ m: OutgoingMessage, uniqueKey: String) -> [(key: String, value: String)] {
         var props: [(key: String, value: String)] = []
         if let k = m.keys { props.append(("KEYS", k)) }

@@ -30,10 +30,16 @@ struct ProduceCommand: AsyncParsableCommand {
     @Option(help: "Concurrent senders (each takes its share of the messages).")
     var senders = 1
 
+    @Option(help: "First create the topic with this many queues (UPDATE_AND_CREATE_TOPIC on every master of TBW102's route, as mqadmin updateTopic does) and wait until it is routed.")
+    var createTopic: Int32?
+
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let producer: SimpleProducer
         do {
+            if let n = createTopic {
+                try await SimpleProducer.createTopic(nameServer: namesrv, topic: topic, queues: n, on: group.next())
+            }
             producer = try await SimpleProducer.connect(nameServer: namesrv, topic: topic, on: group.next())
         } catch {
             try? await group.shutdownGracefully()

@@ -99,20 +99,28 @@ struct PushConsumerStartTests {
         #expect(max.count == 1 && max[0].command.code == RequestCode.getMaxOffset && max[0].to == F.brokerA)
         #expect(max[0].command.extFields == QueueOffsetRequestHeader(topic: "Orders", queueId: 1).extFields)
         let done = h.answer(max[0].id, extFields: OffsetResponseHeader(offset: 100).extFields)
-        // Assignment changed: new subVersion, heartbeat to every broker, then one pull per new queue.
-        #expect(done.wireCodes == [34, 34, 34, 11, 11])
+        // Assignment changed: new subVersion and a heartbeat to every broker; the new queues' first pulls wait for
+        // the heartbeats' answers (a pull must not overtake the heartbeat that carries its subVersion).
+        #expect(done.wireCodes == [34, 34, 34])
         let sub = h.m.subscriptions[0]
         #expect(sub.subVersion == (F.t0 + .seconds(1)).millisecondsSinceEpoch)
-        let pulls = done.sends(code: RequestCode.pullMessage)
+        let heartbeats = done.sends(code: RequestCode.heartBeat)
+        #expect(h.answer(heartbeats[0].id).sends(code: RequestCode.pullMessage).isEmpty)
+        #expect(h.answer(heartbeats[1].id, code: ResponseCode.systemError).sends(code: RequestCode.pullMessage).isEmpty)
+        let released = h.answer(heartbeats[2].id)
+        #expect(released.wireCodes == [11, 11])
+        let pulls = released.sends(code: RequestCode.pullMessage)
         let p0 = try! PullMessageRequestHeader(extFields: pulls[0].command.extFields!)
         #expect(p0 == PullMessageRequestHeader(consumerGroup: F.group, topic: "Orders", queueId: 0, queueOffset: 5, maxMsgNums: 32,
                                                sysFlag: [.commitOffset, .suspend], commitOffset: 5, suspendTimeoutMillis: 15000,
                                                subVersion: sub.subVersion, expressionType: "TAG"))
         let p1 = try! PullMessageRequestHeader(extFields: pulls[1].command.extFields!)
         #expect(p1.queueOffset == 100 && p1.sysFlag == [.suspend] && p1.commitOffset == 0)
-        #expect(done.timeouts[pulls[0].id] == .seconds(30))
+        #expect(released.timeouts[pulls[0].id] == .seconds(30))
         let retry = h.answer(queries[2].id, code: ResponseCode.queryNotFound)
-        let rp = retry.sends(code: RequestCode.pullMessage)
+        #expect(retry.sends(code: RequestCode.pullMessage).isEmpty)
+        var rp = [(to: Address, command: RemotingCommand, id: RequestID)]()
+        for hb in retry.sends(code: RequestCode.heartBeat) { rp += h.answer(hb.id).sends(code: RequestCode.pullMessage) }
         #expect(rp.count == 1)
         #expect(try! PullMessageRequestHeader(extFields: rp[0].command.extFields!).queueOffset == 0)
         #expect(h.m.assignedQueues == [F.r0, F.a0, F.a1])
