@@ -417,6 +417,9 @@ public enum StoredMessageDecoder {
         let props = Array(propertiesText.utf8)
         let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.address.count + 4 + 8 + storeHost.address.count + 4 + 4 + 8
             + 4 + body.count + (v2 ? 2 : 1) + topicBytes.count + 2 + props.count
+        // Exactly the record's size: a buffer left to grow by doubling keeps up to twice that (the embedded
+        // broker holds every record it stores).
+        out.reserveCapacity(minimumWritableBytes: total)
         out.writeInteger(Int32(total))
         out.writeInteger(v2 ? StoredMessage.magicV2 : StoredMessage.magicV1)
         out.writeInteger(CRC32.rocketmq(body))

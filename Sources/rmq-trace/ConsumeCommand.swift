@@ -77,8 +77,28 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(help: "ACL access key (every request is signed).")
     var accessKey: String?
 
-    @Option(help: "ACL secret key (never printed).")
+    @Option(help: "ACL secret key (never printed; visible to `ps` while the consumer runs: prefer --secret-key-file or the environment variable RMQ_SECRET_KEY).")
     var secretKey: String?
+
+    @Option(help: "Read the ACL secret key from the first line of this file.")
+    var secretKeyFile: String?
+
+    /// The secret key from --secret-key, --secret-key-file or (with --access-key) RMQ_SECRET_KEY, in that order.
+    func resolvedSecretKey() throws -> String? {
+        if let secretKey { return secretKey }
+        if let path = secretKeyFile {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw ValidationError("--secret-key-file \(path): cannot read it")
+            }
+            let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            let key = line.hasSuffix("\r") ? String(line.dropLast()) : line
+            if key.isEmpty { throw ValidationError("--secret-key-file \(path): the first line is empty") }
+            return key
+        }
+        // The environment is read only for an --access-key: a variable left set does not turn signing on.
+        if accessKey != nil, let env = ProcessInfo.processInfo.environment["RMQ_SECRET_KEY"], !env.isEmpty { return env }
+        return nil
+    }
 
     @Option(help: "Also write everything sent and received as a pcap that `rmq-trace decode` reads back.")
     var capture: String?
@@ -113,7 +133,10 @@ struct ConsumeCommand: AsyncParsableCommand {
         if let f = failEvery, f < 1 { throw ValidationError("--fail-every must be at least 1") }
         if persistInterval <= 0 { throw ValidationError("--persist-interval must be positive") }
         if pullThresholdForQueue < 1 { throw ValidationError("--pull-threshold-for-queue must be at least 1") }
-        if (accessKey == nil) != (secretKey == nil) { throw ValidationError("give both --access-key and --secret-key") }
+        if secretKey != nil && secretKeyFile != nil { throw ValidationError("give --secret-key or --secret-key-file, not both") }
+        if (accessKey == nil) != (try resolvedSecretKey() == nil) {
+            throw ValidationError("give both --access-key and a secret key (--secret-key, --secret-key-file or RMQ_SECRET_KEY)")
+        }
         if offsetFile != nil && model != .broadcasting { throw ValidationError("--offset-file is for --model broadcasting") }
         _ = try consumeFrom()
     }
@@ -141,7 +164,7 @@ struct ConsumeCommand: AsyncParsableCommand {
         config.persistInterval = .milliseconds(Int64(persistInterval * 1000))
         config.firstPersistDelay = .milliseconds(Int64(min(10, 2 * persistInterval) * 1000))
         config.pullThresholdForQueue = pullThresholdForQueue
-        if let accessKey, let secretKey { config.credentials = SessionCredentials(accessKey: accessKey, secretKey: secretKey) }
+        if let accessKey, let secretKey = try resolvedSecretKey() { config.credentials = SessionCredentials(accessKey: accessKey, secretKey: secretKey) }
         if let offsetFile { config.initialLocalOffsets = try OffsetFile.read(offsetFile) }
 
         let log = LiveTraceLog(format: format, source: "rmq-trace consume", write: { out.lines($0) })
