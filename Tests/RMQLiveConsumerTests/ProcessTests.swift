@@ -95,6 +95,30 @@ func consumedOffsets(_ text: String) -> [Int32: [Int64]] {
         await eventually(seconds) { consumedOffsets(p.stdout).values.reduce(0) { $0 + $1.count } >= n }
     }
 
+    /// The secret key read from --secret-key-file signs every request (the Signature field on the wire) and
+    /// appears nowhere in the output; an --access-key without any secret key is refused before starting.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs the built rmq-trace (swift build)"))
+    func secretKeyFromAFileSigns() async throws {
+        let s = try await startBrokerProcess(messages: 20)
+        let keyFile = NSTemporaryDirectory() + "rmq-secret-\(getpid())"
+        try "s3cretFromFile\n".write(toFile: keyFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: keyFile) }
+        let signed = try Spawned(["consume", "--namesrv", s.nameServer, "--topic", "T", "--group", "gacl", "--from", "first",
+                                  "--access-key", "AK1", "--secret-key-file", keyFile, "--max-messages", "20", "--format", "ndjson",
+                                  "--duration", "20"], name: "acl-\(getpid())")
+        #expect(await signed.wait() == 0, "\(signed.stderr)")
+        let out = signed.stdout + signed.stderr
+        #expect(out.contains("\"Signature\":\"<redacted 28 bytes>\""), "\(out.prefix(2000))")
+        #expect(out.contains("\"consumed\":20"))
+        #expect(!out.contains("s3cretFromFile"))
+        let unsigned = try Spawned(["consume", "--namesrv", s.nameServer, "--topic", "T", "--group", "gacl2", "--access-key", "AK1"],
+                                   name: "acl-missing-\(getpid())")
+        #expect(await unsigned.wait() != 0)
+        #expect(unsigned.stderr.contains("give both --access-key and a secret key"), "\(unsigned.stderr)")
+        s.broker.signal(SIGTERM)
+        _ = await s.broker.wait()
+    }
+
     @Test(.enabled(if: FileManager.default.fileExists(atPath: binary), "needs the built rmq-trace (swift build)"))
     func sigintInTheMiddleLosesNothing() async throws {
         let s = try await startBrokerProcess(messages: 2000)
