@@ -10,6 +10,9 @@ public final class RemotingConnection: Sendable, Hashable, CustomStringConvertib
     public let remote: Endpoint
     public let local: Endpoint
     public let channel: any Channel
+    /// While the connection's handler reads a burst of frames (on the channel's loop), answers are written and
+    /// flushed once at its end (`channelReadComplete`): one socket write for every request of the burst.
+    private let burst = NIOLockedValueBox((reading: false, unflushed: false))
 
     init(id: Int, channel: any Channel) {
         self.id = id
@@ -22,7 +25,26 @@ public final class RemotingConnection: Sendable, Hashable, CustomStringConvertib
 
     /// Writes and flushes a command (a response, or a request the server sends to the client).
     public func send(_ command: RemotingCommand) {
-        channel.writeAndFlush(command, promise: nil)
+        let deferFlush = channel.eventLoop.inEventLoop && burst.withLockedValue { b in
+            if b.reading { b.unflushed = true }
+            return b.reading
+        }
+        if deferFlush {
+            channel.write(command, promise: nil)
+        } else {
+            channel.writeAndFlush(command, promise: nil)
+        }
+    }
+
+    /// A read burst begins (on the loop).
+    func beginReading() { burst.withLockedValue { $0.reading = true } }
+
+    /// The burst ended: whether anything written during it awaits a flush.
+    func endReading() -> Bool {
+        burst.withLockedValue { b in
+            defer { b = (false, false) }
+            return b.unflushed
+        }
     }
 
     /// Writes a command and completes when it was handed to the socket.
@@ -183,10 +205,18 @@ final class ServerConnectionHandler: ChannelInboundHandler, @unchecked Sendable 
         let frame = unwrapInboundIn(data)
         reporter.frame(frame.command, size: frame.size, direction: .toServer)
         if refused { return }
+        connection.beginReading()
         handler.received(frame.command, on: connection)
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if connection.endReading() { context.flush() }
+        context.fireChannelReadComplete()
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // The answers to the frames read before the error go out before the connection closes.
+        if connection.endReading() { context.flush() }
         let what: String
         if let e = error as? RemotingDecodingError {
             what = "bad input: \(e)"
