@@ -176,7 +176,11 @@ public enum Problem: Hashable, Sendable, CustomStringConvertible {
     /// UNREGISTER_CLIENT failed at a broker.
     case unregisterFailed(BrokerAddress, String)
 
-    public var description: String {
+    /// Scrubbed of credentials: a broker's AclException remark quotes the AccessKey ("Check signature failed for
+    /// accessKey=…"), and a problem is printed as it happens.
+    public var description: String { Redaction.scrub(text) }
+
+    private var text: String {
         switch self {
         case .nameServerFailed(let a, let t, let r): return "name server \(a) failed for route of \(t): \(r)"
         case .routeError(let t, let c, let r): return "route of \(t): \(ResponseCode.name(c)) \(r ?? "")"

@@ -175,6 +175,8 @@ struct ConsumeCommand: AsyncParsableCommand {
             observers.append(recorder!)
         }
         let problems = ProblemTally()
+        // The credentials' own values, scrubbed wherever a line might quote them.
+        let secrets = [accessKey, try resolvedSecretKey()].compactMap { $0 }
         let verbose = self.verbose
         // Until the consumer runs, its lines are held back: a failed start prints one line, the error.
         let early = EarlyLines()
@@ -185,9 +187,9 @@ struct ConsumeCommand: AsyncParsableCommand {
             switch e {
             case .problem(let p):
                 problems.add(p)
-                early.emit("consumer: \(p)", out)
-            case .driver(let s): early.emit("consumer: \(s)", out)
-            case .log(let s): if verbose { early.emit("consumer: \(s)", out) }
+                early.emit("consumer: " + Redaction.scrub(p.description, knownSecrets: secrets), out)
+            case .driver(let s): early.emit("consumer: " + Redaction.scrub(s, knownSecrets: secrets), out)
+            case .log(let s): if verbose { early.emit("consumer: " + Redaction.scrub(s, knownSecrets: secrets), out) }
             }
         }
         if let offsetFile {

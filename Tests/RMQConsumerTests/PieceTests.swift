@@ -168,3 +168,13 @@ struct PieceTests {
         #expect(pq.remove([5, 6]) == 8)
     }
 }
+
+/// A problem quoting a broker's AclException remark is printed without the AccessKey (seen against the real
+/// 4.9.4 broker with aclEnable=true and a wrong secret key).
+@Test func problemsAreScrubbedOfCredentials() {
+    let remark = "SYSTEM_ERROR org.apache.rocketmq.acl.common.AclException: Check signature failed for accessKey=rocketmq2, org.apache.rocketmq.acl.plain.PlainPermissionManager.validate(PlainPermissionManager.java:683)"
+    let p = Problem.heartbeatFailed(Address("127.0.0.1:10911"), remark)
+    #expect(!p.description.contains("rocketmq2"))
+    #expect(p.description.hasPrefix("heartbeat to 127.0.0.1:10911: SYSTEM_ERROR org.apache.rocketmq.acl.common.AclException: Check signature failed for accessKey=<redacted"))
+    #expect(Problem.unregisterFailed(Address("127.0.0.1:10911"), "No acl config for rocketmq2").description.contains("rocketmq2") == false)
+}
