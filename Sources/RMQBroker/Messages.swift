@@ -97,7 +97,7 @@ extension BrokerState {
                                     sysFlag: MessageSysFlag(rawValue: m.sysFlag & ~0x30), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
                                     storeTimestamp: now, storeHost: config.storeHost, reconsumeTimes: m.reconsumeTimes,
                                     body: m.body, topic: m.topic, propertiesText: text, into: &rec)
-        let code = tagsCode(Self.lastProperty("TAGS", in: text))
+        let code = tagsCode(MessageProperties.value(of: "TAGS", in: text))
         // Appended in place: a copy of the queue taken out of the table and put back would copy every entry
         // (copy on write), making each send cost as much as the whole queue.
         queues[key, default: ConsumeQueue()].entries.append(QueueEntry(physicalOffset: physical, tagsCode: code, storeTimestamp: now, record: rec))
@@ -107,27 +107,6 @@ extension BrokerState {
         wakeArrived(key, tagsCode: code, now: now)
         return AppendResult(physicalOffset: physical, queueOffset: queueOffset,
                             msgId: MessageId.make(host: config.storeHost, physicalOffset: physical))
-    }
-
-    /// The value of the last `key` in a properties text (`k\u{1}v\u{2}…`), read in place: the one property a
-    /// send needs, without parsing them all.
-    static func lastProperty(_ key: String, in text: String) -> String? {
-        var text = text
-        return text.withUTF8 { bytes -> String? in
-            let k = Array(key.utf8)
-            var found: Range<Int>?
-            var start = 0
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != 0x02 { end += 1 }
-                // An empty value is no property (MessageProperties.parse, as Java's split drops it).
-                if end - start > k.count + 1, bytes[start + k.count] == 0x01, bytes[start..<start + k.count].elementsEqual(k) {
-                    found = (start + k.count + 1)..<end
-                }
-                start = end + 1
-            }
-            return found.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
-        }
     }
 
     /// Loads a record read back from the commit log at start-up.

@@ -67,14 +67,13 @@ public final class SimpleProducer: Sendable {
         let (h, p) = Core.split(Address(nameServer))
         let ns = try await RemotingClient.connect(host: h, port: p, group: loop,
                                                   configuration: RemotingClientConfiguration(serverRole: .nameServer, observer: observer, counter: counter))
-        let routeReq = RemotingCommand.request(code: RequestCode.getRouteInfoByTopic, opaque: 0,
-                                               extFields: GetRouteInfoRequestHeader(topic: topic).extFields)
-        let r = try await ns.request(routeReq)
-        guard r.code == ResponseCode.success, let body = r.body else {
+        let route: TopicRouteData
+        do {
+            route = try await Self.route(of: topic, from: ns)
+        } catch {
             await ns.close()
-            throw ProducerError(description: "route of \(topic): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
+            throw error
         }
-        let route = try body.withUnsafeReadableBytes { try TopicRouteData.decode($0) }
         var brokers: [String: RemotingClient] = [:]
         var queues: [MessageQueue] = []
         for b in route.brokerDatas {
@@ -107,14 +106,18 @@ public final class SimpleProducer: Sendable {
         }
     }
 
-    static func createTopic(_ topic: String, queues: Int32, nameServer ns: RemotingClient, on loop: any EventLoop, timeout: Duration) async throws {
-        func route(_ t: String) async throws -> TopicRouteData? {
-            let r = try await ns.request(RemotingCommand.request(code: RequestCode.getRouteInfoByTopic, opaque: 0,
-                                                                 extFields: GetRouteInfoRequestHeader(topic: t).extFields))
-            guard r.code == ResponseCode.success, let body = r.body else { return nil }
-            return try body.withUnsafeReadableBytes { try TopicRouteData.decode($0) }
+    /// GET_ROUTEINFO_BY_TOPIC; an answer other than a route throws, naming its code and remark.
+    static func route(of topic: String, from ns: RemotingClient) async throws -> TopicRouteData {
+        let r = try await ns.request(RemotingCommand.request(code: RequestCode.getRouteInfoByTopic, opaque: 0,
+                                                             extFields: GetRouteInfoRequestHeader(topic: topic).extFields))
+        guard r.code == ResponseCode.success, let body = r.body else {
+            throw ProducerError(description: "route of \(topic): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
         }
-        guard let def = try await route("TBW102") else { throw ProducerError(description: "no route of TBW102 to find the brokers by") }
+        return try body.withUnsafeReadableBytes { try TopicRouteData.decode($0) }
+    }
+
+    static func createTopic(_ topic: String, queues: Int32, nameServer ns: RemotingClient, on loop: any EventLoop, timeout: Duration) async throws {
+        let def = try await route(of: "TBW102", from: ns)
         let masters = def.brokerDatas.compactMap(\.masterAddress)
         if masters.isEmpty { throw ProducerError(description: "TBW102's route has no master") }
         for m in masters {
@@ -129,8 +132,13 @@ public final class SimpleProducer: Sendable {
         }
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if try await route(topic) != nil { return }
-            try await Task.sleep(for: .milliseconds(100))
+            // TOPIC_NOT_EXIST until the broker's registration reaches the name server; a connection error throws.
+            do {
+                _ = try await route(of: topic, from: ns)
+                return
+            } catch is ProducerError {
+                try await Task.sleep(for: .milliseconds(100))
+            }
         }
         throw ProducerError(description: "\(topic) created, but the name server did not route it within \(timeout)")
     }

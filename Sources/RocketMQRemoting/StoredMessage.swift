@@ -40,6 +40,27 @@ public enum MessageProperties {
         return out
     }
 
+    /// The value `parse` gives for one ASCII key of two or more characters (the last non-empty one), read in place
+    /// without building the other pairs: for a hot path that needs one property (the broker's TAGS on each send).
+    public static func value(of key: String, in text: String) -> String? {
+        var text = text
+        return text.withUTF8 { bytes -> String? in
+            let k = Array(key.utf8)
+            var found: Range<Int>?
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != 0x02 { end += 1 }
+                // An empty value is no property, as in `parse`.
+                if end - start > k.count + 1, bytes[start + k.count] == 0x01, bytes[start..<start + k.count].elementsEqual(k) {
+                    found = (start + k.count + 1)..<end
+                }
+                start = end + 1
+            }
+            return found.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+        }
+    }
+
     /// Java's `messageProperties2String` of 4.9.1–5.1.4: no trailing separator.
     public static func encode(_ properties: [(key: String, value: String)], trailingSeparator: Bool = false) -> String {
         var s = properties.map { "\($0.key)\u{01}\($0.value)" }.joined(separator: "\u{02}")

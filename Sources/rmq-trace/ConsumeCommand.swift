@@ -164,7 +164,8 @@ struct ConsumeCommand: AsyncParsableCommand {
         config.persistInterval = .milliseconds(Int64(persistInterval * 1000))
         config.firstPersistDelay = .milliseconds(Int64(min(10, 2 * persistInterval) * 1000))
         config.pullThresholdForQueue = pullThresholdForQueue
-        if let accessKey, let secretKey = try resolvedSecretKey() { config.credentials = SessionCredentials(accessKey: accessKey, secretKey: secretKey) }
+        let secretKey = try resolvedSecretKey()
+        if let accessKey, let secretKey { config.credentials = SessionCredentials(accessKey: accessKey, secretKey: secretKey) }
         if let offsetFile { config.initialLocalOffsets = try OffsetFile.read(offsetFile) }
 
         let log = LiveTraceLog(format: format, source: "rmq-trace consume", write: { out.lines($0) })
@@ -176,7 +177,7 @@ struct ConsumeCommand: AsyncParsableCommand {
         }
         let problems = ProblemTally()
         // The credentials' own values, scrubbed wherever a line might quote them.
-        let secrets = [accessKey, try resolvedSecretKey()].compactMap { $0 }
+        let secrets = [accessKey, secretKey].compactMap { $0 }
         let verbose = self.verbose
         // Until the consumer runs, its lines are held back: a failed start prints one line, the error.
         let early = EarlyLines()

@@ -452,22 +452,3 @@ import Testing
         #expect(!out.joined().contains("secret"))
     }
 }
-
-@Suite struct PropertyScanTests {
-    /// The in-place scan a send uses for TAGS agrees with parsing the whole text (last occurrence wins).
-    @Test(arguments: [
-        ("TAGS\u{1}TagA\u{2}KEYS\u{1}k1", "TagA"),
-        ("KEYS\u{1}k1\u{2}TAGS\u{1}TagB", "TagB"),
-        ("TAGS\u{1}one\u{2}TAGS\u{1}two\u{2}", "two"),
-        ("XTAGS\u{1}no\u{2}TAGSX\u{1}no", nil),
-        ("TAGS\u{1}\u{2}WAIT\u{1}true", nil),
-        ("TAGS\u{1}A\u{2}TAGS\u{1}", "A"),
-        ("TAGS", nil),
-        ("", nil),
-        ("UNIQ_KEY\u{1}7F00\u{2}TAGS\u{1}Tag\u{1}A", "Tag\u{1}A"),
-    ] as [(String, String?)])
-    func lastProperty(text: String, expected: String?) {
-        #expect(BrokerState.lastProperty("TAGS", in: text) == expected)
-        #expect(BrokerState.lastProperty("TAGS", in: text) == MessageProperties.parse(text).last { $0.key == "TAGS" }?.value)
-    }
-}

@@ -353,3 +353,23 @@ extension RemotingDecodingError.Reason {
         return false
     }
 }
+
+@Suite struct PropertyScanTests {
+    /// The in-place scan (the broker reads TAGS with it on each send) agrees with parsing the whole text: the last
+    /// non-empty occurrence wins, a key must start its entry.
+    @Test(arguments: [
+        ("TAGS\u{1}TagA\u{2}KEYS\u{1}k1", "TagA"),
+        ("KEYS\u{1}k1\u{2}TAGS\u{1}TagB", "TagB"),
+        ("TAGS\u{1}one\u{2}TAGS\u{1}two\u{2}", "two"),
+        ("XTAGS\u{1}no\u{2}TAGSX\u{1}no", nil),
+        ("TAGS\u{1}\u{2}WAIT\u{1}true", nil),
+        ("TAGS\u{1}A\u{2}TAGS\u{1}", "A"),
+        ("TAGS", nil),
+        ("", nil),
+        ("UNIQ_KEY\u{1}7F00\u{2}TAGS\u{1}Tag\u{1}A", "Tag\u{1}A"),
+    ] as [(String, String?)])
+    func valueOfOneKey(text: String, expected: String?) {
+        #expect(MessageProperties.value(of: "TAGS", in: text) == expected)
+        #expect(MessageProperties.value(of: "TAGS", in: text) == MessageProperties.parse(text).last { $0.key == "TAGS" }?.value)
+    }
+}
