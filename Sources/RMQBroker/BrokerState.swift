@@ -1,27 +1,6 @@
 import NIOCore
 import RocketMQRemoting
 
-/// One message in a consume queue: where its record is and what the filters look at.
-public struct QueueEntry: Sendable {
-    public var physicalOffset: Int64
-    public var tagsCode: Int64
-    public var storeTimestamp: Int64
-    /// The stored record, section 6 format, as it is in the commit log.
-    public var record: ByteBuffer
-}
-
-/// A consume queue: entries from `minOffset` on.
-public struct ConsumeQueue: Sendable {
-    public var minOffset: Int64 = 0
-    public var entries: [QueueEntry] = []
-    public var maxOffset: Int64 { minOffset + Int64(entries.count) }
-    func entry(at offset: Int64) -> QueueEntry? {
-        let i = offset - minOffset
-        guard i >= 0, i < Int64(entries.count) else { return nil }
-        return entries[Int(i)]
-    }
-}
-
 public struct QueueKey: Hashable, Sendable, CustomStringConvertible {
     public var topic: String
     public var queueId: Int32
@@ -119,14 +98,21 @@ public struct BrokerState: Sendable {
     public internal(set) var groups: [String: ConsumerGroup] = [:]
     /// connection → clientID, from heartbeats (producers included).
     public internal(set) var clientIDs: [Int: String] = [:]
-    /// physical offset → queue of the record (for CONSUMER_SEND_MSG_BACK).
-    var byPhysicalOffset: [Int64: QueueKey] = [:]
+    /// The newest records of the commit log.
+    var cache = RecordCache()
+    /// Where records and entries that left memory are read back (`--store`); nil: memory only, bounded by
+    /// `config.memoryRetentionBytes`.
+    public var coldStorage: (any ColdStorage)?
+    /// Messages dropped by the memory-only retention (reported once in the log, counted here).
+    public internal(set) var droppedByRetention = 0
+    var scratch = ByteBuffer()
     /// Next commit-log physical offset.
     public internal(set) var commitLogOffset: Int64 = 0
     var held: [HeldPull] = []
     var lastHoldCheck: Int64 = 0
     var locks: [String: [MessageQueue: LockEntry]] = [:]
-    var pendingRecords: [ByteBuffer] = []
+    var pendingRecords = ByteBuffer()
+    var pendingEntries: [IndexedEntry] = []
     var pendingActions: [BrokerAction] = []
     var offsetsDirty = false
     var topicsDirty = false
@@ -176,6 +162,7 @@ public struct BrokerState: Sendable {
             let kept = table.filter { now - $0.value.lastUpdate <= config.lockExpiryMillis }
             locks[group] = kept.isEmpty ? nil : kept
         }
+        boundMemory()
         return finish(out)
     }
 
@@ -215,9 +202,10 @@ public struct BrokerState: Sendable {
 
     mutating func finish(_ out: [BrokerAction]) -> [BrokerAction] {
         var result: [BrokerAction] = []
-        if !pendingRecords.isEmpty {
-            result.append(.persist(pendingRecords))
-            pendingRecords = []
+        if !pendingEntries.isEmpty {
+            result.append(.persist([pendingRecords], entries: pendingEntries))
+            pendingRecords = ByteBuffer()
+            pendingEntries = []
         }
         if topicsDirty { result.append(.topicsChanged); topicsDirty = false }
         if offsetsDirty { result.append(.persistOffsets); offsetsDirty = false }
@@ -396,10 +384,14 @@ public struct BrokerState: Sendable {
         if let o = offsets[OffsetKey(group: h.consumerGroup, topic: h.topic, queueId: h.queueId)], o >= 0 {
             return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: o).extFields)
         }
-        // No committed offset: 0 when the queue still starts at 0 and its first message is in memory (here:
-        // always, nothing is ever swapped out), else QUERY_NOT_FOUND.
-        let min = queues[QueueKey(topic: h.topic, queueId: h.queueId)]?.minOffset ?? 0
-        if min <= 0 && h.setZeroIfNotFound != false {
+        // No committed offset: 0 when the queue still starts at 0 and its first message is "in memory", else
+        // QUERY_NOT_FOUND. The real broker's test (checkInDiskByCommitOffset) is the message's distance from the end
+        // of the commit log against 40 % of the machine's memory; here, against the record cache (memory only:
+        // everything kept is in memory).
+        let key = QueueKey(topic: h.topic, queueId: h.queueId)
+        let min = queues[key]?.minOffset ?? 0
+        let inMemory = coldStorage == nil || (entry(key, at: 0).map { commitLogOffset - $0.physicalOffset <= Int64(config.recordCacheBytes) } ?? true)
+        if min <= 0 && inMemory && h.setZeroIfNotFound != false {
             return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: 0).extFields)
         }
         return reply(request, ResponseCode.queryNotFound, remark: "Not found, V3_0_6_SNAPSHOT maybe this group consumer boot first",
@@ -424,7 +416,8 @@ public struct BrokerState: Sendable {
         let ext = request.extFields ?? ExtFields()
         let h = request.code == RequestCode.searchOffsetByTimestamp ? try QueueOffsetRequestHeader.searchOffset(extFields: ext)
             : try QueueOffsetRequestHeader(extFields: ext)
-        let q = queues[QueueKey(topic: h.topic, queueId: h.queueId)] ?? ConsumeQueue()
+        let key = QueueKey(topic: h.topic, queueId: h.queueId)
+        let q = queues[key] ?? ConsumeQueue()
         switch request.code {
         case RequestCode.getMaxOffset:
             return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: q.maxOffset).extFields)
@@ -432,12 +425,16 @@ public struct BrokerState: Sendable {
             return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: q.minOffset).extFields)
         case RequestCode.getEarliestMsgStoretime:
             // An empty queue: -1, as getEarliestMessageTime.
-            return reply(request, ResponseCode.success, extFields: ["timestamp": String(q.entries.first?.storeTimestamp ?? -1)])
+            return reply(request, ResponseCode.success, extFields: ["timestamp": String(entry(key, at: q.minOffset)?.storeTimestamp ?? -1)])
         default:
+            // The first offset stored at or after the time (store times ascend along a queue): a binary search.
             let ts = h.timestamp ?? 0
-            var offset = q.maxOffset
-            if let i = q.entries.firstIndex(where: { $0.storeTimestamp >= ts }) { offset = q.minOffset + Int64(i) }
-            return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: offset).extFields)
+            var lo = q.minOffset, hi = q.maxOffset
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2
+                if let e = entry(key, at: mid), e.storeTimestamp < ts { lo = mid + 1 } else { hi = mid }
+            }
+            return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: lo).extFields)
         }
     }
 

@@ -93,9 +93,9 @@ final class BrokerCore: @unchecked Sendable {
         var storeFailed: String?
         for a in actions {
             switch a {
-            case .persist(let records):
+            case .persist(let records, let entries):
                 guard let store else { continue }
-                do { try store.append(records, now: now) } catch {
+                do { try store.append(records, entries: entries, now: now) } catch {
                     storeFailed = "\(error)"
                     logger.error("store: \(error); the sends of this request are answered SYSTEM_ERROR")
                 }
@@ -234,12 +234,13 @@ public final class EmbeddedBroker: Sendable {
         var notes: [String] = []
         if let dir = configuration.storeDirectory {
             let s = MessageStore(directory: dir, policy: configuration.fsync)
-            let contents = try s.open()
+            s.maxRecordSize = state.maxRecordSize
+            state.coldStorage = s
+            let contents = try s.open { try state.restore(record: $0) }
             for n in contents.notes { logger.warning("\(n)") }
             notes = contents.notes
-            for r in contents.records { try state.restore(record: r) }
             state.restore(offsets: contents.offsets, scheduleOffsets: contents.scheduleOffsets, topics: contents.topics)
-            logger.info("store \(dir): \(contents.records.count) messages, \(contents.offsets.count) committed offsets, \(contents.topics.count) topics restored (fsync \(configuration.fsync == .always ? "always" : "interval"))")
+            logger.info("store \(dir): \(contents.recordCount) messages, \(contents.offsets.count) committed offsets, \(contents.topics.count) topics restored (fsync \(configuration.fsync == .always ? "always" : "interval"))")
             store = s
         }
         for t in configuration.topics { state.updateTopic(t) }

@@ -21,9 +21,9 @@ public struct StoreError: Error, CustomStringConvertible {
     static func errno(_ what: String) -> StoreError { StoreError("\(what): \(String(cString: strerror(Glibc.errno)))") }
 }
 
-/// What was read back at start-up.
+/// What was read back at start-up (the records themselves went to the restore callback).
 public struct StoreContents {
-    public var records: [ByteBuffer]
+    public var recordCount: Int
     public var offsets: [OffsetKey: Int64]
     public var scheduleOffsets: [Int32: Int64]
     public var topics: [TopicConfig]
@@ -32,51 +32,84 @@ public struct StoreContents {
 }
 
 /// The durable store: one commit log of stored records (section 6 format, each at its physical offset, so a
-/// record's position is its PHYSICALOFFSET) and JSON files for offsets and topics, replaced atomically.
-/// Consume queues are rebuilt from the commit log at start-up.
-public final class MessageStore: @unchecked Sendable {
+/// record's position is its PHYSICALOFFSET), a consume-queue index file per queue (`consumequeue/TOPIC/QUEUE`: the
+/// queue offset of its first entry, then 28-byte entries, as the real ConsumeQueue's 20-byte units plus the store
+/// time), and JSON files for offsets and topics, replaced atomically. The commit log is the truth: the index files
+/// are rebuilt from it at start-up, so they are never fsynced. As ``ColdStorage`` it reads back what the broker
+/// state no longer keeps in memory.
+public final class MessageStore: @unchecked Sendable, ColdStorage {
     public let directory: String
     public let policy: FsyncPolicy
     var fd: Int32 = -1
     public private(set) var size: Int64 = 0
     var unsynced = false
     var lastSync: Int64 = 0
+    /// Index files open for appending and reading, with their first queue offset.
+    var indexes: [QueueKey: (fd: Int32, base: Int64)] = [:]
+    /// Largest record accepted when reading back (a size word is never trusted beyond it).
+    public var maxRecordSize = 4 * 1024 * 1024 + 64 * 1024
 
     public var commitLogPath: String { directory + "/commitlog.dat" }
     var offsetsPath: String { directory + "/offsets.json" }
     var topicsPath: String { directory + "/topics.json" }
+    var indexDirectory: String { directory + "/consumequeue" }
 
     public init(directory: String, policy: FsyncPolicy) {
         self.directory = directory
         self.policy = policy
     }
 
-    /// Opens (creating) the store and reads everything back; a torn or corrupt tail is cut.
-    public func open() throws -> StoreContents {
+    /// Opens (creating) the store and reads the commit log back, record by record, into `restore` (which returns
+    /// each record's queue entry, written to the rebuilt index files); a torn or corrupt tail is cut. The log is
+    /// read in chunks: memory is bounded by the chunk and the largest record, not by the log.
+    public func open(restore: (ByteBuffer) throws -> IndexedEntry) throws -> StoreContents {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         fd = Glibc.open(commitLogPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         if fd < 0 { throw StoreError.errno("cannot open \(commitLogPath)") }
+        try? FileManager.default.removeItem(atPath: indexDirectory)
         var notes: [String] = []
-        let data = (try? Data(contentsOf: URL(fileURLWithPath: commitLogPath))) ?? Data()
-        var records: [ByteBuffer] = []
-        var pos = 0
+        var st = stat()
+        if fstat(fd, &st) != 0 { throw StoreError.errno("stat \(commitLogPath)") }
+        let fileSize = Int64(st.st_size)
+        var pos: Int64 = 0
+        var count = 0
         var cutReason: String?
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            while pos < raw.count {
-                let rest = UnsafeRawBufferPointer(rebasing: raw[pos...])
-                if let why = Self.check(rest, position: pos) { cutReason = why; break }
-                let total = Int(rest.loadUnaligned(as: Int32.self).bigEndian)
-                records.append(ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: rest[0..<total])))
-                pos += total
+        var pending: [QueueKey: ByteBuffer] = [:]
+        var chunk = ByteBuffer()
+        let chunkSize = 8 << 20
+        scan: while pos < fileSize {
+            // A chunk from `pos` (at least one largest record): whole records are taken from it; one cut by its end
+            // starts the next chunk.
+            let want = Int(min(Int64(max(chunkSize, maxRecordSize)), fileSize - pos))
+            let atEnd = pos + Int64(want) >= fileSize
+            chunk.clear()
+            guard try readFully(into: &chunk, count: want, at: pos, fd: fd) == want else { cutReason = "read error"; break }
+            while chunk.readableBytes > 0 {
+                let at = pos
+                if let why = chunk.withUnsafeReadableBytes({ Self.check($0, position: Int(at)) }) {
+                    let total = chunk.getInteger(at: chunk.readerIndex, as: Int32.self).map(Int.init) ?? 0
+                    let cutByChunk = chunk.readableBytes < 4 || (total <= maxRecordSize && total > chunk.readableBytes)
+                    if cutByChunk && !atEnd && chunk.readerIndex > 0 { continue scan }
+                    cutReason = why
+                    break scan
+                }
+                let total = Int(chunk.getInteger(at: chunk.readerIndex, as: Int32.self)!)
+                let e = try restore(chunk.readSlice(length: total)!)
+                if indexes[e.queue] == nil { indexes[e.queue] = (try openIndex(e.queue, base: e.queueOffset), e.queueOffset) }
+                e.entry.write(into: &pending[e.queue, default: ByteBuffer()])
+                if pending[e.queue]!.readableBytes >= 1 << 16 { try flush(&pending) }
+                pos += Int64(total)
+                count += 1
             }
         }
+        try flush(&pending)
         if let why = cutReason {
-            let cut = data.count - pos
+            let cut = fileSize - pos
             if ftruncate(fd, off_t(pos)) != 0 { throw StoreError.errno("cannot truncate \(commitLogPath)") }
             _ = fsync(fd)
-            notes.append("commit log \(commitLogPath): torn or corrupt tail at byte \(pos) (\(why)): cut \(cut) bytes, \(records.count) records kept")
+            notes.append("commit log \(commitLogPath): torn or corrupt tail at byte \(pos) (\(why)): cut \(cut) bytes, \(count) records kept")
         }
-        size = Int64(pos)
+        size = pos
         _ = lseek(fd, off_t(pos), SEEK_SET)
         var offsets: [OffsetKey: Int64] = [:]
         var schedule: [Int32: Int64] = [:]
@@ -95,7 +128,7 @@ public final class MessageStore: @unchecked Sendable {
                 notes.append("topics file \(topicsPath) unreadable (\(error)); topics rebuilt from the commit log")
             }
         }
-        return StoreContents(records: records, offsets: offsets, scheduleOffsets: schedule, topics: topics, notes: notes)
+        return StoreContents(recordCount: count, offsets: offsets, scheduleOffsets: schedule, topics: topics, notes: notes)
     }
 
     /// Why the record at the start of `bytes` is not a whole, sound record, or nil.
@@ -114,24 +147,108 @@ public final class MessageStore: @unchecked Sendable {
         return nil
     }
 
-    /// Appends records; with `.always` they are on disk when this returns.
-    public func append(_ records: [ByteBuffer], now: Int64) throws {
+    /// Appends records (contiguous, at the end of the log) and their index entries; with `.always` the records
+    /// are on disk when this returns.
+    public func append(_ records: [ByteBuffer], entries: [IndexedEntry], now: Int64) throws {
         for r in records {
-            try r.withUnsafeReadableBytes { raw in
-                var done = 0
-                while done < raw.count {
-                    let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw StoreError.errno("write to \(commitLogPath)")
-                    }
-                    done += n
-                }
-            }
+            try r.withUnsafeReadableBytes { raw in try writeFully(fd, raw, what: commitLogPath) }
             size += Int64(r.readableBytes)
         }
         unsynced = true
         if policy == .always { try sync(now: now) }
+        var pending: [QueueKey: ByteBuffer] = [:]
+        for e in entries {
+            if indexes[e.queue] == nil { indexes[e.queue] = (try openIndex(e.queue, base: e.queueOffset), e.queueOffset) }
+            e.entry.write(into: &pending[e.queue, default: ByteBuffer()])
+        }
+        try flush(&pending)
+    }
+
+    // MARK: Index files
+
+    /// A file name for a topic: as it is when made of RocketMQ's topic characters, else hex of its UTF-8.
+    static func fileName(_ topic: String) -> String {
+        let plain = !topic.isEmpty && topic.utf8.allSatisfy { c in
+            (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x25 || c == 0x7C || c == 0x5F || c == 0x2D
+        }
+        return plain ? topic : "x" + topic.utf8.map { String(format: "%02x", $0) }.joined()
+    }
+
+    func openIndex(_ key: QueueKey, base: Int64) throws -> Int32 {
+        let dir = indexDirectory + "/" + Self.fileName(key.topic)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let path = dir + "/\(key.queueId)"
+        let f = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0o644)
+        if f < 0 { throw StoreError.errno("cannot open \(path)") }
+        var head = ByteBuffer()
+        head.writeInteger(base)
+        try head.withUnsafeReadableBytes { try writeFully(f, $0, what: path) }
+        return f
+    }
+
+    func flush(_ pending: inout [QueueKey: ByteBuffer]) throws {
+        for (key, buf) in pending where buf.readableBytes > 0 {
+            guard let f = indexes[key]?.fd else { continue }
+            try buf.withUnsafeReadableBytes { try writeFully(f, $0, what: "index of \(key)") }
+        }
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    // MARK: ColdStorage
+
+    public func readEntries(_ key: QueueKey, from offset: Int64, count: Int) -> [QueueEntry] {
+        guard let (f, base) = indexes[key], offset >= base, count > 0 else { return [] }
+        var buf = ByteBuffer()
+        let at = 8 + (offset - base) * Int64(QueueEntry.diskSize)
+        guard let n = try? readFully(into: &buf, count: count * QueueEntry.diskSize, at: at, fd: f) else { return [] }
+        var out: [QueueEntry] = []
+        out.reserveCapacity(n / QueueEntry.diskSize)
+        while let e = QueueEntry.read(&buf) { out.append(e) }
+        return out
+    }
+
+    public func readRecords(_ at: [QueueEntry]) -> [ByteBuffer?] {
+        guard let first = at.first, let last = at.last else { return [] }
+        // One read for the span when the records are close together (one pull's records are), else one each.
+        let span = last.physicalOffset + Int64(last.size) - first.physicalOffset
+        let total = at.reduce(0) { $0 + Int($1.size) }
+        if span > 0, span <= Int64(max(4 * total, 1 << 20)), at.allSatisfy({ $0.size > 0 && Int($0.size) <= maxRecordSize }) {
+            var buf = ByteBuffer()
+            guard (try? readFully(into: &buf, count: Int(span), at: first.physicalOffset, fd: fd)) == Int(span) else {
+                return at.map { readOne($0.physicalOffset, size: Int($0.size)) }
+            }
+            return at.map { buf.getSlice(at: Int($0.physicalOffset - first.physicalOffset), length: Int($0.size)) }
+        }
+        return at.map { readOne($0.physicalOffset, size: Int($0.size)) }
+    }
+
+    public func readRecord(physicalOffset: Int64, maxSize: Int) -> ByteBuffer? {
+        var head = ByteBuffer()
+        guard physicalOffset >= 0, (try? readFully(into: &head, count: 4, at: physicalOffset, fd: fd)) == 4,
+              let size = head.readInteger(as: Int32.self), size >= 84, Int(size) <= min(maxSize, maxRecordSize) else { return nil }
+        return readOne(physicalOffset, size: Int(size))
+    }
+
+    func readOne(_ physical: Int64, size: Int) -> ByteBuffer? {
+        guard size > 0, size <= maxRecordSize, physical >= 0, physical + Int64(size) <= self.size else { return nil }
+        var buf = ByteBuffer()
+        guard (try? readFully(into: &buf, count: size, at: physical, fd: fd)) == size else { return nil }
+        return buf
+    }
+
+    /// pread until `count` bytes or the end of the file; the bytes read.
+    func readFully(into buf: inout ByteBuffer, count: Int, at offset: Int64, fd: Int32) throws -> Int {
+        var done = 0
+        try buf.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
+            while done < count {
+                let n = pread(fd, raw.baseAddress! + done, count - done, off_t(offset + Int64(done)))
+                if n < 0 { if errno == EINTR { continue }; throw StoreError.errno("read") }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
+        return done
     }
 
     public func sync(now: Int64) throws {
@@ -178,14 +295,7 @@ public final class MessageStore: @unchecked Sendable {
         let f = Glibc.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if f < 0 { throw StoreError.errno("cannot create \(tmp)") }
         defer { Glibc.close(f) }
-        try data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc.write(f, raw.baseAddress! + done, raw.count - done)
-                if n < 0 { if errno == EINTR { continue }; throw StoreError.errno("write \(tmp)") }
-                done += n
-            }
-        }
+        try data.withUnsafeBytes { try writeFully(f, $0, what: tmp) }
         if fsync(f) != 0 { throw StoreError.errno("fsync \(tmp)") }
         if rename(tmp, path) != 0 { throw StoreError.errno("rename \(tmp)") }
         let d = Glibc.open(directory, O_RDONLY | O_CLOEXEC)
@@ -195,5 +305,21 @@ public final class MessageStore: @unchecked Sendable {
     public func close(now: Int64) {
         try? sync(now: now)
         if fd >= 0 { Glibc.close(fd); fd = -1 }
+        for (_, i) in indexes { Glibc.close(i.fd) }
+        indexes = [:]
     }
 }
+
+/// write(2) until everything is written.
+func writeFully(_ fd: Int32, _ raw: UnsafeRawBufferPointer, what: String) throws {
+    var done = 0
+    while done < raw.count {
+        let n = Glibc.write(fd, raw.baseAddress! + done, raw.count - done)
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw StoreError.errno("write to \(what)")
+        }
+        done += n
+    }
+}
+

@@ -91,40 +91,46 @@ extension BrokerState {
         let text = m.propertiesText ?? hashMapProperties(m.properties)
         // The record holds the properties length in 16 bits and the body within the message size limit.
         guard text.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
-        var rec = ByteBuffer()
+        scratch.clear()
         StoredMessageDecoder.encode(queueId: m.queueId, flag: m.flag, queueOffset: queueOffset, physicalOffset: physical,
                                     // The host-width bits follow the real addresses, whatever the client sent.
                                     sysFlag: MessageSysFlag(rawValue: m.sysFlag & ~0x30), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
                                     storeTimestamp: now, storeHost: config.storeHost, reconsumeTimes: m.reconsumeTimes,
-                                    body: m.body, topic: m.topic, propertiesText: text, into: &rec)
+                                    body: m.body, topic: m.topic, propertiesText: text, into: &scratch)
         let code = tagsCode(MessageProperties.value(of: "TAGS", in: text))
+        let entry = QueueEntry(physicalOffset: physical, size: Int32(scratch.readableBytes), tagsCode: code, storeTimestamp: now)
         // Appended in place: a copy of the queue taken out of the table and put back would copy every entry
         // (copy on write), making each send cost as much as the whole queue.
-        queues[key, default: ConsumeQueue()].entries.append(QueueEntry(physicalOffset: physical, tagsCode: code, storeTimestamp: now, record: rec))
-        byPhysicalOffset[physical] = key
-        commitLogOffset += Int64(rec.readableBytes)
-        pendingRecords.append(rec)
+        queues[key, default: ConsumeQueue()].append(entry)
+        cache.append(scratch, at: physical)
+        commitLogOffset += Int64(scratch.readableBytes)
+        pendingRecords.writeImmutableBuffer(scratch)
+        pendingEntries.append(IndexedEntry(queue: key, queueOffset: queueOffset, entry: entry))
         wakeArrived(key, tagsCode: code, now: now)
         return AppendResult(physicalOffset: physical, queueOffset: queueOffset,
                             msgId: MessageId.make(host: config.storeHost, physicalOffset: physical))
     }
 
-    /// Loads a record read back from the commit log at start-up.
-    public mutating func restore(record: ByteBuffer) throws {
+    /// Loads a record read back from the commit log at start-up: its queue entry (the record itself stays in the
+    /// cold storage, which must be set first: entries beyond `hotEntriesPerQueue` are read back from it).
+    @discardableResult
+    public mutating func restore(record: ByteBuffer) throws -> IndexedEntry {
         let batch = StoredMessageDecoder.decodeAll(record, context: "commit log record")
         guard let m = batch.messages.first, batch.error == nil else {
             throw batch.error ?? RemotingDecodingError("commit log record", .record(index: 0, reason: "empty"))
         }
         let key = QueueKey(topic: m.topic, queueId: m.queueId)
+        let entry = QueueEntry(physicalOffset: m.physicalOffset, size: m.totalSize, tagsCode: tagsCode(m.tags), storeTimestamp: m.storeTimestamp)
         // In place, as in append(_:now:).
         if queues[key] == nil { queues[key] = ConsumeQueue(minOffset: m.queueOffset) }
-        queues[key]!.entries.append(QueueEntry(physicalOffset: m.physicalOffset, tagsCode: tagsCode(m.tags), storeTimestamp: m.storeTimestamp, record: record))
-        byPhysicalOffset[m.physicalOffset] = key
+        queues[key]!.append(entry)
+        if coldStorage != nil, queues[key]!.hot.count >= 2 * config.hotEntriesPerQueue { queues[key]!.keepNewest(config.hotEntriesPerQueue) }
         commitLogOffset = max(commitLogOffset, m.physicalOffset + Int64(m.totalSize))
         if topics[m.topic] == nil && !m.topic.hasPrefix(BrokerTopics.scheduleTopic) {
             let n = max(4, m.queueId + 1)
             topics[m.topic] = TopicConfig(topicName: m.topic, readQueueNums: n, writeQueueNums: n)
         }
+        return IndexedEntry(queue: key, queueOffset: m.queueOffset, entry: entry)
     }
 
     /// Restores committed offsets and schedule progress.
@@ -134,16 +140,63 @@ extension BrokerState {
         for t in restored { topics[t.topicName] = t }
     }
 
-    /// The records appended but not yet handed to the driver (tests).
-    public mutating func takePendingRecords() -> [ByteBuffer] {
-        defer { pendingRecords = [] }
-        return pendingRecords
+    /// The largest record a size word may claim: a message of `maxMessageSize` with the longest properties and topic.
+    var maxRecordSize: Int { config.maxMessageSize + Int(Int16.max) + 512 }
+
+    /// The stored record of a queue entry, from memory or the cold storage.
+    func record(_ e: QueueEntry) -> ByteBuffer? {
+        cache.read(physicalOffset: e.physicalOffset, size: Int(e.size)) ?? coldStorage?.readRecords([e]).first ?? nil
     }
 
+    /// The entry at `offset` of a queue, from memory or the cold storage.
+    func entry(_ key: QueueKey, at offset: Int64) -> QueueEntry? {
+        guard let q = queues[key], offset >= q.minOffset, offset < q.maxOffset else { return nil }
+        return q.hotEntry(at: offset) ?? coldStorage?.readEntries(key, from: offset, count: 1).first
+    }
+
+    /// CommitLog.lookMessageByOffset: the message whose record starts at this physical offset.
     func lookup(physicalOffset: Int64) -> StoredMessage? {
-        guard let key = byPhysicalOffset[physicalOffset], let q = queues[key],
-              let e = q.entries.first(where: { $0.physicalOffset == physicalOffset }) else { return nil }
-        return StoredMessageDecoder.decodeAll(e.record).messages.first
+        let rec: ByteBuffer?
+        if let size = cache.size(at: physicalOffset) {
+            guard size > 0, size <= maxRecordSize else { return nil }
+            rec = cache.read(physicalOffset: physicalOffset, size: size)
+        } else {
+            rec = coldStorage?.readRecord(physicalOffset: physicalOffset, maxSize: maxRecordSize)
+        }
+        guard let rec else { return nil }
+        let batch = StoredMessageDecoder.decodeAll(rec)
+        guard batch.error == nil, let m = batch.messages.first, m.physicalOffset == physicalOffset else { return nil }
+        return m
+    }
+
+    /// Keeps memory within the configuration, on the clock (after the driver has written everything appended):
+    /// memory only, the oldest records beyond `memoryRetentionBytes` are dropped with their queue entries; with a
+    /// cold storage, the record cache is cut to `recordCacheBytes` and each queue to `hotEntriesPerQueue` entries.
+    mutating func boundMemory() {
+        if coldStorage == nil {
+            guard cache.trim(toAtMost: config.memoryRetentionBytes), let first = cache.start else { return }
+            var dropped = 0
+            for i in queues.values.indices {
+                let before = queues.values[i].minOffset
+                queues.values[i].dropBefore(physicalOffset: first)
+                dropped += Int(queues.values[i].minOffset - before)
+            }
+            if droppedByRetention == 0 && dropped > 0 {
+                pendingActions.append(.log("memory store full (\(config.memoryRetentionBytes >> 20) MiB): the oldest messages are dropped from now on (\(dropped) so far); --store keeps them"))
+            }
+            droppedByRetention += dropped
+        } else {
+            _ = cache.trim(toAtMost: config.recordCacheBytes)
+            for i in queues.values.indices where queues.values[i].hot.count > config.hotEntriesPerQueue {
+                queues.values[i].keepNewest(config.hotEntriesPerQueue)
+            }
+        }
+    }
+
+    /// The records appended but not yet handed to the driver (tests).
+    public mutating func takePendingRecords() -> ByteBuffer {
+        defer { pendingRecords = ByteBuffer(); pendingEntries = [] }
+        return pendingRecords
     }
 
     // MARK: - Send
@@ -303,10 +356,11 @@ extension BrokerState {
             let level = Int32(i + 1)
             let key = QueueKey(topic: BrokerTopics.scheduleTopic, queueId: level - 1)
             guard let q = queues[key] else { continue }
-            var next = scheduleOffsets[level] ?? q.minOffset
+            // Memory only, the retention may have dropped what was not delivered yet: on from the oldest kept.
+            var next = max(scheduleOffsets[level] ?? q.minOffset, q.minOffset)
             let wait = Int64(Double(delay) * config.delayScale)
-            while let e = q.entry(at: next), e.storeTimestamp + wait <= now {
-                if let m = StoredMessageDecoder.decodeAll(e.record).messages.first {
+            while let e = entry(key, at: next), e.storeTimestamp + wait <= now {
+                if let rec = record(e), let m = StoredMessageDecoder.decodeAll(rec).messages.first {
                     // ScheduleMessageService keeps the stored text (DELAY, REAL_TOPIC, REAL_QID stay in it).
                     let realTopic = m.properties.last { $0.key == "REAL_TOPIC" }?.value ?? m.topic
                     let realQid = Int32(m.properties.last { $0.key == "REAL_QID" }?.value ?? "0") ?? 0
@@ -380,44 +434,70 @@ extension BrokerState {
                                         deadline: now + timeout))
             return .held
         }
-        var body: ByteBuffer? = nil
-        if code == ResponseCode.success {
-            var b = ByteBuffer()
-            b.reserveCapacity(r.records.reduce(0) { $0 + $1.readableBytes })
-            for var rec in r.records { b.writeBuffer(&rec) }
-            body = b
-        }
         return .response(reply(request, code, remark: r.status,
                                extFields: responseFields(header.declaredFields, extras: [], binary: request.serializeType == .rocketmq),
-                               body: body))
+                               body: code == ResponseCode.success ? r.body : nil))
     }
 
-    /// DefaultMessageStore.getMessage over the in-memory consume queue.
+    /// DefaultMessageStore.getMessage: the matching records from `offset` on, concatenated as a pull body.
     func getMessage(_ key: QueueKey, offset: Int64, maxMsgNums: Int, filter: TagFilter)
-        -> (status: String, next: Int64, min: Int64, max: Int64, records: [ByteBuffer]) {
+        -> (status: String, next: Int64, min: Int64, max: Int64, body: ByteBuffer?) {
         guard let q = queues[key], q.maxOffset > 0 else {
-            return ("NO_MESSAGE_IN_QUEUE", 0, 0, 0, [])
+            return ("NO_MESSAGE_IN_QUEUE", 0, 0, 0, nil)
         }
         let minO = q.minOffset, maxO = q.maxOffset
-        if offset < minO { return ("OFFSET_TOO_SMALL", minO, minO, maxO, []) }
-        if offset == maxO { return ("OFFSET_OVERFLOW_ONE", offset, minO, maxO, []) }
-        if offset > maxO { return ("OFFSET_OVERFLOW_BADLY", minO == 0 ? minO : maxO, minO, maxO, []) }
-        var records: [ByteBuffer] = []
+        if offset < minO { return ("OFFSET_TOO_SMALL", minO, minO, maxO, nil) }
+        if offset == maxO { return ("OFFSET_OVERFLOW_ONE", offset, minO, maxO, nil) }
+        if offset > maxO { return ("OFFSET_OVERFLOW_BADLY", minO == 0 ? minO : maxO, minO, maxO, nil) }
+        let scanLimit = max(16000 / 20, maxMsgNums)
+        // Entries older than those in memory come from the cold storage, as many as the scan may look at.
+        var cold: [QueueEntry] = []
+        if offset < q.hotStart, let coldStorage {
+            cold = coldStorage.readEntries(key, from: offset, count: Int(min(Int64(scanLimit), q.hotStart - offset)))
+        }
+        var picked: [(offset: Int64, entry: QueueEntry)] = []
         var bytes = 0
         var o = offset
-        let scanLimit = max(16000 / 20, maxMsgNums)
         var scanned = 0
         while o < maxO, scanned < scanLimit {
-            let e = q.entry(at: o)!
-            if records.count >= maxMsgNums { break }
-            if !records.isEmpty && (bytes + e.record.readableBytes > config.maxTransferBytes || records.count >= config.maxTransferCount) { break }
+            let i = Int(o - offset)
+            guard let e = i < cold.count ? cold[i] : q.hotEntry(at: o) else { break }
+            if picked.count >= maxMsgNums { break }
+            if !picked.isEmpty && (bytes + Int(e.size) > config.maxTransferBytes || picked.count >= config.maxTransferCount) { break }
             scanned += 1
             o += 1
             if !filter.matches(e.tagsCode) { continue }
-            records.append(e.record)
-            bytes += e.record.readableBytes
+            picked.append((o - 1, e))
+            bytes += Int(e.size)
         }
-        return (records.isEmpty ? "NO_MATCHED_MESSAGE" : "FOUND", o, minO, maxO, records)
+        if picked.isEmpty {
+            // An entry neither in memory nor readable: MESSAGE_WAS_REMOVING (retried at once), not skipped.
+            if scanned == 0 && o < maxO { return ("MESSAGE_WAS_REMOVING", o, minO, maxO, nil) }
+            return ("NO_MATCHED_MESSAGE", o, minO, maxO, nil)
+        }
+        var body = ByteBuffer()
+        body.reserveCapacity(bytes)
+        // Records older than the cache come first (ascending physical offsets): read back in one go.
+        let cacheStart = cache.start ?? commitLogOffset
+        let coldCount = picked.firstIndex { $0.entry.physicalOffset >= cacheStart } ?? picked.count
+        var got = 0
+        if coldCount > 0 {
+            for r in coldStorage?.readRecords(picked[..<coldCount].map(\.entry)) ?? [] {
+                guard var r else { break }
+                body.writeBuffer(&r)
+                got += 1
+            }
+        }
+        if got == coldCount {
+            for p in picked[coldCount...] {
+                guard cache.copy(physicalOffset: p.entry.physicalOffset, size: Int(p.entry.size), into: &body) else { break }
+                got += 1
+            }
+        }
+        if got == 0 { return ("MESSAGE_WAS_REMOVING", offset, minO, maxO, nil) }
+        // What could not be read is not skipped: the next pull starts there.
+        if got < picked.count { o = picked[got].offset }
+        return ("FOUND", o, minO, maxO, body)
     }
 
     // MARK: - Long polling

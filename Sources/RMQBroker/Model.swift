@@ -71,6 +71,13 @@ public struct BrokerConfiguration: Sendable {
     public var maxTransferCount = 32
     public var maxTransferBytes = 256 * 1024
     public var maxMessageSize = 4 * 1024 * 1024
+    /// Memory only: the newest records kept, in bytes; older messages are dropped (their queues' minOffset moves
+    /// past them), as the real broker deletes its oldest commit-log files.
+    public var memoryRetentionBytes = 256 << 20
+    /// With a cold storage (`--store`): the newest records kept in memory, in bytes; older ones are read back.
+    public var recordCacheBytes = 64 << 20
+    /// With a cold storage: consume-queue entries kept in memory per queue (twice this at most between ticks).
+    public var hotEntriesPerQueue = 16384
     /// Broker version in responses.
     public var version: Int32 = MQVersion.v4_9_4
 
@@ -99,6 +106,13 @@ public struct ClientRef: Hashable, Sendable {
     }
 }
 
+/// A consume-queue entry with its queue and offset, as the driver writes it to the queue's index file.
+public struct IndexedEntry: Sendable, Equatable {
+    public var queue: QueueKey
+    public var queueOffset: Int64
+    public var entry: QueueEntry
+}
+
 /// What the driver must do after the state changed. Executed in order: a `.persist` comes before the answers
 /// that depend on it.
 public enum BrokerAction: Sendable {
@@ -112,8 +126,9 @@ public enum BrokerAction: Sendable {
     case notifyConsumerIdsChanged(to: [Int], group: String)
     /// The client stopped heartbeating: close its connection.
     case expire(connection: Int, clientID: String)
-    /// Append these stored records to the commit log (each at its physical offset).
-    case persist([ByteBuffer])
+    /// Append these stored records to the commit log (contiguous, from the first one's physical offset), and
+    /// their consume-queue entries to the queues' index files.
+    case persist([ByteBuffer], entries: [IndexedEntry])
     /// Committed offsets (or schedule progress) changed.
     case persistOffsets
     /// The topic table changed (the name server registration and the topics file follow it).

@@ -46,6 +46,12 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "With --fsync interval: milliseconds between fsyncs.")
     var fsyncInterval: Int64 = 500
 
+    @Option(help: "With --store: megabytes of the newest messages kept in memory (older ones are read back from the store).")
+    var cacheMb = 64
+
+    @Option(help: "Without --store: megabytes of messages kept; beyond it the oldest are dropped, as the real broker deletes old commit-log files.")
+    var memoryLimitMb = 256
+
     @Option(help: "Request log and log format: text or ndjson.")
     var format: LogFormat = .text
 
@@ -103,6 +109,8 @@ struct BrokerCommand: AsyncParsableCommand {
         config.fsync = fsync == .always ? .always : .interval(millis: max(1, fsyncInterval))
         config.broker.clientExpiryMillis = clientExpiry * 1000
         config.broker.delayScale = delayScale
+        config.broker.recordCacheBytes = max(1, cacheMb) << 20
+        config.broker.memoryRetentionBytes = max(1, memoryLimitMb) << 20
         config.maxConnections = maxConnections
         config.maxFrameLength = max(1024, maxFrameLength)
         // --log-requests: every frame in and out through the same tracker, analyzer and renderer as `decode`,
@@ -121,7 +129,7 @@ struct BrokerCommand: AsyncParsableCommand {
             logger.warning("WARNING: listening on \(host), NOT loopback: anyone who can reach this address can send and read messages; this broker has no access control")
         }
         if store == nil {
-            logger.info("no --store: messages and committed offsets are kept in memory only and are lost when this process ends")
+            logger.info("no --store: messages and committed offsets are kept in memory only (the newest \(max(1, memoryLimitMb)) MiB of messages) and are lost when this process ends")
         }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let broker: EmbeddedBroker

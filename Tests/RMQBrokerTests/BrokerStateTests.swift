@@ -133,7 +133,7 @@ import Testing
         let a = b.handle(req(RequestCode.sendBatchMessage, h.v2ExtFields, body: Array(body.readableBytesView)), from: clientA, now: t0)
         let r = try #require(a.only)
         #expect(r.code == 0 && r.fields["queueOffset"] == "0" && r.fields["msgId"]?.split(separator: ",").count == 3)
-        let ms = a.persisted.compactMap { StoredMessageDecoder.decodeAll($0).messages.first }
+        let ms = a.persisted.flatMap { StoredMessageDecoder.decodeAll($0).messages }
         #expect(ms.map(\.queueOffset) == [0, 1, 2])
         #expect(ms.map { $0.uniqKey ?? "" } == ["U0", "U1", "U2"])
         #expect(ms.allSatisfy { $0.property["CLUSTER"] == "DefaultCluster" && $0.tags == "B" })
@@ -353,7 +353,7 @@ import Testing
         #expect(b.queues[QueueKey(topic: "SCHEDULE_TOPIC_XXXX", queueId: 2)]?.maxOffset == 1)
         _ = b.tick(now: t0 + 2)
         let retryQ = try #require(b.queues[QueueKey(topic: "%RETRY%g", queueId: 0)])
-        let m = try #require(StoredMessageDecoder.decodeAll(retryQ.entries[0].record).messages.first)
+        let m = try #require(StoredMessageDecoder.decodeAll(b.record(retryQ.entries[0])!).messages.first)
         #expect(m.reconsumeTimes == 1 && m.property["RETRY_TOPIC"] == "T" && m.uniqKey == "U1")
         // As the real one (cap1): the delivered retry keeps DELAY, REAL_TOPIC, REAL_QID and WAIT=false.
         #expect(m.property["DELAY"] == "3" && m.property["REAL_TOPIC"] == "%RETRY%g" && m.property["REAL_QID"] == "0" && m.property["WAIT"] == "false")
@@ -364,13 +364,13 @@ import Testing
         again.extFields?["offset"] = String(retryQ.entries[0].physicalOffset)
         _ = b.handle(again, from: clientA, now: t0 + 3)
         _ = b.tick(now: t0 + 4)
-        let m2 = StoredMessageDecoder.decodeAll(b.queues[QueueKey(topic: "%RETRY%g", queueId: 0)]!.entries[1].record).messages[0]
+        let m2 = StoredMessageDecoder.decodeAll(b.record(b.queues[QueueKey(topic: "%RETRY%g", queueId: 0)]!.entries[1])!).messages[0]
         #expect(m2.reconsumeTimes == 2)
         again.extFields?["offset"] = String(b.queues[QueueKey(topic: "%RETRY%g", queueId: 0)]!.entries[1].physicalOffset)
         _ = b.handle(again, from: clientA, now: t0 + 5)
         #expect(b.queues[QueueKey(topic: "%DLQ%g", queueId: 0)]?.maxOffset == 1)
         #expect(b.topics["%DLQ%g"]?.perm == Perm.read | Perm.write)
-        let dlq = StoredMessageDecoder.decodeAll(b.queues[QueueKey(topic: "%DLQ%g", queueId: 0)]!.entries[0].record).messages[0]
+        let dlq = StoredMessageDecoder.decodeAll(b.record(b.queues[QueueKey(topic: "%DLQ%g", queueId: 0)]!.entries[0])!).messages[0]
         #expect(dlq.reconsumeTimes == 3 && dlq.property["DELAY"] == "0")
         // A group name too long for a 4.9.4 record's topic: refused, not written broken.
         var long = back

@@ -82,7 +82,7 @@ import Testing
         #expect(b.queues.values.reduce(0) { $0 + $1.entries.count } > 10)
         // Everything stored decodes back as section-6 records.
         for (_, q) in b.queues {
-            for e in q.entries { #expect(StoredMessageDecoder.decodeAll(e.record).error == nil) }
+            for e in q.entries { #expect(StoredMessageDecoder.decodeAll(b.record(e)!).error == nil) }
         }
     }
 }

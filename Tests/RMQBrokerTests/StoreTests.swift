@@ -10,32 +10,35 @@ func tempDir(_ name: String) -> String {
     return d
 }
 
+/// Executes a state's persist actions as the broker's driver does.
+func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
+    for case .persist(let records, let entries) in actions { try store.append(records, entries: entries, now: t0) }
+}
+
 @Suite struct StoreTests {
     /// Messages and offsets written through a state, read back into a new state.
     @Test func restartRestoresMessagesOffsetsAndTopics() throws {
         let dir = tempDir("restart")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = MessageStore(directory: dir, policy: .always)
-        _ = try store.open()
+        _ = try store.open { _ in Issue.record("an empty store restores nothing"); throw StoreError("unexpected") }
         var b = BrokerState()
         _ = b.handle(createTopic("Kept", queues: 2), from: clientA, now: t0)
-        var records: [ByteBuffer] = []
         for i in 0..<5 {
             let a = b.handle(sendV2(topic: "Kept", queueId: Int32(i % 2), body: "m\(i)", tags: "T"), from: clientA, now: t0 + Int64(i))
-            records += a.persisted
+            try persist(a, to: store)
         }
-        try store.append(records, now: t0)
         b.commit(group: "g", topic: "Kept", queueId: 1, offset: 2)
         try store.writeOffsets(b.offsets, schedule: [3: 7])
         try store.writeTopics(Array(b.topics.values))
         store.close(now: t0)
 
         let again = MessageStore(directory: dir, policy: .always)
-        let c = try again.open()
-        #expect(c.notes.isEmpty)
-        #expect(c.records.count == 5)
         var b2 = BrokerState()
-        for r in c.records { try b2.restore(record: r) }
+        b2.coldStorage = again
+        let c = try again.open { try b2.restore(record: $0) }
+        #expect(c.notes.isEmpty)
+        #expect(c.recordCount == 5)
         b2.restore(offsets: c.offsets, scheduleOffsets: c.scheduleOffsets, topics: c.topics)
         #expect(b2.queues[QueueKey(topic: "Kept", queueId: 0)]?.maxOffset == 3)
         #expect(b2.queues[QueueKey(topic: "Kept", queueId: 1)]?.maxOffset == 2)
@@ -55,19 +58,23 @@ func tempDir(_ name: String) -> String {
         let dir = tempDir("torn")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = MessageStore(directory: dir, policy: .always)
-        _ = try store.open()
+        _ = try store.open { _ in throw StoreError("unexpected record") }
         var b = BrokerState()
         var records: [ByteBuffer] = []
-        for i in 0..<3 { records += b.handle(sendV2(topic: "T", body: "message \(i)"), from: clientA, now: t0).persisted }
-        try store.append(records, now: t0)
+        for i in 0..<3 {
+            let a = b.handle(sendV2(topic: "T", body: "message \(i)"), from: clientA, now: t0)
+            records += a.persisted
+            try persist(a, to: store)
+        }
         store.close(now: t0)
         // Chop `cut` bytes off the last record, as a crash in the middle of a write leaves it.
         let path = dir + "/commitlog.dat"
         let full = try Data(contentsOf: URL(fileURLWithPath: path))
         try full.prefix(full.count - cut).write(to: URL(fileURLWithPath: path))
         let again = MessageStore(directory: dir, policy: .always)
-        let c = try again.open()
-        #expect(c.records.count == 2)
+        var b2 = BrokerState()
+        let c = try again.open { try b2.restore(record: $0) }
+        #expect(c.recordCount == 2)
         #expect(c.notes.count == 1 && c.notes[0].contains("torn or corrupt tail"))
         let kept = records[0].readableBytes + records[1].readableBytes
         #expect(again.size == Int64(kept))
@@ -79,11 +86,14 @@ func tempDir(_ name: String) -> String {
         let dir = tempDir("crc")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = MessageStore(directory: dir, policy: .interval(millis: 10))
-        _ = try store.open()
+        _ = try store.open { _ in throw StoreError("unexpected record") }
         var b = BrokerState()
         var records: [ByteBuffer] = []
-        for i in 0..<2 { records += b.handle(sendV2(topic: "T", body: "message \(i)"), from: clientA, now: t0).persisted }
-        try store.append(records, now: t0)
+        for i in 0..<2 {
+            let a = b.handle(sendV2(topic: "T", body: "message \(i)"), from: clientA, now: t0)
+            records += a.persisted
+            try persist(a, to: store)
+        }
         try store.tick(now: t0 + 20)
         store.close(now: t0)
         let path = dir + "/commitlog.dat"
@@ -93,8 +103,107 @@ func tempDir(_ name: String) -> String {
         let bodyEnd = second + records[1].readableBytes - 2 - MessageProperties.encode([("CLUSTER", "DefaultCluster")]).utf8.count - 1 - 1 - 1
         data[bodyEnd] ^= 0xFF
         try data.write(to: URL(fileURLWithPath: path))
-        let c = try MessageStore(directory: dir, policy: .always).open()
-        #expect(c.records.count == 1)
+        var b2 = BrokerState()
+        let c = try MessageStore(directory: dir, policy: .always).open { try b2.restore(record: $0) }
+        #expect(c.recordCount == 1)
         #expect(c.notes.first?.contains("CRC") == true || c.notes.first?.contains("decode") == true)
+    }
+}
+
+/// Memory is bounded by configuration: the record cache and retention of the memory-only store, and the records
+/// and queue entries read back from the store once they have left memory.
+@Suite struct BoundedMemoryTests {
+    static let body = String(repeating: "x", count: 20_000)
+
+    @Test func memoryOnlyRetentionDropsTheOldestAndMovesMinOffset() throws {
+        var cfg = BrokerConfiguration()
+        cfg.memoryRetentionBytes = 2 << 20
+        var b = BrokerState(config: cfg)
+        for i in 0..<300 { _ = b.handle(sendV2(topic: "T", body: "\(i) " + Self.body), from: clientA, now: t0) }
+        #expect(b.queues[QueueKey(topic: "T", queueId: 0)]?.minOffset == 0)
+        let tick = b.tick(now: t0 + 1)
+        let q = try #require(b.queues[QueueKey(topic: "T", queueId: 0)])
+        #expect(q.minOffset > 200 && q.maxOffset == 300, "min \(q.minOffset)")
+        #expect(b.droppedByRetention == Int(q.minOffset))
+        #expect(b.cache.heldBytes <= 2 << 20)
+        #expect(tick.contains { if case .log(let l) = $0 { return l.contains("memory store full") } else { return false } })
+        // Pulling what was dropped: OFFSET_TOO_SMALL to the oldest kept, which is there.
+        let small = b.handle(pullReq(group: "g", topic: "T", offset: 0, flags: [.subscription], subscription: "*"), from: clientA, now: t0).only!
+        #expect(small.code == ResponseCode.pullOffsetMoved && small.remark == "OFFSET_TOO_SMALL" && small.fields["nextBeginOffset"] == String(q.minOffset))
+        let found = b.handle(pullReq(group: "g", topic: "T", offset: q.minOffset, flags: [.subscription], subscription: "*"), from: clientA, now: t0).only!
+        #expect(found.code == 0 && found.messages.first?.queueOffset == q.minOffset)
+        #expect(found.messages.first.map { String(decoding: ($0.body.bytes ?? []).prefix(4), as: UTF8.self) } == "\(q.minOffset) x".prefix(4).description)
+        // The log line comes once.
+        for i in 0..<100 { _ = b.handle(sendV2(topic: "T", body: "\(i) " + Self.body), from: clientA, now: t0) }
+        #expect(!b.tick(now: t0 + 2).contains { if case .log = $0 { return true } else { return false } })
+    }
+
+    @Test func withAStoreOldRecordsAndEntriesAreReadBack() throws {
+        let dir = tempDir("cold")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var cfg = BrokerConfiguration()
+        cfg.recordCacheBytes = 1 << 20
+        cfg.hotEntriesPerQueue = 8
+        let store = MessageStore(directory: dir, policy: .interval(millis: 1000))
+        var b = BrokerState(config: cfg)
+        b.coldStorage = store
+        _ = try store.open { try b.restore(record: $0) }
+        var physical: [Int64] = []
+        for i in 0..<200 {
+            let a = b.handle(sendV2(topic: "T", queueId: Int32(i % 2), body: "\(i) " + Self.body, tags: i % 3 == 0 ? "A" : "B"),
+                             from: clientA, now: t0 + Int64(i))
+            physical.append(MessageId.decode(a.only!.fields["msgId"]!)!.physicalOffset)
+            try persist(a, to: store)
+        }
+        _ = b.tick(now: t0 + 1000)
+        let q0 = try #require(b.queues[QueueKey(topic: "T", queueId: 0)])
+        #expect(q0.hot.count == 8 && q0.minOffset == 0 && q0.maxOffset == 100)
+        #expect(b.cache.heldBytes <= 1 << 20 && !b.cache.holds(physical[0]))
+        func pull(_ queue: Int32, from offset: Int64, tags: String = "*") -> RemotingCommand {
+            b.handle(pullReq(group: "g", topic: "T", queueId: queue, offset: offset, flags: [.subscription], subscription: tags), from: clientA, now: t0).only!
+        }
+        // Every message of both queues, in order, read back in pulls that cross from the files into memory.
+        for queue: Int32 in [0, 1] {
+            var offset: Int64 = 0
+            var seen: [Int] = []
+            while offset < 100 {
+                let r = pull(queue, from: offset)
+                #expect(r.code == 0, "queue \(queue) offset \(offset): \(r.remark ?? "")")
+                guard r.code == 0 else { break }
+                for (i, m) in r.messages.enumerated() {
+                    #expect(m.queueOffset == offset + Int64(i))
+                    seen.append(Int(String(decoding: (m.body.bytes ?? []).prefix { $0 != 0x20 }, as: UTF8.self))!)
+                }
+                offset = Int64(r.fields["nextBeginOffset"]!)!
+            }
+            #expect(seen == Array(stride(from: Int(queue), to: 200, by: 2)))
+        }
+        // The tag filter works on entries read back.
+        let a = pull(0, from: 0, tags: "A")
+        #expect(a.messages.allSatisfy { $0.tags == "A" } && a.messages.first?.queueOffset == 0 && a.messages.count > 1)
+        // Search by time over entries on disk and in memory; send-back of a message only on disk.
+        let search = b.handle(req(RequestCode.searchOffsetByTimestamp, ["topic": "T", "queueId": "1", "timestamp": String(t0 + 51)]), from: clientA, now: t0).only!
+        #expect(search.fields["offset"] == "25")
+        let backActions = b.handle(req(RequestCode.consumerSendMsgBack, ["offset": String(physical[0]), "group": "g", "delayLevel": "0", "originMsgId": "x",
+                                                                         "originTopic": "T", "unitMode": "false", "maxReconsumeTimes": "16"]), from: clientA, now: t0)
+        try persist(backActions, to: store)
+        #expect(backActions.only?.code == 0, "\(backActions.only?.remark ?? "")")
+        #expect(backActions.persisted.first.flatMap { StoredMessageDecoder.decodeAll($0).messages.first?.storedBody.prefix(2) } == Array("0 ".utf8)[...])
+        // A position that is not a record's start is refused, not decoded as one.
+        let bad = b.handle(req(RequestCode.consumerSendMsgBack, ["offset": String(physical[0] + 8), "group": "g", "delayLevel": "0", "originMsgId": "x",
+                                                                 "originTopic": "T", "unitMode": "false", "maxReconsumeTimes": "16"]), from: clientA, now: t0).only!
+        #expect(bad.code == ResponseCode.systemError)
+        store.close(now: t0)
+
+        // After a restart: the same messages, the index files rebuilt, memory bounded during the restore.
+        let again = MessageStore(directory: dir, policy: .always)
+        var b2 = BrokerState(config: cfg)
+        b2.coldStorage = again
+        let c = try again.open { try b2.restore(record: $0) }
+        #expect(c.recordCount == 201 && c.notes.isEmpty)
+        #expect((b2.queues[QueueKey(topic: "T", queueId: 0)]?.hot.count ?? 0) < 16)
+        let r = b2.handle(pullReq(group: "g", topic: "T", queueId: 1, offset: 0, flags: [.subscription], subscription: "*"), from: clientA, now: t0).only!
+        #expect(r.code == 0 && r.messages.first?.queueOffset == 0 && r.messages.first?.physicalOffset == physical[1])
+        again.close(now: t0)
     }
 }

@@ -54,7 +54,15 @@ extension [BrokerAction] {
         compactMap { if case .notifyConsumerIdsChanged(let to, let g) = $0 { return (to, g) } else { return nil } }
     }
     var holds: Int { filter { if case .hold = $0 { return true } else { return false } }.count }
-    var persisted: [ByteBuffer] { flatMap { if case .persist(let r) = $0 { return r } else { return [] } } }
+    /// The records to persist, one buffer each.
+    var persisted: [ByteBuffer] {
+        flatMap { a -> [ByteBuffer] in
+            guard case .persist(let chunks, let entries) = a else { return [] }
+            var all = ByteBuffer()
+            for var c in chunks { all.writeBuffer(&c) }
+            return entries.map { all.readSlice(length: Int($0.entry.size))! }
+        }
+    }
 }
 
 extension RemotingCommand {
