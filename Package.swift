@@ -140,7 +140,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RMQTraceTests",
-            dependencies: ["RMQTrace", "RMQCapture", "RocketMQRemoting", "RMQTestSupport", .product(name: "NIOCore", package: "swift-nio")]
+            dependencies: ["RMQTrace", "RMQCapture", "RMQTraceRender", "RMQTraceModel", "RocketMQRemoting", "RMQTestSupport", .product(name: "NIOCore", package: "swift-nio")]
         ),
         .testTarget(
             name: "RMQTraceCoreTests",

@@ -227,38 +227,41 @@ public struct NDJSONRenderer: Sendable {
         }
     }
 
-    public static func frameObject(_ f: FrameRecord) -> JSONValue {
+    /// One frame as its NDJSON line, written field by field straight into bytes (no JSON tree: the line per
+    /// frame is the hot path of `decode --format ndjson` and of every live tool's log).
+    public static func frameLine(_ f: FrameRecord) -> String {
         let c = f.command
-        var m: [JSONMember] = [
-            JSONMember("event", .string("frame")), JSONMember("index", num(f.index)), JSONMember("ts", ts(f.time)),
-            JSONMember("conn", num(f.connection)), JSONMember("src", .string(f.source)), JSONMember("dst", .string(f.destination)),
-            JSONMember("src_role", .string(f.sourceRole.rawValue)), JSONMember("dst_role", .string(f.destinationRole.rawValue)),
-            JSONMember("type", .string(c.kind.rawValue)), JSONMember("code", num(c.code)), JSONMember("name", .string(c.codeName)),
-            JSONMember("opaque", num(c.opaque)), JSONMember("flag", num(c.flag)),
-            JSONMember("serialization", .string(c.serializeType.description)),
-            JSONMember("language", .string(c.language.name)), JSONMember("version", num(c.version)),
-            JSONMember("fields", .object((c.extFields?.redacted().entries ?? []).map { JSONMember($0.key, .string($0.value)) })),
-            JSONMember("remark", str(c.remark)), JSONMember("body_len", num(f.bodyLength)),
-            JSONMember("frame_len", num(f.frameSize)), JSONMember("phase", .string(f.phase.rawValue)), JSONMember("client", str(f.client)),
-        ]
+        var w = JSONLineWriter()
+        w.string("event", "frame"); w.int("index", f.index); w.time("ts", f.time)
+        w.int("conn", f.connection); w.string("src", f.source); w.string("dst", f.destination)
+        w.string("src_role", f.sourceRole.rawValue); w.string("dst_role", f.destinationRole.rawValue)
+        w.string("type", c.kind.rawValue); w.int("code", c.code); w.string("name", c.codeName)
+        w.int("opaque", c.opaque); w.int("flag", c.flag)
+        w.string("serialization", c.serializeType.description)
+        w.string("language", c.language.name); w.int("version", c.version)
+        w.key("fields")
+        if let fields = c.fields { fields.writeJSONObject(into: &w.bytes) } else { w.bytes += [UInt8(ascii: "{"), UInt8(ascii: "}")] }
+        w.string("remark", c.remark); w.int("body_len", f.bodyLength)
+        w.int("frame_len", f.frameSize); w.string("phase", f.phase.rawValue); w.string("client", f.client)
         if c.isResponse {
-            m.append(JSONMember("request_code", num(f.request?.code)))
-            m.append(JSONMember("request_name", str(f.request.map { RequestCode.name($0.code) })))
-            m.append(JSONMember("request_index", num(f.request?.frameIndex)))
-            m.append(JSONMember("latency_ms", f.latencyNanos.map(ms) ?? .null))
+            w.int("request_code", f.request?.code)
+            w.string("request_name", f.request.map { RequestCode.name($0.code) })
+            w.int("request_index", f.request?.frameIndex)
+            w.key("latency_ms")
+            if let l = f.latencyNanos { w.millis(l) } else { w.null() }
         }
-        if let e = f.headerError { m.append(JSONMember("header_error", .string(e))) }
-        if let a = f.annotation { m.append(JSONMember("annotation", .string(a))) }
+        if let e = f.headerError { w.string("header_error", e) }
+        if let a = f.annotation { w.string("annotation", a) }
         let body = bodyJSON(f.body)
-        if body != .null { m.append(JSONMember("body", body)) }
-        return .object(m)
+        if body != .null { w.key("body"); JSONWriter.write(body, into: &w.bytes) }
+        return w.finish()
     }
 
     public func render(_ event: TraceEvent) -> [String] {
         switch event {
         case .frame(let f):
             guard filter.matches(f) else { return [] }
-            return [Self.frameObject(f).compactText]
+            return [Self.frameLine(f)]
         case .gap(let g):
             guard filter.passesNonFrameEvents else { return [] }
             return [JSONValue.object([
@@ -380,5 +383,73 @@ public enum OutputFormat: String, Sendable, CaseIterable {
         case .mermaid: return MermaidRenderer(filter: filter)
         case .html: return HTMLReportRenderer(filter: filter)
         }
+    }
+}
+
+/// One JSON object written member by member into bytes: `{"key":value,…}`.
+struct JSONLineWriter {
+    var bytes: [UInt8] = []
+    private var members = 0
+
+    init() { bytes.reserveCapacity(512) }
+
+    mutating func key(_ k: StaticString) {
+        bytes.append(members == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
+        members += 1
+        bytes.append(UInt8(ascii: "\""))
+        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+    }
+    mutating func null() { bytes += [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")] }
+    mutating func string(_ k: StaticString, _ v: String?) {
+        key(k)
+        if let v { JSONWriter.writeString(v, into: &bytes) } else { null() }
+    }
+    mutating func int<T: BinaryInteger>(_ k: StaticString, _ v: T?) {
+        key(k)
+        if let v { writeInt(Int64(v)) } else { null() }
+    }
+    mutating func writeInt(_ v: Int64) {
+        if v < 0 { bytes.append(UInt8(ascii: "-")) }
+        writeDigits(v.magnitude, width: 1)
+    }
+    /// `v` in decimal, zero-padded to `width` digits.
+    mutating func writeDigits(_ v: UInt64, width: Int) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        var x = v
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[19 - n] = UInt8(ascii: "0") + UInt8(x % 10)
+                x /= 10
+                n += 1
+            } while x > 0 || n < width
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: d[(20 - n)...]))
+        }
+    }
+    /// Seconds since the epoch with microseconds, as `Describe.epochSeconds`.
+    mutating func time(_ k: StaticString, _ t: CaptureTime) {
+        key(k)
+        let ns = t.nanoseconds
+        if ns < 0 { bytes.append(UInt8(ascii: "-")) }
+        let a = ns.magnitude
+        writeDigits(a / 1_000_000_000, width: 1)
+        bytes.append(UInt8(ascii: "."))
+        writeDigits((a % 1_000_000_000) / 1000, width: 6)
+    }
+    /// Milliseconds with three decimals, as `NDJSONRenderer.ms`.
+    mutating func millis(_ nanos: Int64) {
+        let us = nanos / 1000
+        writeInt(us / 1000)
+        bytes.append(UInt8(ascii: "."))
+        writeDigits((us % 1000).magnitude, width: 3)
+    }
+    mutating func finish() -> String {
+        if members == 0 { bytes.append(UInt8(ascii: "{")) }
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -280,6 +280,29 @@ public struct ExtFieldsView: Sendable, Sequence, CustomStringConvertible {
         }
     }
 
+    /// Writes the entries as one JSON object of strings (`{"key":"value",…}`, wire order) into `out`, straight
+    /// from the frame bytes where they are the text; credential values are redacted as `ExtFields.redacted()`
+    /// does.
+    public func writeJSONObject(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        withUnsafeFields { b, f in
+            for (i, e) in f.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                let key = e.directKey(in: b)
+                if let key { JSONWriter.writeString(utf8: key, into: &out) } else { JSONWriter.writeString(e.keyString(in: b), into: &out) }
+                out.append(UInt8(ascii: ":"))
+                if key.map(Redaction.isSecret(utf8:)) ?? Redaction.isSecret(e.keyString(in: b)) {
+                    JSONWriter.writeString(Redaction.redact(e.valueString(in: b)), into: &out)
+                } else if let v = e.directValue(in: b) {
+                    JSONWriter.writeString(utf8: v, into: &out)
+                } else {
+                    JSONWriter.writeString(e.valueString(in: b), into: &out)
+                }
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
     public struct Iterator: IteratorProtocol {
         let view: ExtFieldsView
         var index = 0

@@ -7,6 +7,12 @@ public enum Redaction {
                                                  "secretKey", "signature", "securityToken"]
 
     public static func isSecret(_ key: String) -> Bool { secretKeys.contains(key) }
+    private static let secretKeysUTF8: [[UInt8]] = secretKeys.map { Array($0.utf8) }
+    /// `isSecret` over a key's UTF-8 bytes (no String built).
+    public static func isSecret(utf8 key: UnsafeRawBufferPointer) -> Bool {
+        guard key.count >= 9 && key.count <= 13 else { return false }  // "Signature" ... "SecurityToken"
+        return secretKeysUTF8.contains { $0.count == key.count && $0.elementsEqual(key) }
+    }
 
     /// An empty value stays empty (the C++ client always sends empty keys); anything else is replaced, once
     /// (a redacted value stays as it is).

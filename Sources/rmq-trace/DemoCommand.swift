@@ -50,6 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
             return h
         }
         let out = Output()
+        defer { out.flush() }  // whatever way the run ends, nothing buffered is lost
         let topic = "DemoTopic", groupName = "demo_group"
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let log = LiveTraceLog(format: format, source: "rmq-trace demo", write: { out.lines($0) })

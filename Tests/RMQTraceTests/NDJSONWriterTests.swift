@@ -1,0 +1,46 @@
+import Testing
+import RocketMQRemoting
+import RMQTraceModel
+@testable import RMQTraceRender
+
+// The NDJSON frame line is written field by field into bytes; its numbers, times and latencies must read exactly
+// as the JSON-tree writer (String(v), Describe.epochSeconds, NDJSONRenderer.ms) wrote them, which the golden
+// NDJSON files were recorded from.
+
+@Test(arguments: [Int64(0), 1, 9, 10, 99, 100, -1, -10, 65535, 1_234_567_890_123, Int64.max, Int64.min])
+func integersAreWrittenAsStringWritesThem(_ v: Int64) {
+    var w = JSONLineWriter()
+    w.int("v", v)
+    #expect(w.finish() == "{\"v\":\(v)}")
+}
+
+@Test(arguments: [Int64(0), 1, 999, 1_000, 999_999_999, 1_000_000_000, 1_700_000_000_123_456_789, -1_500_000, -2_000_000_001])
+func timesAndLatenciesAreWrittenAsBefore(_ ns: Int64) {
+    var w = JSONLineWriter()
+    w.time("ts", CaptureTime(nanoseconds: ns))
+    w.key("latency_ms")
+    w.millis(ns)
+    guard case .number(let ms) = NDJSONRenderer.ms(ns) else { Issue.record("ms() is a number"); return }
+    #expect(w.finish() == "{\"ts\":\(Describe.epochSeconds(CaptureTime(nanoseconds: ns))),\"latency_ms\":\(ms)}")
+}
+
+@Test func optionalValuesAreNullAndAnEmptyObjectIsBraces() {
+    var w = JSONLineWriter()
+    w.string("remark", nil)
+    w.int("request_code", Int32?.none)
+    w.string("text", "a \"quoted\"\nline")
+    #expect(w.finish() == #"{"remark":null,"request_code":null,"text":"a \"quoted\"\nline"}"#)
+    var empty = JSONLineWriter()
+    #expect(empty.finish() == "{}")
+}
+
+@Test func extFieldsAreWrittenFromTheFrameWithCredentialsRedacted() throws {
+    let cmd = RemotingCommand.request(code: 11, opaque: 1, extFields: ExtFields([
+        ("topic", "T"), ("AccessKey", "AK123456"), ("note", "line\nbreak \u{e9}"), ("Signature", ""), ("queueId", "3"),
+    ]))
+    var bytes: [UInt8] = []
+    cmd.fields!.writeJSONObject(into: &bytes)
+    let viaTree = JSONValue.object((cmd.extFields!.redacted().entries).map { JSONMember($0.key, .string($0.value)) }).compactText
+    #expect(String(decoding: bytes, as: UTF8.self) == viaTree)
+    #expect(!String(decoding: bytes, as: UTF8.self).contains("AK123456"))
+}
