@@ -419,7 +419,8 @@ public struct ExchangeTracker: Sendable {
     @discardableResult
     private mutating func redact(_ cmd: inout RemotingCommand) -> String? {
         var account: String? = nil
-        if let ext = cmd.extFields, ext.hasSecrets {
+        // Most frames carry no credential: asked of the frame's fields, without building the map.
+        if cmd.hasSecretFields, let ext = cmd.extFields {
             if let ak = ext["AccessKey"], !ak.isEmpty {
                 if let i = accountKeys.firstIndex(of: ak) {
                     account = "account-\(i + 1)"
@@ -465,9 +466,8 @@ public struct ExchangeTracker: Sendable {
         var header: TypedHeader? = nil
         var headerError: String? = nil
         do {
-            header = command.isResponse
-                ? try TypedHeader.decodeResponse(requestCode: request?.code ?? -1, responseCode: command.code, extFields: command.extFields)
-                : try TypedHeader.decodeRequest(code: command.code, extFields: command.extFields)
+            // Straight from the frame's fields: no map built and turned back into a view.
+            header = try command.typedHeader(requestCode: request?.code ?? -1)
         } catch {
             headerError = "\(error)"
         }

@@ -280,6 +280,13 @@ public struct ExtFieldsView: Sendable, Sequence, CustomStringConvertible {
         }
     }
 
+    /// Whether any key is a credential (`ExtFields.hasSecrets`), read from the key bytes.
+    public var hasSecrets: Bool {
+        withUnsafeFields { b, f in
+            f.contains { e in e.directKey(in: b).map(Redaction.isSecret(utf8:)) ?? Redaction.isSecret(e.keyString(in: b)) }
+        }
+    }
+
     /// Writes the entries as one JSON object of strings (`{"key":"value",…}`, wire order) into `out`, straight
     /// from the frame bytes where they are the text; credential values are redacted as `ExtFields.redacted()`
     /// does.

@@ -147,6 +147,15 @@ public struct RemotingCommand: Hashable, Sendable {
         }
     }
 
+    /// Whether an extFields key is a credential, without building the map of a decoded command.
+    public var hasSecretFields: Bool {
+        switch storage {
+        case .none: return false
+        case .owned(let e): return e.hasSecrets
+        case .wire(let v): return v.hasSecrets
+        }
+    }
+
     /// The header has an extFields map (possibly empty): `extFields` is non-nil.
     public var hasExtFields: Bool {
         if case .none = storage { return false }
