@@ -106,7 +106,7 @@ fi
 if [ -x "$RB/in_netns.sh" ] && "$RB/in_netns.sh" ss -ltn 2>/dev/null | grep -q ':9876 '; then
   # The same backlog for both: TopicTest from offset 0 (what the store held, plus N more now); each consumer
   # stops at its N-th message.
-  "$RB/in_netns.sh" "$BIN" produce --namesrv 127.0.0.1:9876 --topic TopicTest --count "$N" --batch 100 --body-size 64
+  "$RB/in_netns.sh" "$BIN" produce --namesrv 127.0.0.1:9876 --topic TopicTest --create-topic 4 --count "$N" --batch 100 --body-size 64
   header
   for r in $(seq "$ROUNDS"); do
     "$RB/in_netns.sh" "$BIN" consume --namesrv 127.0.0.1:9876 --topic TopicTest --group "bench_swift_$(date +%s)_$r" --from first \
