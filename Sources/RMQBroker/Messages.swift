@@ -271,11 +271,14 @@ extension BrokerState {
             var batchProps = props
             batchProps.append(("CLUSTER", config.clusterName))
             let batchText = hashMapProperties(batchProps)
-            var ids: [String] = []
+            var ids = ""
+            ids.reserveCapacity(records.count * 33)
             var first: Int64 = -1
+            // Each message's properties as sent, a separator unless they end with one, then the batch's
+            // (MessageExtBatchEncoder.encode's needAppendLastPropertySeparator).
             let texts = records.map { r -> String in
-                var inner = MessageProperties.encode(r.properties)
-                if !inner.isEmpty && !batchText.isEmpty { inner += "\u{02}" }
+                var inner = r.propertiesText
+                if !inner.isEmpty && !batchText.isEmpty && inner.utf8.last != 0x02 { inner += "\u{02}" }
                 return inner + batchText
             }
             if bodyBytes.count > config.maxMessageSize || texts.contains(where: { $0.utf8.count > Int(Int16.max) }) {
@@ -287,10 +290,11 @@ extension BrokerState {
                                                   bornHost: client.remote, reconsumeTimes: reconsume), now: now) else {
                     return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
                 }
-                ids.append(res.msgId)
+                if !ids.isEmpty { ids += "," }
+                ids += res.msgId
                 if first < 0 { first = res.queueOffset }
             }
-            return ok(msgId: ids.joined(separator: ","), queueId: queueId, queueOffset: first)
+            return ok(msgId: ids, queueId: queueId, queueOffset: first)
         }
         if bodyBytes.count > config.maxMessageSize {
             return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")

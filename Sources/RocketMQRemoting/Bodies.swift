@@ -431,12 +431,17 @@ public enum LockBatchResponseBody {
 public struct BatchMessageRecord: Hashable, Sendable {
     public var flag: Int32
     public var body: [UInt8]
-    public var properties: [(key: String, value: String)]
-    public static func == (a: BatchMessageRecord, b: BatchMessageRecord) -> Bool {
-        a.flag == b.flag && a.body == b.body && a.properties.map(\.key) == b.properties.map(\.key)
-            && a.properties.map(\.value) == b.properties.map(\.value)
+    /// The properties as the record carries them (`k\u{1}v\u{2}…`): the broker stores this text as it is,
+    /// as 4.9.4's MessageExtBatchEncoder copies the bytes.
+    public var propertiesText: String
+    /// The properties, parsed when asked.
+    public var properties: [(key: String, value: String)] { MessageProperties.parse(propertiesText) }
+
+    public init(flag: Int32, body: [UInt8], propertiesText: String) {
+        self.flag = flag
+        self.body = body
+        self.propertiesText = propertiesText
     }
-    public func hash(into h: inout Hasher) { h.combine(body) }
 
     public static func decodeAll(_ bytes: UnsafeRawBufferPointer) throws -> [BatchMessageRecord] {
         var out: [BatchMessageRecord] = []
@@ -454,7 +459,7 @@ public struct BatchMessageRecord: Hashable, Sendable {
             let body = Array(try r.readBytes(Int(bodyLength), "BODY"))
             let propsLength = try r.readInt16("PROPERTIES length")
             let props = try r.readString(length: Int(propsLength), field: "PROPERTIES")
-            out.append(BatchMessageRecord(flag: flag, body: body, properties: MessageProperties.parse(props)))
+            out.append(BatchMessageRecord(flag: flag, body: body, propertiesText: props))
             offset += Int(total)
         }
         return out

@@ -122,7 +122,9 @@ import Testing
         var body = ByteBuffer()
         for i in 0..<3 {
             let payload = Array("m\(i)".utf8)
-            let props = Array(MessageProperties.encode([("UNIQ_KEY", "U\(i)"), ("TAGS", "B")]).utf8)
+            // The Java client ends its properties with a separator, the C++ client does not: stored as sent,
+            // with one separator before the batch's own properties either way (MessageExtBatchEncoder).
+            let props = Array(MessageProperties.encode([("UNIQ_KEY", "U\(i)"), ("TAGS", "B")], trailingSeparator: i == 1).utf8)
             body.writeInteger(Int32(4 + 4 + 4 + 4 + 4 + payload.count + 2 + props.count))
             body.writeInteger(Int32(0)); body.writeInteger(Int32(0)); body.writeInteger(Int32(0))
             body.writeInteger(Int32(payload.count)); body.writeBytes(payload)
@@ -137,6 +139,7 @@ import Testing
         #expect(ms.map(\.queueOffset) == [0, 1, 2])
         #expect(ms.map { $0.uniqKey ?? "" } == ["U0", "U1", "U2"])
         #expect(ms.allSatisfy { $0.property["CLUSTER"] == "DefaultCluster" && $0.tags == "B" })
+        #expect(ms.map(\.propertiesText) == (0..<3).map { "UNIQ_KEY\u{01}U\($0)\u{02}TAGS\u{01}B\u{02}CLUSTER\u{01}DefaultCluster\u{02}WAIT\u{01}true" })
         let retry = SendMessageRequestHeader(producerGroup: "pg", topic: "%RETRY%g", queueId: 0, bornTimestamp: t0, batch: true)
         #expect(b.handle(req(RequestCode.sendBatchMessage, retry.v2ExtFields, body: Array(body.readableBytesView)), from: clientA, now: t0).only?.code == 13)
     }
