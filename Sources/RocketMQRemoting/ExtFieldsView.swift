@@ -91,6 +91,10 @@ struct RawExtField: Sendable {
         }
     }
 
+    /// Whether the key is a credential (`Redaction.isSecret`), from its bytes where they are its text.
+    func hasSecretKey(in bytes: UnsafeRawBufferPointer) -> Bool {
+        directKey(in: bytes).map(Redaction.isSecret(utf8:)) ?? Redaction.isSecret(keyString(in: bytes))
+    }
     func keyString(in bytes: UnsafeRawBufferPointer) -> String {
         Self.text(keyBytes(in: bytes), keyKind, in: bytes, start: Int(keyStart))
     }
@@ -283,7 +287,7 @@ public struct ExtFieldsView: Sendable, Sequence, CustomStringConvertible {
     /// Whether any key is a credential (`ExtFields.hasSecrets`), read from the key bytes.
     public var hasSecrets: Bool {
         withUnsafeFields { b, f in
-            f.contains { e in e.directKey(in: b).map(Redaction.isSecret(utf8:)) ?? Redaction.isSecret(e.keyString(in: b)) }
+            f.contains { $0.hasSecretKey(in: b) }
         }
     }
 
@@ -295,10 +299,9 @@ public struct ExtFieldsView: Sendable, Sequence, CustomStringConvertible {
         withUnsafeFields { b, f in
             for (i, e) in f.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                let key = e.directKey(in: b)
-                if let key { JSONWriter.writeString(utf8: key, into: &out) } else { JSONWriter.writeString(e.keyString(in: b), into: &out) }
+                if let key = e.directKey(in: b) { JSONWriter.writeString(utf8: key, into: &out) } else { JSONWriter.writeString(e.keyString(in: b), into: &out) }
                 out.append(UInt8(ascii: ":"))
-                if key.map(Redaction.isSecret(utf8:)) ?? Redaction.isSecret(e.keyString(in: b)) {
+                if e.hasSecretKey(in: b) {
                     JSONWriter.writeString(Redaction.redact(e.valueString(in: b)), into: &out)
                 } else if let v = e.directValue(in: b) {
                     JSONWriter.writeString(utf8: v, into: &out)

@@ -8,9 +8,10 @@ public enum Redaction {
 
     public static func isSecret(_ key: String) -> Bool { secretKeys.contains(key) }
     private static let secretKeysUTF8: [[UInt8]] = secretKeys.map { Array($0.utf8) }
+    private static let secretKeyLengths = secretKeysUTF8.map(\.count).min()!...secretKeysUTF8.map(\.count).max()!
     /// `isSecret` over a key's UTF-8 bytes (no String built).
     public static func isSecret(utf8 key: UnsafeRawBufferPointer) -> Bool {
-        guard key.count >= 9 && key.count <= 13 else { return false }  // "Signature" ... "SecurityToken"
+        guard secretKeyLengths.contains(key.count) else { return false }
         return secretKeysUTF8.contains { $0.count == key.count && $0.elementsEqual(key) }
     }
 

@@ -223,7 +223,7 @@ struct ConsumeCommand: AsyncParsableCommand {
             await consumer.shutdown()
             recorder?.close()
             try? await group.shutdownGracefully()
-                throw ToolError("rmq-trace consume: \(error)")
+            throw ToolError("rmq-trace consume: \(error)")
         }
         early.release(out)
         if let duration {
@@ -311,14 +311,13 @@ final class Output: Sendable {
 
     func errLines(_ ls: [String]) {
         guard !ls.isEmpty else { return }
-        let bytes = Array((ls.joined(separator: "\n") + "\n").utf8)
-        pending.withLock { p in
-            Self.drain(&p)
-            Self.writeAll(2, bytes)
-        }
+        writeErr(Array((ls.joined(separator: "\n") + "\n").utf8))
     }
     func err(_ s: String) {
-        let bytes = Array((RequestLogObserverTime.clock(.now()) + " " + s + "\n").utf8)
+        writeErr(Array((RequestLogObserverTime.clock(.now()) + " " + s + "\n").utf8))
+    }
+    /// Standard error, after what standard output holds.
+    private func writeErr(_ bytes: [UInt8]) {
         pending.withLock { p in
             Self.drain(&p)
             Self.writeAll(2, bytes)
