@@ -11,7 +11,15 @@ import Glibc
 /// Built for many small batches (one message each by default): idle threads sleep on a condition variable
 /// (a pthread mutex, which does not spin, so twenty idle threads on a two-core machine cost nothing), and the
 /// outcomes that finish while the loop has not yet taken the previous ones are handed over together, in one
-/// task on the loop, instead of one task (and one wake-up of the loop) per batch.
+/// task on the loop, instead of one task (and one wake-up of the loop) per batch; `onOutcomesTaken` runs after
+/// each such group, so the owner can feed the group to its state machine at once.
+///
+/// Wake-ups: at most one thread is being woken at a time. A submit wakes a sleeping thread only when no
+/// wake-up is on its way, and a thread that takes a job with more jobs behind it wakes the next (the same
+/// rule). A burst of fast jobs (a pull's 32 messages, a no-op listener) is then run by the one or two threads
+/// that are up by the time the first wake-up lands, instead of waking a thread per job; slow jobs still get
+/// every thread, one wake-up after the other, and a job that blocks never holds up the ones behind it, since
+/// the thread that took it woke another first.
 final class ConsumePool: @unchecked Sendable {
     private let loop: any EventLoop
     private var mutex = pthread_mutex_t()
@@ -27,6 +35,8 @@ final class ConsumePool: @unchecked Sendable {
     /// Outcomes waiting for the loop, and whether a loop task to take them is already on its way.
     private var outcomes: [() -> Void] = []
     private var handOverScheduled = false
+    /// Runs on the loop after each group of outcomes (set it before the first submit, on the loop).
+    var onOutcomesTaken: (() -> Void)?
     private let exited = DispatchGroup()
 
     init(threads: Int, loop: any EventLoop) {
@@ -63,15 +73,16 @@ final class ConsumePool: @unchecked Sendable {
         defer { pthread_mutex_unlock(&mutex) }
         guard !stopping else { return false }
         jobs.append(job)
-        // Wake a sleeping thread only when the jobs waiting outnumber the threads awake (running a job, or
-        // about to take one): a fast listener is then served by one or two threads without a context switch
-        // per message, and a slow one still gets every thread as its jobs pile up.
-        let awake = threads - sleeping + wakeups
-        if sleeping > wakeups && jobs.count - head > awake {
-            wakeups += 1
+        wakeOneIfNoneComing()
+        return true
+    }
+
+    /// Under the mutex: signals one sleeping thread unless a wake-up is already on its way.
+    private func wakeOneIfNoneComing() {
+        if wakeups == 0 && sleeping > 0 {
+            wakeups = 1
             pthread_cond_signal(&work)
         }
-        return true
     }
 
     /// Stops the threads once the jobs already taken have run; jobs not yet taken are dropped (as a stopped
@@ -95,7 +106,7 @@ final class ConsumePool: @unchecked Sendable {
                 sleeping += 1
                 pthread_cond_wait(&work, &mutex)
                 sleeping -= 1
-                if wakeups > 0 { wakeups -= 1 }
+                wakeups = 0
             }
             if stopping {
                 pthread_mutex_unlock(&mutex)
@@ -110,6 +121,8 @@ final class ConsumePool: @unchecked Sendable {
                 jobs.removeFirst(head)
                 head = 0
             }
+            // More jobs behind this one: the next thread is woken before this job runs (it may block).
+            if head < jobs.count { wakeOneIfNoneComing() }
             pthread_mutex_unlock(&mutex)
             job()
         }
@@ -132,6 +145,7 @@ final class ConsumePool: @unchecked Sendable {
         handOverScheduled = false
         pthread_mutex_unlock(&mutex)
         for o in taken { o() }
+        onOutcomesTaken?()
     }
 }
 

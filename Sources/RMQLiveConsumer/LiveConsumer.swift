@@ -160,6 +160,7 @@ final class Core: @unchecked Sendable {
         self.clientID = machine.clientID
         pool = ConsumePool(threads: options.threads, loop: loop)
         finished = loop.makePromise(of: ShutdownReport.self)
+        pool.onOutcomesTaken = { [weak self] in self?.feedConsumed() }
     }
 
     static func now() -> Timestamp { Timestamp(millisecondsSinceEpoch: CaptureTime.now().nanoseconds / 1_000_000) }
@@ -266,7 +267,26 @@ final class Core: @unchecked Sendable {
             for m in messages {
                 if status == .success { stats.consumed[m.queue, default: 0] += 1 } else { stats.failed[m.queue, default: 0] += 1 }
             }
-            handle { m, now in m.consumed(messages, status: status, now: now) }
+            // Fed to the machine with the rest of the pool's group (`feedConsumed`), in order.
+            if let last = consumedOutcomes.last, last.status == status {
+                consumedOutcomes[consumedOutcomes.count - 1].messages += messages
+            } else {
+                consumedOutcomes.append((messages, status))
+            }
+        }
+    }
+
+    /// Outcomes of the pool's current group, consecutive ones of one status merged: one `consumed` input per
+    /// run of equal outcomes instead of one per batch (the machine treats a merged list as the batches in turn).
+    private var consumedOutcomes: [(messages: [DeliveredMessage], status: ConsumeStatus)] = []
+
+    /// Feeds the pool's latest group of outcomes to the machine (on the loop, after the group ran).
+    func feedConsumed() {
+        guard !consumedOutcomes.isEmpty else { return }
+        let outcomes = consumedOutcomes
+        consumedOutcomes.removeAll(keepingCapacity: true)
+        for o in outcomes {
+            handle { m, now in m.consumed(o.messages, status: o.status, now: now) }
         }
     }
 
@@ -275,6 +295,7 @@ final class Core: @unchecked Sendable {
         let started = CaptureTime.now().nanoseconds
         pool.submit({ listener([message]) }) { [self] status in
             let spent = (CaptureTime.now().nanoseconds - started) / 1_000_000
+            feedConsumed()
             handle { m, now in m.consumedDirectly(id, status: status, spentMilliseconds: spent, now: now) }
         }
     }

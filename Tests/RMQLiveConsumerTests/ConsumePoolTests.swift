@@ -1,0 +1,82 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+@testable import RMQLiveConsumer
+import Testing
+
+// The consume pool's wake-up rule: one wake-up on its way at a time, and a thread that takes a job with more
+// behind it wakes the next before running it. These tests pin what that rule must never cost: a job that blocks
+// holds up no other job, slow jobs still run on many threads at once, and every outcome reaches the loop, in
+// groups followed by `onOutcomesTaken`.
+@Suite struct ConsumePoolTests {
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+
+    /// Waits (polling, up to 10 s) until `condition` holds.
+    func eventually(_ condition: () -> Bool) async -> Bool {
+        for _ in 0..<1000 {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition()
+    }
+
+    @Test func aBlockedJobHoldsUpNoOtherJob() async throws {
+        let loop = Self.group.next()
+        let pool = ConsumePool(threads: 4, loop: loop)
+        let release = DispatchSemaphore(value: 0)
+        let done = NIOLockedValueBox<[Int]>([])
+        // A burst: the first job blocks until told; the 31 behind it must all run meanwhile.
+        pool.submit({ release.wait(); return 0 }) { v in done.withLockedValue { $0.append(v) } }
+        for i in 1...31 { pool.submit({ i }) { v in done.withLockedValue { $0.append(v) } } }
+        #expect(await eventually { done.withLockedValue { $0.count } == 31 })
+        #expect(done.withLockedValue { Set($0) } == Set(1...31))
+        release.signal()
+        #expect(await eventually { done.withLockedValue { $0.count } == 32 })
+        await pool.shutdown()
+    }
+
+    @Test func slowJobsRunOnManyThreadsAtOnce() async throws {
+        let loop = Self.group.next()
+        let pool = ConsumePool(threads: 8, loop: loop)
+        let running = NIOLockedValueBox((now: 0, most: 0))
+        let finished = NIOLockedValueBox(0)
+        for _ in 0..<16 {
+            pool.submit({
+                running.withLockedValue { $0.now += 1; $0.most = max($0.most, $0.now) }
+                Thread.sleep(forTimeInterval: 0.05)
+                running.withLockedValue { $0.now -= 1 }
+            }) { finished.withLockedValue { $0 += 1 } }
+        }
+        #expect(await eventually { finished.withLockedValue { $0 } == 16 })
+        // 16 jobs of 50 ms on 8 threads: all 8 were up together at some point.
+        #expect(running.withLockedValue { $0.most } == 8)
+        await pool.shutdown()
+    }
+
+    @Test func outcomesReachTheLoopInGroupsFollowedByTheHook() async throws {
+        let loop = Self.group.next()
+        let pool = ConsumePool(threads: 3, loop: loop)
+        // State of the loop, touched only on it.
+        final class Seen: @unchecked Sendable { var outcomes = 0; var hooks = 0; var outcomesAtLastHook = 0 }
+        let seen = Seen()
+        try await loop.submit {
+            pool.onOutcomesTaken = {
+                loop.preconditionInEventLoop()
+                seen.hooks += 1
+                seen.outcomesAtLastHook = seen.outcomes
+            }
+        }.get()
+        for i in 0..<500 {
+            pool.submit({ i }) { _ in
+                loop.preconditionInEventLoop()
+                seen.outcomes += 1
+            }
+        }
+        #expect(await eventually { (try? loop.submit { seen.outcomesAtLastHook }.wait()) == 500 })
+        let (outcomes, hooks) = try await loop.submit { (seen.outcomes, seen.hooks) }.get()
+        #expect(outcomes == 500)
+        #expect(hooks >= 1 && hooks <= 500)
+        await pool.shutdown()
+    }
+}
