@@ -12,6 +12,7 @@
 #   scripts/bench-consume.sh [N]        N small messages (100000; 64-byte bodies, produced in batches of 100)
 #   RMQ_TRACE_BIN=path                  use this binary instead of building the release one
 #   ROUNDS=3                            runs of each consumer
+#   LOG_ROUNDS=7                        extra summary/NDJSON pairs for the cost of logging (wall and CPU time)
 set -euo pipefail
 N=${1:-100000}
 ROUNDS=${ROUNDS:-3}
@@ -89,7 +90,34 @@ F_SUM="$W/rates-rmq_trace_consume__summary_only"
 F_ND="$W/rates-rmq_trace_consume__NDJSON_log_to_a_file"
 F_CPP="$W/rates-C___client_0_4_4_PushConsumer__Python_binding_"
 sum_s=$(median "$F_SUM" 1); nd_s=$(median "$F_ND" 1)
-python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('cost of the NDJSON log (medians, from start): %.1f%% more time' % ((a/b-1)*100 if b else 0))" "$sum_s" "$nd_s"
+# The cost of logging: on this VM a run's time moves 10-30 % from one run to the next, more than the cost
+# itself, so LOG_ROUNDS more pairs (summary, then NDJSON to a file; alternating) are timed, wall and CPU
+# (user + system, GNU time), and the medians of all the pairs compared.
+if [ -x /usr/bin/time ]; then
+  for r in $(seq "${LOG_ROUNDS:-7}"); do
+    for f in summary ndjson; do
+      /usr/bin/time -f "%U %S" -o "$W/cpu-$f-$r" "$BIN" "${C[@]}" --group "g_log_${f}_$$_$r" --format "$f" > "$W/log-$f-$r.out" 2>"$W/log-$f-$r.err" || true
+      read -r t _ _ _ < <(parse "$W/log-$f-$r.out")
+      echo "$t $(awk '{print $1 + $2}' "$W/cpu-$f-$r")" >> "$W/logcost-$f"
+    done
+  done
+  for r in $(seq "$ROUNDS"); do   # the main rounds' times count too (no CPU figure for them)
+    awk '{print $1}' <(parse "$W/sum$r.out") >> "$W/logwall-summary"; awk '{print $1}' <(parse "$W/nd$r.out") >> "$W/logwall-ndjson"
+  done
+  awk '{print $1}' "$W/logcost-summary" >> "$W/logwall-summary"; awk '{print $1}' "$W/logcost-ndjson" >> "$W/logwall-ndjson"
+  python3 - "$W" <<'PY'
+import statistics, sys
+w = sys.argv[1]
+def col(name, i): return [float(l.split()[i]) for l in open(f"{w}/{name}") if l.strip()]
+ws, wn = col("logwall-summary", 0), col("logwall-ndjson", 0)
+cs, cn = col("logcost-summary", 1), col("logcost-ndjson", 1)
+print("cost of the NDJSON log (medians of %d runs each, from start): %.1f%% more time; CPU (user+sys, %d runs each): %.2f s vs %.2f s, %.1f%% more"
+      % (len(ws), (statistics.median(wn) / statistics.median(ws) - 1) * 100, len(cs), statistics.median(cn), statistics.median(cs),
+         (statistics.median(cn) / statistics.median(cs) - 1) * 100))
+PY
+else
+  python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); print('cost of the NDJSON log (medians, from start): %.1f%% more time' % ((a/b-1)*100 if b else 0))" "$sum_s" "$nd_s"
+fi
 if [ -f "$F_CPP" ]; then
   echo "ours/C++ from start: $(ratio "$sum_s" "$(median "$F_CPP" 1)")x   from the first message: $(ratio "$(median "$F_SUM" 2)" "$(median "$F_CPP" 2)")x  (medians)"
 else

@@ -109,8 +109,6 @@ public struct BrokerState: Sendable {
     /// Next commit-log physical offset.
     public internal(set) var commitLogOffset: Int64 = 0
     var held: [HeldPull] = []
-    /// Arrivals not yet checked against the held pulls (`deferArrivalWakes`): queue and tags code, in order.
-    var arrivals: [(key: QueueKey, tagsCode: Int64?)] = []
     var lastHoldCheck: Int64 = 0
     var locks: [String: [MessageQueue: LockEntry]] = [:]
     var pendingRecords = ByteBuffer()

@@ -19,12 +19,7 @@ public struct EmbeddedBrokerConfiguration: Sendable {
     /// nil: memory only.
     public var storeDirectory: String?
     public var fsync: FsyncPolicy = .always
-    /// The broker's settings; pulls woken by arrivals are answered once per event-loop round (`deferArrivalWakes`).
-    public var broker: BrokerConfiguration = {
-        var b = BrokerConfiguration()
-        b.deferArrivalWakes = true
-        return b
-    }()
+    public var broker = BrokerConfiguration()
     public var observer: (any FrameObserver)?
     public var maxConnections = 1024
     public var maxFrameLength = RemotingFrame.defaultMaxFrameLength
@@ -59,8 +54,6 @@ final class BrokerCore: @unchecked Sendable {
     var serializeTypes: [Int: SerializeType] = [:]
     var store: MessageStore?
     var notifyOpaque: Int32 = 0
-    /// A `wakeArrivals` task is on its way to an event loop.
-    var arrivalsScheduled = false
     var offsetsDirty = false
     var lastOffsetsWrite: Int64 = 0
     let logger: Logger
@@ -152,21 +145,8 @@ final class BrokerCore: @unchecked Sendable {
         }
     }
 
-    /// Whether the caller must schedule `wakeArrivals` (arrivals are waiting and no task is on its way).
-    func needsArrivalTask() -> Bool {
-        guard broker.hasArrivals, !arrivalsScheduled else { return false }
-        arrivalsScheduled = true
-        return true
-    }
-
-    func wakeArrivals(now: Int64) -> [Effect] {
-        arrivalsScheduled = false
-        return execute(broker.wakeArrivals(now: now), now: now)
-    }
-
     func tick(now: Int64) -> [Effect] {
-        var effects = execute(broker.tick(now: now), now: now)
-        if broker.hasArrivals { effects += wakeArrivals(now: now) }
+        let effects = execute(broker.tick(now: now), now: now)
         if let store {
             do { try store.tick(now: now) } catch { logger.error("store: \(error)") }
             if offsetsDirty && now - lastOffsetsWrite >= 1000 { flushOffsets(now: now) }
@@ -184,21 +164,13 @@ struct BrokerRequestHandler: RemotingRequestHandler {
 
     func received(_ command: RemotingCommand, on connection: RemotingConnection) {
         if command.isResponse { return }
-        let (effects, wake) = core.withLockedValue { c in
+        let effects = core.withLockedValue { c in
             c.serializeTypes[connection.id] = command.serializeType
             let now = nowMillis()
             let actions = c.broker.handle(command, from: ClientRef(connection: connection.id, remote: MessageHost(connection.remote)), now: now)
-            return (c.execute(actions, now: now), c.needsArrivalTask())
+            return c.execute(actions, now: now)
         }
         BrokerCore.perform(effects)
-        if wake {
-            // Runs once this loop has handled the reads of this round: the pulls woken by all the sends read in
-            // it are answered together.
-            let core = self.core
-            connection.channel.eventLoop.execute {
-                BrokerCore.perform(core.withLockedValue { $0.wakeArrivals(now: nowMillis()) })
-            }
-        }
     }
 
     func connectionClosed(_ connection: RemotingConnection, reason: String) {

@@ -506,30 +506,8 @@ extension BrokerState {
 
     // MARK: - Long polling
 
-    /// Messages arrived that held pulls may be waiting for (`deferArrivalWakes`): call `wakeArrivals`.
-    public var hasArrivals: Bool { !arrivals.isEmpty }
-
-    /// The held pulls that the arrivals since the last call satisfy, answered with everything stored by now
-    /// (`deferArrivalWakes`; without it there is never anything to do here).
-    public mutating func wakeArrivals(now: Int64) -> [BrokerAction] {
-        let list = arrivals
-        arrivals.removeAll(keepingCapacity: true)
-        for a in list { wakeHeld(a.key, tagsCode: a.tagsCode, now: now) }
-        return finish([])
-    }
-
-    /// A message arrived in `key`: wake the held pulls it satisfies (PullRequestHoldService.notifyMessageArriving),
-    /// now or at the next `wakeArrivals`.
+    /// A message arrived in `key`: wake the held pulls it satisfies (PullRequestHoldService.notifyMessageArriving).
     mutating func wakeArrived(_ key: QueueKey, tagsCode: Int64?, now: Int64) {
-        guard held.contains(where: { $0.key == key }) else { return }
-        if config.deferArrivalWakes {
-            arrivals.append((key, tagsCode))
-        } else {
-            wakeHeld(key, tagsCode: tagsCode, now: now)
-        }
-    }
-
-    private mutating func wakeHeld(_ key: QueueKey, tagsCode: Int64?, now: Int64) {
         guard held.contains(where: { $0.key == key }) else { return }
         let maxO = queues[key]?.maxOffset ?? 0
         var keep: [HeldPull] = []

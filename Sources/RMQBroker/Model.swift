@@ -56,12 +56,6 @@ public struct BrokerConfiguration: Sendable {
     public var clientExpiryMillis: Int64 = 120_000
     /// How often held pulls are re-checked for their timeout (Java: every 5 s with long polling).
     public var holdCheckIntervalMillis: Int64 = 5_000
-    /// Held pulls woken by arriving messages are answered at `wakeArrivals` instead of within the send that
-    /// stored the message: the driver calls it once the sends it has read so far are stored, so one answer
-    /// carries what arrived meanwhile. The real broker does the same in effect: its ReputMessageService makes
-    /// messages visible to pulls in rounds (every millisecond) and answers woken pulls on its pull executor.
-    /// Off: each send answers the pulls it wakes at once.
-    public var deferArrivalWakes = false
     /// Group default retryMaxTimes.
     public var maxReconsumeTimes: Int32 = 16
     /// messageDelayLevel, in ms: 1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h.

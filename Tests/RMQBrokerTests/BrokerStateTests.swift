@@ -334,38 +334,6 @@ import Testing
         #expect(Set(s.responses.map(\.opaque)) == [79, 81])
     }
 
-    /// `deferArrivalWakes` (the embedded broker's setting): sends only note the arrival; `wakeArrivals` answers
-    /// the held pull with everything stored by then, once, and only pulls whose filter an arrival matches.
-    @Test func deferredWakesAnswerOnceWithEverythingArrived() throws {
-        var config = BrokerConfiguration()
-        config.deferArrivalWakes = true
-        var b = BrokerState(config: config)
-        _ = b.handle(heartbeat(client: "c1", group: "g", topic: "T", expression: "A"), from: clientA, now: t0)
-        _ = b.handle(createTopic("T"), from: clientA, now: t0)
-        #expect(b.handle(pullReq(group: "g", topic: "T", offset: 0, suspend: 15000, opaque: 77), from: clientA, now: t0).holds == 1)
-        #expect(!b.hasArrivals)
-        // Another tag only: noted, but it wakes nothing.
-        let sentB = b.handle(sendV2(topic: "T", body: "b", tags: "B"), from: clientB, now: t0 + 10)
-        #expect(sentB.filter { if case .wake = $0 { return true } else { return false } }.isEmpty)
-        #expect(b.hasArrivals)
-        #expect(b.wakeArrivals(now: t0 + 11).isEmpty && !b.hasArrivals && b.heldPullCount == 1)
-        // Two sends with the tag: neither answers the pull; the wake does, with both (and not the B message).
-        for body in ["a1", "a2"] {
-            let sent = b.handle(sendV2(topic: "T", body: body, tags: "A"), from: clientB, now: t0 + 20)
-            #expect(sent.filter { if case .wake = $0 { return true } else { return false } }.isEmpty)
-            #expect(sent.responses.count == 1)
-        }
-        let woken = b.wakeArrivals(now: t0 + 21)
-        let wakes = woken.compactMap { if case .wake(1, let r) = $0 { return r } else { return nil } }
-        #expect(wakes.count == 1)
-        let r = try #require(wakes.first)
-        #expect(r.opaque == 77 && r.code == 0 && r.messages.map { $0.tags ?? "" } == ["A", "A"])
-        #expect(b.heldPullCount == 0 && !b.hasArrivals && b.wakeArrivals(now: t0 + 22).isEmpty)
-        // No held pull: a send notes nothing.
-        _ = b.handle(sendV2(topic: "T", body: "a3", tags: "A"), from: clientB, now: t0 + 30)
-        #expect(!b.hasArrivals)
-    }
-
     @Test func commitOnPullOnlyOnFirstExecution() {
         var b = BrokerState()
         _ = b.handle(heartbeat(client: "c1", group: "g", topic: "T"), from: clientA, now: t0)
