@@ -28,10 +28,9 @@ final class ConsumePool: @unchecked Sendable {
     private var jobs: [@Sendable () -> Void] = []
     private var head = 0
     private var stopping = false
-    private let threads: Int
-    /// Threads asleep on `work`, and wake-ups signalled that those threads have not yet taken.
+    /// Threads asleep on `work`, and whether one of them has been signalled and is not up yet.
     private var sleeping = 0
-    private var wakeups = 0
+    private var wakeupComing = false
     /// Outcomes waiting for the loop, and whether a loop task to take them is already on its way.
     private var outcomes: [() -> Void] = []
     private var handOverScheduled = false
@@ -41,10 +40,9 @@ final class ConsumePool: @unchecked Sendable {
 
     init(threads: Int, loop: any EventLoop) {
         self.loop = loop
-        self.threads = max(1, threads)
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&work, nil)
-        for i in 0..<self.threads {
+        for i in 0..<max(1, threads) {
             exited.enter()
             let t = Thread { [self] in
                 run()
@@ -79,8 +77,8 @@ final class ConsumePool: @unchecked Sendable {
 
     /// Under the mutex: signals one sleeping thread unless a wake-up is already on its way.
     private func wakeOneIfNoneComing() {
-        if wakeups == 0 && sleeping > 0 {
-            wakeups = 1
+        if !wakeupComing && sleeping > 0 {
+            wakeupComing = true
             pthread_cond_signal(&work)
         }
     }
@@ -106,7 +104,7 @@ final class ConsumePool: @unchecked Sendable {
                 sleeping += 1
                 pthread_cond_wait(&work, &mutex)
                 sleeping -= 1
-                wakeups = 0
+                wakeupComing = false
             }
             if stopping {
                 pthread_mutex_unlock(&mutex)

@@ -284,7 +284,7 @@ final class Core: @unchecked Sendable {
     func feedConsumed() {
         guard !consumedOutcomes.isEmpty else { return }
         let outcomes = consumedOutcomes
-        consumedOutcomes.removeAll(keepingCapacity: true)
+        consumedOutcomes = []
         for o in outcomes {
             handle { m, now in m.consumed(o.messages, status: o.status, now: now) }
         }
