@@ -238,7 +238,7 @@ public struct BrokerState: Sendable {
             case RequestCode.queryConsumerOffset: return try queryConsumerOffset(request)
             case RequestCode.updateConsumerOffset: return try updateConsumerOffset(request)
             case RequestCode.pullMessage:
-                let h = try PullMessageRequestHeader(extFields: request.extFields ?? ExtFields())
+                let h = try PullMessageRequestHeader(fields: request.allFields)
                 switch pull(h, request: request, client: client, now: now, allowSuspend: true, filter: nil) {
                 case .response(let r): return r
                 case .held: return nil
@@ -356,7 +356,7 @@ public struct BrokerState: Sendable {
     }
 
     mutating func unregisterClient(_ request: RemotingCommand, client: ClientRef, now: Int64) throws -> RemotingCommand {
-        let h = try UnregisterClientRequestHeader(extFields: request.extFields ?? ExtFields())
+        let h = try UnregisterClientRequestHeader(fields: request.allFields)
         if let group = h.consumerGroup, var g = groups[group] {
             g.channels.removeAll { $0.connection == client.connection }
             groups[group] = g.channels.isEmpty ? nil : g
@@ -368,7 +368,7 @@ public struct BrokerState: Sendable {
     }
 
     func consumerList(_ request: RemotingCommand) throws -> RemotingCommand {
-        let h = try ConsumerGroupHeader(extFields: request.extFields ?? ExtFields())
+        let h = try ConsumerGroupHeader(fields: request.allFields)
         if let g = groups[h.consumerGroup], !g.channels.isEmpty {
             var bytes: [UInt8] = []
             JSONWriter.write(ConsumerIdList.json(g.clientIDs), into: &bytes)
@@ -380,7 +380,7 @@ public struct BrokerState: Sendable {
     // MARK: - Offsets
 
     func queryConsumerOffset(_ request: RemotingCommand) throws -> RemotingCommand {
-        let h = try QueryConsumerOffsetRequestHeader(extFields: request.extFields ?? ExtFields())
+        let h = try QueryConsumerOffsetRequestHeader(fields: request.allFields)
         if let o = offsets[OffsetKey(group: h.consumerGroup, topic: h.topic, queueId: h.queueId)], o >= 0 {
             return reply(request, ResponseCode.success, extFields: OffsetResponseHeader(offset: o).extFields)
         }
@@ -399,7 +399,7 @@ public struct BrokerState: Sendable {
     }
 
     mutating func updateConsumerOffset(_ request: RemotingCommand) throws -> RemotingCommand {
-        let h = try UpdateConsumerOffsetRequestHeader(extFields: request.extFields ?? ExtFields())
+        let h = try UpdateConsumerOffsetRequestHeader(fields: request.allFields)
         commit(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.commitOffset)
         return reply(request, ResponseCode.success, extFields: ExtFields())
     }
@@ -413,9 +413,9 @@ public struct BrokerState: Sendable {
     }
 
     func queueOffset(_ request: RemotingCommand) throws -> RemotingCommand {
-        let ext = request.extFields ?? ExtFields()
-        let h = request.code == RequestCode.searchOffsetByTimestamp ? try QueueOffsetRequestHeader.searchOffset(extFields: ext)
-            : try QueueOffsetRequestHeader(extFields: ext)
+        let fields = request.allFields
+        let h = request.code == RequestCode.searchOffsetByTimestamp ? try QueueOffsetRequestHeader.searchOffset(fields: fields)
+            : try QueueOffsetRequestHeader(fields: fields)
         let key = QueueKey(topic: h.topic, queueId: h.queueId)
         let q = queues[key] ?? ConsumeQueue()
         switch request.code {

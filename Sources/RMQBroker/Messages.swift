@@ -203,7 +203,7 @@ extension BrokerState {
 
     mutating func send(_ request: RemotingCommand, client: ClientRef, now: Int64) throws -> RemotingCommand {
         let v2 = request.code != RequestCode.sendMessage
-        let h = try SendMessageRequestHeader(extFields: request.extFields ?? ExtFields(), v2: v2)
+        let h = try SendMessageRequestHeader(fields: request.allFields, v2: v2)
         let batch = request.code == RequestCode.sendBatchMessage
         let extras: [(key: String, value: String)] = [("MSG_REGION", config.regionId), ("TRACE_ON", config.traceOn ? "true" : "false")]
         let binary = request.serializeType == .rocketmq
@@ -319,7 +319,7 @@ extension BrokerState {
     // MARK: - Send back
 
     mutating func sendBack(_ request: RemotingCommand, client: ClientRef, now: Int64) throws -> RemotingCommand {
-        let h = try ConsumerSendMsgBackRequestHeader(extFields: request.extFields ?? ExtFields())
+        let h = try ConsumerSendMsgBackRequestHeader(fields: request.allFields)
         var newTopic = BrokerTopics.retryPrefix + h.group
         var topicConfig = systemTopic(newTopic, queues: 1, perm: Perm.read | Perm.write)
         if topicConfig.perm & Perm.write == 0 {

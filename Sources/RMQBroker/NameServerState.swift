@@ -56,7 +56,7 @@ public struct NameServerState: Sendable {
         switch request.code {
         case RequestCode.getRouteInfoByTopic:
             let h: GetRouteInfoRequestHeader
-            do { h = try GetRouteInfoRequestHeader(extFields: request.extFields ?? ExtFields()) } catch {
+            do { h = try GetRouteInfoRequestHeader(fields: request.allFields) } catch {
                 return request.isOneway ? nil : reply(ResponseCode.systemError, remark: BrokerState.missingField(error))
             }
             if let r = route(topic: h.topic) {

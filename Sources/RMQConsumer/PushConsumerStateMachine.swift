@@ -278,7 +278,7 @@ public struct PushConsumerStateMachine: Sendable {
             let stored: StartOffset.StoredOffset
             switch response.code {
             case ResponseCode.success:
-                if let h = try? OffsetResponseHeader(extFields: response.extFields ?? ExtFields()) {
+                if let h = try? OffsetResponseHeader(fields: response.allFields) {
                     stored = .found(h.offset)
                 } else {
                     stored = .failed("QUERY_CONSUMER_OFFSET answer without a valid offset")
@@ -289,7 +289,7 @@ public struct PushConsumerStateMachine: Sendable {
             startOffsetStep(q, round: round, stored: stored, now: now, into: &out)
         case .maxOffset(let q, let round), .searchOffset(let q, let round):
             let name = { if case .maxOffset = p.kind { return "GET_MAX_OFFSET" } else { return "SEARCH_OFFSET_BY_TIMESTAMP" } }()
-            if response.code == ResponseCode.success, let h = try? OffsetResponseHeader(extFields: response.extFields ?? ExtFields()) {
+            if response.code == ResponseCode.success, let h = try? OffsetResponseHeader(fields: response.allFields) {
                 resolveLookup(q, round: round, start: h.offset, stored: nil, now: now, into: &out)
             } else {
                 failLookup(q, round: round, why: "\(name): \(ResponseCode.name(response.code)) \(response.remark ?? "")", now: now,
@@ -826,7 +826,7 @@ public struct PushConsumerStateMachine: Sendable {
         let code = r.code
         switch code {
         case ResponseCode.success, ResponseCode.pullNotFound, ResponseCode.pullRetryImmediately, ResponseCode.pullOffsetMoved:
-            guard let h = try? PullMessageResponseHeader(extFields: r.extFields ?? ExtFields()) else {
+            guard let h = try? PullMessageResponseHeader(fields: r.allFields) else {
                 out.append(.report(.pullFailed(q, "\(ResponseCode.name(code)) without a valid PullMessageResponseHeader",
                                                retryAfter: configuration.delayAfterException)))
                 pullLater(q, after: configuration.delayAfterException, into: &out)

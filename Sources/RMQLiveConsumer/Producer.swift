@@ -170,7 +170,7 @@ public final class SimpleProducer: Sendable {
             guard r.code == ResponseCode.success else {
                 throw ProducerError(description: "SEND_MESSAGE_V2 to \(queue): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
             }
-            return (try? SendMessageResponseHeader(extFields: r.extFields ?? ExtFields()).queueOffset) ?? -1
+            return (try? SendMessageResponseHeader(fields: r.allFields).queueOffset) ?? -1
         }
     }
 

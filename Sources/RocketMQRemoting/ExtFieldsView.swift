@@ -189,6 +189,9 @@ public struct ExtFieldsView: Sendable, Sequence, CustomStringConvertible {
     let bytes: ByteBuffer
     let entries: [RawExtField]
 
+    /// A view with no entries.
+    public static let empty = ExtFieldsView(bytes: ByteBuffer(), entries: [])
+
     init(bytes: ByteBuffer, entries: [RawExtField]) {
         self.bytes = bytes
         self.entries = entries

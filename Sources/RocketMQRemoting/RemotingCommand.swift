@@ -137,6 +137,10 @@ public struct RemotingCommand: Hashable, Sendable {
         set { storage = newValue.map { .owned($0) } ?? .none }
     }
 
+    /// The extFields as an ordered view, empty when the header has none: what typed headers decode from
+    /// (`H(fields: command.allFields)` reads the frame's bytes in place, with no map built first).
+    public var allFields: ExtFieldsView { fields ?? ExtFieldsView.empty }
+
     /// The extFields as an ordered view: over the frame bytes for a decoded command (no String built until
     /// asked), over the map for a command built in code. nil when the header has no extFields.
     public var fields: ExtFieldsView? {
@@ -218,7 +222,7 @@ public struct RemotingCommand: Hashable, Sendable {
 
     /// One header type decoded from the fields (an empty map when the command has none).
     public func header<H: CustomHeader>(_ type: H.Type) throws -> H {
-        try H(fields: fields ?? ExtFieldsView(ExtFields()))
+        try H(fields: allFields)
     }
 
     /// A request.
