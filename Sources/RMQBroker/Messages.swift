@@ -106,7 +106,7 @@ extension BrokerState {
         commitLogOffset += Int64(scratch.readableBytes)
         pendingRecords.writeImmutableBuffer(scratch)
         pendingEntries.append(IndexedEntry(queue: key, queueOffset: queueOffset, entry: entry))
-        wakeArrived(key, tagsCode: code, now: now)
+        if deferredArrivals != nil { deferredArrivals!.append((key, code)) } else { wakeArrived(key, tagsCode: code, now: now) }
         return AppendResult(physicalOffset: physical, queueOffset: queueOffset,
                             msgId: MessageId.make(host: config.storeHost, physicalOffset: physical))
     }
@@ -283,6 +283,12 @@ extension BrokerState {
             }
             if bodyBytes.count > config.maxMessageSize || texts.contains(where: { $0.utf8.count > Int(Int16.max) }) {
                 return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
+            }
+            deferredArrivals = []
+            defer {
+                let arrivals = deferredArrivals ?? []
+                deferredArrivals = nil
+                for a in arrivals { wakeArrived(a.key, tagsCode: a.tagsCode, now: now) }
             }
             for (r, inner) in zip(records, texts) {
                 guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: r.body,

@@ -221,7 +221,7 @@ public struct RemotingCommand: Hashable, Sendable {
     }
 
     /// One header type decoded from the fields (an empty map when the command has none).
-    public func header<H: CustomHeader>(_ type: H.Type) throws -> H {
+    @inlinable public func header<H: CustomHeader>(_ type: H.Type) throws -> H {
         try H(fields: allFields)
     }
 

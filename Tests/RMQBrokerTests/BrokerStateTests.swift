@@ -144,6 +144,35 @@ import Testing
         #expect(b.handle(req(RequestCode.sendBatchMessage, retry.v2ExtFields, body: Array(body.readableBytesView)), from: clientA, now: t0).only?.code == 13)
     }
 
+    @Test func batchSendWakesAHeldPullOnceWithTheWholeBatch() throws {
+        var b = BrokerState()
+        _ = b.handle(heartbeat(client: "c1", group: "g", topic: "Batch"), from: clientA, now: t0)
+        _ = b.handle(createTopic("Batch"), from: clientA, now: t0)
+        let held = b.handle(pullReq(group: "g", topic: "Batch", queueId: 1, offset: 0, suspend: 15000, opaque: 91), from: clientA, now: t0)
+        #expect(held.holds == 1)
+        var body = ByteBuffer()
+        for i in 0..<5 {
+            let payload = Array("m\(i)".utf8)
+            let props = Array(MessageProperties.encode([("UNIQ_KEY", "U\(i)")]).utf8)
+            body.writeInteger(Int32(4 + 4 + 4 + 4 + 4 + payload.count + 2 + props.count))
+            body.writeInteger(Int32(0)); body.writeInteger(Int32(0)); body.writeInteger(Int32(0))
+            body.writeInteger(Int32(payload.count)); body.writeBytes(payload)
+            body.writeInteger(Int16(props.count)); body.writeBytes(props)
+        }
+        let h = SendMessageRequestHeader(producerGroup: "pg", topic: "Batch", queueId: 1, bornTimestamp: t0, batch: true)
+        let a = b.handle(req(RequestCode.sendBatchMessage, h.v2ExtFields, body: Array(body.readableBytesView)), from: clientB, now: t0 + 5)
+        let wakes = a.compactMap { if case .wake(1, let r) = $0 { return r } else { return nil } }
+        // One answer to the held pull, carrying all five messages (not the first one alone).
+        #expect(wakes.count == 1 && wakes.first?.opaque == 91)
+        #expect(wakes.first?.messages.map(\.queueOffset) == [0, 1, 2, 3, 4])
+        #expect(a.compactMap { if case .respond(_, let r) = $0 { return Int(r.code) } else { return nil } } == [0])
+        #expect(b.heldPullCount == 0)
+        // Single sends still wake at once, and nothing stays deferred after the batch.
+        _ = b.handle(pullReq(group: "g", topic: "Batch", queueId: 1, offset: 5, suspend: 15000, opaque: 92), from: clientA, now: t0 + 6)
+        let s = b.handle(sendV2(topic: "Batch", queueId: 1, body: "x"), from: clientB, now: t0 + 7)
+        #expect(s.compactMap { if case .wake(1, let r) = $0 { return Int(r.opaque) } else { return nil } } == [92])
+    }
+
     @Test func heartbeatRegistersNotifiesAndCreatesRetryTopic() throws {
         var b = BrokerState()
         let a1 = b.handle(heartbeat(client: "c1", group: "g", topic: "T"), from: clientA, now: t0)
