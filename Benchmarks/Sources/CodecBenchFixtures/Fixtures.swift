@@ -60,11 +60,7 @@ public enum Fixtures {
 /// byte ranges of the frame) + the typed header decoded from them on demand.
 @inlinable @inline(__always)
 public func decodeRequest(_ frame: ByteBuffer) throws -> PullMessageRequestHeader {
-    let cmd = try RemotingFrame.decode(frame)
-    guard case .pullMessage(let header)? = try cmd.typedHeader() else {
-        fatalError("not a PULL_MESSAGE request")
-    }
-    return header
+    try RemotingFrame.decode(frame).header(PullMessageRequestHeader.self)
 }
 
 /// What a FOUND response decodes to in the benchmarks: the header, the records, and fields of the last
