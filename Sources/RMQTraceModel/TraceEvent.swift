@@ -71,38 +71,156 @@ public enum BodySummary: Sendable {
 }
 
 /// One decoded frame with everything the renderers print.
+///
+/// A value with copy-on-write storage: the record is large (command, typed headers, the request it answers), and
+/// it travels through the tracker, the analyzer, the event list and the renderers, so each hand-over copies a
+/// reference instead of some 800 bytes and a dozen retains. The first change to a shared record copies it.
 public struct FrameRecord: Sendable {
+    @usableFromInline final class Storage: @unchecked Sendable {
+        @usableFromInline var index: Int
+        @usableFromInline var time: CaptureTime
+        @usableFromInline var connection: Int
+        @usableFromInline var source: String
+        @usableFromInline var destination: String
+        @usableFromInline var sourceRole: Role
+        @usableFromInline var destinationRole: Role
+        @usableFromInline var command: RemotingCommand
+        @usableFromInline var frameSize: Int
+        @usableFromInline var bodyLength: Int
+        @usableFromInline var header: TypedHeader?
+        @usableFromInline var headerError: String?
+        @usableFromInline var body: BodySummary
+        @usableFromInline var request: RequestRef?
+        @usableFromInline var phase: Phase
+        @usableFromInline var client: String?
+        @usableFromInline var annotation: String?
+        @usableFromInline var account: String?
+        @usableFromInline var messageOffsets: [MessageOffset]?
+        @usableFromInline var messageTags: [String?]?
+        @usableFromInline init(index: Int, time: CaptureTime, connection: Int, source: String, destination: String, sourceRole: Role, destinationRole: Role, command: RemotingCommand, frameSize: Int, bodyLength: Int, header: TypedHeader?, headerError: String?, body: BodySummary, request: RequestRef?, phase: Phase, client: String?, annotation: String?, account: String?, messageOffsets: [MessageOffset]?, messageTags: [String?]?) {
+            self.index = index
+            self.time = time
+            self.connection = connection
+            self.source = source
+            self.destination = destination
+            self.sourceRole = sourceRole
+            self.destinationRole = destinationRole
+            self.command = command
+            self.frameSize = frameSize
+            self.bodyLength = bodyLength
+            self.header = header
+            self.headerError = headerError
+            self.body = body
+            self.request = request
+            self.phase = phase
+            self.client = client
+            self.annotation = annotation
+            self.account = account
+            self.messageOffsets = messageOffsets
+            self.messageTags = messageTags
+        }
+        @usableFromInline func copy() -> Storage {
+            Storage(index: index, time: time, connection: connection, source: source, destination: destination, sourceRole: sourceRole, destinationRole: destinationRole, command: command, frameSize: frameSize, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request, phase: phase, client: client, annotation: annotation, account: account, messageOffsets: messageOffsets, messageTags: messageTags)
+        }
+    }
+    @usableFromInline var storage: Storage
+
+    /// Makes the storage this record's own before a change (copy on write).
+    @inlinable mutating func makeUnique() {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+    }
+
     /// 0-based number of this frame among all frames decoded.
-    public var index: Int
-    public var time: CaptureTime
+    @inlinable public var index: Int {
+        _read { yield storage.index }
+        _modify { makeUnique(); yield &storage.index }
+    }
+    @inlinable public var time: CaptureTime {
+        _read { yield storage.time }
+        _modify { makeUnique(); yield &storage.time }
+    }
     /// Connection number (1-based, in order of first appearance).
-    public var connection: Int
-    public var source: String
-    public var destination: String
-    public var sourceRole: Role
-    public var destinationRole: Role
-    public var command: RemotingCommand
-    public var frameSize: Int
+    @inlinable public var connection: Int {
+        _read { yield storage.connection }
+        _modify { makeUnique(); yield &storage.connection }
+    }
+    @inlinable public var source: String {
+        _read { yield storage.source }
+        _modify { makeUnique(); yield &storage.source }
+    }
+    @inlinable public var destination: String {
+        _read { yield storage.destination }
+        _modify { makeUnique(); yield &storage.destination }
+    }
+    @inlinable public var sourceRole: Role {
+        _read { yield storage.sourceRole }
+        _modify { makeUnique(); yield &storage.sourceRole }
+    }
+    @inlinable public var destinationRole: Role {
+        _read { yield storage.destinationRole }
+        _modify { makeUnique(); yield &storage.destinationRole }
+    }
+    @inlinable public var command: RemotingCommand {
+        _read { yield storage.command }
+        _modify { makeUnique(); yield &storage.command }
+    }
+    @inlinable public var frameSize: Int {
+        _read { yield storage.frameSize }
+        _modify { makeUnique(); yield &storage.frameSize }
+    }
     /// Body bytes of the frame (the body itself is not kept).
-    public var bodyLength: Int
-    public var header: TypedHeader?
-    public var headerError: String?
-    public var body: BodySummary
+    @inlinable public var bodyLength: Int {
+        _read { yield storage.bodyLength }
+        _modify { makeUnique(); yield &storage.bodyLength }
+    }
+    @inlinable public var header: TypedHeader? {
+        _read { yield storage.header }
+        _modify { makeUnique(); yield &storage.header }
+    }
+    @inlinable public var headerError: String? {
+        _read { yield storage.headerError }
+        _modify { makeUnique(); yield &storage.headerError }
+    }
+    @inlinable public var body: BodySummary {
+        _read { yield storage.body }
+        _modify { makeUnique(); yield &storage.body }
+    }
     /// For responses: the request answered (nil when it was not seen).
-    public var request: RequestRef?
-    public var phase: Phase
+    @inlinable public var request: RequestRef? {
+        _read { yield storage.request }
+        _modify { makeUnique(); yield &storage.request }
+    }
+    @inlinable public var phase: Phase {
+        _read { yield storage.phase }
+        _modify { makeUnique(); yield &storage.phase }
+    }
     /// The client this frame belongs to: its clientID when known, else its address.
-    public var client: String?
+    @inlinable public var client: String? {
+        _read { yield storage.client }
+        _modify { makeUnique(); yield &storage.client }
+    }
     /// What the analyzer derived from this frame (e.g. the allocation a consumer list implies).
-    public var annotation: String? = nil
+    @inlinable public var annotation: String? {
+        _read { yield storage.annotation }
+        _modify { makeUnique(); yield &storage.annotation }
+    }
     /// The ACL account that signed it (a label in order of appearance: the AccessKey itself is never kept).
-    public var account: String? = nil
+    @inlinable public var account: String? {
+        _read { yield storage.account }
+        _modify { makeUnique(); yield &storage.account }
+    }
     /// POP and PEEK answers: the queue and offset of each message (at most `FrameRecord.maxMessageOffsets`).
-    public var messageOffsets: [MessageOffset]? = nil
+    @inlinable public var messageOffsets: [MessageOffset]? {
+        _read { yield storage.messageOffsets }
+        _modify { makeUnique(); yield &storage.messageOffsets }
+    }
     public static let maxMessageOffsets = 1024
     /// Pull answers the analyzer asked for (a group whose members subscribe differently): each message's
     /// TAGS property, nil where it has none (at most `maxMessageOffsets`).
-    public var messageTags: [String?]? = nil
+    @inlinable public var messageTags: [String?]? {
+        _read { yield storage.messageTags }
+        _modify { makeUnique(); yield &storage.messageTags }
+    }
 
     /// Never negative: a capture may record an answer before its request (the pair is still made).
     public var latencyNanos: Int64? { request.map { max(0, time.nanoseconds - $0.time.nanoseconds) } }
@@ -113,23 +231,7 @@ public struct FrameRecord: Sendable {
     public var requestHeader: TypedHeader? { command.isResponse ? request?.header : header }
 
     public init(index: Int, time: CaptureTime, connection: Int, source: String, destination: String, sourceRole: Role, destinationRole: Role, command: RemotingCommand, frameSize: Int, bodyLength: Int, header: TypedHeader? = nil, headerError: String? = nil, body: BodySummary, request: RequestRef? = nil, phase: Phase, client: String? = nil, annotation: String? = nil) {
-        self.index = index
-        self.time = time
-        self.connection = connection
-        self.source = source
-        self.destination = destination
-        self.sourceRole = sourceRole
-        self.destinationRole = destinationRole
-        self.command = command
-        self.frameSize = frameSize
-        self.bodyLength = bodyLength
-        self.header = header
-        self.headerError = headerError
-        self.body = body
-        self.request = request
-        self.phase = phase
-        self.client = client
-        self.annotation = annotation
+        storage = Storage(index: index, time: time, connection: connection, source: source, destination: destination, sourceRole: sourceRole, destinationRole: destinationRole, command: command, frameSize: frameSize, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request, phase: phase, client: client, annotation: annotation, account: nil, messageOffsets: nil, messageTags: nil)
     }
 }
 
