@@ -77,26 +77,26 @@ public enum BodySummary: Sendable {
 /// reference instead of some 800 bytes and a dozen retains. The first change to a shared record copies it.
 public struct FrameRecord: Sendable {
     @usableFromInline final class Storage: @unchecked Sendable {
-        @usableFromInline var index: Int
-        @usableFromInline var time: CaptureTime
-        @usableFromInline var connection: Int
-        @usableFromInline var source: String
-        @usableFromInline var destination: String
-        @usableFromInline var sourceRole: Role
-        @usableFromInline var destinationRole: Role
-        @usableFromInline var command: RemotingCommand
-        @usableFromInline var frameSize: Int
-        @usableFromInline var bodyLength: Int
-        @usableFromInline var header: TypedHeader?
-        @usableFromInline var headerError: String?
-        @usableFromInline var body: BodySummary
-        @usableFromInline var request: RequestRef?
-        @usableFromInline var phase: Phase
-        @usableFromInline var client: String?
-        @usableFromInline var annotation: String?
-        @usableFromInline var account: String?
-        @usableFromInline var messageOffsets: [MessageOffset]?
-        @usableFromInline var messageTags: [String?]?
+        @usableFromInline @exclusivity(unchecked) var index: Int
+        @usableFromInline @exclusivity(unchecked) var time: CaptureTime
+        @usableFromInline @exclusivity(unchecked) var connection: Int
+        @usableFromInline @exclusivity(unchecked) var source: String
+        @usableFromInline @exclusivity(unchecked) var destination: String
+        @usableFromInline @exclusivity(unchecked) var sourceRole: Role
+        @usableFromInline @exclusivity(unchecked) var destinationRole: Role
+        @usableFromInline @exclusivity(unchecked) var command: RemotingCommand
+        @usableFromInline @exclusivity(unchecked) var frameSize: Int
+        @usableFromInline @exclusivity(unchecked) var bodyLength: Int
+        @usableFromInline @exclusivity(unchecked) var header: TypedHeader?
+        @usableFromInline @exclusivity(unchecked) var headerError: String?
+        @usableFromInline @exclusivity(unchecked) var body: BodySummary
+        @usableFromInline @exclusivity(unchecked) var request: RequestRef?
+        @usableFromInline @exclusivity(unchecked) var phase: Phase
+        @usableFromInline @exclusivity(unchecked) var client: String?
+        @usableFromInline @exclusivity(unchecked) var annotation: String?
+        @usableFromInline @exclusivity(unchecked) var account: String?
+        @usableFromInline @exclusivity(unchecked) var messageOffsets: [MessageOffset]?
+        @usableFromInline @exclusivity(unchecked) var messageTags: [String?]?
         @usableFromInline init(index: Int, time: CaptureTime, connection: Int, source: String, destination: String, sourceRole: Role, destinationRole: Role, command: RemotingCommand, frameSize: Int, bodyLength: Int, header: TypedHeader?, headerError: String?, body: BodySummary, request: RequestRef?, phase: Phase, client: String?, annotation: String?, account: String?, messageOffsets: [MessageOffset]?, messageTags: [String?]?) {
             self.index = index
             self.time = time
