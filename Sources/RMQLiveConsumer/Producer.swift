@@ -188,23 +188,12 @@ public final class SimpleProducer: Sendable {
     /// Sends several messages to one queue in one SEND_BATCH_MESSAGE.
     public func sendBatch(_ ms: [OutgoingMessage], to queue: MessageQueue) async throws {
         guard let b = brokers[queue.brokerName] else { throw ProducerError(description: "no broker for \(queue)") }
-        var body: [UInt8] = []
-        for m in ms {
-            let props = Array(MessageProperties.encode(Self.properties(m, uniqueKey: makeUniqueKey())).utf8)
-            let total = 4 + 4 + 4 + 4 + 4 + m.body.count + 2 + props.count
-            func be32(_ v: Int32) { withUnsafeBytes(of: v.bigEndian) { body += $0 } }
-            be32(Int32(total))
-            be32(0)  // MAGICCODE (ignored)
-            be32(0)  // BODYCRC
-            be32(0)  // FLAG
-            be32(Int32(m.body.count))
-            body += m.body
-            withUnsafeBytes(of: Int16(props.count).bigEndian) { body += $0 }
-            body += props
-        }
+        let body = BatchMessageRecord.encodeAll(ms.map {
+            BatchMessageRecord(flag: 0, body: $0.body, propertiesText: MessageProperties.encode(Self.properties($0, uniqueKey: makeUniqueKey())))
+        })
         let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
                                          bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, batch: true)
-        let req = RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: ByteBuffer(bytes: body))
+        let req = RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: body)
         let r = try await b.request(req, timeout: .seconds(10))
         guard r.code == ResponseCode.success else {
             throw ProducerError(description: "SEND_BATCH_MESSAGE to \(queue): \(ResponseCode.name(r.code)) \(r.remark ?? "")")

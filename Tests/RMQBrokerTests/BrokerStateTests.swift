@@ -119,17 +119,12 @@ import Testing
 
     @Test func batchSend() throws {
         var b = BrokerState()
-        var body = ByteBuffer()
-        for i in 0..<3 {
-            let payload = Array("m\(i)".utf8)
-            // The Java client ends its properties with a separator, the C++ client does not: stored as sent,
-            // with one separator before the batch's own properties either way (MessageExtBatchEncoder).
-            let props = Array(MessageProperties.encode([("UNIQ_KEY", "U\(i)"), ("TAGS", "B")], trailingSeparator: i == 1).utf8)
-            body.writeInteger(Int32(4 + 4 + 4 + 4 + 4 + payload.count + 2 + props.count))
-            body.writeInteger(Int32(0)); body.writeInteger(Int32(0)); body.writeInteger(Int32(0))
-            body.writeInteger(Int32(payload.count)); body.writeBytes(payload)
-            body.writeInteger(Int16(props.count)); body.writeBytes(props)
-        }
+        // The Java client ends its properties with a separator, the C++ client does not: stored as sent,
+        // with one separator before the batch's own properties either way (MessageExtBatchEncoder).
+        let body = BatchMessageRecord.encodeAll((0..<3).map { i in
+            BatchMessageRecord(flag: 0, body: Array("m\(i)".utf8),
+                               propertiesText: MessageProperties.encode([("UNIQ_KEY", "U\(i)"), ("TAGS", "B")], trailingSeparator: i == 1))
+        })
         let h = SendMessageRequestHeader(producerGroup: "pg", topic: "Batch", queueId: 1, bornTimestamp: t0,
                                          properties: MessageProperties.encode([("WAIT", "true")]), batch: true)
         let a = b.handle(req(RequestCode.sendBatchMessage, h.v2ExtFields, body: Array(body.readableBytesView)), from: clientA, now: t0)
@@ -150,15 +145,9 @@ import Testing
         _ = b.handle(createTopic("Batch"), from: clientA, now: t0)
         let held = b.handle(pullReq(group: "g", topic: "Batch", queueId: 1, offset: 0, suspend: 15000, opaque: 91), from: clientA, now: t0)
         #expect(held.holds == 1)
-        var body = ByteBuffer()
-        for i in 0..<5 {
-            let payload = Array("m\(i)".utf8)
-            let props = Array(MessageProperties.encode([("UNIQ_KEY", "U\(i)")]).utf8)
-            body.writeInteger(Int32(4 + 4 + 4 + 4 + 4 + payload.count + 2 + props.count))
-            body.writeInteger(Int32(0)); body.writeInteger(Int32(0)); body.writeInteger(Int32(0))
-            body.writeInteger(Int32(payload.count)); body.writeBytes(payload)
-            body.writeInteger(Int16(props.count)); body.writeBytes(props)
-        }
+        let body = BatchMessageRecord.encodeAll((0..<5).map { i in
+            BatchMessageRecord(flag: 0, body: Array("m\(i)".utf8), propertiesText: MessageProperties.encode([("UNIQ_KEY", "U\(i)")]))
+        })
         let h = SendMessageRequestHeader(producerGroup: "pg", topic: "Batch", queueId: 1, bornTimestamp: t0, batch: true)
         let a = b.handle(req(RequestCode.sendBatchMessage, h.v2ExtFields, body: Array(body.readableBytesView)), from: clientB, now: t0 + 5)
         let wakes = a.compactMap { if case .wake(1, let r) = $0 { return r } else { return nil } }
