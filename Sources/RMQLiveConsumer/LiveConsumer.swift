@@ -204,7 +204,15 @@ final class Core: @unchecked Sendable {
     // MARK: - Actions
 
     func execute(_ actions: [ConsumerAction]) {
+        // Deliveries go to the pool together, once the run of actions that made them is done (or before an
+        // action that must come after them).
+        var jobs: [ConsumePool.Job] = []
+        defer { submitJobs(&jobs) }
         for a in actions {
+            switch a {
+            case .deliver, .send, .sendOneway, .respond, .schedule, .log: break
+            default: submitJobs(&jobs)
+            }
             switch a {
             case .send(let to, let command, let id, let timeout):
                 send(.request(command, id, timeout), to: to)
@@ -215,7 +223,7 @@ final class Core: @unchecked Sendable {
             case .schedule(let timer, let after):
                 schedule(timer, after: after)
             case .deliver(_, let messages):
-                deliver(messages)
+                if let j = deliveryJob(messages) { jobs.append(j) }
             case .consumeDirectly(let id, let message):
                 consumeDirectly(id, message)
             case .persistLocalOffsets(let offsets):
@@ -257,12 +265,19 @@ final class Core: @unchecked Sendable {
         timers[key] = task
     }
 
-    private func deliver(_ messages: [DeliveredMessage]) {
+    private func submitJobs(_ jobs: inout [ConsumePool.Job]) {
+        guard !jobs.isEmpty else { return }
+        pool.submit(jobs)
+        jobs.removeAll()
+    }
+
+    /// The pool job of a delivered batch: the listener, then its outcome counted and queued for the machine.
+    private func deliveryJob(_ messages: [DeliveredMessage]) -> ConsumePool.Job? {
         let listener = self.listener
         stats.deliveredBatches += 1
         let started = CaptureTime.now().nanoseconds
-        guard !poolStopped else { return }
-        pool.submit({ listener(messages) }) { [self] status in
+        guard !poolStopped else { return nil }
+        return pool.job({ listener(messages) }) { [self] status in
             stats.listenerMillis += (CaptureTime.now().nanoseconds - started) / 1_000_000
             for m in messages {
                 if status == .success { stats.consumed[m.queue, default: 0] += 1 } else { stats.failed[m.queue, default: 0] += 1 }

@@ -54,6 +54,34 @@ import Testing
         await pool.shutdown()
     }
 
+    /// A list submitted at once (a pull's deliveries: one lock, one wake-up) still fans out to every thread, and
+    /// a job of it that blocks holds up none of the others.
+    @Test func aListSubmittedAtOnceFansOutToEveryThread() async throws {
+        let loop = Self.group.next()
+        let pool = ConsumePool(threads: 8, loop: loop)
+        let release = DispatchSemaphore(value: 0)
+        let running = NIOLockedValueBox((now: 0, most: 0))
+        let finished = NIOLockedValueBox<[Int]>([])
+        var jobs: [ConsumePool.Job] = [pool.job({ release.wait(); return 0 }) { v in finished.withLockedValue { $0.append(v) } }]
+        for i in 1...16 {
+            jobs.append(pool.job({
+                running.withLockedValue { $0.now += 1; $0.most = max($0.most, $0.now) }
+                Thread.sleep(forTimeInterval: 0.05)
+                running.withLockedValue { $0.now -= 1 }
+                return i
+            }) { v in finished.withLockedValue { $0.append(v) } })
+        }
+        #expect(pool.submit(jobs))
+        #expect(await eventually { finished.withLockedValue { $0.count } == 16 })
+        #expect(finished.withLockedValue { Set($0) } == Set(1...16))
+        // One thread is blocked; the other 7 ran the 16 slow jobs together.
+        #expect(running.withLockedValue { $0.most } == 7)
+        release.signal()
+        #expect(await eventually { finished.withLockedValue { $0.count } == 17 })
+        await pool.shutdown()
+        #expect(!pool.submit([pool.job({ 1 }) { _ in }]))
+    }
+
     @Test func outcomesReachTheLoopInGroupsFollowedByTheHook() async throws {
         let loop = Self.group.next()
         let pool = ConsumePool(threads: 3, loop: loop)
