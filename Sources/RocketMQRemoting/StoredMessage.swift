@@ -43,9 +43,8 @@ public enum MessageProperties {
     /// The value `parse` gives for one ASCII key of two or more characters (the last non-empty one), read in place
     /// without building the other pairs: for a hot path that needs one property (the broker's TAGS on each send).
     public static func value(of key: String, in text: String) -> String? {
-        var text = text
-        return text.withUTF8 { bytes -> String? in
-            let k = Array(key.utf8)
+        var text = text, key = key
+        return text.withUTF8 { bytes -> String? in key.withUTF8 { k -> String? in
             var found: Range<Int>?
             var start = 0
             while start < bytes.count {
@@ -58,7 +57,7 @@ public enum MessageProperties {
                 start = end + 1
             }
             return found.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
-        }
+        } }
     }
 
     /// Java's `messageProperties2String` of 4.9.1–5.1.4: no trailing separator.
@@ -250,13 +249,24 @@ public struct StoredMessage: Hashable, Sendable {
 
 public enum MessageId {
     public static func make(host: MessageHost, physicalOffset: Int64) -> String {
-        var bytes = host.address
-        let p = UInt32(bitPattern: host.port)
-        bytes += [UInt8(p >> 24), UInt8((p >> 16) & 0xFF), UInt8((p >> 8) & 0xFF), UInt8(p & 0xFF)]
-        let o = UInt64(bitPattern: physicalOffset)
-        for s in stride(from: 56, through: 0, by: -8) { bytes.append(UInt8((o >> UInt64(s)) & 0xFF)) }
-        return hexUpper(bytes)
+        // Written straight into the String's storage: the broker makes one per stored message.
+        String(unsafeUninitializedCapacity: (host.address.count + 12) * 2) { out in
+            var i = 0
+            func put(_ b: UInt8) {
+                out[i] = hexDigit(b >> 4)
+                out[i + 1] = hexDigit(b & 0xF)
+                i += 2
+            }
+            for b in host.address { put(b) }
+            let p = UInt32(bitPattern: host.port)
+            for s in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: p >> UInt32(s))) }
+            let o = UInt64(bitPattern: physicalOffset)
+            for s in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: o >> UInt64(s))) }
+            return i
+        }
     }
+
+    @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 &+ v : 0x37 &+ v }
 
     /// Decodes an offsetMsgId: 32 hex characters for IPv4, 56 for IPv6.
     public static func decode(_ id: String) -> (host: MessageHost, physicalOffset: Int64)? {
@@ -271,14 +281,13 @@ public enum MessageId {
     }
 
     static func hexUpper(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789ABCDEF".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
+        String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            for (i, b) in bytes.enumerated() {
+                out[2 * i] = hexDigit(b >> 4)
+                out[2 * i + 1] = hexDigit(b & 0xF)
+            }
+            return bytes.count * 2
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     public static func bytesFromHex(_ text: String) -> [UInt8]? {
@@ -433,11 +442,11 @@ public enum StoredMessageDecoder {
         var sysFlag = sysFlag
         if bornHost.address.count == 16 { sysFlag.insert(.bornHostV6) }
         if storeHost.address.count == 16 { sysFlag.insert(.storeHostV6) }
-        let topicBytes = Array(topic.utf8)
-        let v2 = topicBytes.count > 127
-        let props = Array(propertiesText.utf8)
+        let topicLength = topic.utf8.count
+        let v2 = topicLength > 127
+        let propsLength = propertiesText.utf8.count
         let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.address.count + 4 + 8 + storeHost.address.count + 4 + 4 + 8
-            + 4 + body.count + (v2 ? 2 : 1) + topicBytes.count + 2 + props.count
+            + 4 + body.count + (v2 ? 2 : 1) + topicLength + 2 + propsLength
         // Exactly the record's size: a buffer left to grow by doubling keeps up to twice that (the embedded
         // broker holds every record it stores).
         out.reserveCapacity(minimumWritableBytes: total)
@@ -459,9 +468,9 @@ public enum StoredMessageDecoder {
         out.writeInteger(preparedTransactionOffset)
         out.writeInteger(Int32(body.count))
         out.writeBytes(body)
-        if v2 { out.writeInteger(Int16(topicBytes.count)) } else { out.writeInteger(UInt8(topicBytes.count)) }
-        out.writeBytes(topicBytes)
-        out.writeInteger(Int16(props.count))
-        out.writeBytes(props)
+        if v2 { out.writeInteger(Int16(topicLength)) } else { out.writeInteger(UInt8(topicLength)) }
+        out.writeString(topic)
+        out.writeInteger(Int16(propsLength))
+        out.writeString(propertiesText)
     }
 }

@@ -141,6 +141,10 @@ import Testing
         #expect(h.extra["MSG_REGION"] == "DefaultRegion" && h.extra["TRACE_ON"] == "true")
         let id = try #require(MessageId.decode(h.msgId))
         #expect(id.host.description == "10.0.0.180:10911" && id.physicalOffset == 0x2EAF62)
+        // What the embedded broker makes for that host and offset: the real broker's id.
+        #expect(MessageId.make(host: id.host, physicalOffset: id.physicalOffset) == h.msgId)
+        let v6 = MessageHost(address: Array(0..<16), port: 10911)
+        #expect(MessageId.make(host: v6, physicalOffset: 0x2EAF62) == "000102030405060708090A0B0C0D0E0F00002A9F00000000002EAF62")
     }
 
     @Test func cap14RecordWithoutTrailingSeparator() throws {
