@@ -266,7 +266,7 @@ public final class EmbeddedBroker: Sendable {
                                                            maxFrameLength: configuration.maxFrameLength,
                                                            maxConnections: configuration.maxConnections, role: .nameServer,
                                                            observer: configuration.observer, log: log, counter: counter),
-                group: group, handler: NameServerRequestHandler(core: core)) }
+                group: group.next(), handler: NameServerRequestHandler(core: core)) }
         } catch {
             await brokerServer.close()
             throw error
