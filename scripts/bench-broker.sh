@@ -15,9 +15,18 @@
 #   scripts/bench-broker.sh [N]             N messages (default 100000, 64-byte bodies)
 #   RMQ_TRACE_BIN=path                      a built rmq-trace instead of building the release one
 #   SENDERS=4 BATCH=32 SOAK=300 RATE=20000  load knobs; REAL=start starts (and stops) the real broker
+#   ROUNDS=3                                rounds of the end-to-end loads, ours and the real broker in turn
+#                                           (one row each); the ratios are of the medians, with the spread
+#   WARMUP=1                                first a round of N/4 messages per broker, not counted (the real
+#                                           broker's JIT warms up; 0: none, as before)
+#   PAUSE_OTHER=1                           the broker not under load is paused (SIGSTOP, then SIGCONT) while
+#                                           the other runs: each has the two cores to itself, the real one stays
+#                                           warm (an idle JVM alongside took 5-15 % off our rates; 0: both run)
+# On a 2-core VM one run moves 10-40 % from the next (three processes share two cores): read the medians.
 set -euo pipefail
 N=${1:-100000}
 SENDERS=${SENDERS:-4}; BATCH=${BATCH:-32}; SOAK=${SOAK:-300}; RATE=${RATE:-20000}
+ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-1}; PAUSE_OTHER=${PAUSE_OTHER:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RB=${REALBROKER:-/work/shared/realbroker}
 W=$(mktemp -d /tmp/bench-broker.XXXXXX)
@@ -27,7 +36,14 @@ if [ -z "$BIN" ]; then
   BIN=$ROOT/.build/release/rmq-trace
 fi
 BPID=
-cleanup() { [ -n "$BPID" ] && kill "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null || true; }
+RB_RUN=${RB_WORK:-$HOME/.cache/rmq-realbroker}/run
+# pause|resume the real broker's name server and broker JVMs (when they run), or our broker (PID).
+signal_real() { for f in "$RB_RUN/namesrv.pid" "$RB_RUN/broker.pid"; do [ -f "$f" ] && kill "-$1" "$(cat "$f")" 2>/dev/null; done; true; }
+cleanup() {
+  signal_real CONT
+  [ -n "$BPID" ] && kill -CONT "$BPID" 2>/dev/null
+  [ -n "$BPID" ] && kill "$BPID" 2>/dev/null && wait "$BPID" 2>/dev/null || true
+}
 trap cleanup EXIT
 
 now() { date +%s.%N; }
@@ -52,9 +68,12 @@ PY
 }
 
 # One broker's runs. NS: its name server; RUN: a prefix that runs a command where the broker is reachable.
+# ROUND: the round the rows belong to ("warm-up": printed, not counted).
 run_load() { # LABEL NS RUN...
   local label=$1 ns=$2; shift 2
   local run=("$@")
+  local N=$N
+  [ "$ROUND" = warm-up ] && N=$((N / 4))
   for mode in single batch; do
     local topic="BenchE2E_${mode}_$(date +%s%N | cut -c1-13)"
     local pargs=(--count "$N" --body-size 64)
@@ -70,8 +89,8 @@ run_load() { # LABEL NS RUN...
     wait $cpid || true
     read -r rate p50 p99 < <(e2e_stats "$W/$label-$mode.ndjson" "$launch" "$p0")
     local prate; prate=$(grep -o '([0-9]* msg/s)' "$W/$label-$mode.produce" | tr -d '()' | awk '{print $1}')
-    printf "%-34s %-8s %12s %12s %10s %10s\n" "$label" "$mode" "${prate:-0}" "$rate" "$p50" "$p99"
-    echo "$label $mode ${prate:-0} $rate $p50 $p99" >> "$W/results"
+    printf "%-8s %-38s %-7s %10s %12s %9s %9s\n" "$ROUND" "$label" "$mode" "${prate:-0}" "$rate" "$p50" "$p99"
+    [ "$ROUND" = warm-up ] || echo "$ROUND|$label|$mode|${prate:-0}|$rate|$p50|$p99" >> "$W/results"
   done
 }
 
@@ -101,7 +120,7 @@ soak() { # LABEL PID NS RUN...
 echo "rmq-trace broker benchmark: $N messages of 64 bytes, 4 queues, the same client (rmq-trace produce / consume) for both brokers"
 echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')); single: SEND_MESSAGE_V2 from $SENDERS senders; batch: SEND_BATCH_MESSAGE of $BATCH"
 echo
-printf "%-34s %-8s %12s %12s %10s %10s\n" "broker" "sends" "produce/s" "end-to-end/s" "pull p50" "pull p99"
+printf "%-8s %-38s %-7s %10s %12s %9s %9s\n" "round" "broker" "sends" "produce/s" "end-to-end/s" "pull p50" "pull p99"
 
 # Ours, in the root namespace on loopback.
 OPTS=(--store "$W/store" --fsync interval)
@@ -114,7 +133,6 @@ start_ours() {
   NS=$(grep -o 'name server listening on [0-9.:]*' "$W/broker.err" | awk '{print $NF}')
 }
 start_ours "${OPTS[@]}"
-run_load "$OURS" "$NS" env
 OURS_PID=$BPID
 
 # The real one, in its namespace.
@@ -122,26 +140,48 @@ REAL_UP=
 if [ -x "$RB/in_netns.sh" ] && ! "$RB/in_netns.sh" ss -ltn 2>/dev/null | grep -q ':9876 ' && [ "${REAL:-}" = start ]; then
   "$RB/start_servers.sh" >/dev/null; STARTED=1
 fi
+REAL_LABEL="Apache RocketMQ 4.9.4 (ASYNC_FLUSH)"
 if [ -x "$RB/in_netns.sh" ] && "$RB/in_netns.sh" ss -ltn 2>/dev/null | grep -q ':9876 '; then
   REAL_UP=1
-  run_load "Apache RocketMQ 4.9.4 (ASYNC_FLUSH)" 127.0.0.1:9876 "$RB/in_netns.sh"
 else
   echo "(the real broker of $RB is not running: start it with $RB/start_servers.sh, or REAL=start; its rows are skipped)"
 fi
+# Rounds: ours, then the real broker, in turn, so that a slow spell of the machine touches both.
+rounds=()
+[ "$WARMUP" = 1 ] && rounds+=(warm-up)
+for r in $(seq "$ROUNDS"); do rounds+=("$r"); done
+pause() { [ "$PAUSE_OTHER" = 1 ] || return 0; if [ "$1" = real ]; then signal_real "$2"; else kill "-$2" "$OURS_PID"; fi; }
+for ROUND in "${rounds[@]}"; do
+  [ -n "$REAL_UP" ] && pause real STOP
+  run_load "$OURS" "$NS" env
+  [ -n "$REAL_UP" ] && pause real CONT
+  if [ -n "$REAL_UP" ]; then
+    pause ours STOP
+    run_load "$REAL_LABEL" 127.0.0.1:9876 "$RB/in_netns.sh"
+    pause ours CONT
+  fi
+done
 echo
 python3 - "$W/results" <<'PY'
-import sys
-rows = [l.split() for l in open(sys.argv[1])]
-def get(prefix, mode):
-    for r in rows:
-        if " ".join(r).startswith(prefix) and r[-5] == mode: return r
+import statistics, sys
+rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1])]
+def col(prefix, mode, i):
+    return [float(r[i]) for r in rows if r[1].startswith(prefix) and r[2] == mode]
+def rounds(prefix, mode):
+    return {r[0]: r for r in rows if r[1].startswith(prefix) and r[2] == mode}
+med = lambda v: statistics.median(v) if v else 0
 for mode in ("single", "batch"):
-    o, j = get("rmq-trace", mode), get("Apache", mode)
+    o, j = col("rmq-trace", mode, 4), col("Apache", mode, 4)
     if o and j:
-        print("%-6s ours/real: produce %.2fx, end to end %.2fx (goal 2x), pull p99 %s ms vs %s ms" %
-              (mode, float(o[-4]) / max(1, float(j[-4])), float(o[-3]) / max(1, float(j[-3])), o[-1], j[-1]))
-o = get("rmq-trace", "batch")
-if o: print("ours, batched, end to end: %s msg/s (goal >= 50000)" % o[-3])
+        po, pj = col("rmq-trace", mode, 3), col("Apache", mode, 3)
+        ro, rj = rounds("rmq-trace", mode), rounds("Apache", mode)
+        per = sorted(float(ro[k][4]) / max(1, float(rj[k][4])) for k in ro if k in rj)
+        print("%-6s ours/real: produce %.2fx, end to end %.2fx (goal 2x; medians of %d rounds, %.0f vs %.0f msg/s; "
+              "round by round %s), pull p99 %.2f ms vs %.2f ms" %
+              (mode, med(po) / max(1, med(pj)), med(o) / max(1, med(j)), len(o), med(o), med(j),
+               " ".join("%.2fx" % p for p in per), med(col("rmq-trace", mode, 6)), med(col("Apache", mode, 6))))
+o = col("rmq-trace", "batch", 4)
+if o: print("ours, batched, end to end: %.0f msg/s median, %.0f lowest (goal >= 50000)" % (med(o), min(o)))
 PY
 
 echo
