@@ -446,15 +446,15 @@ public struct BatchMessageRecord: Hashable, Sendable {
     /// Writes the record as the 4.9.4 client's batch encoder does: TOTALSIZE, MAGICCODE and BODYCRC (0: the
     /// broker ignores them), FLAG, the body and the properties text, each with its length.
     public func encode(into out: inout ByteBuffer) {
-        let props = Array(propertiesText.utf8)
-        out.writeInteger(Int32(4 + 4 + 4 + 4 + 4 + body.count + 2 + props.count))
+        let propsLength = propertiesText.utf8.count
+        out.writeInteger(Int32(4 + 4 + 4 + 4 + 4 + body.count + 2 + propsLength))
         out.writeInteger(Int32(0))
         out.writeInteger(Int32(0))
         out.writeInteger(flag)
         out.writeInteger(Int32(body.count))
         out.writeBytes(body)
-        out.writeInteger(Int16(props.count))
-        out.writeBytes(props)
+        out.writeInteger(Int16(propsLength))
+        out.writeString(propertiesText)
     }
 
     /// A SEND_BATCH_MESSAGE body of `records`, in order.

@@ -121,8 +121,7 @@ public enum TypedHeader: Hashable, Sendable {
     /// The header of a request (or oneway) with this code, decoded from the lazy fields of a command (an
     /// absent map reads as empty, as Java reads a null extFields).
     public static func decodeRequest(code: Int32, fields: ExtFieldsView?) throws -> TypedHeader? {
-        guard let f = fields else { return try decodeRequest(code: code, view: ExtFieldsView(ExtFields())) }
-        return try decodeRequest(code: code, view: f)
+        try decodeRequest(code: code, view: fields ?? .empty)
     }
 
     static func decodeRequest(code: Int32, view f: ExtFieldsView) throws -> TypedHeader? {
