@@ -152,10 +152,10 @@ rounds=()
 for r in $(seq "$ROUNDS"); do rounds+=("$r"); done
 pause() { [ "$PAUSE_OTHER" = 1 ] || return 0; if [ "$1" = real ]; then signal_real "$2"; else kill "-$2" "$OURS_PID"; fi; }
 for ROUND in "${rounds[@]}"; do
-  [ -n "$REAL_UP" ] && pause real STOP
+  if [ -n "$REAL_UP" ]; then pause real STOP; fi
   run_load "$OURS" "$NS" env
-  [ -n "$REAL_UP" ] && pause real CONT
   if [ -n "$REAL_UP" ]; then
+    pause real CONT
     pause ours STOP
     run_load "$REAL_LABEL" 127.0.0.1:9876 "$RB/in_netns.sh"
     pause ours CONT
@@ -175,7 +175,7 @@ for mode in ("single", "batch"):
     if o and j:
         po, pj = col("rmq-trace", mode, 3), col("Apache", mode, 3)
         ro, rj = rounds("rmq-trace", mode), rounds("Apache", mode)
-        per = sorted(float(ro[k][4]) / max(1, float(rj[k][4])) for k in ro if k in rj)
+        per = [float(ro[k][4]) / max(1, float(rj[k][4])) for k in sorted(ro, key=int) if k in rj]
         print("%-6s ours/real: produce %.2fx, end to end %.2fx (goal 2x; medians of %d rounds, %.0f vs %.0f msg/s; "
               "round by round %s), pull p99 %.2f ms vs %.2f ms" %
               (mode, med(po) / max(1, med(pj)), med(o) / max(1, med(j)), len(o), med(o), med(j),
