@@ -290,7 +290,9 @@ public struct BrokerState: Sendable {
     }
 
     mutating func createTopic(_ request: RemotingCommand) throws -> RemotingCommand {
-        let h = try CreateTopicRequestHeader(extFields: request.extFields ?? ExtFields())
+        // The codec's header (declared once, generated): like Java's decodeCommandCustomHeader it requires every
+        // @CFNotNull field, `order` included (Java clients always send it; a request without it is refused).
+        let h = try CreateTopicRequestHeader(fields: request.allFields)
         if h.topic == config.clusterName {
             return reply(request, ResponseCode.systemError, remark: "the topic[\(h.topic)] is conflict with system reserved words.")
         }

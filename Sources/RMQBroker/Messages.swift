@@ -1,30 +1,6 @@
 import NIOCore
 import RocketMQRemoting
 
-/// UPDATE_AND_CREATE_TOPIC (17) request (Java CreateTopicRequestHeader). Internal until the codec has it.
-struct CreateTopicRequestHeader {
-    var topic: String
-    var defaultTopic: String
-    var readQueueNums: Int32
-    var writeQueueNums: Int32
-    var perm: Int32
-    var topicFilterType: String
-    var topicSysFlag: Int32?
-    var order: Bool
-
-    init(extFields: ExtFields) throws {
-        var r = HeaderFieldReader(extFields, header: "CreateTopicRequestHeader")
-        topic = try r.string("topic")
-        defaultTopic = try r.string("defaultTopic")
-        readQueueNums = try r.int32("readQueueNums")
-        writeQueueNums = try r.int32("writeQueueNums")
-        perm = try r.int32("perm")
-        topicFilterType = try r.string("topicFilterType")
-        topicSysFlag = try r.optInt32("topicSysFlag")
-        order = r.optBool("order") ?? false
-    }
-}
-
 /// One message to store.
 struct NewMessage {
     var topic: String

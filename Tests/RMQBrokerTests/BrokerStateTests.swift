@@ -71,6 +71,18 @@ import Testing
         #expect(b.handle(createTopic("bad topic"), from: clientA, now: t0).only?.code == ResponseCode.systemError)
     }
 
+    /// The codec's generated CreateTopicRequestHeader, as Java's decodeCommandCustomHeader: `order` is @CFNotNull
+    /// in 4.9.4, so a request without it is refused (Java clients always send it), the topic not created.
+    @Test func createTopicWithoutOrderIsRefusedAsJavaDoes() {
+        var b = BrokerState()
+        var req = createTopic("NoOrder")
+        req.extFields?["order"] = nil
+        let r = b.handle(req, from: clientA, now: t0).only
+        #expect(r?.code == ResponseCode.systemError)
+        #expect(r?.remark?.contains("the custom field <order> is null") == true)
+        #expect(b.topics["NoOrder"] == nil)
+    }
+
     @Test func sendAutoCreatesWithFourQueuesAndStoresSection6Records() throws {
         var b = BrokerState()
         let a = b.handle(sendV2(topic: "Auto", queueId: 2, body: "hello", tags: "TagA", extraProps: [("UNIQ_KEY", "ABC")]),
