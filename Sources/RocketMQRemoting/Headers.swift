@@ -72,7 +72,7 @@ extension QueueOffsetRequestHeader {
 
 /// The typed header of a command, chosen by its request code (and, for responses, by the code of the
 /// request it answers).
-public enum TypedHeader: Hashable, Sendable {
+public indirect enum TypedHeader: Hashable, Sendable {
     case getRouteInfo(GetRouteInfoRequestHeader)
     case unregisterClient(UnregisterClientRequestHeader)
     case getConsumerListByGroup(ConsumerGroupHeader)
