@@ -11,7 +11,25 @@ public enum Describe {
         var micros = (ns % 1_000_000_000) / 1000
         if micros < 0 { micros += 1_000_000; secs -= 1 }
         let day = ((secs % 86400) + 86400) % 86400
-        return "\(pad2(day / 3600)):\(pad2((day / 60) % 60)):\(pad2(day % 60)).\(pad(micros, 6))"
+        // HH:MM:SS.uuuuuu written in place: 15 bytes, a small String (no allocation, no temporaries).
+        return String(unsafeUninitializedCapacity: 15) { b in
+            func two(_ v: Int64, _ at: Int) {
+                b[at] = UInt8(truncatingIfNeeded: 48 + v / 10)
+                b[at + 1] = UInt8(truncatingIfNeeded: 48 + v % 10)
+            }
+            two(day / 3600, 0)
+            b[2] = UInt8(ascii: ":")
+            two((day / 60) % 60, 3)
+            b[5] = UInt8(ascii: ":")
+            two(day % 60, 6)
+            b[8] = UInt8(ascii: ".")
+            var m = micros
+            for i in stride(from: 14, through: 9, by: -1) {
+                b[i] = UInt8(truncatingIfNeeded: 48 + m % 10)
+                m /= 10
+            }
+            return 15
+        }
     }
 
     /// Date and time, UTC, for headers: 2024-12-10 07:31:03 UTC.

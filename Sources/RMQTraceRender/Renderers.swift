@@ -75,9 +75,32 @@ public struct TextRenderer: Sendable {
                     // A long poll: how long the broker held it, against what the client asked for.
                     latency += " held, suspendTimeoutMillis \(h.suspendTimeoutMillis)"
                 }
-                var lines = ["\(Describe.time(req.time)) #\(req.frameIndex)/#\(f.index) c\(f.connection) \(arrow) "
-                             + paint(RequestCode.name(req.code), "1") + (fields.isEmpty ? "" : " \(fields)")
-                             + " => \(answer) (\(latency)) [\(f.phase.rawValue)]"]
+                // One buffer for the line (a chain of `+` would copy the growing line at each step).
+                var line = ""
+                line.reserveCapacity(64 + arrow.utf8.count + fields.utf8.count + answer.utf8.count)
+                line += Describe.time(req.time)
+                line += " #"
+                line += String(req.frameIndex)
+                line += "/#"
+                line += String(f.index)
+                line += " c"
+                line += String(f.connection)
+                line += " "
+                line += arrow
+                line += " "
+                line += paint(RequestCode.name(req.code), "1")
+                if !fields.isEmpty {
+                    line += " "
+                    line += fields
+                }
+                line += " => "
+                line += answer
+                line += " ("
+                line += latency
+                line += ") ["
+                line += f.phase.rawValue
+                line += "]"
+                var lines = [line]
                 if let a = f.annotation { lines.append("                   \(paint("↳ \(a)", "36"))") }
                 return lines
             }

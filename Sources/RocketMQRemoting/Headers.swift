@@ -17,9 +17,15 @@ public struct PullSysFlag: OptionSet, Hashable, Sendable, CustomStringConvertibl
                                                  (.litePull, "LITE_PULL")]
     /// e.g. `COMMIT_OFFSET|SUSPEND`; unknown bits as hex.
     public var description: String {
-        var parts = Self.names.filter { contains($0.0) }.map(\.1)
         let rest = rawValue & ~0x1F
-        if rest != 0 { parts.append("0x" + String(rest, radix: 16)) }
+        // The 32 combinations of the known bits, built once (every pull line of a timeline prints one).
+        if rest == 0 { return Self.knownDescriptions[Int(rawValue)] }
+        var parts = Self.names.filter { contains($0.0) }.map(\.1)
+        parts.append("0x" + String(rest, radix: 16))
+        return parts.joined(separator: "|")
+    }
+    private static let knownDescriptions: [String] = (Int32(0)..<32).map { bits in
+        let parts = names.filter { PullSysFlag(rawValue: bits).contains($0.0) }.map(\.1)
         return parts.isEmpty ? "NONE" : parts.joined(separator: "|")
     }
 }

@@ -141,6 +141,17 @@ public enum JSONWriter {
         var i = 0
         let n = bytes.count
         while i < n {
+            // Eight bytes at a time while none may need an escape (a quote, a backslash, a control byte or DEL;
+            // the test may flag a byte that needs none, which the byte test below then passes).
+            while i + 8 <= n {
+                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C, d = w ^ 0x7F7F_7F7F_7F7F_7F7F
+                let special = ((q &- 0x0101_0101_0101_0101) & ~q) | ((s &- 0x0101_0101_0101_0101) & ~s)
+                    | ((d &- 0x0101_0101_0101_0101) & ~d) | ((w &- 0x2020_2020_2020_2020) & ~w)
+                if special & 0x8080_8080_8080_8080 != 0 { break }
+                i += 8
+            }
+            guard i < n else { break }
             let b = bytes[i]
             if b >= 0x20 && b != 0x7F && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
                 i += 1

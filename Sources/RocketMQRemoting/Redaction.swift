@@ -8,10 +8,15 @@ public enum Redaction {
 
     public static func isSecret(_ key: String) -> Bool { secretKeys.contains(key) }
     private static let secretKeysUTF8: [[UInt8]] = secretKeys.map { Array($0.utf8) }
-    private static let secretKeyLengths = secretKeysUTF8.map(\.count).min()!...secretKeysUTF8.map(\.count).max()!
+    /// Bit n set: some credential name is n bytes long (all are shorter than 64).
+    private static let secretKeyLengthMask: UInt64 = secretKeysUTF8.reduce(0) { $0 | 1 << UInt64($1.count) }
+    /// Bit b set: some credential name starts with byte 64 + b (all start with a letter).
+    private static let secretKeyFirstByteMask: UInt64 = secretKeysUTF8.reduce(0) { $0 | 1 << UInt64($1[0] - 64) }
     /// `isSecret` over a key's UTF-8 bytes (no String built).
     public static func isSecret(utf8 key: UnsafeRawBufferPointer) -> Bool {
-        guard secretKeyLengths.contains(key.count) else { return false }
+        // A one-compare filter first (length, then the first letter): most keys of a frame fail it.
+        guard key.count < 64, secretKeyLengthMask >> UInt64(key.count) & 1 != 0,
+              key[0] >= 64, key[0] < 128, secretKeyFirstByteMask >> UInt64(key[0] - 64) & 1 != 0 else { return false }
         return secretKeysUTF8.contains { $0.count == key.count && $0.elementsEqual(key) }
     }
 
@@ -73,26 +78,37 @@ public enum Redaction {
 
     /// Each credential name in `text` (ASCII case folded), with the index of the name and the byte after it.
     private static func findNames(in text: String) -> [(name: Int, end: Int)] {
+        var text = text
+        return text.withUTF8 { findNames(in: $0) }
+    }
+
+    /// The byte loop of `findNames`: a byte that cannot start a name (`a`, `s` or `n` case folded) costs one
+    /// compare, so texts without credentials (nearly all remarks) are passed over at memory speed.
+    private static func findNames(in u: UnsafeBufferPointer<UInt8>) -> [(name: Int, end: Int)] {
         var hits: [(name: Int, end: Int)] = []
-        var i = text.utf8.startIndex
-        let u = text.utf8
-        while i != u.endIndex {
+        var i = 0
+        while i < u.count {
+            let first = u[i] | 0x20
+            guard first == UInt8(ascii: "a") || first == UInt8(ascii: "s") || first == UInt8(ascii: "n") else {
+                i += 1
+                continue
+            }
             var matched = false
-            for (n, name) in names.enumerated() where (u[i] | 0x20) == name[0] {
-                var j = i
+            for (n, name) in names.enumerated() where first == name[0] && u.count - i >= name.count {
                 var k = 0
-                while k < name.count, j != u.endIndex, (u[j] >= 0x41 && u[j] <= 0x5A ? u[j] | 0x20 : u[j]) == name[k] {
+                while k < name.count {
+                    let b = u[i + k]
+                    if (b >= 0x41 && b <= 0x5A ? b | 0x20 : b) != name[k] { break }
                     k += 1
-                    j = u.index(after: j)
                 }
                 if k == name.count {
-                    hits.append((n, u.distance(from: u.startIndex, to: j)))
-                    i = j
+                    hits.append((n, i + k))
+                    i += k
                     matched = true
                     break
                 }
             }
-            if !matched { i = u.index(after: i) }
+            if !matched { i += 1 }
         }
         return hits
     }

@@ -21,3 +21,16 @@ func credentialsAreScrubbedFromText(_ c: (String, String)) {
     #expect((["AccessKey": "AK", "topic": "T"] as ExtFields).redacted()["AccessKey"] == "<redacted 2 bytes>")
     #expect((["AccessKey": "", "topic": "T"] as ExtFields).redacted()["AccessKey"] == "")
 }
+
+/// The byte filter of `isSecret(utf8:)` (length and first letter) keeps every credential name and agrees with the
+/// String form on near misses of every length.
+@Test func isSecretOverBytesAgreesWithTheStringForm() {
+    var keys = Array(Redaction.secretKeys) + ["", "a", "AccessKe", "AccessKeyX", "accesskey", "SecretKez", "signaturE",
+                                              "SecurityTokens", "queueOffset", "consumerGroup", "maxMsgNums", "Signatur",
+                                              "\u{00e9}ccessKey", "0ccessKey", "Zignature"]
+    keys += Redaction.secretKeys.map { String($0.dropFirst()) } + Redaction.secretKeys.map { "x" + $0 }
+    for k in keys {
+        let viaBytes = Array(k.utf8).withUnsafeBytes { Redaction.isSecret(utf8: $0) }
+        #expect(viaBytes == Redaction.isSecret(k), "\(k)")
+    }
+}

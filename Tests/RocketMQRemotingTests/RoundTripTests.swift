@@ -139,3 +139,40 @@ import Testing
         #expect(RemotingCommand(code: 99_999, opaque: 1).codeName == "UNKNOWN_REQUEST(99999)")
     }
 }
+
+/// `JSONWriter.writeString` (eight bytes at a time between escapes) against a byte-at-a-time reference, on texts
+/// with quotes, backslashes, controls, DEL and non-ASCII at every position of runs longer than a word.
+@Test func jsonStringEscapingMatchesAByteLoop() {
+    func reference(_ s: String) -> [UInt8] {
+        var out: [UInt8] = [UInt8(ascii: "\"")]
+        let hex = Array("0123456789abcdef".utf8)
+        for b in s.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), b]
+            case 0x08: out += Array("\\b".utf8)
+            case 0x0C: out += Array("\\f".utf8)
+            case 0x0A: out += Array("\\n".utf8)
+            case 0x0D: out += Array("\\r".utf8)
+            case 0x09: out += Array("\\t".utf8)
+            case 0..<0x20, 0x7F: out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 0xF)]]
+            default: out.append(b)
+            }
+        }
+        return out + [UInt8(ascii: "\"")]
+    }
+    let specials = ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\u{7F}", "é", "€", " ", "~"]
+    var rng = SystemRandomNumberGenerator()
+    for length in 0..<40 {
+        for _ in 0..<20 {
+            var s = ""
+            for _ in 0..<length { s += Int.random(in: 0..<4, using: &rng) == 0 ? specials.randomElement(using: &rng)! : "abcXYZ09"[Int.random(in: 0..<8, using: &rng)] }
+            var out: [UInt8] = []
+            JSONWriter.writeString(s, into: &out)
+            #expect(out == reference(s), "\(Array(s.utf8))")
+        }
+    }
+}
+
+private extension String {
+    subscript(i: Int) -> String { String(self[index(startIndex, offsetBy: i)]) }
+}
