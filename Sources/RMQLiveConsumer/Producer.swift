@@ -58,8 +58,20 @@ public final class SimpleProducer: Sendable {
     /// A fresh UNIQ_KEY (the message id consumers see).
     public func makeUniqueKey() -> String {
         let n = nextUnique.withLockedValue { $0 += 1; return $0 }
-        let h = String(n, radix: 16, uppercase: true)
-        return uniquePrefix + String(repeating: "0", count: max(0, 12 - h.count)) + h
+        // The prefix, then the counter as 12 upper-case hex digits (its low 48 bits), written in place.
+        var prefix = uniquePrefix
+        return prefix.withUTF8 { p in
+            String(unsafeUninitializedCapacity: p.count + 12) { out in
+                _ = out.initialize(from: p)
+                var v = UInt64(truncatingIfNeeded: n)
+                for i in stride(from: p.count + 11, through: p.count, by: -1) {
+                    let d = UInt8(truncatingIfNeeded: v & 0xF)
+                    out[i] = d < 10 ? 48 + d : 55 + d
+                    v >>= 4
+                }
+                return p.count + 12
+            }
+        }
     }
 
     public static func connect(nameServer: String, topic: String, group: String = "rmq-trace-producer", on loop: any EventLoop,
@@ -145,6 +157,7 @@ public final class SimpleProducer: Sendable {
 
     static func properties(_ m: OutgoingMessage, uniqueKey: String) -> [(key: String, value: String)] {
         var props: [(key: String, value: String)] = []
+        props.reserveCapacity(4)
         if let k = m.keys { props.append(("KEYS", k)) }
         props.append(("UNIQ_KEY", uniqueKey))
         props.append(("WAIT", "true"))
@@ -206,8 +219,16 @@ public final class SimpleProducer: Sendable {
     public func produce(count: Int, batchSize: Int = 1, bodySize: Int? = nil, tags: [String] = ["TagA", "TagB", "TagC"]) async throws -> [MessageQueue: Int] {
         var perQueue: [MessageQueue: Int] = [:]
         @Sendable func message(_ n: Int) -> OutgoingMessage {
-            var body = Array("message \(n)".utf8)
-            if let s = bodySize { body = Array(body.prefix(s)) + [UInt8](repeating: 0x2E, count: max(0, s - body.count)) }
+            // "message N", cut or padded with dots to bodySize, built in one array.
+            let text = "message \(n)".utf8
+            var body: [UInt8] = []
+            body.reserveCapacity(bodySize ?? text.count)
+            if let s = bodySize {
+                body.append(contentsOf: text.prefix(s))
+                body.append(contentsOf: repeatElement(UInt8(0x2E), count: max(0, s - body.count)))
+            } else {
+                body.append(contentsOf: text)
+            }
             return OutgoingMessage(body: body, tags: tags.isEmpty ? nil : tags[n % tags.count], keys: "key-\(n)")
         }
         if batchSize <= 1 {

@@ -62,9 +62,31 @@ public enum MessageProperties {
 
     /// Java's `messageProperties2String` of 4.9.1–5.1.4: no trailing separator.
     public static func encode(_ properties: [(key: String, value: String)], trailingSeparator: Bool = false) -> String {
-        var s = properties.map { "\($0.key)\u{01}\($0.value)" }.joined(separator: "\u{02}")
-        if trailingSeparator && !properties.isEmpty { s += "\u{02}" }
-        return s
+        // One String written in place, sized once (each message a producer sends and each record a broker stores
+        // builds one).
+        guard !properties.isEmpty else { return "" }
+        var length = trailingSeparator ? 1 : 0
+        for p in properties { length += p.key.utf8.count + p.value.utf8.count + 2 }
+        length -= 1
+        return String(unsafeUninitializedCapacity: length) { out in
+            var at = 0
+            func put(_ text: String) {
+                var text = text
+                text.withUTF8 { u in
+                    _ = UnsafeMutableBufferPointer(rebasing: out[at..<(at + u.count)]).initialize(from: u)
+                    at += u.count
+                }
+            }
+            for (i, p) in properties.enumerated() {
+                if i > 0 { out[at] = 0x02; at += 1 }
+                put(p.key)
+                out[at] = 0x01
+                at += 1
+                put(p.value)
+            }
+            if trailingSeparator { out[at] = 0x02; at += 1 }
+            return at
+        }
     }
 }
 

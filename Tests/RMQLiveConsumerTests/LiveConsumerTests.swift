@@ -10,6 +10,23 @@ import Testing
 // The live consumer against the embedded broker, in this process, on ephemeral loopback ports.
 
 @Suite(.serialized) struct LiveConsumerTests {
+    /// The producer's UNIQ_KEY, as the Java client's MessageClientIDSetter makes it: 32 upper-case hex digits, the
+    /// 20 of the producer's prefix (IP, pid, start time) then a 12-digit counter, one more for each message.
+    @Test func uniqueKeysAreThirtyTwoHexDigitsCountingUp() async throws {
+        let broker = try await startBroker(topics: ["T"])
+        let p = try await SimpleProducer.connect(nameServer: broker.nameServerAddress, topic: "T", on: testGroup.next())
+        let keys = (0..<300).map { _ in p.makeUniqueKey() }
+        await p.close()
+        await broker.shutdown()
+        for k in keys {
+            #expect(k.utf8.count == 32 && k.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 70) }, "\(k)")
+            #expect(k.hasPrefix("7F000001") && k.prefix(20) == keys[0].prefix(20))
+        }
+        let counters = keys.map { UInt64($0.suffix(12), radix: 16) ?? 0 }
+        #expect(zip(counters, counters.dropFirst()).allSatisfy { $1 == $0 + 1 })
+        #expect(keys[0].hasSuffix("000000000001") && keys[299].hasSuffix("00000000012C"))
+    }
+
     @Test func everyProducedMessageIsConsumedOnceAndEveryOffsetCommitted() async throws {
         let broker = try await startBroker()
         let produced = try await produce(broker, count: 300)

@@ -176,3 +176,13 @@ import Testing
 private extension String {
     subscript(i: Int) -> String { String(self[index(startIndex, offsetBy: i)]) }
 }
+
+/// The properties text of a stored message: key 0x01 value, pairs joined by 0x02, a trailing 0x02 on request.
+@Test func messagePropertiesEncodeExactly() {
+    #expect(MessageProperties.encode([]) == "")
+    #expect(MessageProperties.encode([], trailingSeparator: true) == "")
+    #expect(MessageProperties.encode([(key: "TAGS", value: "TagA")]) == "TAGS\u{01}TagA")
+    #expect(MessageProperties.encode([(key: "KEYS", value: "k é"), (key: "WAIT", value: "true")], trailingSeparator: true)
+            == "KEYS\u{01}k é\u{02}WAIT\u{01}true\u{02}")
+    #expect(Array(MessageProperties.encode([(key: "A", value: ""), (key: "", value: "B")]).utf8) == [65, 1, 2, 1, 66])
+}
