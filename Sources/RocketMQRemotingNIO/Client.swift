@@ -131,6 +131,11 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
     let config: RemotingClientConfiguration
     var pending: [Int32: Pending] = [:]
     var closedReason: String?
+    /// Inside this channel's read burst (between the first `channelRead` and `channelReadComplete`): a request
+    /// written now, typically the next one a driver sends as soon as an answer arrives, waits for the burst's
+    /// end, so the requests that answers of one read set off leave in one socket write instead of one each.
+    var reading = false
+    var flushPending = false
 
     init(reporter: ConnectionReporter, config: RemotingClientConfiguration) {
         self.reporter = reporter
@@ -150,7 +155,14 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         pending[opaque] = Pending(promise: promise, timer: timer)
-        channel.writeAndFlush(cmd).whenFailure { [self] error in
+        let written: EventLoopFuture<Void>
+        if reading && channel.eventLoop.inEventLoop {
+            written = channel.write(cmd)
+            flushPending = true
+        } else {
+            written = channel.writeAndFlush(cmd)
+        }
+        written.whenFailure { [self] error in
             if let p = pending.removeValue(forKey: opaque) {
                 p.timer.cancel()
                 p.promise.fail(error)
@@ -165,6 +177,7 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         let frame = unwrapInboundIn(data)
         let cmd = frame.command
         reporter.frame(cmd, size: frame.size, direction: .toClient)
@@ -179,8 +192,19 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
             var a = answer
             a.opaque = cmd.opaque
             a.flag |= RemotingCommand.responseFlag
-            context.writeAndFlush(wrapOutboundOut(a), promise: nil)
+            context.write(wrapOutboundOut(a), promise: nil)
+            flushPending = true
         }
+    }
+
+    /// The end of a read burst: what was written during it goes out in one flush.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
+        if flushPending {
+            flushPending = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -194,6 +218,7 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         let why = closedReason ?? "closed"
         closedReason = why
+        reading = false
         reporter.closed(why)
         let all = pending
         pending = [:]
