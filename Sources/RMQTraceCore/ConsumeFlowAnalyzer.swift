@@ -179,7 +179,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
         /// Per member and queue: the committed offset when it was first delivered messages it drops, and how many.
         var filteredQueues: [FilterKey: (committedAtFirst: Int64?, count: Int)] = [:]
         /// Whether the members subscribe differently.
-        var mixed: Bool { Set(members.values).count > 1 }
+        var mixed: Bool {
+            // Two members with different expressions (no Set built: asked on pull answers).
+            guard let first = members.values.first else { return false }
+            return members.values.contains { $0 != first }
+        }
     }
     struct FilterKey: Hashable, Sendable {
         var client: String
@@ -760,7 +764,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
         case RequestCode.pullMessage, RequestCode.litePullMessage:
             guard case .pullMessage(let req)? = reqHeader else { break }
             let gt = GroupTopic(group: req.consumerGroup, topic: req.topic)
-            if var a = applied[gt], a.mixed, let own = a.members[client], own != a.expression {
+            // `anyMismatch` first: no group's members differ in most captures, and then no entry is copied here.
+            if anyMismatch, var a = applied[gt], a.mixed, let own = a.members[client], own != a.expression {
                 if code == ResponseCode.pullRetryImmediately { a.retryImmediately[client, default: 0] += 1 }
                 if code == ResponseCode.success, case .messages(let n, _, _, _) = frame.body { a.delivered[client, default: 0] += n }
                 if code == ResponseCode.success, let tags = frame.messageTags {
