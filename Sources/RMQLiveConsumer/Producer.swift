@@ -48,30 +48,28 @@ public final class SimpleProducer: Sendable {
         self.queues = queues
         self.loop = loop
         // Java's UNIQ_KEY layout in spirit: IP, pid, start time, counter (32 hex digits).
-        func hex(_ v: UInt64, _ w: Int) -> String {
-            let h = String(v, radix: 16, uppercase: true)
-            return String(repeating: "0", count: max(0, w - h.count)) + h.suffix(w)
+        uniquePrefix = "7F000001" + Self.hex(UInt64(getpid()), width: 4)
+            + Self.hex(UInt64(CaptureTime.now().nanoseconds / 1_000_000), width: 8)
+    }
+
+    /// The low `width` hex digits of `v`, upper case, zero-padded, written in place.
+    static func hex(_ v: UInt64, width: Int) -> String {
+        String(unsafeUninitializedCapacity: width) { out in
+            var v = v
+            for i in stride(from: width - 1, through: 0, by: -1) {
+                let d = UInt8(truncatingIfNeeded: v & 0xF)
+                out[i] = d < 10 ? 0x30 + d : 0x37 + d
+                v >>= 4
+            }
+            return width
         }
-        uniquePrefix = "7F000001" + hex(UInt64(getpid()) & 0xFFFF, 4) + hex(UInt64(CaptureTime.now().nanoseconds / 1_000_000) & 0xFFFF_FFFF, 8)
     }
 
     /// A fresh UNIQ_KEY (the message id consumers see).
     public func makeUniqueKey() -> String {
         let n = nextUnique.withLockedValue { $0 += 1; return $0 }
-        // The prefix, then the counter as 12 upper-case hex digits (its low 48 bits), written in place.
-        var prefix = uniquePrefix
-        return prefix.withUTF8 { p in
-            String(unsafeUninitializedCapacity: p.count + 12) { out in
-                _ = out.initialize(from: p)
-                var v = UInt64(truncatingIfNeeded: n)
-                for i in stride(from: p.count + 11, through: p.count, by: -1) {
-                    let d = UInt8(truncatingIfNeeded: v & 0xF)
-                    out[i] = d < 10 ? 48 + d : 55 + d
-                    v >>= 4
-                }
-                return p.count + 12
-            }
-        }
+        // The prefix, then the counter as 12 hex digits (its low 48 bits).
+        return uniquePrefix + Self.hex(UInt64(truncatingIfNeeded: n), width: 12)
     }
 
     public static func connect(nameServer: String, topic: String, group: String = "rmq-trace-producer", on loop: any EventLoop,

@@ -17,12 +17,12 @@ public struct PullSysFlag: OptionSet, Hashable, Sendable, CustomStringConvertibl
                                                  (.litePull, "LITE_PULL")]
     /// e.g. `COMMIT_OFFSET|SUSPEND`; unknown bits as hex.
     public var description: String {
+        // The 32 combinations of the known bits are built once (every pull line of a timeline prints one).
+        let known = Self.knownDescriptions[Int(rawValue & 0x1F)]
         let rest = rawValue & ~0x1F
-        // The 32 combinations of the known bits, built once (every pull line of a timeline prints one).
-        if rest == 0 { return Self.knownDescriptions[Int(rawValue)] }
-        var parts = Self.names.filter { contains($0.0) }.map(\.1)
-        parts.append("0x" + String(rest, radix: 16))
-        return parts.joined(separator: "|")
+        if rest == 0 { return known }
+        let unknown = "0x" + String(rest, radix: 16)
+        return rawValue & 0x1F == 0 ? unknown : known + "|" + unknown
     }
     private static let knownDescriptions: [String] = (Int32(0)..<32).map { bits in
         let parts = names.filter { PullSysFlag(rawValue: bits).contains($0.0) }.map(\.1)

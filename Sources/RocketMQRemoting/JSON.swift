@@ -96,6 +96,15 @@ extension JSONValue {
 
 /// Writes JSON the way fastjson does: compact, `\"`, `\\`, control characters as `\u00XX` (with the
 /// short forms `\b \f \n \r \t`), everything else raw UTF-8.
+/// The high bit of each byte of `w` (eight string bytes) that may end a run of plain string text: a quote, a
+/// backslash or a control byte. Exact for the lowest such byte; bytes above it may be flagged falsely (borrows).
+@inline(__always)
+func jsonStringStops(_ w: UInt64) -> UInt64 {
+    let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C
+    return (((q &- 0x0101_0101_0101_0101) & ~q) | ((s &- 0x0101_0101_0101_0101) & ~s)
+        | ((w &- 0x2020_2020_2020_2020) & ~w)) & 0x8080_8080_8080_8080
+}
+
 public enum JSONWriter {
     public static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {
@@ -145,10 +154,8 @@ public enum JSONWriter {
             // the test may flag a byte that needs none, which the byte test below then passes).
             while i + 8 <= n {
                 let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C, d = w ^ 0x7F7F_7F7F_7F7F_7F7F
-                let special = ((q &- 0x0101_0101_0101_0101) & ~q) | ((s &- 0x0101_0101_0101_0101) & ~s)
-                    | ((d &- 0x0101_0101_0101_0101) & ~d) | ((w &- 0x2020_2020_2020_2020) & ~w)
-                if special & 0x8080_8080_8080_8080 != 0 { break }
+                let d = w ^ 0x7F7F_7F7F_7F7F_7F7F  // DEL, escaped on output only
+                if jsonStringStops(w) | ((d &- 0x0101_0101_0101_0101) & ~d & 0x8080_8080_8080_8080) != 0 { break }
                 i += 8
             }
             guard i < n else { break }
@@ -426,10 +433,7 @@ struct JSONCursor {
         var wordHigh: UInt64 = 0
         while index + 8 <= bytes.count {
             let w = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-            let q = w ^ 0x2222_2222_2222_2222, s = w ^ 0x5C5C_5C5C_5C5C_5C5C
-            let special = ((q &- 0x0101_0101_0101_0101) & ~q) | ((s &- 0x0101_0101_0101_0101) & ~s)
-                | ((w &- 0x2020_2020_2020_2020) & ~w)
-            let flagged = special & 0x8080_8080_8080_8080
+            let flagged = jsonStringStops(w)
             if flagged != 0 {
                 // The lowest flagged byte is exact (borrows only disturb the bytes above it): jump to it.
                 let k = flagged.trailingZeroBitCount >> 3

@@ -131,11 +131,9 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
     let config: RemotingClientConfiguration
     var pending: [Int32: Pending] = [:]
     var closedReason: String?
-    /// Inside this channel's read burst (between the first `channelRead` and `channelReadComplete`): a request
-    /// written now, typically the next one a driver sends as soon as an answer arrives, waits for the burst's
-    /// end, so the requests that answers of one read set off leave in one socket write instead of one each.
-    var reading = false
-    var flushPending = false
+    /// A request written during a read burst (typically the next one a driver sends as soon as an answer
+    /// arrives) is flushed at the burst's end, as the server side does with its answers.
+    var burst = ReadBurst()
 
     init(reporter: ConnectionReporter, config: RemotingClientConfiguration) {
         self.reporter = reporter
@@ -156,9 +154,8 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         pending[opaque] = Pending(promise: promise, timer: timer)
         let written: EventLoopFuture<Void>
-        if reading && channel.eventLoop.inEventLoop {
+        if channel.eventLoop.inEventLoop && burst.deferFlush() {
             written = channel.write(cmd)
-            flushPending = true
         } else {
             written = channel.writeAndFlush(cmd)
         }
@@ -177,7 +174,7 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reading = true
+        burst.begin()
         let frame = unwrapInboundIn(data)
         let cmd = frame.command
         reporter.frame(cmd, size: frame.size, direction: .toClient)
@@ -192,22 +189,23 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
             var a = answer
             a.opaque = cmd.opaque
             a.flag |= RemotingCommand.responseFlag
-            context.write(wrapOutboundOut(a), promise: nil)
-            flushPending = true
+            if burst.deferFlush() {
+                context.write(wrapOutboundOut(a), promise: nil)
+            } else {
+                context.writeAndFlush(wrapOutboundOut(a), promise: nil)
+            }
         }
     }
 
     /// The end of a read burst: what was written during it goes out in one flush.
     func channelReadComplete(context: ChannelHandlerContext) {
-        reading = false
-        if flushPending {
-            flushPending = false
-            context.flush()
-        }
+        if burst.end() { context.flush() }
         context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // What the frames read before the error set off goes out before the connection closes (as the server).
+        if burst.end() { context.flush() }
         if closedReason == nil {
             closedReason = "\(error)"
             config.log("client connection #\(reporter.id) to \(Endpoint(context.channel.remoteAddress)): \(error); closing this connection")
@@ -218,7 +216,7 @@ final class ClientHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         let why = closedReason ?? "closed"
         closedReason = why
-        reading = false
+        _ = burst.end()
         reporter.closed(why)
         let all = pending
         pending = [:]

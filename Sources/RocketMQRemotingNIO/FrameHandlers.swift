@@ -62,6 +62,29 @@ public final class ConnectionCounter: Sendable {
 }
 
 /// Reports what crosses a connection to an optional observer.
+/// The flush rule both sides follow: while a handler reads a burst of frames (from the first `channelRead` to
+/// `channelReadComplete`, on the channel's loop), what is written on the loop waits for one flush at the burst's
+/// end, so the answers to one read's requests, or the requests one read's answers set off, leave in one socket
+/// write instead of one each.
+struct ReadBurst: Sendable {
+    private var reading = false
+    private var unflushed = false
+
+    mutating func begin() { reading = true }
+
+    /// A write is about to be made on the loop: true when its flush waits for the burst's end (noted as owed).
+    mutating func deferFlush() -> Bool {
+        if reading { unflushed = true }
+        return reading
+    }
+
+    /// The burst ended (or the connection failed): whether a flush is owed.
+    mutating func end() -> Bool {
+        defer { (reading, unflushed) = (false, false) }
+        return unflushed
+    }
+}
+
 struct ConnectionReporter: Sendable {
     let observer: (any FrameObserver)?
     let id: Int

@@ -12,7 +12,7 @@ public final class RemotingConnection: Sendable, Hashable, CustomStringConvertib
     public let channel: any Channel
     /// While the connection's handler reads a burst of frames (on the channel's loop), answers are written and
     /// flushed once at its end (`channelReadComplete`): one socket write for every request of the burst.
-    private let burst = NIOLockedValueBox((reading: false, unflushed: false))
+    private let burst = NIOLockedValueBox(ReadBurst())
 
     init(id: Int, channel: any Channel) {
         self.id = id
@@ -25,10 +25,7 @@ public final class RemotingConnection: Sendable, Hashable, CustomStringConvertib
 
     /// Writes and flushes a command (a response, or a request the server sends to the client).
     public func send(_ command: RemotingCommand) {
-        let deferFlush = channel.eventLoop.inEventLoop && burst.withLockedValue { b in
-            if b.reading { b.unflushed = true }
-            return b.reading
-        }
+        let deferFlush = channel.eventLoop.inEventLoop && burst.withLockedValue { $0.deferFlush() }
         if deferFlush {
             channel.write(command, promise: nil)
         } else {
@@ -37,15 +34,10 @@ public final class RemotingConnection: Sendable, Hashable, CustomStringConvertib
     }
 
     /// A read burst begins (on the loop).
-    func beginReading() { burst.withLockedValue { $0.reading = true } }
+    func beginReading() { burst.withLockedValue { $0.begin() } }
 
     /// The burst ended: whether anything written during it awaits a flush.
-    func endReading() -> Bool {
-        burst.withLockedValue { b in
-            defer { b = (false, false) }
-            return b.unflushed
-        }
-    }
+    func endReading() -> Bool { burst.withLockedValue { $0.end() } }
 
     /// Writes a command and completes when it was handed to the socket.
     public func sendAndWait(_ command: RemotingCommand) -> EventLoopFuture<Void> {
