@@ -877,11 +877,16 @@ public struct PushConsumerStateMachine: Sendable {
     private func decodeMessages(_ r: RemotingCommand, queue q: MessageQueue, header h: PullMessageResponseHeader,
                                 into out: inout [Action]) -> [DeliveredMessage] {
         guard let body = r.body, body.readableBytes > 0 else { return [] }
-        let batch = StoredMessageDecoder.decodeAll(body)
+        var batch = StoredMessageDecoder.decodeAll(body)
         if let e = batch.error { out.append(.report(.pullBodyDecodingFailed(q, "\(e)"))) }
         let sub = subscriptions.first { $0.topic == q.topic }
         var result: [DeliveredMessage] = []
-        for var m in batch.messages {
+        result.reserveCapacity(batch.messages.count)
+        // Each record moved out of the batch (popLast of the reversed array), not copied field by field.
+        var records: [StoredMessage] = []
+        swap(&records, &batch.messages)
+        records.reverse()
+        while var m = records.popLast() {
             if let sub, !sub.tagsSet.isEmpty, !(m.tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
             m.properties.append((key: "MIN_OFFSET", value: String(h.minOffset)))
             m.properties.append((key: "MAX_OFFSET", value: String(h.maxOffset)))
