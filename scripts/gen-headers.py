@@ -366,8 +366,13 @@ def emit_header(h):
     for f in fields:
         L.append(f"    public var {f['name']}: {prop_type(f)}")
     L.append("    /// Keys on the wire that this header does not declare, in wire order.")
-    L.append("    public var extra = ExtFields()")
+    L.append("    public var extra: ExtFields")
+    L.append("}")
     L.append("")
+    # Everything else in an extension: the struct keeps its implicit memberwise initializer, which the decoder
+    # uses (Swift 6.3 builds the header in place through it; through an explicit initializer it copied the
+    # whole header at the end, one retain and one release per String field).
+    L.append(f"extension {sw} {{")
     # init
     params = []
     for f in fields:
@@ -382,6 +387,7 @@ def emit_header(h):
     L.append(f"    public init({', '.join(params)}) {{")
     for f in fields:
         L.append(f"        self.{f['name']} = {f['name']}")
+    L.append("        self.extra = ExtFields()")
     L.append("    }")
     L.append("")
     L.append("    public init(extFields: ExtFields) throws {")
@@ -466,7 +472,7 @@ def emit_header(h):
             L.append(f"        let {v}: {SWIFT_TYPE[t]} = at{i} < 0 ? {pres[1]} : {call}")
         vals.append(v)
     args = ", ".join(f"{f['name']}: {v}" for f, v in zip(fields, vals))
-    L.append(f"        guard unknown > 0 else {{ return Self({args}) }}")
+    L.append(f"        guard unknown > 0 else {{ return Self({args}, extra: ExtFields()) }}")
     L.append("        var rest: [(key: String, value: String)] = []")
     L.append("        rest.reserveCapacity(unknown)")
     L.append("        for i in 0..<fields.count {")
@@ -483,9 +489,7 @@ def emit_header(h):
         L.append("            }")
     L.append("            if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }")
     L.append("        }")
-    L.append(f"        var h = Self({args})")
-    L.append("        h.extra = ExtFields(rest)")
-    L.append("        return h")
+    L.append(f"        return Self({args}, extra: ExtFields(rest))")
     L.append("    }")
     L.append("")
     # declared fields

@@ -63,7 +63,7 @@ public enum RemotingFrame {
             : .none
         let bodyLength = total - 8 - headerLength
         let body = bodyLength > 0 ? frame.getSlice(at: base + 8 + headerLength, length: bodyLength) : nil
-        return RemotingCommand(head: head, storage: storage, body: body, serializeType: type)
+        return RemotingCommand.decoded(head: head, storage: storage, body: body, serializeType: type)
     }
 
     /// Decodes one frame and its typed header: `decode` followed by `RemotingCommand.typedHeader(requestCode:)`

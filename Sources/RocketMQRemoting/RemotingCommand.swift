@@ -80,7 +80,7 @@ public struct RemotingCommand: Hashable, Sendable {
     /// JSON only: Java's bean serializer adds `"serializeTypeCurrentRPC":"JSON"`; other clients do not.
     public var jsonHasSerializeTypeCurrentRPC: Bool
 
-    enum FieldStorage: Sendable {
+    @usableFromInline enum FieldStorage: Sendable {
         /// No extFields at all (distinct from an empty map, `"extFields":{}`).
         case none
         /// A map built in code (or assigned).
@@ -88,41 +88,10 @@ public struct RemotingCommand: Hashable, Sendable {
         /// The entries of a decoded header, in place.
         case wire(ExtFieldsView)
     }
-    var storage: FieldStorage
+    @usableFromInline var storage: FieldStorage
 
     public static let responseFlag: Int32 = 1
     public static let onewayFlag: Int32 = 2
-
-    public init(code: Int32, language: LanguageCode = .java, version: Int32 = MQVersion.v4_9_4, opaque: Int32,
-                flag: Int32 = 0, remark: String? = nil, extFields: ExtFields? = nil, body: ByteBuffer? = nil,
-                serializeType: SerializeType = .json) {
-        self.code = code
-        self.language = language
-        self.version = version
-        self.opaque = opaque
-        self.flag = flag
-        self.remark = remark
-        self.storage = extFields.map { .owned($0) } ?? .none
-        self.body = body
-        self.serializeType = serializeType
-        self.jsonTrailingNewline = false
-        self.jsonHasSerializeTypeCurrentRPC = true
-    }
-
-    /// A decoded command (RemotingFrame.decode).
-    init(head: ScannedHead, storage: FieldStorage, body: ByteBuffer?, serializeType: SerializeType) {
-        code = head.code
-        language = head.language
-        version = head.version
-        opaque = head.opaque
-        flag = head.flag
-        remark = head.remark
-        self.storage = storage
-        self.body = body
-        self.serializeType = serializeType
-        jsonTrailingNewline = head.jsonTrailingNewline
-        jsonHasSerializeTypeCurrentRPC = head.jsonHasSerializeTypeCurrentRPC
-    }
 
     /// nil when the header has no extFields at all (distinct from an empty map, `"extFields":{}`).
     /// For a decoded command this builds the map from the frame bytes (prefer `fields` to read a few keys).
@@ -222,7 +191,12 @@ public struct RemotingCommand: Hashable, Sendable {
 
     /// One header type decoded from the fields (an empty map when the command has none).
     @inlinable public func header<H: CustomHeader>(_ type: H.Type) throws -> H {
-        try H(fields: allFields)
+        // The view borrowed from the storage (`allFields` would copy it out first).
+        switch storage {
+        case .wire(let v): return try H(fields: v)
+        case .owned(let e): return try H(fields: ExtFieldsView(e))
+        case .none: return try H(fields: ExtFieldsView.empty)
+        }
     }
 
     /// A request.
@@ -263,6 +237,28 @@ public struct RemotingCommand: Hashable, Sendable {
         h.combine(remark)
         h.combine(extFields)
         h.combine(body)
+    }
+}
+
+// The initializers live in an extension so that the struct keeps its implicit memberwise initializer: the
+// decoder builds a command through it in place (through an explicit initializer, Swift 6.3 copied the whole
+// command at the end, a retain and a release per reference field).
+extension RemotingCommand {
+    public init(code: Int32, language: LanguageCode = .java, version: Int32 = MQVersion.v4_9_4, opaque: Int32,
+                flag: Int32 = 0, remark: String? = nil, extFields: ExtFields? = nil, body: ByteBuffer? = nil,
+                serializeType: SerializeType = .json) {
+        self.init(code: code, language: language, version: version, opaque: opaque, flag: flag, remark: remark, body: body,
+                  serializeType: serializeType, jsonTrailingNewline: false, jsonHasSerializeTypeCurrentRPC: true,
+                  storage: extFields.map { .owned($0) } ?? .none)
+    }
+
+    /// A decoded command (RemotingFrame.decode).
+    @inline(__always)
+    static func decoded(head: ScannedHead, storage: FieldStorage, body: ByteBuffer?, serializeType: SerializeType) -> RemotingCommand {
+        RemotingCommand(code: head.code, language: head.language, version: head.version, opaque: head.opaque, flag: head.flag,
+                        remark: head.remark, body: body, serializeType: serializeType,
+                        jsonTrailingNewline: head.jsonTrailingNewline,
+                        jsonHasSerializeTypeCurrentRPC: head.jsonHasSerializeTypeCurrentRPC, storage: storage)
     }
 }
 

@@ -7,11 +7,14 @@ public struct GetRouteInfoRequestHeader: CustomHeader {
     public var topic: String
     public var acceptStandardJsonOnly: Bool?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension GetRouteInfoRequestHeader {
     public init(topic: String, acceptStandardJsonOnly: Bool? = nil) {
         self.topic = topic
         self.acceptStandardJsonOnly = acceptStandardJsonOnly
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -69,7 +72,7 @@ public struct GetRouteInfoRequestHeader: CustomHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderValue.string(fields[at0], bytes)
         let v1: Bool? = at1 < 0 ? nil : HeaderValue.bool(fields[at1], bytes)
-        guard unknown > 0 else { return Self(topic: v0, acceptStandardJsonOnly: v1) }
+        guard unknown > 0 else { return Self(topic: v0, acceptStandardJsonOnly: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -78,9 +81,7 @@ public struct GetRouteInfoRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(topic: v0, acceptStandardJsonOnly: v1)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(topic: v0, acceptStandardJsonOnly: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -123,12 +124,15 @@ public struct UnregisterClientRequestHeader: CustomHeader {
     public var producerGroup: String?
     public var consumerGroup: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension UnregisterClientRequestHeader {
     public init(clientID: String, producerGroup: String? = nil, consumerGroup: String? = nil) {
         self.clientID = clientID
         self.producerGroup = producerGroup
         self.consumerGroup = consumerGroup
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -190,7 +194,7 @@ public struct UnregisterClientRequestHeader: CustomHeader {
         let v0 = HeaderValue.string(fields[at0], bytes)
         let v1: String? = at1 < 0 ? nil : HeaderValue.string(fields[at1], bytes)
         let v2: String? = at2 < 0 ? nil : HeaderValue.string(fields[at2], bytes)
-        guard unknown > 0 else { return Self(clientID: v0, producerGroup: v1, consumerGroup: v2) }
+        guard unknown > 0 else { return Self(clientID: v0, producerGroup: v1, consumerGroup: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -199,9 +203,7 @@ public struct UnregisterClientRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(clientID: v0, producerGroup: v1, consumerGroup: v2)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(clientID: v0, producerGroup: v1, consumerGroup: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -249,10 +251,13 @@ public struct ConsumerGroupHeader: CustomHeader {
     public static let javaName = "GetConsumerListByGroupRequestHeader"
     public var consumerGroup: String
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension ConsumerGroupHeader {
     public init(consumerGroup: String) {
         self.consumerGroup = consumerGroup
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -305,7 +310,7 @@ public struct ConsumerGroupHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderValue.string(fields[at0], bytes)
-        guard unknown > 0 else { return Self(consumerGroup: v0) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -314,9 +319,7 @@ public struct ConsumerGroupHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -357,13 +360,16 @@ public struct QueryConsumerOffsetRequestHeader: CustomHeader {
     public var queueId: Int32
     public var setZeroIfNotFound: Bool?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension QueryConsumerOffsetRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, setZeroIfNotFound: Bool? = nil) {
         self.consumerGroup = consumerGroup
         self.topic = topic
         self.queueId = queueId
         self.setZeroIfNotFound = setZeroIfNotFound
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -433,7 +439,7 @@ public struct QueryConsumerOffsetRequestHeader: CustomHeader {
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: Bool? = at3 < 0 ? nil : HeaderValue.bool(fields[at3], bytes)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, setZeroIfNotFound: v3) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, setZeroIfNotFound: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -442,9 +448,7 @@ public struct QueryConsumerOffsetRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, setZeroIfNotFound: v3)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, setZeroIfNotFound: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -494,10 +498,13 @@ public struct OffsetResponseHeader: CustomHeader {
     public static let javaName = "OffsetResponseHeader"
     public var offset: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension OffsetResponseHeader {
     public init(offset: Int64) {
         self.offset = offset
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -550,7 +557,7 @@ public struct OffsetResponseHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
-        guard unknown > 0 else { return Self(offset: v0) }
+        guard unknown > 0 else { return Self(offset: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -559,9 +566,7 @@ public struct OffsetResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(offset: v0)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(offset: v0, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -601,13 +606,16 @@ public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
     public var queueId: Int32
     public var commitOffset: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension UpdateConsumerOffsetRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, commitOffset: Int64) {
         self.consumerGroup = consumerGroup
         self.topic = topic
         self.queueId = queueId
         self.commitOffset = commitOffset
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -678,7 +686,7 @@ public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, commitOffset: v3) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, commitOffset: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -687,9 +695,7 @@ public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, commitOffset: v3)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, commitOffset: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -752,8 +758,10 @@ public struct PullMessageRequestHeader: CustomHeader {
     public var requestSource: Int32?
     public var proxyFrowardClientId: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension PullMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, queueOffset: Int64, maxMsgNums: Int32 = 32, sysFlag: PullSysFlag, commitOffset: Int64, suspendTimeoutMillis: Int64 = 15000, subscription: String? = nil, subVersion: Int64, expressionType: String? = "TAG", maxMsgBytes: Int32? = nil, requestSource: Int32? = nil, proxyFrowardClientId: String? = nil) {
         self.consumerGroup = consumerGroup
         self.topic = topic
@@ -769,6 +777,7 @@ public struct PullMessageRequestHeader: CustomHeader {
         self.maxMsgBytes = maxMsgBytes
         self.requestSource = requestSource
         self.proxyFrowardClientId = proxyFrowardClientId
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -888,7 +897,7 @@ public struct PullMessageRequestHeader: CustomHeader {
         let v11: Int32? = at11 < 0 ? nil : try HeaderValue.int32(fields[at11], bytes, key: wireKeys[11], header: header)
         let v12: Int32? = at12 < 0 ? nil : try HeaderValue.int32(fields[at12], bytes, key: wireKeys[12], header: header)
         let v13: String? = at13 < 0 ? nil : HeaderValue.string(fields[at13], bytes)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, subscription: v8, subVersion: v9, expressionType: v10, maxMsgBytes: v11, requestSource: v12, proxyFrowardClientId: v13) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, subscription: v8, subVersion: v9, expressionType: v10, maxMsgBytes: v11, requestSource: v12, proxyFrowardClientId: v13, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -897,9 +906,7 @@ public struct PullMessageRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, subscription: v8, subVersion: v9, expressionType: v10, maxMsgBytes: v11, requestSource: v12, proxyFrowardClientId: v13)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, subscription: v8, subVersion: v9, expressionType: v10, maxMsgBytes: v11, requestSource: v12, proxyFrowardClientId: v13, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -1017,8 +1024,10 @@ public struct PullMessageResponseHeader: CustomHeader {
     public var groupSysFlag: Int32?
     public var forbiddenType: Int32?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension PullMessageResponseHeader {
     public init(suggestWhichBrokerId: Int64 = 0, nextBeginOffset: Int64, minOffset: Int64, maxOffset: Int64, offsetDelta: Int64? = nil, topicSysFlag: Int32? = nil, groupSysFlag: Int32? = nil, forbiddenType: Int32? = nil) {
         self.suggestWhichBrokerId = suggestWhichBrokerId
         self.nextBeginOffset = nextBeginOffset
@@ -1028,6 +1037,7 @@ public struct PullMessageResponseHeader: CustomHeader {
         self.topicSysFlag = topicSysFlag
         self.groupSysFlag = groupSysFlag
         self.forbiddenType = forbiddenType
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -1116,7 +1126,7 @@ public struct PullMessageResponseHeader: CustomHeader {
         let v5: Int32? = at5 < 0 ? nil : try HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
         let v7: Int32? = at7 < 0 ? nil : try HeaderValue.int32(fields[at7], bytes, key: wireKeys[7], header: header)
-        guard unknown > 0 else { return Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7) }
+        guard unknown > 0 else { return Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1125,9 +1135,7 @@ public struct PullMessageResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -1200,8 +1208,10 @@ public struct SendMessageRequestHeader: CustomHeader {
     public var maxReconsumeTimes: Int32?
     public var brokerName: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension SendMessageRequestHeader {
     public init(producerGroup: String, topic: String, defaultTopic: String = "TBW102", defaultTopicQueueNums: Int32 = 4, queueId: Int32, sysFlag: Int32 = 0, bornTimestamp: Int64, flag: Int32 = 0, properties: String? = nil, reconsumeTimes: Int32? = 0, unitMode: Bool? = false, batch: Bool? = false, maxReconsumeTimes: Int32? = nil, brokerName: String? = nil) {
         self.producerGroup = producerGroup
         self.topic = topic
@@ -1217,6 +1227,7 @@ public struct SendMessageRequestHeader: CustomHeader {
         self.batch = batch
         self.maxReconsumeTimes = maxReconsumeTimes
         self.brokerName = brokerName
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -1369,7 +1380,7 @@ public struct SendMessageRequestHeader: CustomHeader {
         let v11: Bool? = at11 < 0 ? nil : HeaderValue.bool(fields[at11], bytes)
         let v12: Int32? = at12 < 0 ? nil : try HeaderValue.int32(fields[at12], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[12], header: header)
         let v13: String? = at13 < 0 ? nil : HeaderValue.string(fields[at13], bytes)
-        guard unknown > 0 else { return Self(producerGroup: v0, topic: v1, defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, brokerName: v13) }
+        guard unknown > 0 else { return Self(producerGroup: v0, topic: v1, defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, brokerName: v13, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1383,9 +1394,7 @@ public struct SendMessageRequestHeader: CustomHeader {
             }
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(producerGroup: v0, topic: v1, defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, brokerName: v13)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(producerGroup: v0, topic: v1, defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, brokerName: v13, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -1556,8 +1565,10 @@ public struct SendMessageResponseHeader: CustomHeader {
     public var batchUniqId: String?
     public var recallHandle: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension SendMessageResponseHeader {
     public init(msgId: String, queueId: Int32, queueOffset: Int64, transactionId: String? = nil, batchUniqId: String? = nil, recallHandle: String? = nil) {
         self.msgId = msgId
         self.queueId = queueId
@@ -1565,6 +1576,7 @@ public struct SendMessageResponseHeader: CustomHeader {
         self.transactionId = transactionId
         self.batchUniqId = batchUniqId
         self.recallHandle = recallHandle
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -1643,7 +1655,7 @@ public struct SendMessageResponseHeader: CustomHeader {
         let v3: String? = at3 < 0 ? nil : HeaderValue.string(fields[at3], bytes)
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: String? = at5 < 0 ? nil : HeaderValue.string(fields[at5], bytes)
-        guard unknown > 0 else { return Self(msgId: v0, queueId: v1, queueOffset: v2, transactionId: v3, batchUniqId: v4, recallHandle: v5) }
+        guard unknown > 0 else { return Self(msgId: v0, queueId: v1, queueOffset: v2, transactionId: v3, batchUniqId: v4, recallHandle: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1652,9 +1664,7 @@ public struct SendMessageResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(msgId: v0, queueId: v1, queueOffset: v2, transactionId: v3, batchUniqId: v4, recallHandle: v5)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(msgId: v0, queueId: v1, queueOffset: v2, transactionId: v3, batchUniqId: v4, recallHandle: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -1713,8 +1723,10 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
     public var unitMode: Bool
     public var maxReconsumeTimes: Int32?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension ConsumerSendMsgBackRequestHeader {
     public init(offset: Int64, group: String, delayLevel: Int32, originMsgId: String? = nil, originTopic: String? = nil, unitMode: Bool = false, maxReconsumeTimes: Int32? = nil) {
         self.offset = offset
         self.group = group
@@ -1723,6 +1735,7 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
         self.originTopic = originTopic
         self.unitMode = unitMode
         self.maxReconsumeTimes = maxReconsumeTimes
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -1806,7 +1819,7 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
-        guard unknown > 0 else { return Self(offset: v0, group: v1, delayLevel: v2, originMsgId: v3, originTopic: v4, unitMode: v5, maxReconsumeTimes: v6) }
+        guard unknown > 0 else { return Self(offset: v0, group: v1, delayLevel: v2, originMsgId: v3, originTopic: v4, unitMode: v5, maxReconsumeTimes: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1815,9 +1828,7 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(offset: v0, group: v1, delayLevel: v2, originMsgId: v3, originTopic: v4, unitMode: v5, maxReconsumeTimes: v6)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(offset: v0, group: v1, delayLevel: v2, originMsgId: v3, originTopic: v4, unitMode: v5, maxReconsumeTimes: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -1880,14 +1891,17 @@ public struct QueueOffsetRequestHeader: CustomHeader {
     public var boundaryType: String?
     public var committed: Bool?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension QueueOffsetRequestHeader {
     public init(topic: String, queueId: Int32, timestamp: Int64? = nil, boundaryType: String? = nil, committed: Bool? = nil) {
         self.topic = topic
         self.queueId = queueId
         self.timestamp = timestamp
         self.boundaryType = boundaryType
         self.committed = committed
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -1960,7 +1974,7 @@ public struct QueueOffsetRequestHeader: CustomHeader {
         let v2: Int64? = at2 < 0 ? nil : try HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: String? = at3 < 0 ? nil : HeaderValue.string(fields[at3], bytes)
         let v4: Bool? = at4 < 0 ? nil : HeaderValue.bool(fields[at4], bytes)
-        guard unknown > 0 else { return Self(topic: v0, queueId: v1, timestamp: v2, boundaryType: v3, committed: v4) }
+        guard unknown > 0 else { return Self(topic: v0, queueId: v1, timestamp: v2, boundaryType: v3, committed: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1969,9 +1983,7 @@ public struct QueueOffsetRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(topic: v0, queueId: v1, timestamp: v2, boundaryType: v3, committed: v4)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(topic: v0, queueId: v1, timestamp: v2, boundaryType: v3, committed: v4, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2024,12 +2036,15 @@ public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
     public var clientId: String
     public var jstackEnable: Bool
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension GetConsumerRunningInfoRequestHeader {
     public init(consumerGroup: String, clientId: String, jstackEnable: Bool = false) {
         self.consumerGroup = consumerGroup
         self.clientId = clientId
         self.jstackEnable = jstackEnable
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -2093,7 +2108,7 @@ public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderValue.string(fields[at1], bytes)
         let v2: Bool = at2 < 0 ? false : HeaderValue.bool(fields[at2], bytes)
-        guard unknown > 0 else { return Self(consumerGroup: v0, clientId: v1, jstackEnable: v2) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, clientId: v1, jstackEnable: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2102,9 +2117,7 @@ public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, clientId: v1, jstackEnable: v2)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, clientId: v1, jstackEnable: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2158,8 +2171,10 @@ public struct CreateTopicRequestHeader: CustomHeader {
     public var attributes: String?
     public var force: Bool?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension CreateTopicRequestHeader {
     public init(topic: String, defaultTopic: String = "TBW102", readQueueNums: Int32, writeQueueNums: Int32, perm: Int32, topicFilterType: String = "SINGLE_TAG", topicSysFlag: Int32? = nil, order: Bool = false, attributes: String? = nil, force: Bool? = nil) {
         self.topic = topic
         self.defaultTopic = defaultTopic
@@ -2171,6 +2186,7 @@ public struct CreateTopicRequestHeader: CustomHeader {
         self.order = order
         self.attributes = attributes
         self.force = force
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -2271,7 +2287,7 @@ public struct CreateTopicRequestHeader: CustomHeader {
         let v7 = HeaderValue.bool(fields[at7], bytes)
         let v8: String? = at8 < 0 ? nil : HeaderValue.string(fields[at8], bytes)
         let v9: Bool? = at9 < 0 ? nil : HeaderValue.bool(fields[at9], bytes)
-        guard unknown > 0 else { return Self(topic: v0, defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, topicFilterType: v5, topicSysFlag: v6, order: v7, attributes: v8, force: v9) }
+        guard unknown > 0 else { return Self(topic: v0, defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, topicFilterType: v5, topicSysFlag: v6, order: v7, attributes: v8, force: v9, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2280,9 +2296,7 @@ public struct CreateTopicRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(topic: v0, defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, topicFilterType: v5, topicSysFlag: v6, order: v7, attributes: v8, force: v9)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(topic: v0, defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, topicFilterType: v5, topicSysFlag: v6, order: v7, attributes: v8, force: v9, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2347,10 +2361,13 @@ public struct GetEarliestMsgStoretimeResponseHeader: CustomHeader {
     public static let javaName = "GetEarliestMsgStoretimeResponseHeader"
     public var timestamp: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension GetEarliestMsgStoretimeResponseHeader {
     public init(timestamp: Int64) {
         self.timestamp = timestamp
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -2403,7 +2420,7 @@ public struct GetEarliestMsgStoretimeResponseHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
-        guard unknown > 0 else { return Self(timestamp: v0) }
+        guard unknown > 0 else { return Self(timestamp: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2412,9 +2429,7 @@ public struct GetEarliestMsgStoretimeResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(timestamp: v0)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(timestamp: v0, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2457,8 +2472,10 @@ public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
     public var topicSysFlag: Int32?
     public var groupSysFlag: Int32?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension ConsumeMessageDirectlyResultRequestHeader {
     public init(consumerGroup: String, clientId: String? = nil, msgId: String? = nil, brokerName: String? = nil, topic: String? = nil, topicSysFlag: Int32? = nil, groupSysFlag: Int32? = nil) {
         self.consumerGroup = consumerGroup
         self.clientId = clientId
@@ -2467,6 +2484,7 @@ public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
         self.topic = topic
         self.topicSysFlag = topicSysFlag
         self.groupSysFlag = groupSysFlag
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -2547,7 +2565,7 @@ public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: Int32? = at5 < 0 ? nil : try HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
-        guard unknown > 0 else { return Self(consumerGroup: v0, clientId: v1, msgId: v2, brokerName: v3, topic: v4, topicSysFlag: v5, groupSysFlag: v6) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, clientId: v1, msgId: v2, brokerName: v3, topic: v4, topicSysFlag: v5, groupSysFlag: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2556,9 +2574,7 @@ public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, clientId: v1, msgId: v2, brokerName: v3, topic: v4, topicSysFlag: v5, groupSysFlag: v6)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, clientId: v1, msgId: v2, brokerName: v3, topic: v4, topicSysFlag: v5, groupSysFlag: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2622,8 +2638,10 @@ public struct ResetOffsetRequestHeader: CustomHeader {
     public var queueId: Int32?
     public var offset: Int64?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension ResetOffsetRequestHeader {
     public init(topic: String, group: String, timestamp: Int64, isForce: Bool, queueId: Int32? = nil, offset: Int64? = nil) {
         self.topic = topic
         self.group = group
@@ -2631,6 +2649,7 @@ public struct ResetOffsetRequestHeader: CustomHeader {
         self.isForce = isForce
         self.queueId = queueId
         self.offset = offset
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -2709,7 +2728,7 @@ public struct ResetOffsetRequestHeader: CustomHeader {
         let v3 = HeaderValue.bool(fields[at3], bytes)
         let v4: Int32? = at4 < 0 ? nil : try HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Int64? = at5 < 0 ? nil : try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
-        guard unknown > 0 else { return Self(topic: v0, group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5) }
+        guard unknown > 0 else { return Self(topic: v0, group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2718,9 +2737,7 @@ public struct ResetOffsetRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(topic: v0, group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(topic: v0, group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2777,12 +2794,15 @@ public struct GetConsumerStatusRequestHeader: CustomHeader {
     public var group: String
     public var clientAddr: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension GetConsumerStatusRequestHeader {
     public init(topic: String, group: String, clientAddr: String? = nil) {
         self.topic = topic
         self.group = group
         self.clientAddr = clientAddr
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -2845,7 +2865,7 @@ public struct GetConsumerStatusRequestHeader: CustomHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderValue.string(fields[at1], bytes)
         let v2: String? = at2 < 0 ? nil : HeaderValue.string(fields[at2], bytes)
-        guard unknown > 0 else { return Self(topic: v0, group: v1, clientAddr: v2) }
+        guard unknown > 0 else { return Self(topic: v0, group: v1, clientAddr: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2854,9 +2874,7 @@ public struct GetConsumerStatusRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(topic: v0, group: v1, clientAddr: v2)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(topic: v0, group: v1, clientAddr: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2902,11 +2920,14 @@ public struct ViewMessageRequestHeader: CustomHeader {
     public var offset: Int64
     public var topic: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension ViewMessageRequestHeader {
     public init(offset: Int64, topic: String? = nil) {
         self.offset = offset
         self.topic = topic
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -2964,7 +2985,7 @@ public struct ViewMessageRequestHeader: CustomHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         let v1: String? = at1 < 0 ? nil : HeaderValue.string(fields[at1], bytes)
-        guard unknown > 0 else { return Self(offset: v0, topic: v1) }
+        guard unknown > 0 else { return Self(offset: v0, topic: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2973,9 +2994,7 @@ public struct ViewMessageRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(offset: v0, topic: v1)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(offset: v0, topic: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3020,14 +3039,17 @@ public struct QueryMessageRequestHeader: CustomHeader {
     public var beginTimestamp: Int64
     public var endTimestamp: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension QueryMessageRequestHeader {
     public init(topic: String, key: String, maxNum: Int32, beginTimestamp: Int64, endTimestamp: Int64) {
         self.topic = topic
         self.key = key
         self.maxNum = maxNum
         self.beginTimestamp = beginTimestamp
         self.endTimestamp = endTimestamp
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -3104,7 +3126,7 @@ public struct QueryMessageRequestHeader: CustomHeader {
         let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        guard unknown > 0 else { return Self(topic: v0, key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4) }
+        guard unknown > 0 else { return Self(topic: v0, key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3113,9 +3135,7 @@ public struct QueryMessageRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(topic: v0, key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(topic: v0, key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3166,11 +3186,14 @@ public struct QueryMessageResponseHeader: CustomHeader {
     public var indexLastUpdateTimestamp: Int64
     public var indexLastUpdatePhyoffset: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension QueryMessageResponseHeader {
     public init(indexLastUpdateTimestamp: Int64, indexLastUpdatePhyoffset: Int64) {
         self.indexLastUpdateTimestamp = indexLastUpdateTimestamp
         self.indexLastUpdatePhyoffset = indexLastUpdatePhyoffset
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -3228,7 +3251,7 @@ public struct QueryMessageResponseHeader: CustomHeader {
         let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
-        guard unknown > 0 else { return Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1) }
+        guard unknown > 0 else { return Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3237,9 +3260,7 @@ public struct QueryMessageResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3287,8 +3308,10 @@ public struct EndTransactionRequestHeader: CustomHeader {
     public var transactionId: String?
     public var topic: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension EndTransactionRequestHeader {
     public init(producerGroup: String, tranStateTableOffset: Int64, commitLogOffset: Int64, commitOrRollback: Int32, fromTransactionCheck: Bool = false, msgId: String, transactionId: String? = nil, topic: String? = nil) {
         self.producerGroup = producerGroup
         self.tranStateTableOffset = tranStateTableOffset
@@ -3298,6 +3321,7 @@ public struct EndTransactionRequestHeader: CustomHeader {
         self.msgId = msgId
         self.transactionId = transactionId
         self.topic = topic
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -3386,7 +3410,7 @@ public struct EndTransactionRequestHeader: CustomHeader {
         let v5 = HeaderValue.string(fields[at5], bytes)
         let v6: String? = at6 < 0 ? nil : HeaderValue.string(fields[at6], bytes)
         let v7: String? = at7 < 0 ? nil : HeaderValue.string(fields[at7], bytes)
-        guard unknown > 0 else { return Self(producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, msgId: v5, transactionId: v6, topic: v7) }
+        guard unknown > 0 else { return Self(producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, msgId: v5, transactionId: v6, topic: v7, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3395,9 +3419,7 @@ public struct EndTransactionRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, msgId: v5, transactionId: v6, topic: v7)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, msgId: v5, transactionId: v6, topic: v7, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3462,8 +3484,10 @@ public struct CheckTransactionStateRequestHeader: CustomHeader {
     public var offsetMsgId: String?
     public var topic: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension CheckTransactionStateRequestHeader {
     public init(tranStateTableOffset: Int64, commitLogOffset: Int64, msgId: String? = nil, transactionId: String? = nil, offsetMsgId: String? = nil, topic: String? = nil) {
         self.tranStateTableOffset = tranStateTableOffset
         self.commitLogOffset = commitLogOffset
@@ -3471,6 +3495,7 @@ public struct CheckTransactionStateRequestHeader: CustomHeader {
         self.transactionId = transactionId
         self.offsetMsgId = offsetMsgId
         self.topic = topic
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -3548,7 +3573,7 @@ public struct CheckTransactionStateRequestHeader: CustomHeader {
         let v3: String? = at3 < 0 ? nil : HeaderValue.string(fields[at3], bytes)
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: String? = at5 < 0 ? nil : HeaderValue.string(fields[at5], bytes)
-        guard unknown > 0 else { return Self(tranStateTableOffset: v0, commitLogOffset: v1, msgId: v2, transactionId: v3, offsetMsgId: v4, topic: v5) }
+        guard unknown > 0 else { return Self(tranStateTableOffset: v0, commitLogOffset: v1, msgId: v2, transactionId: v3, offsetMsgId: v4, topic: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3557,9 +3582,7 @@ public struct CheckTransactionStateRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(tranStateTableOffset: v0, commitLogOffset: v1, msgId: v2, transactionId: v3, offsetMsgId: v4, topic: v5)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(tranStateTableOffset: v0, commitLogOffset: v1, msgId: v2, transactionId: v3, offsetMsgId: v4, topic: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3621,8 +3644,10 @@ public struct RegisterBrokerRequestHeader: CustomHeader {
     public var compressed: Bool
     public var bodyCrc32: Int32
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension RegisterBrokerRequestHeader {
     public init(brokerName: String, brokerAddr: String, clusterName: String, haServerAddr: String, brokerId: Int64, heartbeatTimeoutMillis: Int64? = nil, enableActingMaster: Bool? = nil, compressed: Bool = false, bodyCrc32: Int32 = 0) {
         self.brokerName = brokerName
         self.brokerAddr = brokerAddr
@@ -3633,6 +3658,7 @@ public struct RegisterBrokerRequestHeader: CustomHeader {
         self.enableActingMaster = enableActingMaster
         self.compressed = compressed
         self.bodyCrc32 = bodyCrc32
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -3727,7 +3753,7 @@ public struct RegisterBrokerRequestHeader: CustomHeader {
         let v6: Bool? = at6 < 0 ? nil : HeaderValue.bool(fields[at6], bytes)
         let v7: Bool = at7 < 0 ? false : HeaderValue.bool(fields[at7], bytes)
         let v8: Int32 = at8 < 0 ? 0 : try HeaderValue.int32(fields[at8], bytes, key: wireKeys[8], header: header)
-        guard unknown > 0 else { return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8) }
+        guard unknown > 0 else { return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3736,9 +3762,7 @@ public struct RegisterBrokerRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(brokerName: v0, brokerAddr: v1, clusterName: v2, haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3800,11 +3824,14 @@ public struct RegisterBrokerResponseHeader: CustomHeader {
     public var haServerAddr: String?
     public var masterAddr: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension RegisterBrokerResponseHeader {
     public init(haServerAddr: String? = nil, masterAddr: String? = nil) {
         self.haServerAddr = haServerAddr
         self.masterAddr = masterAddr
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -3861,7 +3888,7 @@ public struct RegisterBrokerResponseHeader: CustomHeader {
         }
         let v0: String? = at0 < 0 ? nil : HeaderValue.string(fields[at0], bytes)
         let v1: String? = at1 < 0 ? nil : HeaderValue.string(fields[at1], bytes)
-        guard unknown > 0 else { return Self(haServerAddr: v0, masterAddr: v1) }
+        guard unknown > 0 else { return Self(haServerAddr: v0, masterAddr: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3870,9 +3897,7 @@ public struct RegisterBrokerResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(haServerAddr: v0, masterAddr: v1)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(haServerAddr: v0, masterAddr: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3915,13 +3940,16 @@ public struct UnregisterBrokerRequestHeader: CustomHeader {
     public var clusterName: String
     public var brokerId: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension UnregisterBrokerRequestHeader {
     public init(brokerName: String, brokerAddr: String, clusterName: String, brokerId: Int64) {
         self.brokerName = brokerName
         self.brokerAddr = brokerAddr
         self.clusterName = clusterName
         self.brokerId = brokerId
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -3991,7 +4019,7 @@ public struct UnregisterBrokerRequestHeader: CustomHeader {
         let v2 = HeaderValue.string(fields[at2], bytes)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        guard unknown > 0 else { return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, brokerId: v3) }
+        guard unknown > 0 else { return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, brokerId: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4000,9 +4028,7 @@ public struct UnregisterBrokerRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(brokerName: v0, brokerAddr: v1, clusterName: v2, brokerId: v3)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(brokerName: v0, brokerAddr: v1, clusterName: v2, brokerId: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4059,8 +4085,10 @@ public struct PopMessageRequestHeader: CustomHeader {
     public var order: Bool
     public var attemptId: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension PopMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32 = -1, maxMsgNums: Int32, invisibleTime: Int64, pollTime: Int64, bornTime: Int64, initMode: Int32 = 0, expType: String? = nil, exp: String? = nil, order: Bool = false, attemptId: String? = nil) {
         self.consumerGroup = consumerGroup
         self.topic = topic
@@ -4074,6 +4102,7 @@ public struct PopMessageRequestHeader: CustomHeader {
         self.exp = exp
         self.order = order
         self.attemptId = attemptId
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -4183,7 +4212,7 @@ public struct PopMessageRequestHeader: CustomHeader {
         let v9: String? = at9 < 0 ? nil : HeaderValue.string(fields[at9], bytes)
         let v10: Bool = at10 < 0 ? false : HeaderValue.bool(fields[at10], bytes)
         let v11: String? = at11 < 0 ? nil : HeaderValue.string(fields[at11], bytes)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, expType: v8, exp: v9, order: v10, attemptId: v11) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, expType: v8, exp: v9, order: v10, attemptId: v11, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4192,9 +4221,7 @@ public struct PopMessageRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, expType: v8, exp: v9, order: v10, attemptId: v11)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, expType: v8, exp: v9, order: v10, attemptId: v11, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4273,8 +4300,10 @@ public struct PopMessageResponseHeader: CustomHeader {
     public var msgOffsetInfo: String?
     public var orderCountInfo: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension PopMessageResponseHeader {
     public init(popTime: Int64, invisibleTime: Int64, reviveQid: Int32, restNum: Int64, startOffsetInfo: String? = nil, msgOffsetInfo: String? = nil, orderCountInfo: String? = nil) {
         self.popTime = popTime
         self.invisibleTime = invisibleTime
@@ -4283,6 +4312,7 @@ public struct PopMessageResponseHeader: CustomHeader {
         self.startOffsetInfo = startOffsetInfo
         self.msgOffsetInfo = msgOffsetInfo
         self.orderCountInfo = orderCountInfo
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -4366,7 +4396,7 @@ public struct PopMessageResponseHeader: CustomHeader {
         let v4: String? = at4 < 0 ? nil : HeaderValue.string(fields[at4], bytes)
         let v5: String? = at5 < 0 ? nil : HeaderValue.string(fields[at5], bytes)
         let v6: String? = at6 < 0 ? nil : HeaderValue.string(fields[at6], bytes)
-        guard unknown > 0 else { return Self(popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, startOffsetInfo: v4, msgOffsetInfo: v5, orderCountInfo: v6) }
+        guard unknown > 0 else { return Self(popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, startOffsetInfo: v4, msgOffsetInfo: v5, orderCountInfo: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4375,9 +4405,7 @@ public struct PopMessageResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, startOffsetInfo: v4, msgOffsetInfo: v5, orderCountInfo: v6)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, startOffsetInfo: v4, msgOffsetInfo: v5, orderCountInfo: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4436,14 +4464,17 @@ public struct AckMessageRequestHeader: CustomHeader {
     public var extraInfo: String
     public var offset: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension AckMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, extraInfo: String, offset: Int64) {
         self.consumerGroup = consumerGroup
         self.topic = topic
         self.queueId = queueId
         self.extraInfo = extraInfo
         self.offset = offset
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -4520,7 +4551,7 @@ public struct AckMessageRequestHeader: CustomHeader {
         let v3 = HeaderValue.string(fields[at3], bytes)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4529,9 +4560,7 @@ public struct AckMessageRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4586,13 +4615,16 @@ public struct PeekMessageRequestHeader: CustomHeader {
     public var maxMsgNums: Int32
     public var consumerGroup: String
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension PeekMessageRequestHeader {
     public init(topic: String, queueId: Int32, maxMsgNums: Int32, consumerGroup: String) {
         self.topic = topic
         self.queueId = queueId
         self.maxMsgNums = maxMsgNums
         self.consumerGroup = consumerGroup
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -4663,7 +4695,7 @@ public struct PeekMessageRequestHeader: CustomHeader {
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderValue.string(fields[at3], bytes)
-        guard unknown > 0 else { return Self(topic: v0, queueId: v1, maxMsgNums: v2, consumerGroup: v3) }
+        guard unknown > 0 else { return Self(topic: v0, queueId: v1, maxMsgNums: v2, consumerGroup: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4672,9 +4704,7 @@ public struct PeekMessageRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(topic: v0, queueId: v1, maxMsgNums: v2, consumerGroup: v3)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(topic: v0, queueId: v1, maxMsgNums: v2, consumerGroup: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4728,8 +4758,10 @@ public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
     public var offset: Int64
     public var invisibleTime: Int64
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension ChangeInvisibleTimeRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, extraInfo: String, offset: Int64, invisibleTime: Int64) {
         self.consumerGroup = consumerGroup
         self.topic = topic
@@ -4737,6 +4769,7 @@ public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
         self.extraInfo = extraInfo
         self.offset = offset
         self.invisibleTime = invisibleTime
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -4818,7 +4851,7 @@ public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
         let v5 = try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, invisibleTime: v5) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, invisibleTime: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4827,9 +4860,7 @@ public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, invisibleTime: v5)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, extraInfo: v3, offset: v4, invisibleTime: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4886,12 +4917,15 @@ public struct ChangeInvisibleTimeResponseHeader: CustomHeader {
     public var invisibleTime: Int64
     public var reviveQid: Int32
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension ChangeInvisibleTimeResponseHeader {
     public init(popTime: Int64, invisibleTime: Int64, reviveQid: Int32) {
         self.popTime = popTime
         self.invisibleTime = invisibleTime
         self.reviveQid = reviveQid
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -4956,7 +4990,7 @@ public struct ChangeInvisibleTimeResponseHeader: CustomHeader {
         let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
-        guard unknown > 0 else { return Self(popTime: v0, invisibleTime: v1, reviveQid: v2) }
+        guard unknown > 0 else { return Self(popTime: v0, invisibleTime: v1, reviveQid: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4965,9 +4999,7 @@ public struct ChangeInvisibleTimeResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(popTime: v0, invisibleTime: v1, reviveQid: v2)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(popTime: v0, invisibleTime: v1, reviveQid: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5016,8 +5048,10 @@ public struct NotificationRequestHeader: CustomHeader {
     public var order: Bool
     public var attemptId: String?
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension NotificationRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, pollTime: Int64, bornTime: Int64, order: Bool = false, attemptId: String? = nil) {
         self.consumerGroup = consumerGroup
         self.topic = topic
@@ -5026,6 +5060,7 @@ public struct NotificationRequestHeader: CustomHeader {
         self.bornTime = bornTime
         self.order = order
         self.attemptId = attemptId
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -5110,7 +5145,7 @@ public struct NotificationRequestHeader: CustomHeader {
         let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
         let v6: String? = at6 < 0 ? nil : HeaderValue.string(fields[at6], bytes)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, attemptId: v6) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, attemptId: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5119,9 +5154,7 @@ public struct NotificationRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, attemptId: v6)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, attemptId: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5180,11 +5213,14 @@ public struct NotificationResponseHeader: CustomHeader {
     public var hasMsg: Bool
     public var pollingFull: Bool
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension NotificationResponseHeader {
     public init(hasMsg: Bool, pollingFull: Bool = false) {
         self.hasMsg = hasMsg
         self.pollingFull = pollingFull
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -5242,7 +5278,7 @@ public struct NotificationResponseHeader: CustomHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderValue.bool(fields[at0], bytes)
         let v1: Bool = at1 < 0 ? false : HeaderValue.bool(fields[at1], bytes)
-        guard unknown > 0 else { return Self(hasMsg: v0, pollingFull: v1) }
+        guard unknown > 0 else { return Self(hasMsg: v0, pollingFull: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5251,9 +5287,7 @@ public struct NotificationResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(hasMsg: v0, pollingFull: v1)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(hasMsg: v0, pollingFull: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5295,12 +5329,15 @@ public struct PollingInfoRequestHeader: CustomHeader {
     public var topic: String
     public var queueId: Int32
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension PollingInfoRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32) {
         self.consumerGroup = consumerGroup
         self.topic = topic
         self.queueId = queueId
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -5365,7 +5402,7 @@ public struct PollingInfoRequestHeader: CustomHeader {
         let v1 = HeaderValue.string(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
-        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2) }
+        guard unknown > 0 else { return Self(consumerGroup: v0, topic: v1, queueId: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5374,9 +5411,7 @@ public struct PollingInfoRequestHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(consumerGroup: v0, topic: v1, queueId: v2)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(consumerGroup: v0, topic: v1, queueId: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5422,10 +5457,13 @@ public struct PollingInfoResponseHeader: CustomHeader {
     public static let javaName = "PollingInfoResponseHeader"
     public var pollingNum: Int32
     /// Keys on the wire that this header does not declare, in wire order.
-    public var extra = ExtFields()
+    public var extra: ExtFields
+}
 
+extension PollingInfoResponseHeader {
     public init(pollingNum: Int32) {
         self.pollingNum = pollingNum
+        self.extra = ExtFields()
     }
 
     public init(extFields: ExtFields) throws {
@@ -5478,7 +5516,7 @@ public struct PollingInfoResponseHeader: CustomHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.int32(fields[at0], bytes, key: wireKeys[0], header: header)
-        guard unknown > 0 else { return Self(pollingNum: v0) }
+        guard unknown > 0 else { return Self(pollingNum: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5487,9 +5525,7 @@ public struct PollingInfoResponseHeader: CustomHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        var h = Self(pollingNum: v0)
-        h.extra = ExtFields(rest)
-        return h
+        return Self(pollingNum: v0, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
