@@ -116,7 +116,7 @@ public struct CaptureDecoder: Sendable {
     private mutating func stream(id: Int, source: Endpoint, event: ReassemblyEvent, into events: inout [ObservedEvent]) {
         // The framer works in place in the table (one lookup, no copy-on-write of its buffered bytes).
         framerOutput.removeAll(keepingCapacity: true)
-        guard let direction = connections[id]?.receive(event, from: source, configuration: configuration, into: &framerOutput) else { return }
+        guard let direction = connections.modifyValue(forKey: id, { $0.receive(event, from: source, configuration: configuration, into: &framerOutput) }) else { return }
         if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.count) }
         if framerOutput.isEmpty { return }
         emit(framerOutput, connection: id, direction: direction, into: &events)

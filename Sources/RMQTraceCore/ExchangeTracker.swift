@@ -149,7 +149,7 @@ public struct ExchangeTracker: Sendable {
         case .opened(let c):
             open(c, into: &events)
         case .frame(let f):
-            guard let names = connections[f.connection]?.names(f.direction) else { return }
+            guard let names = connections.modifyValue(forKey: f.connection, { $0.names(f.direction) }) else { return }
             if mayHold { releaseExpired(connection: f.connection, now: f.time, into: &events) }
             if mayHold, f.command.isResponse,
                connections[f.connection]?.pending[PendingKey(requesterIsClient: !names.sourceIsClient, opaque: f.command.opaque)] == nil {
@@ -159,7 +159,7 @@ public struct ExchangeTracker: Sendable {
             frame(f.command, size: f.size, time: f.time, connection: f.connection, ends: names, into: &events)
             if !f.command.isResponse { releaseMatching(connection: f.connection, requester: names.source, opaque: f.command.opaque, into: &events) }
         case .rawFrame(let id, let direction, let time, let bytes, let offset):
-            guard let names = connections[id]?.names(direction) else { return }
+            guard let names = connections.modifyValue(forKey: id, { $0.names(direction) }) else { return }  // read in place: no copy of the connection
             if mayHold { releaseExpired(connection: id, now: time, into: &events) }
             let outcome = rawFrame(bytes, time: time, streamOffset: offset, connection: id, ends: names, mayHold: mayHold, into: &events)
             switch outcome {
@@ -259,7 +259,7 @@ public struct ExchangeTracker: Sendable {
         switch g.kind {
         case .lostBytes:
             statistics.lostBytes += g.byteCount
-            connections[g.connection]?.lostFrom.insert(names.source)
+            connections.modifyValue(forKey: g.connection) { _ = $0.lostFrom.insert(names.source) }
         case .resync: statistics.resyncBytes += g.byteCount
         case .badFrame: statistics.badFrames += 1
         case .tls: statistics.tlsBytes += g.byteCount
@@ -443,7 +443,7 @@ public struct ExchangeTracker: Sendable {
 
     /// The request a response answers, taken out of the pending table (nil when it was not seen).
     private mutating func pairedRequest(connection id: Int, requesterIsClient: Bool, opaque: Int32) -> RequestRef? {
-        guard let p = connections[id]?.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: opaque)) else {
+        guard let p = connections.modifyValue(forKey: id, { $0.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: opaque)) }) ?? nil else {
             statistics.orphanResponses += 1
             return nil
         }
@@ -489,7 +489,7 @@ public struct ExchangeTracker: Sendable {
             let (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
                 paired = true
                 // One lookup: taken when there, held (or counted as an orphan) when not.
-                if let p = connections[id]?.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: head.opaque)) {
+                if let p = connections.modifyValue(forKey: id, { $0.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: head.opaque)) }) ?? nil {
                     request = Self.reference(p)
                     return request?.code
                 }
@@ -523,7 +523,7 @@ public struct ExchangeTracker: Sendable {
         }
     }
 
-    private mutating func record(_ command: RemotingCommand, size: Int, time: CaptureTime, connection id: Int, ends: Ends,
+    private mutating func record(_ command: consuming RemotingCommand, size: Int, time: CaptureTime, connection id: Int, ends: Ends,
                                  request: RequestRef?, account: String? = nil, header: TypedHeader?,
                                  headerError: String?, into events: inout [TraceEvent]) {
         let source = ends.source, destination = ends.destination
@@ -539,7 +539,7 @@ public struct ExchangeTracker: Sendable {
         let bodyLength = cmd.bodyLength
         let messageBody = cmd.body
         cmd.body = nil  // keep no reference into the stream buffer
-        cmd = cmd.detached()  // nor through the header bytes a decoded command's extFields view points into
+        cmd.detach()  // nor through the header bytes a decoded command's extFields view points into
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
                                  sourceRole: slotRoles[ends.sourceSlot] ?? .unknown, destinationRole: slotRoles[ends.destinationSlot] ?? .unknown, command: cmd,
                                  frameSize: size, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request,
@@ -562,8 +562,10 @@ public struct ExchangeTracker: Sendable {
         } else {
             statistics.byRequestCode[cmd.code, default: .init()].requests += 1
             // In place, in one lookup: a copy of the connection would copy its pending table per request.
-            if let evicted = connections[id]?.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque),
-                                                         Pending(frame: record), limit: configuration.maxPendingPerConnection) {
+            let limit = configuration.maxPendingPerConnection
+            if let evicted = connections.modifyValue(forKey: id, {
+                $0.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque), Pending(frame: record), limit: limit)
+            }) ?? nil {
                 statistics.byRequestCode[evicted.frame.command.code, default: .init()].unanswered += 1
                 events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))",
                                           listedAt: time))

@@ -55,3 +55,15 @@ public struct CaptureTime: Hashable, Comparable, Sendable {
     public var seconds: Double { Double(nanoseconds) / 1e9 }
     public static func < (a: CaptureTime, b: CaptureTime) -> Bool { a.nanoseconds < b.nanoseconds }
 }
+
+extension Dictionary {
+    /// Runs `body` on the value of `key` in place, nil when the key is absent. Through `values[index]` (its
+    /// `_modify` yields the stored value itself): the optional-chained `dict[key]?.mutate()` copied the whole
+    /// value on write-back (Swift 6.3), a retain and a release per reference it holds, once per packet or
+    /// frame for the connection tables of the capture decoder and the exchange tracker.
+    @inline(__always)
+    package mutating func modifyValue<R>(forKey key: Key, _ body: (inout Value) throws -> R) rethrows -> R? {
+        guard let i = index(forKey: key) else { return nil }
+        return try body(&values[i])
+    }
+}

@@ -38,13 +38,13 @@ public struct RequestRef: Sendable {
     public var body: BodySummary
     /// The ACL account label of the request, when it was signed.
     public var account: String? = nil
+}
 
+// In an extension, delegating to the implicit memberwise initializer: built by field assignments, Swift 6.3
+// copied the whole value at the end of the initializer (a retain and a release per String of the header).
+extension RequestRef {
     public init(code: Int32, time: CaptureTime, frameIndex: Int, header: TypedHeader? = nil, body: BodySummary) {
-        self.code = code
-        self.time = time
-        self.frameIndex = frameIndex
-        self.header = header
-        self.body = body
+        self.init(code: code, time: time, frameIndex: frameIndex, header: header, body: body, account: nil)
     }
 }
 

@@ -157,8 +157,13 @@ public struct RemotingCommand: Hashable, Sendable {
     /// (the body is left as is; set it to nil or copy it to drop the frame entirely).
     public func detached() -> RemotingCommand {
         var c = self
-        if case .wire(let v) = storage { c.storage = .wire(v.detached()) }
+        c.detach()
         return c
+    }
+
+    /// `detached()` in place: no copy of the command.
+    public mutating func detach() {
+        if case .wire(let v) = storage { storage = .wire(v.detached()) }
     }
 
     public var isResponse: Bool { flag & Self.responseFlag != 0 }
