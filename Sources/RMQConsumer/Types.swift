@@ -108,105 +108,62 @@ public enum ConsumeStatus: String, Hashable, Sendable {
 
 /// A message handed to the consume pool.
 ///
-/// A value with its fields in one shared, copy-on-write box: the machine, the delivery actions, the consume
-/// pool and the outcomes pass a message around several times, and a copy is one retain instead of one per
-/// String and array of the record (a profile of the live consumer at 190 k messages/s spent a sixth of its time
-/// copying and destroying these).
+/// A value whose fields (`DeliveredMessage.Fields`, read and written as `message.queue`, `message.topic`, ...)
+/// live in one shared, copy-on-write box: the machine, the delivery actions, the consume pool and the outcomes
+/// pass a message around several times, and a copy is one retain instead of one per String and array of the
+/// record (a profile of the live consumer at 190 k messages/s spent a sixth of its time copying and destroying
+/// these).
+@dynamicMemberLookup
 public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
-    final class Storage: @unchecked Sendable {
+    public struct Fields: Hashable, Sendable {
+        /// The queue it was pulled from (for retry messages, a `%RETRY%group` queue).
+        public var queue: MessageQueue
+        public var queueOffset: Int64
+        /// The topic the listener sees: the RETRY_TOPIC property for messages of `%RETRY%group`, as Java's
+        /// `resetRetryAndNamespace` does, otherwise the stored topic.
+        public var topic: String
+        public var tags: String?
+        /// UNIQ_KEY when present, else the offsetMsgId.
+        public var msgId: String
+        /// Times this message was consumed before (from the record, plus local redeliveries).
+        public var reconsumeTimes: Int32
+        /// The stored record (properties include the client-side MIN_OFFSET and MAX_OFFSET, as in Java).
+        public var message: StoredMessage
+    }
+
+    @usableFromInline final class Box: @unchecked Sendable {
         // Mutated only through `DeliveredMessage`'s setters, on a box no other value shares.
-        var queue: MessageQueue
-        var queueOffset: Int64
-        var topic: String
-        var tags: String?
-        var msgId: String
-        var reconsumeTimes: Int32
-        var message: StoredMessage
-
-        init(queue: MessageQueue, queueOffset: Int64, topic: String, tags: String?, msgId: String, reconsumeTimes: Int32,
-             message: StoredMessage) {
-            self.queue = queue
-            self.queueOffset = queueOffset
-            self.topic = topic
-            self.tags = tags
-            self.msgId = msgId
-            self.reconsumeTimes = reconsumeTimes
-            self.message = message
-        }
-
-        func copy() -> Storage {
-            Storage(queue: queue, queueOffset: queueOffset, topic: topic, tags: tags, msgId: msgId,
-                    reconsumeTimes: reconsumeTimes, message: message)
-        }
+        @usableFromInline var fields: Fields
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
     }
-    private var storage: Storage
+    @usableFromInline var box: Box
 
-    /// The box, owned by this value alone (copied first when shared).
-    private var unique: Storage {
-        mutating get {
-            if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
-            return storage
+    public var fields: Fields {
+        get { box.fields }
+        set {
+            if isKnownUniquelyReferenced(&box) { box.fields = newValue } else { box = Box(newValue) }
         }
     }
 
-    /// The queue it was pulled from (for retry messages, a `%RETRY%group` queue).
-    public var queue: MessageQueue {
-        get { storage.queue }
-        set { unique.queue = newValue }
-    }
-    public var queueOffset: Int64 {
-        get { storage.queueOffset }
-        set { unique.queueOffset = newValue }
-    }
-    /// The topic the listener sees: the RETRY_TOPIC property for messages of `%RETRY%group`, as Java's
-    /// `resetRetryAndNamespace` does, otherwise the stored topic.
-    public var topic: String {
-        get { storage.topic }
-        set { unique.topic = newValue }
-    }
-    public var tags: String? {
-        get { storage.tags }
-        set { unique.tags = newValue }
-    }
-    /// UNIQ_KEY when present, else the offsetMsgId.
-    public var msgId: String {
-        get { storage.msgId }
-        set { unique.msgId = newValue }
-    }
-    /// Times this message was consumed before (from the record, plus local redeliveries).
-    public var reconsumeTimes: Int32 {
-        get { storage.reconsumeTimes }
-        set { unique.reconsumeTimes = newValue }
-    }
-    /// The stored record (properties include the client-side MIN_OFFSET and MAX_OFFSET, as in Java).
-    public var message: StoredMessage {
-        get { storage.message }
-        set { unique.message = newValue }
+    // Inlinable: at a call site the key path is a literal, and the optimizer turns it into a field access.
+    @inlinable public subscript<T>(dynamicMember key: WritableKeyPath<Fields, T>) -> T {
+        get { box.fields[keyPath: key] }
+        set {
+            if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+            box.fields[keyPath: key] = newValue
+        }
     }
 
     public init(queue: MessageQueue, queueOffset: Int64, topic: String, tags: String?, msgId: String, reconsumeTimes: Int32,
                 message: StoredMessage) {
-        storage = Storage(queue: queue, queueOffset: queueOffset, topic: topic, tags: tags, msgId: msgId,
-                          reconsumeTimes: reconsumeTimes, message: message)
+        box = Box(Fields(queue: queue, queueOffset: queueOffset, topic: topic, tags: tags, msgId: msgId,
+                         reconsumeTimes: reconsumeTimes, message: message))
     }
 
-    public static func == (a: DeliveredMessage, b: DeliveredMessage) -> Bool {
-        if a.storage === b.storage { return true }
-        return a.queue == b.queue && a.queueOffset == b.queueOffset && a.topic == b.topic && a.tags == b.tags
-            && a.msgId == b.msgId && a.reconsumeTimes == b.reconsumeTimes && a.message == b.message
-    }
+    public static func == (a: DeliveredMessage, b: DeliveredMessage) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
+    public func hash(into h: inout Hasher) { h.combine(box.fields) }
 
-    public func hash(into h: inout Hasher) {
-        h.combine(queue)
-        h.combine(queueOffset)
-        h.combine(topic)
-        h.combine(tags)
-        h.combine(msgId)
-        h.combine(reconsumeTimes)
-        h.combine(message)
-    }
-
-    public var description: String { "\(queue)@\(queueOffset)" }
+    public var description: String { "\(box.fields.queue)@\(box.fields.queueOffset)" }
 }
 
 /// Something the machine could not do, or a broker answer worth telling (the driver logs or counts them).
