@@ -385,9 +385,9 @@ def emit_header(h):
             p += f" = {f['presence'][1]}"
         params.append(p)
     L.append(f"    public init({', '.join(params)}) {{")
-    for f in fields:
-        L.append(f"        self.{f['name']} = {f['name']}")
-    L.append("        self.extra = ExtFields()")
+    # Delegates to the memberwise initializer (assigning the fields here would copy the header at the end).
+    args0 = "".join(f"{f['name']}: {f['name']}, " for f in fields)
+    L.append(f"        self.init({args0}extra: ExtFields())")
     L.append("    }")
     L.append("")
     L.append("    public init(extFields: ExtFields) throws {")

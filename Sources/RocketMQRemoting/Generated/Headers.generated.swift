@@ -12,9 +12,7 @@ public struct GetRouteInfoRequestHeader: CustomHeader {
 
 extension GetRouteInfoRequestHeader {
     public init(topic: String, acceptStandardJsonOnly: Bool? = nil) {
-        self.topic = topic
-        self.acceptStandardJsonOnly = acceptStandardJsonOnly
-        self.extra = ExtFields()
+        self.init(topic: topic, acceptStandardJsonOnly: acceptStandardJsonOnly, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -129,10 +127,7 @@ public struct UnregisterClientRequestHeader: CustomHeader {
 
 extension UnregisterClientRequestHeader {
     public init(clientID: String, producerGroup: String? = nil, consumerGroup: String? = nil) {
-        self.clientID = clientID
-        self.producerGroup = producerGroup
-        self.consumerGroup = consumerGroup
-        self.extra = ExtFields()
+        self.init(clientID: clientID, producerGroup: producerGroup, consumerGroup: consumerGroup, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -256,8 +251,7 @@ public struct ConsumerGroupHeader: CustomHeader {
 
 extension ConsumerGroupHeader {
     public init(consumerGroup: String) {
-        self.consumerGroup = consumerGroup
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -365,11 +359,7 @@ public struct QueryConsumerOffsetRequestHeader: CustomHeader {
 
 extension QueryConsumerOffsetRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, setZeroIfNotFound: Bool? = nil) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.setZeroIfNotFound = setZeroIfNotFound
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, setZeroIfNotFound: setZeroIfNotFound, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -503,8 +493,7 @@ public struct OffsetResponseHeader: CustomHeader {
 
 extension OffsetResponseHeader {
     public init(offset: Int64) {
-        self.offset = offset
-        self.extra = ExtFields()
+        self.init(offset: offset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -611,11 +600,7 @@ public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
 
 extension UpdateConsumerOffsetRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, commitOffset: Int64) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.commitOffset = commitOffset
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, commitOffset: commitOffset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -763,21 +748,7 @@ public struct PullMessageRequestHeader: CustomHeader {
 
 extension PullMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, queueOffset: Int64, maxMsgNums: Int32 = 32, sysFlag: PullSysFlag, commitOffset: Int64, suspendTimeoutMillis: Int64 = 15000, subscription: String? = nil, subVersion: Int64, expressionType: String? = "TAG", maxMsgBytes: Int32? = nil, requestSource: Int32? = nil, proxyFrowardClientId: String? = nil) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.queueOffset = queueOffset
-        self.maxMsgNums = maxMsgNums
-        self.sysFlag = sysFlag
-        self.commitOffset = commitOffset
-        self.suspendTimeoutMillis = suspendTimeoutMillis
-        self.subscription = subscription
-        self.subVersion = subVersion
-        self.expressionType = expressionType
-        self.maxMsgBytes = maxMsgBytes
-        self.requestSource = requestSource
-        self.proxyFrowardClientId = proxyFrowardClientId
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, queueOffset: queueOffset, maxMsgNums: maxMsgNums, sysFlag: sysFlag, commitOffset: commitOffset, suspendTimeoutMillis: suspendTimeoutMillis, subscription: subscription, subVersion: subVersion, expressionType: expressionType, maxMsgBytes: maxMsgBytes, requestSource: requestSource, proxyFrowardClientId: proxyFrowardClientId, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -1029,15 +1000,7 @@ public struct PullMessageResponseHeader: CustomHeader {
 
 extension PullMessageResponseHeader {
     public init(suggestWhichBrokerId: Int64 = 0, nextBeginOffset: Int64, minOffset: Int64, maxOffset: Int64, offsetDelta: Int64? = nil, topicSysFlag: Int32? = nil, groupSysFlag: Int32? = nil, forbiddenType: Int32? = nil) {
-        self.suggestWhichBrokerId = suggestWhichBrokerId
-        self.nextBeginOffset = nextBeginOffset
-        self.minOffset = minOffset
-        self.maxOffset = maxOffset
-        self.offsetDelta = offsetDelta
-        self.topicSysFlag = topicSysFlag
-        self.groupSysFlag = groupSysFlag
-        self.forbiddenType = forbiddenType
-        self.extra = ExtFields()
+        self.init(suggestWhichBrokerId: suggestWhichBrokerId, nextBeginOffset: nextBeginOffset, minOffset: minOffset, maxOffset: maxOffset, offsetDelta: offsetDelta, topicSysFlag: topicSysFlag, groupSysFlag: groupSysFlag, forbiddenType: forbiddenType, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -1213,21 +1176,7 @@ public struct SendMessageRequestHeader: CustomHeader {
 
 extension SendMessageRequestHeader {
     public init(producerGroup: String, topic: String, defaultTopic: String = "TBW102", defaultTopicQueueNums: Int32 = 4, queueId: Int32, sysFlag: Int32 = 0, bornTimestamp: Int64, flag: Int32 = 0, properties: String? = nil, reconsumeTimes: Int32? = 0, unitMode: Bool? = false, batch: Bool? = false, maxReconsumeTimes: Int32? = nil, brokerName: String? = nil) {
-        self.producerGroup = producerGroup
-        self.topic = topic
-        self.defaultTopic = defaultTopic
-        self.defaultTopicQueueNums = defaultTopicQueueNums
-        self.queueId = queueId
-        self.sysFlag = sysFlag
-        self.bornTimestamp = bornTimestamp
-        self.flag = flag
-        self.properties = properties
-        self.reconsumeTimes = reconsumeTimes
-        self.unitMode = unitMode
-        self.batch = batch
-        self.maxReconsumeTimes = maxReconsumeTimes
-        self.brokerName = brokerName
-        self.extra = ExtFields()
+        self.init(producerGroup: producerGroup, topic: topic, defaultTopic: defaultTopic, defaultTopicQueueNums: defaultTopicQueueNums, queueId: queueId, sysFlag: sysFlag, bornTimestamp: bornTimestamp, flag: flag, properties: properties, reconsumeTimes: reconsumeTimes, unitMode: unitMode, batch: batch, maxReconsumeTimes: maxReconsumeTimes, brokerName: brokerName, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -1570,13 +1519,7 @@ public struct SendMessageResponseHeader: CustomHeader {
 
 extension SendMessageResponseHeader {
     public init(msgId: String, queueId: Int32, queueOffset: Int64, transactionId: String? = nil, batchUniqId: String? = nil, recallHandle: String? = nil) {
-        self.msgId = msgId
-        self.queueId = queueId
-        self.queueOffset = queueOffset
-        self.transactionId = transactionId
-        self.batchUniqId = batchUniqId
-        self.recallHandle = recallHandle
-        self.extra = ExtFields()
+        self.init(msgId: msgId, queueId: queueId, queueOffset: queueOffset, transactionId: transactionId, batchUniqId: batchUniqId, recallHandle: recallHandle, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -1728,14 +1671,7 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
 
 extension ConsumerSendMsgBackRequestHeader {
     public init(offset: Int64, group: String, delayLevel: Int32, originMsgId: String? = nil, originTopic: String? = nil, unitMode: Bool = false, maxReconsumeTimes: Int32? = nil) {
-        self.offset = offset
-        self.group = group
-        self.delayLevel = delayLevel
-        self.originMsgId = originMsgId
-        self.originTopic = originTopic
-        self.unitMode = unitMode
-        self.maxReconsumeTimes = maxReconsumeTimes
-        self.extra = ExtFields()
+        self.init(offset: offset, group: group, delayLevel: delayLevel, originMsgId: originMsgId, originTopic: originTopic, unitMode: unitMode, maxReconsumeTimes: maxReconsumeTimes, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -1896,12 +1832,7 @@ public struct QueueOffsetRequestHeader: CustomHeader {
 
 extension QueueOffsetRequestHeader {
     public init(topic: String, queueId: Int32, timestamp: Int64? = nil, boundaryType: String? = nil, committed: Bool? = nil) {
-        self.topic = topic
-        self.queueId = queueId
-        self.timestamp = timestamp
-        self.boundaryType = boundaryType
-        self.committed = committed
-        self.extra = ExtFields()
+        self.init(topic: topic, queueId: queueId, timestamp: timestamp, boundaryType: boundaryType, committed: committed, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -2041,10 +1972,7 @@ public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
 
 extension GetConsumerRunningInfoRequestHeader {
     public init(consumerGroup: String, clientId: String, jstackEnable: Bool = false) {
-        self.consumerGroup = consumerGroup
-        self.clientId = clientId
-        self.jstackEnable = jstackEnable
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, clientId: clientId, jstackEnable: jstackEnable, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -2176,17 +2104,7 @@ public struct CreateTopicRequestHeader: CustomHeader {
 
 extension CreateTopicRequestHeader {
     public init(topic: String, defaultTopic: String = "TBW102", readQueueNums: Int32, writeQueueNums: Int32, perm: Int32, topicFilterType: String = "SINGLE_TAG", topicSysFlag: Int32? = nil, order: Bool = false, attributes: String? = nil, force: Bool? = nil) {
-        self.topic = topic
-        self.defaultTopic = defaultTopic
-        self.readQueueNums = readQueueNums
-        self.writeQueueNums = writeQueueNums
-        self.perm = perm
-        self.topicFilterType = topicFilterType
-        self.topicSysFlag = topicSysFlag
-        self.order = order
-        self.attributes = attributes
-        self.force = force
-        self.extra = ExtFields()
+        self.init(topic: topic, defaultTopic: defaultTopic, readQueueNums: readQueueNums, writeQueueNums: writeQueueNums, perm: perm, topicFilterType: topicFilterType, topicSysFlag: topicSysFlag, order: order, attributes: attributes, force: force, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -2366,8 +2284,7 @@ public struct GetEarliestMsgStoretimeResponseHeader: CustomHeader {
 
 extension GetEarliestMsgStoretimeResponseHeader {
     public init(timestamp: Int64) {
-        self.timestamp = timestamp
-        self.extra = ExtFields()
+        self.init(timestamp: timestamp, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -2477,14 +2394,7 @@ public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
 
 extension ConsumeMessageDirectlyResultRequestHeader {
     public init(consumerGroup: String, clientId: String? = nil, msgId: String? = nil, brokerName: String? = nil, topic: String? = nil, topicSysFlag: Int32? = nil, groupSysFlag: Int32? = nil) {
-        self.consumerGroup = consumerGroup
-        self.clientId = clientId
-        self.msgId = msgId
-        self.brokerName = brokerName
-        self.topic = topic
-        self.topicSysFlag = topicSysFlag
-        self.groupSysFlag = groupSysFlag
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, clientId: clientId, msgId: msgId, brokerName: brokerName, topic: topic, topicSysFlag: topicSysFlag, groupSysFlag: groupSysFlag, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -2643,13 +2553,7 @@ public struct ResetOffsetRequestHeader: CustomHeader {
 
 extension ResetOffsetRequestHeader {
     public init(topic: String, group: String, timestamp: Int64, isForce: Bool, queueId: Int32? = nil, offset: Int64? = nil) {
-        self.topic = topic
-        self.group = group
-        self.timestamp = timestamp
-        self.isForce = isForce
-        self.queueId = queueId
-        self.offset = offset
-        self.extra = ExtFields()
+        self.init(topic: topic, group: group, timestamp: timestamp, isForce: isForce, queueId: queueId, offset: offset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -2799,10 +2703,7 @@ public struct GetConsumerStatusRequestHeader: CustomHeader {
 
 extension GetConsumerStatusRequestHeader {
     public init(topic: String, group: String, clientAddr: String? = nil) {
-        self.topic = topic
-        self.group = group
-        self.clientAddr = clientAddr
-        self.extra = ExtFields()
+        self.init(topic: topic, group: group, clientAddr: clientAddr, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -2925,9 +2826,7 @@ public struct ViewMessageRequestHeader: CustomHeader {
 
 extension ViewMessageRequestHeader {
     public init(offset: Int64, topic: String? = nil) {
-        self.offset = offset
-        self.topic = topic
-        self.extra = ExtFields()
+        self.init(offset: offset, topic: topic, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -3044,12 +2943,7 @@ public struct QueryMessageRequestHeader: CustomHeader {
 
 extension QueryMessageRequestHeader {
     public init(topic: String, key: String, maxNum: Int32, beginTimestamp: Int64, endTimestamp: Int64) {
-        self.topic = topic
-        self.key = key
-        self.maxNum = maxNum
-        self.beginTimestamp = beginTimestamp
-        self.endTimestamp = endTimestamp
-        self.extra = ExtFields()
+        self.init(topic: topic, key: key, maxNum: maxNum, beginTimestamp: beginTimestamp, endTimestamp: endTimestamp, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -3191,9 +3085,7 @@ public struct QueryMessageResponseHeader: CustomHeader {
 
 extension QueryMessageResponseHeader {
     public init(indexLastUpdateTimestamp: Int64, indexLastUpdatePhyoffset: Int64) {
-        self.indexLastUpdateTimestamp = indexLastUpdateTimestamp
-        self.indexLastUpdatePhyoffset = indexLastUpdatePhyoffset
-        self.extra = ExtFields()
+        self.init(indexLastUpdateTimestamp: indexLastUpdateTimestamp, indexLastUpdatePhyoffset: indexLastUpdatePhyoffset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -3313,15 +3205,7 @@ public struct EndTransactionRequestHeader: CustomHeader {
 
 extension EndTransactionRequestHeader {
     public init(producerGroup: String, tranStateTableOffset: Int64, commitLogOffset: Int64, commitOrRollback: Int32, fromTransactionCheck: Bool = false, msgId: String, transactionId: String? = nil, topic: String? = nil) {
-        self.producerGroup = producerGroup
-        self.tranStateTableOffset = tranStateTableOffset
-        self.commitLogOffset = commitLogOffset
-        self.commitOrRollback = commitOrRollback
-        self.fromTransactionCheck = fromTransactionCheck
-        self.msgId = msgId
-        self.transactionId = transactionId
-        self.topic = topic
-        self.extra = ExtFields()
+        self.init(producerGroup: producerGroup, tranStateTableOffset: tranStateTableOffset, commitLogOffset: commitLogOffset, commitOrRollback: commitOrRollback, fromTransactionCheck: fromTransactionCheck, msgId: msgId, transactionId: transactionId, topic: topic, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -3489,13 +3373,7 @@ public struct CheckTransactionStateRequestHeader: CustomHeader {
 
 extension CheckTransactionStateRequestHeader {
     public init(tranStateTableOffset: Int64, commitLogOffset: Int64, msgId: String? = nil, transactionId: String? = nil, offsetMsgId: String? = nil, topic: String? = nil) {
-        self.tranStateTableOffset = tranStateTableOffset
-        self.commitLogOffset = commitLogOffset
-        self.msgId = msgId
-        self.transactionId = transactionId
-        self.offsetMsgId = offsetMsgId
-        self.topic = topic
-        self.extra = ExtFields()
+        self.init(tranStateTableOffset: tranStateTableOffset, commitLogOffset: commitLogOffset, msgId: msgId, transactionId: transactionId, offsetMsgId: offsetMsgId, topic: topic, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -3649,16 +3527,7 @@ public struct RegisterBrokerRequestHeader: CustomHeader {
 
 extension RegisterBrokerRequestHeader {
     public init(brokerName: String, brokerAddr: String, clusterName: String, haServerAddr: String, brokerId: Int64, heartbeatTimeoutMillis: Int64? = nil, enableActingMaster: Bool? = nil, compressed: Bool = false, bodyCrc32: Int32 = 0) {
-        self.brokerName = brokerName
-        self.brokerAddr = brokerAddr
-        self.clusterName = clusterName
-        self.haServerAddr = haServerAddr
-        self.brokerId = brokerId
-        self.heartbeatTimeoutMillis = heartbeatTimeoutMillis
-        self.enableActingMaster = enableActingMaster
-        self.compressed = compressed
-        self.bodyCrc32 = bodyCrc32
-        self.extra = ExtFields()
+        self.init(brokerName: brokerName, brokerAddr: brokerAddr, clusterName: clusterName, haServerAddr: haServerAddr, brokerId: brokerId, heartbeatTimeoutMillis: heartbeatTimeoutMillis, enableActingMaster: enableActingMaster, compressed: compressed, bodyCrc32: bodyCrc32, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -3829,9 +3698,7 @@ public struct RegisterBrokerResponseHeader: CustomHeader {
 
 extension RegisterBrokerResponseHeader {
     public init(haServerAddr: String? = nil, masterAddr: String? = nil) {
-        self.haServerAddr = haServerAddr
-        self.masterAddr = masterAddr
-        self.extra = ExtFields()
+        self.init(haServerAddr: haServerAddr, masterAddr: masterAddr, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -3945,11 +3812,7 @@ public struct UnregisterBrokerRequestHeader: CustomHeader {
 
 extension UnregisterBrokerRequestHeader {
     public init(brokerName: String, brokerAddr: String, clusterName: String, brokerId: Int64) {
-        self.brokerName = brokerName
-        self.brokerAddr = brokerAddr
-        self.clusterName = clusterName
-        self.brokerId = brokerId
-        self.extra = ExtFields()
+        self.init(brokerName: brokerName, brokerAddr: brokerAddr, clusterName: clusterName, brokerId: brokerId, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -4090,19 +3953,7 @@ public struct PopMessageRequestHeader: CustomHeader {
 
 extension PopMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32 = -1, maxMsgNums: Int32, invisibleTime: Int64, pollTime: Int64, bornTime: Int64, initMode: Int32 = 0, expType: String? = nil, exp: String? = nil, order: Bool = false, attemptId: String? = nil) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.maxMsgNums = maxMsgNums
-        self.invisibleTime = invisibleTime
-        self.pollTime = pollTime
-        self.bornTime = bornTime
-        self.initMode = initMode
-        self.expType = expType
-        self.exp = exp
-        self.order = order
-        self.attemptId = attemptId
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, maxMsgNums: maxMsgNums, invisibleTime: invisibleTime, pollTime: pollTime, bornTime: bornTime, initMode: initMode, expType: expType, exp: exp, order: order, attemptId: attemptId, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -4305,14 +4156,7 @@ public struct PopMessageResponseHeader: CustomHeader {
 
 extension PopMessageResponseHeader {
     public init(popTime: Int64, invisibleTime: Int64, reviveQid: Int32, restNum: Int64, startOffsetInfo: String? = nil, msgOffsetInfo: String? = nil, orderCountInfo: String? = nil) {
-        self.popTime = popTime
-        self.invisibleTime = invisibleTime
-        self.reviveQid = reviveQid
-        self.restNum = restNum
-        self.startOffsetInfo = startOffsetInfo
-        self.msgOffsetInfo = msgOffsetInfo
-        self.orderCountInfo = orderCountInfo
-        self.extra = ExtFields()
+        self.init(popTime: popTime, invisibleTime: invisibleTime, reviveQid: reviveQid, restNum: restNum, startOffsetInfo: startOffsetInfo, msgOffsetInfo: msgOffsetInfo, orderCountInfo: orderCountInfo, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -4469,12 +4313,7 @@ public struct AckMessageRequestHeader: CustomHeader {
 
 extension AckMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, extraInfo: String, offset: Int64) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.extraInfo = extraInfo
-        self.offset = offset
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, extraInfo: extraInfo, offset: offset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -4620,11 +4459,7 @@ public struct PeekMessageRequestHeader: CustomHeader {
 
 extension PeekMessageRequestHeader {
     public init(topic: String, queueId: Int32, maxMsgNums: Int32, consumerGroup: String) {
-        self.topic = topic
-        self.queueId = queueId
-        self.maxMsgNums = maxMsgNums
-        self.consumerGroup = consumerGroup
-        self.extra = ExtFields()
+        self.init(topic: topic, queueId: queueId, maxMsgNums: maxMsgNums, consumerGroup: consumerGroup, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -4763,13 +4598,7 @@ public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
 
 extension ChangeInvisibleTimeRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, extraInfo: String, offset: Int64, invisibleTime: Int64) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.extraInfo = extraInfo
-        self.offset = offset
-        self.invisibleTime = invisibleTime
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, extraInfo: extraInfo, offset: offset, invisibleTime: invisibleTime, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -4922,10 +4751,7 @@ public struct ChangeInvisibleTimeResponseHeader: CustomHeader {
 
 extension ChangeInvisibleTimeResponseHeader {
     public init(popTime: Int64, invisibleTime: Int64, reviveQid: Int32) {
-        self.popTime = popTime
-        self.invisibleTime = invisibleTime
-        self.reviveQid = reviveQid
-        self.extra = ExtFields()
+        self.init(popTime: popTime, invisibleTime: invisibleTime, reviveQid: reviveQid, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -5053,14 +4879,7 @@ public struct NotificationRequestHeader: CustomHeader {
 
 extension NotificationRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, pollTime: Int64, bornTime: Int64, order: Bool = false, attemptId: String? = nil) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.pollTime = pollTime
-        self.bornTime = bornTime
-        self.order = order
-        self.attemptId = attemptId
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, pollTime: pollTime, bornTime: bornTime, order: order, attemptId: attemptId, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -5218,9 +5037,7 @@ public struct NotificationResponseHeader: CustomHeader {
 
 extension NotificationResponseHeader {
     public init(hasMsg: Bool, pollingFull: Bool = false) {
-        self.hasMsg = hasMsg
-        self.pollingFull = pollingFull
-        self.extra = ExtFields()
+        self.init(hasMsg: hasMsg, pollingFull: pollingFull, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -5334,10 +5151,7 @@ public struct PollingInfoRequestHeader: CustomHeader {
 
 extension PollingInfoRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32) {
-        self.consumerGroup = consumerGroup
-        self.topic = topic
-        self.queueId = queueId
-        self.extra = ExtFields()
+        self.init(consumerGroup: consumerGroup, topic: topic, queueId: queueId, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
@@ -5462,8 +5276,7 @@ public struct PollingInfoResponseHeader: CustomHeader {
 
 extension PollingInfoResponseHeader {
     public init(pollingNum: Int32) {
-        self.pollingNum = pollingNum
-        self.extra = ExtFields()
+        self.init(pollingNum: pollingNum, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
