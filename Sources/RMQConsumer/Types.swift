@@ -138,13 +138,6 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
     }
     @usableFromInline var box: Box
 
-    public var fields: Fields {
-        get { box.fields }
-        set {
-            if isKnownUniquelyReferenced(&box) { box.fields = newValue } else { box = Box(newValue) }
-        }
-    }
-
     // Inlinable: at a call site the key path is a literal, and the optimizer turns it into a field access.
     @inlinable public subscript<T>(dynamicMember key: WritableKeyPath<Fields, T>) -> T {
         get { box.fields[keyPath: key] }

@@ -152,7 +152,7 @@ public struct ExchangeTracker: Sendable {
             guard let names = connections.modifyValue(forKey: f.connection, { $0.names(f.direction) }) else { return }
             if mayHold { releaseExpired(connection: f.connection, now: f.time, into: &events) }
             if mayHold, f.command.isResponse,
-               connections[f.connection]?.pending[PendingKey(requesterIsClient: !names.sourceIsClient, opaque: f.command.opaque)] == nil {
+               connections.modifyValue(forKey: f.connection, { $0.pending[PendingKey(requesterIsClient: !names.sourceIsClient, opaque: f.command.opaque)] == nil }) ?? true {
                 hold(event, connection: f.connection, requester: names.destination, opaque: f.command.opaque, time: f.time, into: &events)
                 return
             }
@@ -567,7 +567,7 @@ public struct ExchangeTracker: Sendable {
                 $0.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque), Pending(frame: record), limit: limit)
             }) ?? nil {
                 statistics.byRequestCode[evicted.frame.command.code, default: .init()].unanswered += 1
-                events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(configuration.maxPendingPerConnection))",
+                events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(limit))",
                                           listedAt: time))
             }
         }
