@@ -113,7 +113,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "RMQCaptureTests", dependencies: ["RMQCapture"]),
+        .testTarget(name: "RMQCaptureTests", dependencies: ["RMQCapture", "RocketMQRemoting", .product(name: "NIOCore", package: "swift-nio")]),
         // Builders for tests (synthetic captures and conversations): not a product, not production API.
         .target(name: "RMQTestSupport", dependencies: ["RocketMQRemoting", "RMQTraceModel", "RMQCapture", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(

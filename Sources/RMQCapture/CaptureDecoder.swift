@@ -117,7 +117,7 @@ public struct CaptureDecoder: Sendable {
         // The framer works in place in the table (one lookup, no copy-on-write of its buffered bytes).
         framerOutput.removeAll(keepingCapacity: true)
         guard let direction = connections.modifyValue(forKey: id, { $0.receive(event, from: source, configuration: configuration, into: &framerOutput) }) else { return }
-        if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.count) }
+        if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.readableBytes) }
         if framerOutput.isEmpty { return }
         emit(framerOutput, connection: id, direction: direction, into: &events)
     }

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Decoding of one captured frame (link layer → IPv4/IPv6 → TCP) into a `TCPSegment`. Pure: no I/O, no global
 /// state. Every read is bounds-checked against the captured bytes, so no input can make it trap.
 
@@ -73,7 +75,21 @@ public enum LinkLayer {
     ///     means "payload not captured" rather than "malformed". `nil` means "not truncated".
     public static func decode(_ bytes: UnsafeRawBufferPointer, linkType: Int32, time: CaptureTime, packetNumber: Int,
                               originalLength: Int? = nil) -> DecodedPacket {
-        let frame = LinkFrameReader(bytes: bytes, wireLength: max(originalLength ?? bytes.count, bytes.count))
+        decode(LinkFrameReader(bytes: bytes, wireLength: max(originalLength ?? bytes.count, bytes.count), record: nil),
+               linkType: linkType, time: time, packetNumber: packetNumber)
+    }
+
+    /// Decodes one captured frame held in a buffer (its readable bytes): the segment's payload is a slice of
+    /// `record`, not a copy. A mapped capture file hands its records so (see `PcapReader`).
+    public static func decode(record: ByteBuffer, linkType: Int32, time: CaptureTime, packetNumber: Int,
+                              originalLength: Int? = nil) -> DecodedPacket {
+        record.withUnsafeReadableBytes { bytes in
+            decode(LinkFrameReader(bytes: bytes, wireLength: max(originalLength ?? bytes.count, bytes.count), record: record),
+                   linkType: linkType, time: time, packetNumber: packetNumber)
+        }
+    }
+
+    private static func decode(_ frame: LinkFrameReader, linkType: Int32, time: CaptureTime, packetNumber: Int) -> DecodedPacket {
         switch linkType {
         case ethernet:
             guard frame.has(0, 14) else { return .malformed("Ethernet: header needs 14 bytes, frame has \(frame.count)") }
@@ -260,7 +276,7 @@ public enum LinkLayer {
         let payloadStart = tcp + dataOffset
         let payloadEnd = tcp + segmentLength                  // excludes Ethernet padding / trailers
         let capturedEnd = min(payloadEnd, frame.count)         // snaplen may have cut the payload
-        let payload = frame.copy(payloadStart, capturedEnd)
+        let payload = frame.payload(payloadStart, capturedEnd)
         let segment = TCPSegment(
             time: time,
             source: Endpoint(address: source, port: frame.u16(tcp)),
@@ -298,11 +314,15 @@ fileprivate struct LinkFrameReader {
     @inline(__always) func u64(_ offset: Int) -> UInt64 {
         has(offset, 8) ? UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) : 0
     }
-    /// The bytes in `start..<end`, clamped to the buffer; one allocation.
-    func copy(_ start: Int, _ end: Int) -> [UInt8] {
+    /// The frame as a buffer whose readable bytes are `bytes`, when the caller holds it so.
+    let record: ByteBuffer?
+
+    /// The bytes in `start..<end`, clamped to the frame: a slice of `record` (no copy), else a copy.
+    func payload(_ start: Int, _ end: Int) -> ByteBuffer {
         let lo = max(0, min(start, bytes.count))
         let hi = max(lo, min(end, bytes.count))
-        if lo == hi { return [] }
-        return Array(UnsafeRawBufferPointer(rebasing: bytes[lo..<hi]))
+        if lo == hi { return ByteBuffer() }
+        if let record, let slice = record.getSlice(at: record.readerIndex + lo, length: hi - lo) { return slice }
+        return ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[lo..<hi]))
     }
 }

@@ -1,4 +1,5 @@
 import CPcap
+import NIOCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -109,30 +110,21 @@ public final class PcapReader {
 
     private let handle: OpaquePointer
     private let nanosecondTimestamps: Bool
-    /// Classic pcap files are read straight from a read-only mapping (no copy, no libpcap call per packet);
-    /// libpcap still opens them (link type, errors) and reads pcapng, stdin and filtered captures.
-    private var mapped: MappedPcap? = nil
-
-    struct MappedPcap {
-        var base: UnsafeMutableRawPointer
-        var length: Int
-        var offset = 24
-        var swapped: Bool
-        var microseconds: Bool
-        /// Pages before this offset were dropped from the mapping (resident memory stays bounded).
-        var released = 0
-
-        func u32(_ at: Int) -> UInt32 {
-            let v = (base + at).loadUnaligned(as: UInt32.self)
-            return swapped ? v.byteSwapped : v
-        }
-    }
+    /// Classic pcap files are read straight from mappings of the file (no copy, no libpcap call per packet; the
+    /// records are slices of `ByteBuffer`s over the mapping); libpcap still opens them (link type, errors) and
+    /// reads pcapng, stdin and filtered captures.
+    private var mapped: MappedCapture? = nil
     /// Live captures run in non-blocking mode and wait on this descriptor themselves: on Linux, libpcap's read
     /// timeout does not make a blocking read return while no packet arrives. -1 for files.
     private let selectableFD: Int32
 
     /// Opens a capture file (pcap or pcapng) with nanosecond timestamps; `path` "-" reads standard input.
-    public init(path: String) throws {
+    public convenience init(path: String) throws {
+        try self.init(path: path, mappingWindow: MappedCapture.windowSize)
+    }
+
+    /// `mappingWindow`: bytes of a classic pcap file mapped at a time (tests make it small to cross windows).
+    init(path: String, mappingWindow: Int) throws {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         // A file is read through a 1 MiB stdio buffer (the default is one page: several read calls per large
         // packet). libpcap closes the FILE. Standard input, or a file fopen cannot open, go through
@@ -154,65 +146,33 @@ public final class PcapReader {
         nanosecondTimestamps = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO
         selectableFD = -1
         stopper.attach(p)
-        if path != "-" && nanosecondTimestamps { mapped = PcapReader.mapClassicPcap(path) }
+        if path != "-" && nanosecondTimestamps { mapped = MappedCapture.map(path, windowSize: mappingWindow) }
     }
 
-    /// Maps a regular classic-pcap file read-only; nil for anything else (pcapng, pipes, empty files).
-    static func mapClassicPcap(_ path: String) -> MappedPcap? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size >= 24 else { return nil }
-        let length = Int(st.st_size)
-        guard let base = mmap(nil, length, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { return nil }
-        let magic = base.loadUnaligned(as: UInt32.self)
-        let kinds: [UInt32: (swapped: Bool, micro: Bool)] = [0xA1B2_C3D4: (false, true), 0xD4C3_B2A1: (true, true),
-                                                             0xA1B2_3C4D: (false, false), 0x4D3C_B2A1: (true, false)]
-        guard let kind = kinds[magic] else {
-            munmap(base, length)
-            return nil
-        }
-        _ = madvise(base, length, MADV_SEQUENTIAL)
-        return MappedPcap(base: base, length: length, swapped: kind.swapped, microseconds: kind.micro)
-    }
-
-    /// The next record of a mapped file, with libpcap's checks and messages.
-    private func readMapped() throws -> (pcap_pkthdr, UnsafePointer<UInt8>)? {
-        guard var m = mapped else { return nil }
+    /// Runs `body` over the records of the mapped file (header, bytes as a slice of the mapping) until it returns
+    /// false, the file ends or a stop is requested. The mapping is taken out of `mapped` for the loop: one access
+    /// to the class's property, not several per record.
+    private func forEachMapped(_ body: (pcap_pkthdr, ByteBuffer) throws -> Bool) throws {
+        guard var m = mapped else { return }
+        mapped = nil
         defer { mapped = m }
-        let left = m.length - m.offset
-        if left == 0 { return nil }
-        if left < 16 {
-            throw CaptureError.truncated(path: source, packetNumber: packetsRead + 1,
-                                         message: "truncated dump file; tried to read 16 header bytes, only got \(left)")
-        }
-        let seconds = m.u32(m.offset), fraction = m.u32(m.offset + 4)
-        let caplen = Int(m.u32(m.offset + 8)), len = m.u32(m.offset + 12)
-        if caplen > 0x0400_0000 {
-            throw CaptureError.read(path: source, packetNumber: packetsRead + 1,
-                                    message: "invalid packet capture length \(caplen), bigger than maximum of \(0x0400_0000)")
-        }
-        if caplen > left - 16 {
-            throw CaptureError.truncated(path: source, packetNumber: packetsRead + 1,
-                                         message: "truncated dump file; tried to read \(caplen) captured bytes, only got \(left - 16)")
-        }
         var header = pcap_pkthdr()
-        header.ts.tv_sec = Int(seconds)
-        header.ts.tv_usec = Int(fraction) * (m.microseconds ? 1000 : 1)
-        header.caplen = UInt32(caplen)
-        header.len = len
-        let data = UnsafePointer<UInt8>((m.base + m.offset + 16).assumingMemoryBound(to: UInt8.self))
-        // Drop pages wholly before this record, 32 MiB at a time.
-        let page = 4096
-        let before = (m.offset / page) * page
-        if before - m.released >= 32 << 20 {
-            _ = madvise(m.base + m.released, before - m.released, MADV_DONTNEED)
-            m.released = before
+        while !stopper.isStopRequested {
+            let record: ByteBuffer?
+            do {
+                record = try m.next(&header)
+            } catch {
+                switch error {
+                case .truncated(let message):
+                    throw CaptureError.truncated(path: source, packetNumber: packetsRead + 1, message: message)
+                case .read(let message):
+                    throw CaptureError.read(path: source, packetNumber: packetsRead + 1, message: message)
+                }
+            }
+            guard let record else { return }
+            packetsRead += 1
+            if try !body(header, record) { return }
         }
-        m.offset += 16 + caplen
-        packetsRead += 1
-        return (header, data)
     }
 
     /// Opens a live capture on `liveInterface` (needs CAP_NET_RAW, usually root), with immediate delivery. Reads
@@ -267,7 +227,7 @@ public final class PcapReader {
     deinit {
         stopper.detach()
         pcap_close(handle)
-        if let mapped { munmap(mapped.base, mapped.length) }
+        mapped?.closeFile()
     }
 
     /// The link type (DLT number) of the capture.
@@ -290,7 +250,7 @@ public final class PcapReader {
     public func setFilter(_ bpf: String) throws {
         // Filters run inside libpcap: read through it.
         if let m = mapped {
-            munmap(m.base, m.length)
+            m.closeFile()
             mapped = nil
         }
         var program = bpf_program()
@@ -317,6 +277,12 @@ public final class PcapReader {
     /// read timeouts do not end it.
     public func forEach(_ body: (CaptureTime, UnsafeRawBufferPointer, _ originalLength: Int) throws -> Bool) throws {
         try checkLinkType()
+        if mapped != nil {
+            try forEachMapped { header, record in
+                try record.withUnsafeReadableBytes { try body(time(of: header), $0, Int(header.len)) }
+            }
+            return
+        }
         while let (header, data) = try readRaw() {
             let caplen = Int(header.caplen)
             if try !body(time(of: header), UnsafeRawBufferPointer(start: data, count: caplen), Int(header.len)) {
@@ -326,18 +292,39 @@ public final class PcapReader {
     }
 
     /// Decodes each packet with `LinkLayer`; `body` returns false to stop.
+    /// Segments of a mapped file carry their payload as a slice of the mapping; others a copy.
     public func forEachDecoded(_ body: (DecodedPacket) throws -> Bool) throws {
+        try checkLinkType()
         let type = linkType
-        try forEach { time, bytes, originalLength in
-            bytesRead &+= UInt64(bytes.count &+ 16)
-            return try body(LinkLayer.decode(bytes, linkType: type, time: time, packetNumber: packetsRead,
-                                      originalLength: originalLength))
+        if mapped != nil {
+            try forEachMapped { header, record in
+                bytesRead &+= UInt64(record.readableBytes &+ 16)
+                return try body(LinkLayer.decode(record: record, linkType: type, time: time(of: header),
+                                                 packetNumber: packetsRead, originalLength: Int(header.len)))
+            }
+            return
+        }
+        while let (header, data) = try readRaw() {
+            let caplen = Int(header.caplen)
+            bytesRead &+= UInt64(caplen &+ 16)
+            if try !body(LinkLayer.decode(UnsafeRawBufferPointer(start: data, count: caplen), linkType: type,
+                                          time: time(of: header), packetNumber: packetsRead,
+                                          originalLength: Int(header.len))) { return }
         }
     }
 
     /// The next packet, copied; nil at the end of the file (or when stopped / past the deadline).
     public func next() throws -> CapturedPacket? {
         try checkLinkType()
+        if mapped != nil {
+            var packet: CapturedPacket? = nil
+            try forEachMapped { header, record in
+                packet = CapturedPacket(time: time(of: header), originalLength: Int(header.len),
+                                        data: Array(record.readableBytesView), packetNumber: packetsRead)
+                return false
+            }
+            return packet
+        }
         guard let (header, data) = try readRaw() else { return nil }
         let bytes = Array(UnsafeBufferPointer(start: data, count: Int(header.caplen)))
         return CapturedPacket(time: time(of: header), originalLength: Int(header.len), data: bytes,
@@ -346,11 +333,8 @@ public final class PcapReader {
 
     // MARK: - Private
 
+    /// The next record read through libpcap: its header and its bytes (valid until the next read).
     private func readRaw() throws -> (pcap_pkthdr, UnsafePointer<UInt8>)? {
-        if mapped != nil {
-            if stopper.isStopRequested { return nil }
-            return try readMapped()
-        }
         while true {
             if stopper.isStopRequested { return nil }
             if let deadline, ContinuousClock.now >= deadline { return nil }

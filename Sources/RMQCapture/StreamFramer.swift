@@ -46,31 +46,36 @@ public struct StreamFramer: Sendable {
             if !sawData {
                 sawData = true
                 offset = streamOffset
-                if bytes.count >= 2 && bytes[0] == 0x16 && bytes[1] == 0x03 && !resyncing {
+                if bytes.getInteger(at: bytes.readerIndex, as: UInt16.self) == 0x1603 && !resyncing {
                     tls = true
                 }
             }
             if tls {
-                out.append(.skipped(.tls, byteCount: UInt64(bytes.count), streamOffset: streamOffset, time: time,
+                out.append(.skipped(.tls, byteCount: UInt64(bytes.readableBytes), streamOffset: streamOffset, time: time,
                                     detail: "TLS record bytes, not decoded"))
                 return
             }
-            var slice = bytes[...]
+            var slice = bytes
             if skipRemaining > 0 {
-                let n = min(UInt64(slice.count), skipRemaining)
+                let n = min(UInt64(slice.readableBytes), skipRemaining)
                 skipRemaining -= n
                 offset += n
-                slice = slice.dropFirst(Int(n))
+                slice.moveReaderIndex(forwardBy: Int(n))
                 if skipRemaining == 0 {
                     out.append(.skipped(.lostBytes, byteCount: offset - skipStart, streamOffset: skipStart, time: time,
                                         detail: "rest of a frame that lost bytes"))
                 }
-                if slice.isEmpty { return }
+                if slice.readableBytes == 0 { return }
             }
-            // Emptied by the last frame: start over at index 0 now, when the frames handed out then (slices of
-            // this storage) are gone, so that the storage is reused rather than reallocated.
-            if buffer.readableBytes == 0 { buffer.clear() }
-            buffer.writeBytes(slice)
+            if buffer.readableBytes == 0 {
+                // Nothing pending: the segment's bytes become the buffer (no copy), and the frames it holds whole
+                // are slices of them: of the mapped capture file when the segment came from one.
+                buffer = slice
+            } else {
+                // A frame across segments: copied (ByteBuffer copies the pending bytes on the first append to a
+                // shared slice, then appends in place).
+                buffer.writeImmutableBuffer(slice)
+            }
             drain(time: time, into: &out)
         case .gap(let count, let streamOffset, let time):
             guard !tls else { return }
@@ -88,7 +93,7 @@ public struct StreamFramer: Sendable {
                 out.append(.skipped(.lostBytes, byteCount: gapEnd - skipStart, streamOffset: skipStart, time: time,
                                     detail: "a frame that lost bytes in the capture" + (gapEnd > frameEnd ? " and \(gapEnd - frameEnd) bytes after it" : "")))
                 skipRemaining = 0
-                if gapEnd > frameEnd { enterResync(at: gapEnd) } else { offset = gapEnd; buffer.clear() }
+                if gapEnd > frameEnd { enterResync(at: gapEnd) } else { offset = gapEnd; buffer = ByteBuffer() }
                 return
             }
             if !resyncing, pending >= 4, let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self),
@@ -99,7 +104,7 @@ public struct StreamFramer: Sendable {
                     // The lost bytes fall inside a frame whose length we know: skip to its end.
                     skipStart = offset
                     skipRemaining = frameEnd - gapEnd
-                    buffer.clear()
+                    buffer = ByteBuffer()
                     offset = gapEnd
                     if skipRemaining == 0 {
                         out.append(.skipped(.lostBytes, byteCount: frameEnd - skipStart, streamOffset: skipStart, time: time,
@@ -133,12 +138,12 @@ public struct StreamFramer: Sendable {
             out.append(.skipped(resyncing ? .resync : .badFrame, byteCount: UInt64(n), streamOffset: offset, time: time,
                                 detail: "\(n) bytes of an incomplete frame, \(why)"))
             offset += UInt64(n)
-            buffer.clear()
+            buffer = ByteBuffer()
         }
     }
 
     private mutating func enterResync(at newOffset: UInt64) {
-        buffer.clear()
+        buffer = ByteBuffer()
         offset = newOffset
         resyncing = true
         resyncStart = nil
@@ -147,8 +152,8 @@ public struct StreamFramer: Sendable {
     private mutating func consume(_ n: Int) {
         buffer.moveReaderIndex(forwardBy: n)
         offset += UInt64(n)
-        // An emptied buffer is cleared when the next bytes come (see `receive`): clearing it now, while the frame
-        // just cut is a slice of it, would allocate new storage per frame.
+        // An emptied buffer is replaced by the next segment's bytes (see `receive`); one still holding bytes drops
+        // what it read once that is large.
         if buffer.readableBytes > 0 && buffer.readerIndex > 1 << 16 {
             buffer.discardReadBytes()
         }

@@ -7,6 +7,8 @@
 /// non-overlapping chunks; memory is bounded by `maxBufferedBytes` (and a chunk-count bound derived from
 /// it), never by the input.
 
+import NIOCore
+
 /// Why a byte stream ended.
 public enum CloseReason: Sendable, Equatable {
     case fin
@@ -15,9 +17,9 @@ public enum CloseReason: Sendable, Equatable {
 
 /// What the reassembler reports, in stream order.
 public enum ReassemblyEvent: Sendable, Equatable {
-    /// Contiguous stream bytes starting at `streamOffset`. `time` is the capture time of the segment that
-    /// carried them.
-    case data([UInt8], time: CaptureTime, streamOffset: UInt64)
+    /// Contiguous stream bytes (the readable bytes) starting at `streamOffset`. `time` is the capture time of the
+    /// segment that carried them. In-order bytes are the segment's payload itself (a slice, not a copy).
+    case data(ByteBuffer, time: CaptureTime, streamOffset: UInt64)
     /// `byteCount` stream bytes starting at `streamOffset` were never seen (lost, or cut by the snapshot
     /// length) and have been skipped.
     case gap(byteCount: UInt64, streamOffset: UInt64, time: CaptureTime)
@@ -32,7 +34,7 @@ public struct TCPReassembler: Sendable {
     struct Chunk: Sendable {
         var start: UInt64
         var length: UInt64
-        var bytes: [UInt8]  // empty when `missing`
+        var bytes: ByteBuffer  // empty when `missing`
         var missing: Bool
         var time: CaptureTime
         var end: UInt64 { start &+ length }
@@ -42,7 +44,7 @@ public struct TCPReassembler: Sendable {
     /// can be checked for conflicting content.
     struct Delivered: Sendable {
         var start: UInt64
-        var bytes: [UInt8]
+        var bytes: ByteBuffer
     }
 
     // MARK: Configuration
@@ -128,7 +130,7 @@ public struct TCPReassembler: Sendable {
         let time = segment.time
         // Clamp to what 32-bit sequence arithmetic can describe; never trust the announced length further.
         let length = Int64(min(max(segment.payloadLength, 0), Int(Int32.max)))
-        let captured = Int64(min(segment.payload.count, Int(length)))
+        let captured = Int64(min(segment.payload.readableBytes, Int(length)))
 
         if closeReason != nil {
             accountAfterClose(segment, length: length)
@@ -168,7 +170,7 @@ public struct TCPReassembler: Sendable {
         let relEnd = rel + length
 
         // Fast path: the next expected bytes, nothing buffered, fully captured, no FIN pending before its end.
-        if rel == 0, length > 0, chunks.isEmpty, captured == length, Int64(segment.payload.count) == length,
+        if rel == 0, length > 0, chunks.isEmpty, captured == length, Int64(segment.payload.readableBytes) == length,
            finOffset == nil {
             deliver(segment.payload, time: time, into: &events)
             // The FIN follows the payload, i.e. it is at the (new) next expected position.
@@ -233,7 +235,7 @@ public struct TCPReassembler: Sendable {
                 let i = chunks.count - 1
                 if !last.missing {
                     bufferedBytes -= Int(last.length - keep)
-                    chunks[i].bytes.removeLast(Int(last.length - keep))
+                    chunks[i].bytes.moveWriterIndex(to: chunks[i].bytes.readerIndex + Int(keep))
                 }
                 chunks[i].length = keep
             }
@@ -249,7 +251,7 @@ public struct TCPReassembler: Sendable {
     private mutating func dropLastChunk(countingAfterClose n: UInt64) {
         let c = chunks.removeLast()
         bytesAfterClose &+= n
-        if !c.missing { bufferedBytes -= c.bytes.count }
+        if !c.missing { bufferedBytes -= c.bytes.readableBytes }
     }
 
     private mutating func closeIfComplete(into events: inout [ReassemblyEvent]) {
@@ -355,12 +357,12 @@ public struct TCPReassembler: Sendable {
 
     /// Inserts captured bytes `source[lo..<hi]` at stream offset `start`, keeping already-buffered bytes where
     /// they overlap (first received wins). Returns true if an overlapping byte differed.
-    private mutating func insert(start: UInt64, source: [UInt8], lo: Int, hi: Int, time: CaptureTime) -> Bool {
+    private mutating func insert(start: UInt64, source: ByteBuffer, lo: Int, hi: Int, time: CaptureTime) -> Bool {
         let end = start &+ UInt64(hi - lo)
         var i = firstChunkEnding(after: start)
         // Common case: no overlap with anything buffered — store the piece as is.
         if i == chunks.count || chunks[i].start >= end {
-            let bytes = (lo == 0 && hi == source.count) ? source : Array(source[lo..<hi])
+            let bytes = Self.piece(of: source, lo, hi)
             chunks.insert(Chunk(start: start, length: end - start, bytes: bytes, missing: false, time: time), at: i)
             bufferedBytes += hi - lo
             return false
@@ -375,14 +377,14 @@ public struct TCPReassembler: Sendable {
                 if !c.missing && !conflict {
                     let a = lo + Int(cur - start), b = lo + Int(ovEnd - start)
                     let ca = Int(cur - c.start)
-                    conflict = !source[a..<b].elementsEqual(c.bytes[ca..<(ca + (b - a))])
+                    conflict = !Self.equal(source, a, c.bytes, ca, count: b - a)
                 }
                 cur = ovEnd
                 i += 1
             } else {
                 let pieceEnd = i < chunks.count ? min(end, chunks[i].start) : end
                 let a = lo + Int(cur - start), b = lo + Int(pieceEnd - start)
-                let bytes = (a == 0 && b == source.count) ? source : Array(source[a..<b])
+                let bytes = Self.piece(of: source, a, b)
                 chunks.insert(Chunk(start: cur, length: pieceEnd - cur, bytes: bytes, missing: false, time: time), at: i)
                 bufferedBytes += b - a
                 i += 1
@@ -405,7 +407,7 @@ public struct TCPReassembler: Sendable {
                 i += 1
             } else {
                 let pieceEnd = i < chunks.count ? min(end, chunks[i].start) : end
-                chunks.insert(Chunk(start: cur, length: pieceEnd - cur, bytes: [], missing: true, time: time), at: i)
+                chunks.insert(Chunk(start: cur, length: pieceEnd - cur, bytes: ByteBuffer(), missing: true, time: time), at: i)
                 i += 1
                 cur = pieceEnd
             }
@@ -431,7 +433,7 @@ public struct TCPReassembler: Sendable {
             if c.missing {
                 emitGap(c.length, time: c.time, into: &events)
             } else {
-                bufferedBytes -= c.bytes.count
+                bufferedBytes -= c.bytes.readableBytes
                 deliver(c.bytes, time: c.time, into: &events)
             }
         }
@@ -459,41 +461,58 @@ public struct TCPReassembler: Sendable {
         gapBytes &+= count
     }
 
-    private mutating func deliver(_ bytes: [UInt8], time: CaptureTime, into events: inout [ReassemblyEvent]) {
+    private mutating func deliver(_ bytes: ByteBuffer, time: CaptureTime, into events: inout [ReassemblyEvent]) {
+        let count = bytes.readableBytes
         events.append(.data(bytes, time: time, streamOffset: streamOffset))
-        remember(bytes, at: streamOffset)
-        streamOffset &+= UInt64(bytes.count)
-        bytesDelivered &+= UInt64(bytes.count)
+        remember(bytes, count: count, at: streamOffset)
+        streamOffset &+= UInt64(count)
+        bytesDelivered &+= UInt64(count)
+    }
+
+    /// `source`'s readable bytes `lo..<hi`: the buffer itself when whole; a copy of a part (a part kept as a
+    /// slice would hold the whole segment's storage while only the part is counted against the bound).
+    private static func piece(of source: ByteBuffer, _ lo: Int, _ hi: Int) -> ByteBuffer {
+        if lo == 0 && hi == source.readableBytes { return source }
+        return source.withUnsafeReadableBytes { ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: $0[lo..<hi])) }
+    }
+
+    /// Whether `count` readable bytes of `a` from `ai` equal those of `b` from `bi` (both ranges in bounds).
+    private static func equal(_ a: ByteBuffer, _ ai: Int, _ b: ByteBuffer, _ bi: Int, count: Int) -> Bool {
+        a.withUnsafeReadableBytes { pa in
+            b.withUnsafeReadableBytes { pb in
+                UnsafeRawBufferPointer(rebasing: pa[ai..<(ai + count)]).elementsEqual(UnsafeRawBufferPointer(rebasing: pb[bi..<(bi + count)]))
+            }
+        }
     }
 
     // MARK: Delivered-data history (conflict detection for retransmissions)
 
-    private mutating func remember(_ bytes: [UInt8], at start: UInt64) {
-        guard bytes.count <= maxBufferedBytes else {
+    private mutating func remember(_ bytes: ByteBuffer, count: Int, at start: UInt64) {
+        guard count <= maxBufferedBytes else {
             history.removeAll(keepingCapacity: true)
             historyBytes = 0
             return
         }
         if history.capacity < Self.historyCount { history.reserveCapacity(Self.historyCount) }
-        while !history.isEmpty && (history.count >= Self.historyCount || historyBytes + bytes.count > maxBufferedBytes) {
-            historyBytes -= history.removeFirst().bytes.count
+        while !history.isEmpty && (history.count >= Self.historyCount || historyBytes + count > maxBufferedBytes) {
+            historyBytes -= history.removeFirst().bytes.readableBytes
         }
         history.append(Delivered(start: start, bytes: bytes))
-        historyBytes += bytes.count
+        historyBytes += count
     }
 
     /// Compares `payload` bytes at relative positions [relStart, relEnd) (all < 0, i.e. before the next
     /// expected byte) with remembered delivered data. `payload[0]` is at relative position `relStart`.
-    private func compareWithHistory(_ payload: [UInt8], relStart: Int64, relEnd: Int64) -> Bool {
+    private func compareWithHistory(_ payload: ByteBuffer, relStart: Int64, relEnd: Int64) -> Bool {
         // Absolute offsets; positions before stream offset 0 cannot be compared.
         let so = Int64(truncatingIfNeeded: streamOffset)
         let absStart = so + relStart, absEnd = so + relEnd
         for h in history {
-            let hs = Int64(truncatingIfNeeded: h.start), he = hs + Int64(h.bytes.count)
+            let hs = Int64(truncatingIfNeeded: h.start), he = hs + Int64(h.bytes.readableBytes)
             let a = max(absStart, hs), b = min(absEnd, he)
             if a >= b { continue }
             let pa = Int(a - absStart), ha = Int(a - hs), n = Int(b - a)
-            if !payload[pa..<(pa + n)].elementsEqual(h.bytes[ha..<(ha + n)]) { return true }
+            if !Self.equal(payload, pa, h.bytes, ha, count: n) { return true }
         }
         return false
     }

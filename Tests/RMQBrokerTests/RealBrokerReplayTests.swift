@@ -46,10 +46,10 @@ func capturedFrames(_ path: String, serverPorts: Set<UInt16> = [9876, 10911, 109
         let key = "\(s.source)>\(s.destination)"
         var d = dirs[key] ?? Dir()
         if s.flags.contains(.syn) { d.next = s.sequence &+ 1; dirs[key] = d; return true }
-        if s.payload.isEmpty { dirs[key] = d; return true }
+        if s.capturedLength == 0 { dirs[key] = d; return true }
         if let n = d.next, s.sequence != n, Int32(bitPattern: s.sequence &- n) < 0 { return true }
-        d.next = s.sequence &+ UInt32(s.payload.count)
-        d.buffer.writeBytes(s.payload)
+        d.next = s.sequence &+ UInt32(s.capturedLength)
+        d.buffer.writeImmutableBuffer(s.payload)
         do {
             while let cmd = try d.decoder.decode(buffer: &d.buffer) {
                 out.append(CapturedFrame(clientPort: toServer ? s.source.port : s.destination.port,

@@ -93,7 +93,7 @@ struct LinkLayerTests {
         #expect(segment.sequence == 1001)
         #expect(segment.acknowledgement == 2002)
         #expect(segment.flags == [.ack, .psh])
-        #expect(segment.payload == payload)
+        #expect(segment.payloadBytes == payload)
         #expect(segment.payloadLength == payload.count)
         #expect(segment.time == nanos(123_456_789))
         #expect(segment.packetNumber == 7)
@@ -123,7 +123,7 @@ struct LinkLayerTests {
             let snapped = LinkLayer.decode(data, linkType: c.linkType, time: nanos(0), packetNumber: 1,
                                            originalLength: c.frame.count)
             let segment = try #require(snapped.segment, "cut at \(cut): \(snapped)")
-            #expect(segment.payload == Array(payload[0..<(cut - headerEnd)]))
+            #expect(segment.payloadBytes == Array(payload[0..<(cut - headerEnd)]))
             #expect(segment.payloadLength == payload.count)
         }
     }
@@ -135,7 +135,7 @@ struct LinkLayerTests {
         let record = PacketRecord(time: nanos(5), data: frame).truncated(to: 96)
         let segment = try #require(LinkLayer.decode(record.data, linkType: 1, time: record.time, packetNumber: 1,
                                                     originalLength: record.originalLength).segment)
-        #expect(segment.payload == Array(big[0..<42]))
+        #expect(segment.payloadBytes == Array(big[0..<42]))
         #expect(segment.payloadLength == 1000)
     }
 
@@ -146,14 +146,14 @@ struct LinkLayerTests {
             #expect(frame.count == 60)
             frame += [0xaa, 0xbb, 0xcc, 0xdd]  // and a frame check sequence
             let segment = try #require(LinkLayer.decode(frame, linkType: 1, time: nanos(0), packetNumber: 1).segment)
-            #expect(segment.payload == p)
+            #expect(segment.payloadBytes == p)
             #expect(segment.payloadLength == p.count)
         }
         // IPv6 through a VLAN, padded as well.
         var frame6 = PacketBuilder.ethernet(etherType: 0x86dd, payload: ipv6Packet([1]), vlanTags: [0x8100])
         frame6 += [0, 0, 0, 0, 0, 0]
         let segment6 = try #require(LinkLayer.decode(frame6, linkType: 1, time: nanos(0), packetNumber: 1).segment)
-        #expect(segment6.payload == [1])
+        #expect(segment6.payloadBytes == [1])
     }
 
     @Test("IPv4 and IPv6 fragments are skipped")
@@ -174,7 +174,7 @@ struct LinkLayerTests {
         }
         // An atomic fragment (offset 0, no more fragments) is a whole packet.
         let atomic = ipv6Packet(extensions: [.fragment(offset: 0, more: false)])
-        #expect(LinkLayer.decode(atomic, linkType: 12, time: nanos(0), packetNumber: 1).segment?.payload == payload)
+        #expect(LinkLayer.decode(atomic, linkType: 12, time: nanos(0), packetNumber: 1).segment?.payloadBytes == payload)
     }
 
     @Test("non-TCP traffic is skipped")
@@ -248,7 +248,7 @@ struct LinkLayerTests {
     func tsoZeroLength() throws {
         let ip = PacketBuilder.ipv4(source: 1, destination: 2, payload: tcp4(patternBytes(3000)), totalLength: 0)
         let segment = try #require(LinkLayer.decode(ip, linkType: 12, time: nanos(0), packetNumber: 1).segment)
-        #expect(segment.payload == patternBytes(3000))
+        #expect(segment.payloadBytes == patternBytes(3000))
         #expect(segment.payloadLength == 3000)
     }
 
@@ -259,7 +259,7 @@ struct LinkLayerTests {
         let ip = PacketBuilder.ipv4(source: 1, destination: 2, payload: tcp + [7, 8, 9], options: [1, 1, 1, 0])
         let segment = try #require(LinkLayer.decode(ip, linkType: 101, time: nanos(0), packetNumber: 1).segment)
         #expect(segment.flags == .syn)
-        #expect(segment.payload == [7, 8, 9])
+        #expect(segment.payloadBytes == [7, 8, 9])
         #expect(segment.sequence == 9)
     }
 
@@ -286,7 +286,7 @@ struct LinkLayerTests {
             switch LinkLayer.decode(frame, linkType: linkType, time: nanos(0), packetNumber: i, originalLength: original) {
             case .tcp(let s):
                 outcomes[0] += 1
-                #expect(s.payload.count <= s.payloadLength)
+                #expect(s.capturedLength <= s.payloadLength)
             case .skipped: outcomes[1] += 1
             case .malformed: outcomes[2] += 1
             }

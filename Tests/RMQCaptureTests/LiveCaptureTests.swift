@@ -86,7 +86,7 @@ struct LiveCaptureTests {
         }
         #expect(segments.first?.flags == .syn)
         #expect(segments.first?.destination == Endpoint(address: .v4(0x7f00_0001), port: port))
-        #expect(segments.contains { $0.payload == message })
+        #expect(segments.contains { $0.payloadBytes == message })
         let now = Date().timeIntervalSince1970
         #expect(segments.allSatisfy { abs($0.time.seconds - now) < 60 })
     }

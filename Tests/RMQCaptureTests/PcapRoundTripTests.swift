@@ -77,7 +77,7 @@ struct PcapRoundTripTests {
             #expect(segment.sequence == direct.sequence)
             #expect(segment.acknowledgement == direct.acknowledgement)
             #expect(segment.flags == direct.flags)
-            #expect(segment.payload == direct.payload)
+            #expect(segment.payloadBytes == direct.payloadBytes)
             #expect(segment.source == direct.source)
         }
         // Independent expectations on the numbers.
@@ -88,11 +88,11 @@ struct PcapRoundTripTests {
         #expect(segments[2].flags == .ack && segments[2].acknowledgement == 7001)
         let request = segments[3...5]
         #expect(request.map(\.sequence) == [0xffff_fff1, 0xffff_fff1 &+ 100, 0xffff_fff1 &+ 200])  // wraps past 2^32
-        #expect(request.map(\.payload.count) == [100, 100, 50])
-        #expect(request.flatMap(\.payload) == patternBytes(250, seed: 1))
+        #expect(request.map(\.capturedLength) == [100, 100, 50])
+        #expect(request.flatMap(\.payloadBytes) == patternBytes(250, seed: 1))
         #expect(request.last?.flags == [.ack, .psh])
         #expect(segments[6].sequence == 7001 && segments[6].acknowledgement == 0xffff_fff1 &+ 250)
-        #expect(segments[6].payload == patternBytes(1400, seed: 2) && segments[6].payloadLength == 1400)
+        #expect(segments[6].payloadBytes == patternBytes(1400, seed: 2) && segments[6].payloadLength == 1400)
         #expect(segments[7].acknowledgement == 7001 + 1400)
         #expect(segments[8].flags == [.fin, .ack] && segments[8].sequence == 0xffff_fff1 &+ 250)
         #expect(segments[9].flags == [.fin, .ack] && segments[9].acknowledgement == 0xffff_fff1 &+ 251)
@@ -145,10 +145,10 @@ struct PcapRoundTripTests {
         try #require(segments.count == records.count)
         #expect(segments[0].flags != .syn)
         #expect(segments[0...3].map(\.sequence) == [200, 100, 300, 200])
-        #expect(segments[4].sequence == 150 && segments[4].payload == patternBytes(120))
+        #expect(segments[4].sequence == 150 && segments[4].payloadBytes == patternBytes(120))
         #expect(segments[5].sequence == 5001 + 40 + 10)
-        #expect(segments[5].payload.count == 200 - 54 && segments[5].payloadLength == 2000)
-        #expect(segments[5].payload == Array(patternBytes(2000)[0..<146]))
+        #expect(segments[5].capturedLength == 200 - 54 && segments[5].payloadLength == 2000)
+        #expect(segments[5].payloadBytes == Array(patternBytes(2000)[0..<146]))
         #expect(segments[6].flags == [.rst, .ack] && segments[6].sequence == 400)
     }
 
@@ -335,7 +335,7 @@ struct PcapStdinTests {
         let reader = try PcapReader(path: "-")
         let segments = try decodeAllPackets(reader).compactMap(\.segment)
         #expect(segments.count == 4)
-        #expect(segments.last?.payload == patternBytes(33))
+        #expect(segments.last?.payloadBytes == patternBytes(33))
         #expect(segments.map(\.time) == records.map(\.time))
         #expect(CaptureError.truncated(path: "-", packetNumber: 2, message: "x").description.hasPrefix("standard input:"))
     }

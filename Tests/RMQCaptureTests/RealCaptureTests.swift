@@ -39,8 +39,8 @@ struct RealCaptureDecodeTests {
             switch packet {
             case .tcp(let s):
                 tcp += 1
-                payloadBytes += s.payload.count
-                #expect(s.payload.count == s.payloadLength)
+                payloadBytes += s.capturedLength
+                #expect(s.capturedLength == s.payloadLength)
                 ports.insert(min(s.source.port, s.destination.port))
                 if s.time < lastTime { timesOrdered = false }
                 if firstTime == nil { firstTime = s.time }

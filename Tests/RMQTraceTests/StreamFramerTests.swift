@@ -27,7 +27,7 @@ import Testing
         for s in steps {
             switch s {
             case .data(let b):
-                f.receive(.data(b, time: t, streamOffset: offset), into: &out)
+                f.receive(.data(ByteBuffer(bytes: b), time: t, streamOffset: offset), into: &out)
                 offset += UInt64(b.count)
             case .gap(let n):
                 f.receive(.gap(byteCount: UInt64(n), streamOffset: offset, time: t), into: &out)
@@ -90,8 +90,8 @@ import Testing
         f.deferDecoding = true
         var out: [StreamFramer.Output] = []
         let bytes = Self.a + Self.b
-        f.receive(.data(Array(bytes[0..<50]), time: Self.t, streamOffset: 0), into: &out)
-        f.receive(.data(Array(bytes[50...]), time: Self.t, streamOffset: 50), into: &out)
+        f.receive(.data(ByteBuffer(bytes: bytes[0..<50]), time: Self.t, streamOffset: 0), into: &out)
+        f.receive(.data(ByteBuffer(bytes: bytes[50...]), time: Self.t, streamOffset: 50), into: &out)
         let frames = out.compactMap { o -> [UInt8]? in
             if case .rawFrame(let b, _, _) = o { return Array(b.readableBytesView) }
             return nil
