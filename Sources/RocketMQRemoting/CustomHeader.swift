@@ -120,22 +120,60 @@ extension UnsafeRawBufferPointer {
 /// Java `HashMap<String, String>` iteration order for a map filled by `put` in the given order (default
 /// capacity 16, load factor 0.75, doubling; within a bucket, insertion order).
 public enum JavaHashMapOrder {
-    /// Java `String.hashCode()` over UTF-16 code units.
+    /// Java `String.hashCode()` over UTF-16 code units (over the UTF-8 bytes when all are ASCII: the same units).
     public static func javaHashCode(_ s: String) -> Int32 {
+        let ascii = s.utf8.withContiguousStorageIfAvailable { bytes -> Int32? in
+            var h: Int32 = 0
+            for b in bytes {
+                if b >= 0x80 { return nil }
+                h = h &* 31 &+ Int32(b)
+            }
+            return h
+        }
+        if let ascii, let h = ascii { return h }
         var h: Int32 = 0
         for u in s.utf16 { h = h &* 31 &+ Int32(u) }
         return h
     }
 
+    /// `entries` in the iteration order of a Java HashMap filled with them in this order (no resize beyond the
+    /// table size their count needs; equal buckets keep insertion order). Sorted through one word per entry
+    /// (bucket, then index) on the stack, not through copies of the entries.
     public static func ordered(_ entries: [(key: String, value: String)]) -> [(key: String, value: String)] {
+        let n = entries.count
+        if n < 2 { return entries }
         var capacity = 16
-        while Double(entries.count) > Double(capacity) * 0.75 { capacity *= 2 }
-        let indexed = entries.enumerated().map { (i, e) -> (bucket: Int, order: Int, entry: (key: String, value: String)) in
-            let h = UInt32(bitPattern: javaHashCode(e.key))
-            let spread = h ^ (h >> 16)
-            return (Int(spread & UInt32(capacity - 1)), i, e)
+        while Double(n) > Double(capacity) * 0.75 { capacity *= 2 }
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: n) { keys in
+            for i in 0..<n {
+                let h = UInt32(bitPattern: javaHashCode(entries[i].key))
+                keys[i] = Int((h ^ (h >> 16)) & UInt32(capacity - 1)) << 32 | i
+            }
+            if n <= 32 {
+                for i in 1..<n {
+                    let k = keys[i]
+                    var j = i - 1
+                    while j >= 0 && keys[j] > k {
+                        keys[j + 1] = keys[j]
+                        j -= 1
+                    }
+                    keys[j + 1] = k
+                }
+            } else {
+                var all = keys
+                all.sort()
+            }
+            var inOrder = true
+            for i in 0..<n where keys[i] & 0xFFFF_FFFF != i {
+                inOrder = false
+                break
+            }
+            if inOrder { return entries }
+            var out: [(key: String, value: String)] = []
+            out.reserveCapacity(n)
+            for i in 0..<n { out.append(entries[keys[i] & 0xFFFF_FFFF]) }
+            return out
         }
-        return indexed.sorted { ($0.bucket, $0.order) < ($1.bucket, $1.order) }.map(\.entry)
     }
 }
 

@@ -39,6 +39,36 @@ import Testing
                     "expressionType", "subVersion", "consumerGroup"])
     }
 
+    /// The ordering against its definition (a stable sort by bucket), for maps short and long, ASCII keys and not,
+    /// colliding buckets included; the hash against Java's over UTF-16 units.
+    @Test func javaHashMapOrderMatchesItsDefinition() {
+        func reference(_ entries: [(key: String, value: String)]) -> [String] {
+            var capacity = 16
+            while Double(entries.count) > Double(capacity) * 0.75 { capacity *= 2 }
+            return entries.enumerated().map { i, e -> (Int, Int, String) in
+                var h: Int32 = 0
+                for u in e.key.utf16 { h = h &* 31 &+ Int32(u) }
+                let spread = UInt32(bitPattern: h) ^ (UInt32(bitPattern: h) >> 16)
+                return (Int(spread & UInt32(capacity - 1)), i, e.key)
+            }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
+        }
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ_09é中🙂")
+        for n in [0, 1, 2, 5, 12, 13, 31, 32, 33, 100, 700] {
+            let entries = (0..<n).map { i -> (key: String, value: String) in
+                let key = String((0..<Int.random(in: 1...12, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+                return (key, String(i))
+            }
+            #expect(JavaHashMapOrder.ordered(entries).map(\.key) == reference(entries), "\(n) entries")
+            for e in entries {
+                var h: Int32 = 0
+                for u in e.key.utf16 { h = h &* 31 &+ Int32(u) }
+                #expect(JavaHashMapOrder.javaHashCode(e.key) == h)
+            }
+        }
+        #expect(JavaHashMapOrder.javaHashCode("é") == 233 && JavaHashMapOrder.javaHashCode("🙂") == 1_772_965)
+    }
+
     @Test func allocationKnownAnswersUseJavaOrdering() {
         let qs = (0..<10).map { MessageQueue(topic: "topic", brokerName: "brokerName", queueId: Int32($0)) }
         #expect(qs.shuffled().sorted() == qs)
