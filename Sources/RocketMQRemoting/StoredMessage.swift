@@ -91,6 +91,20 @@ public enum MessageProperties {
 }
 
 /// CRC-32 (IEEE, as zlib and `java.util.zip.CRC32`).
+/// Big-endian stores at increasing offsets of memory reserved for a whole record.
+struct RecordWriter {
+    let base: UnsafeMutableRawPointer
+    var offset = 0
+    @inline(__always) mutating func put<T: FixedWidthInteger>(_ v: T) {
+        (base + offset).storeBytes(of: v.bigEndian, as: T.self)
+        offset += MemoryLayout<T>.size
+    }
+    @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        if let b = bytes.baseAddress, bytes.count > 0 { (base + offset).copyMemory(from: b, byteCount: bytes.count) }
+        offset += bytes.count
+    }
+}
+
 public enum CRC32 {
     /// Slicing-by-8 tables: table k at [256 k ..< 256 (k + 1)], table 0 the classic byte table.
     static let tables: [UInt32] = {
@@ -135,6 +149,9 @@ public enum CRC32 {
         Array(bytes).withUnsafeBytes { checksum($0) }
     }
     /// RocketMQ's BODYCRC: CRC-32 masked with 0x7FFFFFFF.
+    public static func rocketmq(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        Int32(bitPattern: checksum(bytes) & 0x7FFF_FFFF)
+    }
     public static func rocketmq<C: Collection>(_ bytes: C) -> Int32 where C.Element == UInt8 {
         Int32(bitPattern: checksum(bytes) & 0x7FFF_FFFF)
     }
@@ -471,28 +488,42 @@ public enum StoredMessageDecoder {
             + 4 + body.count + (v2 ? 2 : 1) + topicLength + 2 + propsLength
         // Exactly the record's size: a buffer left to grow by doubling keeps up to twice that (the embedded
         // broker holds every record it stores).
+        // One write of the whole record into reserved space (field by field, each write checked capacity and
+        // uniqueness: about a sixth of the embedded broker's time under batched sends).
         out.reserveCapacity(minimumWritableBytes: total)
-        out.writeInteger(Int32(total))
-        out.writeInteger(v2 ? StoredMessage.magicV2 : StoredMessage.magicV1)
-        out.writeInteger(CRC32.rocketmq(body))
-        out.writeInteger(queueId)
-        out.writeInteger(flag)
-        out.writeInteger(queueOffset)
-        out.writeInteger(physicalOffset)
-        out.writeInteger(sysFlag.rawValue)
-        out.writeInteger(bornTimestamp)
-        out.writeBytes(bornHost.address)
-        out.writeInteger(bornHost.port)
-        out.writeInteger(storeTimestamp)
-        out.writeBytes(storeHost.address)
-        out.writeInteger(storeHost.port)
-        out.writeInteger(reconsumeTimes)
-        out.writeInteger(preparedTransactionOffset)
-        out.writeInteger(Int32(body.count))
-        out.writeBytes(body)
-        if v2 { out.writeInteger(Int16(topicLength)) } else { out.writeInteger(UInt8(topicLength)) }
-        out.writeString(topic)
-        out.writeInteger(Int16(propsLength))
-        out.writeString(propertiesText)
+        var topic = topic, propertiesText = propertiesText
+        topic.withUTF8 { topicBytes in
+            propertiesText.withUTF8 { propsBytes in
+                body.withUnsafeBytes { bodyBytes in
+                    out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
+                        var w = RecordWriter(base: raw.baseAddress!)
+                        w.put(Int32(total))
+                        w.put(v2 ? StoredMessage.magicV2 : StoredMessage.magicV1)
+                        w.put(CRC32.rocketmq(bodyBytes))
+                        w.put(queueId)
+                        w.put(flag)
+                        w.put(queueOffset)
+                        w.put(physicalOffset)
+                        w.put(sysFlag.rawValue)
+                        w.put(bornTimestamp)
+                        bornHost.address.withUnsafeBytes { w.put($0) }
+                        w.put(bornHost.port)
+                        w.put(storeTimestamp)
+                        storeHost.address.withUnsafeBytes { w.put($0) }
+                        w.put(storeHost.port)
+                        w.put(reconsumeTimes)
+                        w.put(preparedTransactionOffset)
+                        w.put(Int32(bodyBytes.count))
+                        w.put(bodyBytes)
+                        if v2 { w.put(Int16(topicLength)) } else { w.put(UInt8(topicLength)) }
+                        w.put(UnsafeRawBufferPointer(topicBytes))
+                        w.put(Int16(propsLength))
+                        w.put(UnsafeRawBufferPointer(propsBytes))
+                        precondition(w.offset == total, "stored record size")
+                        return total
+                    }
+                }
+            }
+        }
     }
 }
