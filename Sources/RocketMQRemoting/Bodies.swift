@@ -468,7 +468,10 @@ public struct BatchMessageRecord: Hashable, Sendable {
         var out: [BatchMessageRecord] = []
         var offset = 0
         while offset < bytes.count {
-            var r = BinaryReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset...]), context: "batch body: message \(out.count)")
+            if out.isEmpty { out.reserveCapacity(16) }
+            // The context's text is built only for an error ("batch body: record N at offset M").
+            var r = BinaryReader(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset...]),
+                                 errorContext: ErrorContext("batch body", .record(index: out.count, offset: offset)))
             let total = try r.readInt32("TOTALSIZE")
             guard total >= 22, Int(total) <= bytes.count - offset else {
                 throw RemotingDecodingError("batch body", .record(index: out.count, reason: "TOTALSIZE \(total) is invalid"), offset: offset)

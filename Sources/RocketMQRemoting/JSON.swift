@@ -174,8 +174,12 @@ public enum JSONWriter {
             case 0x0D: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "r"))
             case 0x09: out.append(UInt8(ascii: "\\")); out.append(UInt8(ascii: "t"))
             default:  // other controls and DEL
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                        hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]])
+                out.append(UInt8(ascii: "\\"))
+                out.append(UInt8(ascii: "u"))
+                out.append(UInt8(ascii: "0"))
+                out.append(UInt8(ascii: "0"))
+                out.append(hexDigits[Int(b >> 4)])
+                out.append(hexDigits[Int(b & 0xF)])
             }
             i += 1
             run = i
@@ -488,13 +492,15 @@ struct JSONCursor {
         if index >= bytes.count {
             throw RemotingDecodingError(context, .json("unterminated string"), offset: start - 1)
         }
-        // Slow path with escapes.
-        var out: [UInt8] = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
+        // Slow path with escapes: the text is at most as long as its escaped form.
+        var out: [UInt8] = []
+        out.reserveCapacity(min(bytes.count - start, 4096))
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
         while index < bytes.count {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 index += 1
-                if let s = String(validating: out, as: UTF8.self) { return s }
+                if let s = Self.string(validating: out) { return s }
                 throw RemotingDecodingError(context, .invalidUTF8(field: "JSON string"), offset: start)
             }
             if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) inside a string") }
@@ -523,14 +529,38 @@ struct JSONCursor {
                 } else if scalar >= 0xDC00 && scalar < 0xE000 {
                     throw error("unpaired surrogate in \\u escape")
                 }
-                guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
-                out.append(contentsOf: Array(String(Character(u)).utf8))
+                guard Unicode.Scalar(scalar) != nil else { throw error("invalid \\u escape") }
+                // UTF-8 in place (a message's properties hold two escapes per entry: \u0001 and \u0002).
+                if scalar < 0x80 {
+                    out.append(UInt8(scalar))
+                } else if scalar < 0x800 {
+                    out.append(0xC0 | UInt8(scalar >> 6))
+                    out.append(0x80 | UInt8(scalar & 0x3F))
+                } else if scalar < 0x10000 {
+                    out.append(0xE0 | UInt8(scalar >> 12))
+                    out.append(0x80 | UInt8((scalar >> 6) & 0x3F))
+                    out.append(0x80 | UInt8(scalar & 0x3F))
+                } else {
+                    out.append(0xF0 | UInt8(scalar >> 18))
+                    out.append(0x80 | UInt8((scalar >> 12) & 0x3F))
+                    out.append(0x80 | UInt8((scalar >> 6) & 0x3F))
+                    out.append(0x80 | UInt8(scalar & 0x3F))
+                }
             default:
                 index -= 1
                 throw error("invalid escape '\\\(printable)'")
             }
         }
         throw RemotingDecodingError(context, .json("unterminated string"), offset: start - 1)
+    }
+
+    /// `bytes` as a String when they are UTF-8 (ASCII, the usual case, without the validation pass).
+    static func string(validating bytes: [UInt8]) -> String? {
+        bytes.withUnsafeBufferPointer { p in
+            var high: UInt8 = 0
+            for b in p { high |= b }
+            return high < 0x80 ? String(decoding: p, as: UTF8.self) : String(validating: p, as: UTF8.self)
+        }
     }
 
     mutating func readHex4() throws -> UInt32 {

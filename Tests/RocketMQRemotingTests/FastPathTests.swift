@@ -206,6 +206,17 @@ import Testing
         }
     }
 
+    /// \u escapes of 1- to 4-byte UTF-8 (a surrogate pair), and the separators of message properties, decode to
+    /// the text they stand for; what the encoder writes for control bytes reads back the same.
+    @Test func unicodeEscapesDecodeToTheirText() throws {
+        let text = #"{"code":10,"extFields":{"properties":"a\u0001\u00e9\u0002b\u0001\u4e2d\ud83d\ude42\u007f","k":"\u0041"},"flag":0}"#
+        let cmd = try RemotingFrame.decode(Self.frame(type: 0, header: Array(text.utf8)))
+        #expect(cmd.extFields?["properties"] == "a\u{01}é\u{02}b\u{01}中🙂\u{7F}")
+        #expect(cmd.extFields?["k"] == "A")
+        let sent = RemotingCommand.request(code: 10, opaque: 1, extFields: ExtFields([(key: "p", value: "x\u{01}y\u{02}\u{1F}\u{7F}\"\\")]))
+        #expect(try RemotingFrame.decode(RemotingFrame.encode(sent)).extFields?["p"] == "x\u{01}y\u{02}\u{1F}\u{7F}\"\\")
+    }
+
     /// JSON headers with values of every JSON type, escapes and nesting, which no encoder writes.
     @Test func rawJSONExtFields() throws {
         var rng = SplitMix64(seed: 0x150)
