@@ -492,7 +492,7 @@ public enum StoredMessageDecoder {
         // uniqueness: about a sixth of the embedded broker's time under batched sends).
         out.reserveCapacity(minimumWritableBytes: total)
         var topic = topic, propertiesText = propertiesText
-        topic.withUTF8 { topicBytes in
+        _ = topic.withUTF8 { topicBytes in
             propertiesText.withUTF8 { propsBytes in
                 body.withUnsafeBytes { bodyBytes in
                     out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
