@@ -185,9 +185,11 @@ public struct FrameRecord: Sendable {
         _read { yield storage.body }
         _modify { makeUnique(); yield &storage.body }
     }
-    /// For responses: the request answered (nil when it was not seen).
+    /// For responses: the request answered (nil when it was not seen). Read with `get`: a read coroutine was not
+    /// inlined at the analyzer's call sites and, the value being larger than a coroutine's inline buffer, took a
+    /// malloc and a memcpy per read (two per response).
     @inlinable public var request: RequestRef? {
-        _read { yield storage.request }
+        get { storage.request }
         _modify { makeUnique(); yield &storage.request }
     }
     @inlinable public var phase: Phase {
