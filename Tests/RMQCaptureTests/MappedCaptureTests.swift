@@ -65,6 +65,61 @@ struct MappedCaptureTests {
         #expect(try Self.dataSegments(viaLibpcap).map(\.payloadBytes) == payloads)
     }
 
+    /// Reads `path` through the mapping (windows of `window` bytes) or through libpcap (a filter): the payloads
+    /// delivered, then the error, if any, as (packet number, truncated?).
+    static func outcome(_ path: String, window: Int?) throws -> (payloads: [[UInt8]], error: (Int, Bool)?) {
+        let reader = try PcapReader(path: path, mappingWindow: window ?? MappedCapture.windowSize)
+        if window == nil { try reader.setFilter("") }
+        var payloads: [[UInt8]] = []
+        do {
+            try reader.forEachDecoded { p in
+                if let s = p.segment, s.capturedLength > 0 { payloads.append(s.payloadBytes) }
+                return true
+            }
+        } catch CaptureError.truncated(_, let n, _) {
+            return (payloads, (n, true))
+        } catch CaptureError.read(_, let n, _) {
+            return (payloads, (n, false))
+        }
+        return (payloads, nil)
+    }
+
+    @Test("a file cut anywhere, read through small windows, ends as libpcap ends it")
+    func cutFilesAcrossWindows() throws {
+        let dir = try CaptureTempDirectory()
+        defer { dir.cleanup() }
+        let (records, _) = Self.capture()
+        let file = PcapWriter.file(Array(records.prefix(40)), linkType: LinkLayer.ethernet, precision: .nanoseconds)
+        var rng = CaptureFuzzRNG(state: 7)
+        for cut in [25, 39, 40, 41] + (0..<30).map({ _ in Int.random(in: 24..<file.count, using: &rng) }) {
+            let path = dir.file("cut-\(cut).pcap")
+            try Data(file[0..<cut]).write(to: URL(fileURLWithPath: path))
+            let viaLibpcap = try Self.outcome(path, window: nil)
+            for window in [4096, 8192] {
+                let mapped = try Self.outcome(path, window: window)
+                #expect(mapped.payloads == viaLibpcap.payloads, "cut at \(cut), window \(window)")
+                #expect(mapped.error?.0 == viaLibpcap.error?.0 && mapped.error?.1 == viaLibpcap.error?.1,
+                        "cut at \(cut), window \(window)")
+            }
+        }
+    }
+
+    @Test("a record claiming 80 MiB is a read error naming the packet, not a mapping of 80 MiB")
+    func hugeCaptureLength() throws {
+        let dir = try CaptureTempDirectory()
+        defer { dir.cleanup() }
+        let (records, _) = Self.capture()
+        var file = PcapWriter.file(Array(records.prefix(3)), linkType: LinkLayer.ethernet, precision: .nanoseconds)
+        // The third record's caplen (native byte order, as PcapWriter writes it).
+        let third = 24 + 16 + records[0].data.count + 16 + records[1].data.count
+        withUnsafeBytes(of: UInt32(80 << 20)) { file.replaceSubrange((third + 8)..<(third + 12), with: $0) }
+        let path = dir.file("huge.pcap")
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        let mapped = try Self.outcome(path, window: 4096)
+        #expect(mapped.error?.0 == 3 && mapped.error?.1 == false)
+        #expect(try Self.outcome(path, window: nil).error?.0 == 3)
+    }
+
     @Test("slices outlive the reader and the file")
     func slicesOutliveTheReader() throws {
         let dir = try CaptureTempDirectory()
