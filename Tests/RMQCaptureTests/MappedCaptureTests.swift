@@ -25,6 +25,12 @@ struct MappedCaptureTests {
         return (records, payloads)
     }
 
+    /// The first `n` packets of `capture()` and a pcap file of them.
+    static func firstPackets(_ n: Int) -> (records: [PacketRecord], file: [UInt8]) {
+        let records = Array(capture().records.prefix(n))
+        return (records, PcapWriter.file(records, linkType: LinkLayer.ethernet, precision: .nanoseconds))
+    }
+
     static func write(_ records: [PacketRecord], _ dir: CaptureTempDirectory) throws -> String {
         let path = dir.file("mapped.pcap")
         try Data(PcapWriter.file(records, linkType: LinkLayer.ethernet, precision: .nanoseconds))
@@ -88,8 +94,7 @@ struct MappedCaptureTests {
     func cutFilesAcrossWindows() throws {
         let dir = try CaptureTempDirectory()
         defer { dir.cleanup() }
-        let (records, _) = Self.capture()
-        let file = PcapWriter.file(Array(records.prefix(40)), linkType: LinkLayer.ethernet, precision: .nanoseconds)
+        let (_, file) = Self.firstPackets(40)
         var rng = CaptureFuzzRNG(state: 7)
         for cut in [25, 39, 40, 41] + (0..<30).map({ _ in Int.random(in: 24..<file.count, using: &rng) }) {
             let path = dir.file("cut-\(cut).pcap")
@@ -108,8 +113,7 @@ struct MappedCaptureTests {
     func hugeCaptureLength() throws {
         let dir = try CaptureTempDirectory()
         defer { dir.cleanup() }
-        let (records, _) = Self.capture()
-        var file = PcapWriter.file(Array(records.prefix(3)), linkType: LinkLayer.ethernet, precision: .nanoseconds)
+        var (records, file) = Self.firstPackets(3)
         // The third record's caplen (native byte order, as PcapWriter writes it).
         let third = 24 + 16 + records[0].data.count + 16 + records[1].data.count
         withUnsafeBytes(of: UInt32(80 << 20)) { file.replaceSubrange((third + 8)..<(third + 12), with: $0) }
