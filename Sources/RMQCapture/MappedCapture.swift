@@ -21,6 +21,8 @@ import Darwin
 /// read later faults them in again from the file), so resident memory stays bounded whatever the file's size.
 struct MappedCapture {
     static let windowSize = 16 << 20
+    /// Mappings start, and pages are dropped, on page boundaries.
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
     /// Pages before the reader are dropped this many bytes at a time.
     static let releaseStep = 4 << 20
 
@@ -105,8 +107,7 @@ struct MappedCapture {
     /// Makes `at..<at+count` (within the file) part of the current window, mapping a new window when it is not.
     mutating func ensure(_ at: Int, _ count: Int) throws(MappingError) {
         if at >= windowStart && at + count <= windowEnd && windowBase != nil { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (at / page) * page
+        let start = (at / Self.pageSize) * Self.pageSize
         let size = min(length - start, max(windowSize, at + count - start))
         guard let base = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, off_t(start)), base != MAP_FAILED else {
             throw MappingError(offset: start, size: size, errno: errno)
@@ -131,8 +132,7 @@ struct MappedCapture {
     /// Drops the current window's pages wholly before file offset `at`, `releaseStep` bytes at a time.
     mutating func release(before at: Int) {
         guard let base = windowBase else { return }
-        let page = 4096
-        let before = (at / page) * page
+        let before = (at / Self.pageSize) * Self.pageSize
         if before - released >= Self.releaseStep {
             _ = madvise(base + (released - windowStart), before - released, MADV_DONTNEED)
             released = before

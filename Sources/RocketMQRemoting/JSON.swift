@@ -500,7 +500,7 @@ struct JSONCursor {
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
                 index += 1
-                if let s = Self.string(validating: out) { return s }
+                if let s = out.withUnsafeBytes({ makeString(validatingUTF8: $0) }) { return s }
                 throw RemotingDecodingError(context, .invalidUTF8(field: "JSON string"), offset: start)
             }
             if b < 0x20 { throw error("control character 0x\(String(b, radix: 16)) inside a string") }
@@ -552,15 +552,6 @@ struct JSONCursor {
             }
         }
         throw RemotingDecodingError(context, .json("unterminated string"), offset: start - 1)
-    }
-
-    /// `bytes` as a String when they are UTF-8 (ASCII, the usual case, without the validation pass).
-    static func string(validating bytes: [UInt8]) -> String? {
-        bytes.withUnsafeBufferPointer { p in
-            var high: UInt8 = 0
-            for b in p { high |= b }
-            return high < 0x80 ? String(decoding: p, as: UTF8.self) : String(validating: p, as: UTF8.self)
-        }
     }
 
     mutating func readHex4() throws -> UInt32 {

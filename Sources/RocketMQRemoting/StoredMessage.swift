@@ -90,7 +90,6 @@ public enum MessageProperties {
     }
 }
 
-/// CRC-32 (IEEE, as zlib and `java.util.zip.CRC32`).
 /// Big-endian stores at increasing offsets of memory reserved for a whole record.
 struct RecordWriter {
     let base: UnsafeMutableRawPointer
@@ -105,6 +104,7 @@ struct RecordWriter {
     }
 }
 
+/// CRC-32 (IEEE, as zlib and `java.util.zip.CRC32`).
 public enum CRC32 {
     /// Slicing-by-8 tables: table k at [256 k ..< 256 (k + 1)], table 0 the classic byte table.
     static let tables: [UInt32] = {
@@ -152,8 +152,9 @@ public enum CRC32 {
     public static func rocketmq(_ bytes: UnsafeRawBufferPointer) -> Int32 {
         Int32(bitPattern: checksum(bytes) & 0x7FFF_FFFF)
     }
+    /// RocketMQ's BODYCRC of any byte collection (copied into an array first).
     public static func rocketmq<C: Collection>(_ bytes: C) -> Int32 where C.Element == UInt8 {
-        Int32(bitPattern: checksum(bytes) & 0x7FFF_FFFF)
+        Array(bytes).withUnsafeBytes { rocketmq($0) }
     }
 }
 
@@ -486,11 +487,9 @@ public enum StoredMessageDecoder {
         let propsLength = propertiesText.utf8.count
         let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.address.count + 4 + 8 + storeHost.address.count + 4 + 4 + 8
             + 4 + body.count + (v2 ? 2 : 1) + topicLength + 2 + propsLength
-        // Exactly the record's size: a buffer left to grow by doubling keeps up to twice that (the embedded
-        // broker holds every record it stores).
-        // One write of the whole record into reserved space (field by field, each write checked capacity and
-        // uniqueness: about a sixth of the embedded broker's time under batched sends).
-        out.reserveCapacity(minimumWritableBytes: total)
+        // One write of the whole record into space reserved for exactly its size (a buffer left to grow by doubling
+        // keeps up to twice that, and the embedded broker holds every record it stores). Written field by field,
+        // each write checked capacity and uniqueness: about a sixth of the broker's time under batched sends.
         var topic = topic, propertiesText = propertiesText
         _ = topic.withUTF8 { topicBytes in
             propertiesText.withUTF8 { propsBytes in
