@@ -138,6 +138,35 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         #expect(!b.tick(now: t0 + 2).contains { if case .log = $0 { return true } else { return false } })
     }
 
+    /// Index entries wait in memory (the files are rebuilt from the commit log at start-up): a send writes only its
+    /// record; the entries reach their file on the clock's tick, on a read of that index, or on close.
+    @Test func indexEntriesAreWrittenOnTickReadOrClose() throws {
+        let dir = tempDir("index")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = MessageStore(directory: dir, policy: .interval(millis: 1000))
+        var b = BrokerState()
+        b.coldStorage = store
+        _ = try store.open { try b.restore(record: $0) }
+        let key = QueueKey(topic: "Ix", queueId: 1)
+        func indexFileSize() -> Int {
+            (try? FileManager.default.attributesOfItem(atPath: dir + "/consumequeue/Ix/1")[.size] as? Int) ?? -1
+        }
+        func send(_ n: Int) throws {
+            for i in 0..<n { try persist(b.handle(sendV2(topic: "Ix", queueId: 1, body: "m\(i)"), from: clientA, now: t0), to: store) }
+        }
+        try send(3)
+        #expect(indexFileSize() == 8)  // the queue's first offset only
+        #expect(store.readEntries(key, from: 0, count: 3).map(\.physicalOffset) == b.queues[key]!.hot.prefix(3).map(\.physicalOffset))
+        #expect(indexFileSize() == 8 + 3 * QueueEntry.diskSize)
+        try send(2)
+        #expect(indexFileSize() == 8 + 3 * QueueEntry.diskSize)
+        try store.tick(now: t0)
+        #expect(indexFileSize() == 8 + 5 * QueueEntry.diskSize)
+        try send(1)
+        store.close(now: t0)
+        #expect(indexFileSize() == 8 + 6 * QueueEntry.diskSize)
+    }
+
     @Test func withAStoreOldRecordsAndEntriesAreReadBack() throws {
         let dir = tempDir("cold")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -283,4 +283,45 @@ import Testing
             Self.check(ByteBuffer(bytes: b), requestCode: rc)
         }
     }
+
+    /// The binary extFields block read in one piece when it is all ASCII and well formed, entry by entry
+    /// otherwise: both give the entries as written, in order (duplicates kept), and a block whose entry lengths
+    /// run past its end is an error, never a crash or a short list.
+    @Test(arguments: [
+        [("topic", "T"), ("queueId", "3")],
+        [("k", String(repeating: "v", count: 127)), ("k", "again")],  // length bytes still ASCII; a duplicate key
+        [("k", String(repeating: "v", count: 200)), ("x", "1")],  // a length byte >= 0x80: entry by entry
+        [("clé", "valeur"), ("topic", "é")],  // non-ASCII text
+        [("", ""), ("e", "")],  // empty key and value
+    ])
+    func binaryBlockEntries(_ entries: [(String, String)]) throws {
+        func header(_ block: [UInt8], declared: Int? = nil) -> [UInt8] {
+            var h: [UInt8] = [0, 11, 0, 0, 1, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0]  // code, lang, version, opaque, flag, remark
+            let n = UInt32(declared ?? block.count)
+            h += [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
+            return h + block
+        }
+        var block: [UInt8] = []
+        for (k, v) in entries {
+            block += [UInt8(k.utf8.count >> 8), UInt8(k.utf8.count & 0xFF)] + Array(k.utf8)
+            let n = UInt32(v.utf8.count)
+            block += [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)] + Array(v.utf8)
+        }
+        let cmd = try RemotingFrame.decode(Self.frame(type: 1, header: header(block)))
+        #expect(cmd.extFields?.entries.map { "\($0.key)=\($0.value)" } == entries.map { "\($0)=\($1)" })
+        // Every shorter block (the header cut with it, its length saying so) ends inside an entry or between two.
+        for cut in 0..<block.count {
+            let short = Array(block.prefix(cut))
+            let r = Result { try RemotingFrame.decode(Self.frame(type: 1, header: header(short))) }
+            switch r {
+            case .success(let c):
+                // Only a cut between entries decodes, to the entries before it.
+                let kept = c.extFields?.entries.count ?? 0
+                #expect(kept < entries.count)
+                #expect(c.extFields?.entries.map { "\($0.key)=\($0.value)" } ?? [] == entries.prefix(kept).map { "\($0)=\($1)" })
+            case .failure(let e):
+                #expect("\(e)".contains("extFields"), "cut \(cut): \(e)")
+            }
+        }
+    }
 }
