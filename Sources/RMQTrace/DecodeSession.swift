@@ -32,34 +32,71 @@ public struct DecodeSession {
     }
 
     public mutating func packet(_ packet: DecodedPacket, into lines: inout [String]) {
+        guard receive(packet) else { return }
+        for e in events {
+            note(e)
+            lines += renderer.render(e)
+        }
+    }
+
+    /// `packet(_:into:)` with the output as UTF-8 lines, each ending in a newline, appended to `out` (what
+    /// `decode` writes; NDJSON frame lines are written there directly).
+    public mutating func packet(_ packet: DecodedPacket, into out: inout [UInt8]) {
+        guard receive(packet) else { return }
+        for e in events {
+            note(e)
+            renderer.render(e, into: &out)
+        }
+    }
+
+    /// Counts the packet; for a TCP segment, its events are in `events` and the result is true.
+    private mutating func receive(_ packet: DecodedPacket) -> Bool {
         switch packet {
         case .tcp(let segment):
             decoder.notePacket(skipped: false, malformed: false)
             events.removeAll(keepingCapacity: true)
             decoder.receive(segment, into: &events)
-            render(into: &lines)
+            return true
         case .skipped:
             decoder.notePacket(skipped: true, malformed: false)
         case .malformed:
             decoder.notePacket(skipped: false, malformed: true)
         }
+        return false
     }
 
-    private mutating func render(into lines: inout [String]) {
-        for e in events {
-            if case .finding(let f) = e { findings.append(f) }
-            lines += renderer.render(e)
-        }
+    private mutating func note(_ e: TraceEvent) {
+        if case .finding(let f) = e { findings.append(f) }
     }
 
     /// End of input: flushes connections, adds findings and the summary. `inputError` (a file cut in the
     /// middle of a packet, say) is reported in the output as well.
     public mutating func finish(inputError: String?, into lines: inout [String]) {
+        finishEvents(inputError: inputError)
+        for e in events {
+            note(e)
+            lines += renderer.render(e)
+        }
+        lines += renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source)
+    }
+
+    /// `finish(inputError:into:)` as UTF-8 lines appended to `out`.
+    public mutating func finish(inputError: String?, into out: inout [UInt8]) {
+        finishEvents(inputError: inputError)
+        for e in events {
+            note(e)
+            renderer.render(e, into: &out)
+        }
+        for line in renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source) {
+            out.append(contentsOf: line.utf8)
+            out.append(0x0A)
+        }
+    }
+
+    private mutating func finishEvents(inputError: String?) {
         events.removeAll(keepingCapacity: true)
         if let inputError { events.append(.inputError(inputError)) }
         decoder.finish(into: &events)
-        render(into: &lines)
-        lines += renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source)
     }
 
     /// Decodes a whole capture file. Returns the lines and the input error, if the file ended abnormally.

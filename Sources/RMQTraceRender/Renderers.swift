@@ -253,8 +253,18 @@ public struct NDJSONRenderer: Sendable {
     /// One frame as its NDJSON line, written field by field straight into bytes (no JSON tree: the line per
     /// frame is the hot path of `decode --format ndjson` and of every live tool's log).
     public static func frameLine(_ f: FrameRecord) -> String {
+        var line: [UInt8] = []
+        line.reserveCapacity(512)
+        frameLine(f, into: &line)
+        return String(decoding: line, as: UTF8.self)
+    }
+
+    /// `frameLine(_:)` appended to `out` as UTF-8 (no newline).
+    public static func frameLine(_ f: FrameRecord, into out: inout [UInt8]) {
         let c = f.command
-        var w = JSONLineWriter()
+        // The writer works on `out` itself, moved in and back out: no copy of what `out` holds.
+        var w = JSONLineWriter(taking: &out)
+        defer { w.close(into: &out) }
         w.string("event", "frame"); w.int("index", f.index); w.time("ts", f.time)
         w.int("conn", f.connection); w.string("src", f.source); w.string("dst", f.destination)
         w.string("src_role", f.sourceRole.rawValue); w.string("dst_role", f.destinationRole.rawValue)
@@ -277,7 +287,6 @@ public struct NDJSONRenderer: Sendable {
         if let a = f.annotation { w.string("annotation", a) }
         let body = bodyJSON(f.body)
         if body != .null { w.key("body"); JSONWriter.write(body, into: &w.bytes) }
-        return w.finish()
     }
 
     public func render(_ event: TraceEvent) -> [String] {
@@ -366,7 +375,19 @@ public struct NDJSONRenderer: Sendable {
 /// all drive one of these with the same events.
 public protocol TraceRenderer {
     mutating func render(_ event: TraceEvent) -> [String]
+    /// The lines of `event` as UTF-8, each followed by a newline, appended to `out` (what a tool writes to its
+    /// output). By default the lines of `render(_:)`; a renderer whose lines are the hot path writes them directly.
+    mutating func render(_ event: TraceEvent, into out: inout [UInt8])
     mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String]
+}
+
+extension TraceRenderer {
+    public mutating func render(_ event: TraceEvent, into out: inout [UInt8]) {
+        for line in render(event) {
+            out.append(contentsOf: line.utf8)
+            out.append(0x0A)
+        }
+    }
 }
 
 extension TextRenderer: TraceRenderer {
@@ -376,6 +397,20 @@ extension TextRenderer: TraceRenderer {
 }
 
 extension NDJSONRenderer: TraceRenderer {
+    /// Frames, nearly every line of a trace, are written straight into `out`: no String and no array per line.
+    public mutating func render(_ event: TraceEvent, into out: inout [UInt8]) {
+        if case .frame(let f) = event {
+            guard filter.matches(f) else { return }
+            Self.frameLine(f, into: &out)
+            out.append(0x0A)
+            return
+        }
+        for line in render(event) {
+            out.append(contentsOf: line.utf8)
+            out.append(0x0A)
+        }
+    }
+
     public mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String] {
         [summary(statistics: statistics, analyzer: analyzer)]
     }
@@ -414,7 +449,18 @@ struct JSONLineWriter {
     var bytes: [UInt8] = []
     private var members = 0
 
-    init() { bytes.reserveCapacity(512) }
+    init() {}
+
+    /// A writer that appends to `out`'s bytes, which it holds until `close(into:)` gives them back (moved, not
+    /// copied: `out` is left empty meanwhile).
+    init(taking out: inout [UInt8]) { swap(&bytes, &out) }
+
+    /// Ends the object and moves the bytes back into `out`.
+    mutating func close(into out: inout [UInt8]) {
+        if members == 0 { bytes.append(UInt8(ascii: "{")) }
+        bytes.append(UInt8(ascii: "}"))
+        swap(&bytes, &out)
+    }
 
     mutating func key(_ k: StaticString) {
         bytes.append(members == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
@@ -469,10 +515,5 @@ struct JSONLineWriter {
         writeInt(us / 1000)
         bytes.append(UInt8(ascii: "."))
         writeDigits((us % 1000).magnitude, width: 3)
-    }
-    mutating func finish() -> String {
-        if members == 0 { bytes.append(UInt8(ascii: "{")) }
-        bytes.append(UInt8(ascii: "}"))
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -137,18 +137,17 @@ struct DecodeCommand: ParsableCommand {
         let isTTY = output == nil && isatty(STDOUT_FILENO) != 0
         var session = DecodeSession(format: format, configuration: config, filter: try filter(),
                                     color: (color || isTTY) && !noColor, source: source)
-        var lines = session.header(linkType: reader.linkTypeName)
+        for l in session.header(linkType: reader.linkTypeName) { out.line(l) }
         var inputError: String? = nil
         var progress = ProgressLine(path: reader.isLive ? nil : file, format: format)
         do {
             try reader.forEachDecoded { packet in
-                session.packet(packet, into: &lines)
+                let before = out.bytes.count
+                session.packet(packet, into: &out.bytes)
                 progress?.update(bytes: reader.bytesRead, frames: session.decoder.statistics.frames)
-                if !lines.isEmpty {
-                    for l in lines { out.line(l) }
-                    lines.removeAll(keepingCapacity: true)
+                if out.bytes.count != before {
                     // A live capture shows the timeline as traffic arrives.
-                    if reader.isLive { out.flush() }
+                    if reader.isLive { out.flush() } else { out.flushIfFull() }
                 }
                 return true
             }
@@ -156,9 +155,8 @@ struct DecodeCommand: ParsableCommand {
             inputError = "\(error)"
         }
         progress?.clear()
-        session.finish(inputError: inputError, into: &lines)
+        session.finish(inputError: inputError, into: &out.bytes)
         if let inputError { printError("rmq-trace: \(inputError)") }
-        for l in lines { out.line(l) }
         out.flush()
         activeStopper = nil
         if inputError != nil { throw ExitCode(2) }
@@ -220,12 +218,16 @@ func printError(_ s: String) {
 
 /// Buffered standard output.
 struct OutputBuffer {
-    private var bytes: [UInt8] = []
+    /// Lines not written yet (UTF-8, each ending in a newline); renderers append to it directly.
+    var bytes: [UInt8] = []
     var fd: Int32 = STDOUT_FILENO
-    init() { bytes.reserveCapacity(1 << 16) }
+    init() { bytes.reserveCapacity(1 << 16 + 4096) }
     mutating func line(_ s: String) {
         bytes.append(contentsOf: s.utf8)
         bytes.append(0x0A)
+        flushIfFull()
+    }
+    mutating func flushIfFull() {
         if bytes.count >= 1 << 16 { flush() }
     }
     mutating func flush() {

@@ -45,6 +45,26 @@ import Testing
         return "no difference"
     }
 
+    /// `rmq-trace decode` writes through the byte path of `DecodeSession` (NDJSON frame lines straight into the
+    /// output buffer); the goldens are checked through its lines: both give the same text, in every format.
+    @Test(arguments: OutputFormat.allCases)
+    func bytePathWritesTheLines(_ format: OutputFormat) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: Self.fixtures.path).filter { $0.hasSuffix(".pcap") }.sorted()
+        #expect(names.count >= 3)
+        for name in names {
+            let path = Self.fixtures.appendingPathComponent(name).path
+            let (lines, _) = try DecodeSession.decodeFile(path, format: format)
+            let reader = try PcapReader(path: path)
+            var session = DecodeSession(format: format, source: path)
+            var out = Array((session.header(linkType: reader.linkTypeName).map { $0 + "\n" }.joined()).utf8)
+            var inputError: String?
+            do { try reader.forEachDecoded { session.packet($0, into: &out); return true } } catch { inputError = "\(error)" }
+            session.finish(inputError: inputError, into: &out)
+            let expected = lines.isEmpty ? "" : lines.joined(separator: "\n") + "\n"
+            #expect(String(decoding: out, as: UTF8.self) == expected, "\(name) \(format): \(Self.firstDifference(expected, String(decoding: out, as: UTF8.self)))")
+        }
+    }
+
     @Test(arguments: FixtureScenarios.all.map(\.name))
     func fixture(_ name: String) throws {
         let pcapURL = Self.fixtures.appendingPathComponent("\(name).pcap")

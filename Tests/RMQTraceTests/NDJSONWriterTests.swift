@@ -7,11 +7,19 @@ import RMQTraceModel
 // as the JSON-tree writer (String(v), Describe.epochSeconds, NDJSONRenderer.ms) wrote them, which the golden
 // NDJSON files were recorded from.
 
+/// What a writer wrote, closed.
+func written(_ w: JSONLineWriter) -> String {
+    var w = w
+    var out: [UInt8] = []
+    w.close(into: &out)
+    return String(decoding: out, as: UTF8.self)
+}
+
 @Test(arguments: [Int64(0), 1, 9, 10, 99, 100, -1, -10, 65535, 1_234_567_890_123, Int64.max, Int64.min])
 func integersAreWrittenAsStringWritesThem(_ v: Int64) {
     var w = JSONLineWriter()
     w.int("v", v)
-    #expect(w.finish() == "{\"v\":\(v)}")
+    #expect(written(w) == "{\"v\":\(v)}")
 }
 
 @Test(arguments: [Int64(0), 1, 999, 1_000, 999_999_999, 1_000_000_000, 1_700_000_000_123_456_789, -1_500_000, -2_000_000_001])
@@ -21,7 +29,7 @@ func timesAndLatenciesAreWrittenAsBefore(_ ns: Int64) {
     w.key("latency_ms")
     w.millis(ns)
     guard case .number(let ms) = NDJSONRenderer.ms(ns) else { Issue.record("ms() is a number"); return }
-    #expect(w.finish() == "{\"ts\":\(Describe.epochSeconds(CaptureTime(nanoseconds: ns))),\"latency_ms\":\(ms)}")
+    #expect(written(w) == "{\"ts\":\(Describe.epochSeconds(CaptureTime(nanoseconds: ns))),\"latency_ms\":\(ms)}")
 }
 
 @Test func optionalValuesAreNullAndAnEmptyObjectIsBraces() {
@@ -29,9 +37,8 @@ func timesAndLatenciesAreWrittenAsBefore(_ ns: Int64) {
     w.string("remark", nil)
     w.int("request_code", Int32?.none)
     w.string("text", "a \"quoted\"\nline")
-    #expect(w.finish() == #"{"remark":null,"request_code":null,"text":"a \"quoted\"\nline"}"#)
-    var empty = JSONLineWriter()
-    #expect(empty.finish() == "{}")
+    #expect(written(w) == #"{"remark":null,"request_code":null,"text":"a \"quoted\"\nline"}"#)
+    #expect(written(JSONLineWriter()) == "{}")
 }
 
 @Test func extFieldsAreWrittenFromTheFrameWithCredentialsRedacted() throws {
@@ -43,4 +50,16 @@ func timesAndLatenciesAreWrittenAsBefore(_ ns: Int64) {
     let viaTree = JSONValue.object((cmd.extFields!.redacted().entries).map { JSONMember($0.key, .string($0.value)) }).compactText
     #expect(String(decoding: bytes, as: UTF8.self) == viaTree)
     #expect(!String(decoding: bytes, as: UTF8.self).contains("AK123456"))
+}
+
+/// A frame line written into a buffer that already holds bytes: appended after them, nothing else changed.
+@Test func frameLinesAppendToWhatTheBufferHolds() {
+    let cmd = RemotingCommand.request(code: 11, opaque: 7, extFields: ExtFields([("topic", "T"), ("queueId", "3")]))
+    let f = FrameRecord(index: 4, time: CaptureTime(nanoseconds: 1_700_000_000_000_000_000), connection: 2, source: "10.0.0.1:5000",
+                        destination: "10.0.0.2:10911", sourceRole: .client, destinationRole: .broker, command: cmd,
+                        frameSize: 120, bodyLength: 0, body: .none, phase: .route)
+    var out = Array("previous line\n".utf8)
+    NDJSONRenderer.frameLine(f, into: &out)
+    #expect(String(decoding: out, as: UTF8.self) == "previous line\n" + NDJSONRenderer.frameLine(f))
+    #expect(NDJSONRenderer.frameLine(f).hasPrefix(#"{"event":"frame","index":4,"#) && NDJSONRenderer.frameLine(f).hasSuffix("}"))
 }
