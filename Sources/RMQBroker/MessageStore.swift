@@ -79,7 +79,6 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
         var pos: Int64 = 0
         var count = 0
         var cutReason: String?
-        var pending: [QueueKey: ByteBuffer] = [:]
         var chunk = ByteBuffer()
         let chunkSize = 8 << 20
         scan: while pos < fileSize {
@@ -99,15 +98,12 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
                     break scan
                 }
                 let total = Int(chunk.getInteger(at: chunk.readerIndex, as: Int32.self)!)
-                let e = try restore(chunk.readSlice(length: total)!)
-                if indexes[e.queue] == nil { indexes[e.queue] = (try openIndex(e.queue, base: e.queueOffset), e.queueOffset) }
-                e.entry.write(into: &pending[e.queue, default: ByteBuffer()])
-                if pending[e.queue]!.readableBytes >= 1 << 16 { try flush(&pending) }
+                try addIndexEntry(try restore(chunk.readSlice(length: total)!))
                 pos += Int64(total)
                 count += 1
             }
         }
-        try flush(&pending)
+        try flushIndexes()
         if let why = cutReason {
             let cut = fileSize - pos
             if ftruncate(fd, off_t(pos)) != 0 { throw StoreError.errno("cannot truncate \(commitLogPath)") }
@@ -161,11 +157,14 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
         }
         unsynced = true
         if policy == .always { try sync(now: now) }
-        for e in entries {
-            if indexes[e.queue] == nil { indexes[e.queue] = (try openIndex(e.queue, base: e.queueOffset), e.queueOffset) }
-            e.entry.write(into: &indexPending[e.queue, default: ByteBuffer()])
-            if indexPending[e.queue]!.readableBytes >= Self.indexPendingLimit { try flushIndex(e.queue) }
-        }
+        for e in entries { try addIndexEntry(e) }
+    }
+
+    /// Queues `e` for its index file (opened, with the queue's first offset, on its first entry).
+    func addIndexEntry(_ e: IndexedEntry) throws {
+        if indexes[e.queue] == nil { indexes[e.queue] = (try openIndex(e.queue, base: e.queueOffset), e.queueOffset) }
+        e.entry.write(into: &indexPending[e.queue, default: ByteBuffer()])
+        if indexPending[e.queue]!.readableBytes >= Self.indexPendingLimit { try flushIndex(e.queue) }
     }
 
     /// Writes the waiting index entries of every queue.
@@ -199,14 +198,6 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
         head.writeInteger(base)
         try head.withUnsafeReadableBytes { try writeFully(f, $0, what: path) }
         return f
-    }
-
-    func flush(_ pending: inout [QueueKey: ByteBuffer]) throws {
-        for (key, buf) in pending where buf.readableBytes > 0 {
-            guard let f = indexes[key]?.fd else { continue }
-            try buf.withUnsafeReadableBytes { try writeFully(f, $0, what: "index of \(key)") }
-        }
-        pending.removeAll(keepingCapacity: true)
     }
 
     // MARK: ColdStorage

@@ -304,12 +304,10 @@ public final class PcapReader {
             }
             return
         }
-        while let (header, data) = try readRaw() {
-            let caplen = Int(header.caplen)
-            bytesRead &+= UInt64(caplen &+ 16)
-            if try !body(LinkLayer.decode(UnsafeRawBufferPointer(start: data, count: caplen), linkType: type,
-                                          time: time(of: header), packetNumber: packetsRead,
-                                          originalLength: Int(header.len))) { return }
+        try forEach { time, bytes, originalLength in
+            bytesRead &+= UInt64(bytes.count &+ 16)
+            return try body(LinkLayer.decode(bytes, linkType: type, time: time, packetNumber: packetsRead,
+                                             originalLength: originalLength))
         }
     }
 

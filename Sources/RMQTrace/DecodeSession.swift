@@ -87,10 +87,7 @@ public struct DecodeSession {
             note(e)
             renderer.render(e, into: &out)
         }
-        for line in renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source) {
-            out.append(contentsOf: line.utf8)
-            out.append(0x0A)
-        }
+        out.appendLines(renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source))
     }
 
     private mutating func finishEvents(inputError: String?) {

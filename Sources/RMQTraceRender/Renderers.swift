@@ -383,9 +383,16 @@ public protocol TraceRenderer {
 
 extension TraceRenderer {
     public mutating func render(_ event: TraceEvent, into out: inout [UInt8]) {
-        for line in render(event) {
-            out.append(contentsOf: line.utf8)
-            out.append(0x0A)
+        out.appendLines(render(event))
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// `lines` as UTF-8, each followed by a newline.
+    public mutating func appendLines(_ lines: [String]) {
+        for line in lines {
+            append(contentsOf: line.utf8)
+            append(0x0A)
         }
     }
 }
@@ -405,10 +412,7 @@ extension NDJSONRenderer: TraceRenderer {
             out.append(0x0A)
             return
         }
-        for line in render(event) {
-            out.append(contentsOf: line.utf8)
-            out.append(0x0A)
-        }
+        out.appendLines(render(event))
     }
 
     public mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String] {

@@ -529,23 +529,9 @@ struct JSONCursor {
                 } else if scalar >= 0xDC00 && scalar < 0xE000 {
                     throw error("unpaired surrogate in \\u escape")
                 }
-                guard Unicode.Scalar(scalar) != nil else { throw error("invalid \\u escape") }
+                guard let u = Unicode.Scalar(scalar) else { throw error("invalid \\u escape") }
                 // UTF-8 in place (a message's properties hold two escapes per entry: \u0001 and \u0002).
-                if scalar < 0x80 {
-                    out.append(UInt8(scalar))
-                } else if scalar < 0x800 {
-                    out.append(0xC0 | UInt8(scalar >> 6))
-                    out.append(0x80 | UInt8(scalar & 0x3F))
-                } else if scalar < 0x10000 {
-                    out.append(0xE0 | UInt8(scalar >> 12))
-                    out.append(0x80 | UInt8((scalar >> 6) & 0x3F))
-                    out.append(0x80 | UInt8(scalar & 0x3F))
-                } else {
-                    out.append(0xF0 | UInt8(scalar >> 18))
-                    out.append(0x80 | UInt8((scalar >> 12) & 0x3F))
-                    out.append(0x80 | UInt8((scalar >> 6) & 0x3F))
-                    out.append(0x80 | UInt8(scalar & 0x3F))
-                }
+                UTF8.encode(u) { out.append($0) }
             default:
                 index -= 1
                 throw error("invalid escape '\\\(printable)'")
