@@ -383,19 +383,21 @@ enum BinaryHeaderCodec {
             guard i <= end else { return nil }
             n += 1
         }
-        return [RawExtField](unsafeUninitializedCapacity: n) { buffer, count in
-            var i = start
-            for k in 0..<n {
-                let kl = Int(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt16.self)))
-                let vs = i + 6 + kl
-                let vl = Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: vs - 4, as: UInt32.self)))
-                var field = RawExtField(key: (i + 2)..<(i + 2 + kl), keyKind: .ascii)
-                field.setValue(vs..<(vs + vl), .ascii)
-                (buffer.baseAddress! + k).initialize(to: field)
-                i = vs + vl
-            }
-            count = n
+        // reserveCapacity + append: `[RawExtField](unsafeUninitializedCapacity:)` looked the array's generic
+        // metadata up in the runtime's cache on every call (about 5 % of a binary request's decode).
+        var list: [RawExtField] = []
+        list.reserveCapacity(n)
+        i = start
+        for _ in 0..<n {
+            let kl = Int(UInt16(bigEndian: bytes.loadUnaligned(fromByteOffset: i, as: UInt16.self)))
+            let vs = i + 6 + kl
+            let vl = Int(UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: vs - 4, as: UInt32.self)))
+            var field = RawExtField(key: (i + 2)..<(i + 2 + kl), keyKind: .ascii)
+            field.setValue(vs..<(vs + vl), .ascii)
+            list.append(field)
+            i = vs + vl
         }
+        return list
     }
 
     static func encode(_ cmd: RemotingCommand, into out: inout ByteBuffer) {
