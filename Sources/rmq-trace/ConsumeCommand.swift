@@ -169,7 +169,7 @@ struct ConsumeCommand: AsyncParsableCommand {
         if let accessKey, let secretKey { config.credentials = SessionCredentials(accessKey: accessKey, secretKey: secretKey) }
         if let offsetFile { config.initialLocalOffsets = try OffsetFile.read(offsetFile) }
 
-        let log = LiveTraceLog(format: format, source: "rmq-trace consume", write: { out.lines($0) })
+        let log = LiveTraceLog(format: format, source: "rmq-trace consume", writeBytes: { out.bytes($0) })
         var observers: [any FrameObserver] = [log]
         var recorder: PcapFileRecorder?
         if let capture {
@@ -283,11 +283,18 @@ final class Output: Sendable {
     /// - Parameter flush: written at once, with whatever is buffered before it.
     func lines(_ ls: [String], flush: Bool = false) {
         guard !ls.isEmpty else { return }
+        append(flush: flush) { $0.appendLines(ls) }
+    }
+
+    /// Lines given as UTF-8, each ending in a newline (the log's byte path).
+    func bytes(_ b: [UInt8], flush: Bool = false) {
+        guard !b.isEmpty else { return }
+        append(flush: flush) { $0.append(contentsOf: b) }
+    }
+
+    private func append(flush: Bool, _ add: (inout [UInt8]) -> Void) {
         let schedule: Bool = pending.withLock { p in
-            for l in ls {
-                p.bytes.append(contentsOf: l.utf8)
-                p.bytes.append(0x0A)
-            }
+            add(&p.bytes)
             if flush || !buffered || p.bytes.count >= Self.limit {
                 Self.drain(&p)
                 return false

@@ -53,7 +53,7 @@ struct DemoCommand: AsyncParsableCommand {
         defer { out.flush() }  // whatever way the run ends, nothing buffered is lost
         let topic = "DemoTopic", groupName = "demo_group"
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let log = LiveTraceLog(format: format, source: "rmq-trace demo", write: { out.lines($0) })
+        let log = LiveTraceLog(format: format, source: "rmq-trace demo", writeBytes: { out.bytes($0) })
         let counter = ConnectionCounter()
 
         var bc = EmbeddedBrokerConfiguration()

@@ -58,3 +58,35 @@ final class Lines: Sendable {
     #expect(timeline(live).count > 10)
     #expect(live.contains { $0.contains("SEND_MESSAGE_V2") })
 }
+
+final class Bytes: Sendable {
+    let bytes = Mutex<[UInt8]>([])
+    let calls = Mutex(0)
+    func add(_ b: [UInt8]) {
+        bytes.withLock { $0 += b }
+        calls.withLock { $0 += 1 }
+    }
+}
+
+// The byte sink (what `consume` and `demo` write through) gives exactly the lines of the line sink, each
+// ending in a newline, in every format, the summary included; a call that renders nothing writes nothing.
+@Test(arguments: OutputFormat.allCases)
+func byteSinkWritesTheLinesOfTheLineSink(format: OutputFormat) {
+    let c = conversation()
+    let lineSink = Lines(), byteSink = Bytes()
+    let byLines = LiveTraceLog(format: format, source: "live", write: { lineSink.add($0) })
+    let byBytes = LiveTraceLog(format: format, source: "live", writeBytes: { byteSink.add($0) })
+    for e in c.events {
+        byLines.observe(e)
+        byBytes.observe(e)
+    }
+    byLines.finish(closing: "end")
+    byBytes.finish(closing: "end")
+    let expected = lineSink.lines.withLock { $0 }.map { $0 + "\n" }.joined()
+    let got = String(decoding: byteSink.bytes.withLock { $0 }, as: UTF8.self)
+    #expect(got == expected)
+    #expect(got.utf8.count > 100)
+    // Summary format prints no per-event lines: only the ending is written, in one call.
+    if format == .summary { #expect(byteSink.calls.withLock { $0 } == 1) }
+    #expect(byLines.findings.count == byBytes.findings.count)
+}
