@@ -21,6 +21,11 @@ public struct StreamFramer: Sendable {
     /// headers) and reports those that fail.
     public var deferDecoding = false
     private var buffer = ByteBuffer()
+    /// Whether `buffer` is storage of the framer's own (bytes copied across segments), not a segment's slice.
+    private var ownsBuffer = false
+    /// How far beyond the bytes in hand a frame's buffer is sized from its length field (the rest grows as
+    /// the bytes come): memory follows the bytes received, never a length field alone.
+    public static let reserveAhead = 1 << 20
     /// Stream offset of `buffer.readerIndex`.
     private var offset: UInt64 = 0
     private var resyncing = false
@@ -71,10 +76,9 @@ public struct StreamFramer: Sendable {
                 // Nothing pending: the segment's bytes become the buffer (no copy), and the frames it holds whole
                 // are slices of them: of the mapped capture file when the segment came from one.
                 buffer = slice
+                ownsBuffer = false
             } else {
-                // A frame across segments: copied (ByteBuffer copies the pending bytes on the first append to a
-                // shared slice, then appends in place).
-                buffer.writeImmutableBuffer(slice)
+                appendAcrossSegments(slice)
             }
             drain(time: time, into: &out)
         case .gap(let count, let streamOffset, let time):
@@ -120,6 +124,26 @@ public struct StreamFramer: Sendable {
         case .closed(_, let time):
             flushIncomplete(time: time, into: &out, why: "connection closed inside a frame")
         }
+    }
+
+    /// A frame across segments: its bytes are copied once into storage of the framer's own, sized for the whole
+    /// frame when its length is known (up to `reserveAhead` beyond the bytes in hand), so that the segments
+    /// that follow append in place instead of regrowing it and copying everything again at each doubling.
+    private mutating func appendAcrossSegments(_ slice: ByteBuffer) {
+        let inHand = buffer.readableBytes + slice.readableBytes
+        var want = inHand
+        if !resyncing, skipRemaining == 0, let length = buffer.getInteger(at: buffer.readerIndex, as: Int32.self), length >= 4 {
+            want = max(inHand, min(Int(length) + 4, maxFrameLength, inHand + Self.reserveAhead))
+        }
+        if ownsBuffer {
+            buffer.reserveCapacity(minimumWritableBytes: want - buffer.readableBytes)
+        } else {
+            var own = ByteBufferAllocator().buffer(capacity: want)
+            own.writeImmutableBuffer(buffer)
+            buffer = own
+            ownsBuffer = true
+        }
+        buffer.writeImmutableBuffer(slice)
     }
 
     /// End of capture: whatever is buffered is an incomplete frame.

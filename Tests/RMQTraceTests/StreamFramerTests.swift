@@ -78,7 +78,20 @@ import Testing
         Case(name: "TLS", steps: [.data([0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5]), .data([9, 9])], expected: ["tls:10", "tls:2"]),
         Case(name: "incomplete frame at the end", steps: [.data(a + Array(b[0..<10]))], expected: ["F1", "bad-frame:10"]),
         Case(name: "closed inside a frame", steps: [.data(Array(a[0..<40])), .close], expected: ["bad-frame:40"]),
+        Case(name: "large frame over 1448-byte segments, the next frames in its last segment",
+             steps: chunks(big + b + c, 1448), expected: ["F4", "F2", "F3"]),
+        Case(name: "frame longer than the reservation ahead, over 64 KiB segments",
+             steps: chunks(huge + b, 65536), expected: ["F5", "F2"]),
+        Case(name: "gap inside a large frame after a copy began",
+             steps: [.data(Array(big[0..<3000])), .data(Array(big[3000..<5000])), .gap(2000), .data(Array(big[7000...]) + b)],
+             expected: ["lost:\(big.count)", "F2"]),
     ]
+
+    static let big = frame(11, opaque: 4, body: 300_000)
+    static let huge = frame(11, opaque: 5, body: StreamFramer.reserveAhead + 500_000)
+    static func chunks(_ bytes: [UInt8], _ size: Int) -> [Step] {
+        stride(from: 0, to: bytes.count, by: size).map { .data(Array(bytes[$0..<min($0 + size, bytes.count)])) }
+    }
 
     @Test(arguments: cases)
     func framerCase(_ c: Case) {
@@ -97,6 +110,27 @@ import Testing
             return nil
         }
         #expect(frames == [Self.a, Self.b])
+    }
+
+    /// Frames copied across segments (into storage sized from the length field, or grown past it) hold exactly
+    /// the stream's bytes, whatever the segment size.
+    @Test(arguments: [13, 1448, 65536, 200_000])
+    func framesAcrossSegmentsKeepTheirBytes(segment: Int) {
+        var f = StreamFramer()
+        f.deferDecoding = true
+        var out: [StreamFramer.Output] = []
+        let bytes = Self.a + Self.big + Self.b + Self.huge + Self.c
+        var at = 0
+        while at < bytes.count {
+            let end = min(at + segment, bytes.count)
+            f.receive(.data(ByteBuffer(bytes: bytes[at..<end]), time: Self.t, streamOffset: UInt64(at)), into: &out)
+            at = end
+        }
+        let frames = out.compactMap { o -> [UInt8]? in
+            if case .rawFrame(let b, _, _) = o { return Array(b.readableBytesView) }
+            return nil
+        }
+        #expect(frames == [Self.a, Self.big, Self.b, Self.huge, Self.c])
     }
 
     @Test func bufferingIsBoundedByTheMaximumFrame() {
