@@ -6,6 +6,9 @@
 #     of the answered PULL_MESSAGEs that carried messages (FOUND), from the consumer's own NDJSON log;
 #     once with single sends (SEND_MESSAGE_V2, SENDERS concurrent senders) and once batched (SEND_BATCH_MESSAGE
 #     of BATCH messages);
+#     and the CPU time per message (user + system, microseconds) of the broker process (from the consumer's
+#     start to its last message: ours holds its name server too) and of the two clients together (GNU time);
+#     a 2-core machine runs all three, so the end-to-end rate is bounded by their sum;
 #  2. produce alone: the producer's own rate for the same N;
 #  3. memory: the broker's RSS sampled every 10 s during SOAK seconds of steady produce and consume at RATE
 #     messages a second (0 skips), with --store and the interval fsync policy, and with the memory store.
@@ -67,10 +70,18 @@ print("%d %.2f %.2f" % (n / (launch + nth - pstart), pct(0.5), pct(0.99)))
 PY
 }
 
-# One broker's runs. NS: its name server; RUN: a prefix that runs a command where the broker is reachable.
-# ROUND: the round the rows belong to ("warm-up": printed, not counted).
-run_load() { # LABEL NS RUN...
-  local label=$1 ns=$2; shift 2
+# CPU time (user + system) of PID so far, in microseconds (0 when it cannot be read).
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000000 / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# The CPU time of a finished command timed by GNU time into FILE ("%U %S"), in microseconds.
+timed_us() { tail -n 1 "$1" 2>/dev/null | awk '{printf "%d", ($(NF-1) + $NF) * 1000000} END {if (NR == 0) printf "0"}'; }
+TIMED=()
+[ -x /usr/bin/time ] && TIMED=(/usr/bin/time -f "%U %S" -o)
+
+# One broker's runs. BPID: the broker's process (its CPU time per message is reported); NS: its name server;
+# RUN: a prefix that runs a command where the broker is reachable. ROUND: the round the rows belong to
+# ("warm-up": printed, not counted).
+run_load() { # LABEL BPID NS RUN...
+  local label=$1 bpid=$2 ns=$3; shift 3
   local run=("$@")
   local N=$N
   [ "$ROUND" = warm-up ] && N=$((N / 4))
@@ -79,18 +90,28 @@ run_load() { # LABEL NS RUN...
     local pargs=(--count "$N" --body-size 64)
     [ "$mode" = batch ] && pargs+=(--batch "$BATCH") || pargs+=(--senders "$SENDERS")
     "${run[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" --create-topic 4 --count 1 --body-size 64 >/dev/null
+    local ctime=() ptime=()
+    [ ${#TIMED[@]} -gt 0 ] && ctime=("${TIMED[@]}" "$W/$label-$mode.ctime") && ptime=("${TIMED[@]}" "$W/$label-$mode.ptime")
+    local b0; b0=$(cpu_us "$bpid")
     local launch; launch=$(now)
-    "${run[@]}" "$BIN" consume --namesrv "$ns" --topic "$topic" --group "g_$topic" --from first --max-messages "$((N + 1))" \
+    "${run[@]}" "${ctime[@]}" "$BIN" consume --namesrv "$ns" --topic "$topic" --group "g_$topic" --from first --max-messages "$((N + 1))" \
       --format ndjson > "$W/$label-$mode.ndjson" 2> "$W/$label-$mode.err" &
     local cpid=$!
     sleep 1.5
     local p0; p0=$(now)
-    "${run[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" "${pargs[@]}" > "$W/$label-$mode.produce"
+    "${run[@]}" "${ptime[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" "${pargs[@]}" > "$W/$label-$mode.produce"
     wait $cpid || true
+    local b1; b1=$(cpu_us "$bpid")
     read -r rate p50 p99 < <(e2e_stats "$W/$label-$mode.ndjson" "$launch" "$p0")
     local prate; prate=$(grep -o '([0-9]* msg/s)' "$W/$label-$mode.produce" | tr -d '()' | awk '{print $1}')
-    printf "%-8s %-38s %-7s %10s %12s %9s %9s\n" "$ROUND" "$label" "$mode" "${prate:-0}" "$rate" "$p50" "$p99"
-    [ "$ROUND" = warm-up ] || echo "$ROUND|$label|$mode|${prate:-0}|$rate|$p50|$p99" >> "$W/results"
+    # CPU per message: the broker process from the consumer's start to its last message; the clients (producer
+    # and consumer, GNU time) over their whole runs.
+    local bus="-" cus="-"
+    per_msg() { awk -v us="$1" -v n="$N" 'BEGIN {printf "%.1f", us / n}'; }
+    [ "$b0" -gt 0 ] && [ "$b1" -gt 0 ] && bus=$(per_msg $((b1 - b0)))
+    [ ${#TIMED[@]} -gt 0 ] && cus=$(per_msg $(( $(timed_us "$W/$label-$mode.ctime") + $(timed_us "$W/$label-$mode.ptime") )))
+    printf "%-8s %-38s %-7s %10s %12s %9s %9s %10s %10s\n" "$ROUND" "$label" "$mode" "${prate:-0}" "$rate" "$p50" "$p99" "$bus" "$cus"
+    [ "$ROUND" = warm-up ] || echo "$ROUND|$label|$mode|${prate:-0}|$rate|$p50|$p99|$bus|$cus" >> "$W/results"
   done
 }
 
@@ -120,7 +141,7 @@ soak() { # LABEL PID NS RUN...
 echo "rmq-trace broker benchmark: $N messages of 64 bytes, 4 queues, the same client (rmq-trace produce / consume) for both brokers"
 echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')); single: SEND_MESSAGE_V2 from $SENDERS senders; batch: SEND_BATCH_MESSAGE of $BATCH"
 echo
-printf "%-8s %-38s %-7s %10s %12s %9s %9s\n" "round" "broker" "sends" "produce/s" "end-to-end/s" "pull p50" "pull p99"
+printf "%-8s %-38s %-7s %10s %12s %9s %9s %10s %10s\n" "round" "broker" "sends" "produce/s" "end-to-end/s" "pull p50" "pull p99" "broker us" "clients us"
 
 # Ours, in the root namespace on loopback.
 OPTS=(--store "$W/store" --fsync interval)
@@ -153,11 +174,11 @@ for r in $(seq "$ROUNDS"); do rounds+=("$r"); done
 pause() { [ "$PAUSE_OTHER" = 1 ] || return 0; if [ "$1" = real ]; then signal_real "$2"; else kill "-$2" "$OURS_PID"; fi; }
 for ROUND in "${rounds[@]}"; do
   if [ -n "$REAL_UP" ]; then pause real STOP; fi
-  run_load "$OURS" "$NS" env
+  run_load "$OURS" "$OURS_PID" "$NS" env
   if [ -n "$REAL_UP" ]; then
     pause real CONT
     pause ours STOP
-    run_load "$REAL_LABEL" 127.0.0.1:9876 "$RB/in_netns.sh"
+    run_load "$REAL_LABEL" "$(cat "$RB_RUN/broker.pid" 2>/dev/null || echo 0)" 127.0.0.1:9876 "$RB/in_netns.sh"
     pause ours CONT
   fi
 done
@@ -180,6 +201,15 @@ for mode in ("single", "batch"):
               "round by round %s), pull p99 %.2f ms vs %.2f ms" %
               (mode, med(po) / max(1, med(pj)), med(o) / max(1, med(j)), len(o), med(o), med(j),
                " ".join("%.2fx" % p for p in per), med(col("rmq-trace", mode, 6)), med(col("Apache", mode, 6))))
+def cpu(prefix, mode, i):
+    return [float(r[i]) for r in rows if r[1].startswith(prefix) and r[2] == mode and len(r) > i and r[i] not in ("-", "")]
+for mode in ("single", "batch"):
+    bo, bj, co, cj = cpu("rmq-trace", mode, 7), cpu("Apache", mode, 7), cpu("rmq-trace", mode, 8), cpu("Apache", mode, 8)
+    if bo and bj and med(bo) > 0:
+        print("%-6s CPU per message (medians): broker %.1f us ours vs %.1f us real (%.2fx less), clients %.1f us vs %.1f us; "
+              "all three processes %.1f us vs %.1f us" %
+              (mode, med(bo), med(bj), med(bj) / med(bo), med(co) if co else 0, med(cj) if cj else 0,
+               med(bo) + (med(co) if co else 0), med(bj) + (med(cj) if cj else 0)))
 o = col("rmq-trace", "batch", 4)
 if o: print("ours, batched, end to end: %.0f msg/s median, %.0f lowest (goal >= 50000)" % (med(o), min(o)))
 PY
