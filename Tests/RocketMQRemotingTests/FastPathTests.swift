@@ -243,6 +243,57 @@ import Testing
         }
     }
 
+    /// What the JSON scanner makes of a header, with or without the ASCII fast path for the extFields object:
+    /// the head's fields and every entry's ranges and kinds, or the error's text.
+    static func jsonScan(_ header: [UInt8], fastPath: Bool) -> String {
+        header.withUnsafeBytes { bytes in
+            var list = RawFieldList()
+            do {
+                let h = try JSONHeaderCodec.scan(bytes, errorContext: ErrorContext("frame", .suffix(": JSON header")), visitor: &list,
+                                                 asciiFastPath: fastPath)
+                let entries = list.entries.map {
+                    "\($0.keyStart)+\($0.keyCount):\($0.keyKind)#\($0.keySignature)=\($0.valueStart)+\($0.valueCount):\($0.valueKind)"
+                }
+                return "code \(h.code) opaque \(h.opaque) flag \(h.flag) version \(h.version) ext \(h.hasExtFields) nl \(h.jsonTrailingNewline) "
+                    + "remark \(h.remark ?? "-") | " + entries.joined(separator: " ")
+            } catch {
+                return "error: \(error)"
+            }
+        }
+    }
+
+    /// The ASCII fast path of the JSON extFields object reads exactly what the checked loop reads: the same
+    /// entries for every object it takes, and for everything it leaves (white space, numbers, null, escapes,
+    /// non-ASCII text, duplicate keys, control characters, truncations) the checked loop's result, errors included.
+    @Test func jsonASCIIFastPathAgreesWithTheCheckedLoop() {
+        let objects = [
+            #"{"queueId":"3","maxMsgNums":"32","topic":"TopicTest","consumerGroup":"GID_order-service_payment-consumer"}"#,
+            #"{"a":"1"}"#, #"{"":""}"#, #"{"a":""}"#, #"{"":"x"}"#, #"{}"#, #"{ }"#,
+            #"{"a":"1","b":"2","a":"3"}"#, #"{"topic":"T","topic":"T"}"#, #"{"abcdefgh":"1","abcdefgi":"2"}"#,
+            #"{"a":"1", "b":"2"}"#, #"{"a" :"1"}"#, #"{"a": "1"}"#, #"{"a":"1" }"#, #"{"a":1,"b":"2"}"#, #"{"b":"2","a":1}"#,
+            #"{"a":null,"b":"2"}"#, #"{"a":"x"y"}"#, #"{"aA":"1"}"#, #"{"a":"é"}"#, #"{"a":"é"}"#, #"{"é":"1"}"#,
+            #"{"a":true}"#, #"{"a":{"b":"c"}}"#, #"{"a":["b"]}"#, #"{"a":"1",}"#, #"{"a":"1""b":"2"}"#, #"{"a":"1"]"#,
+            "{\"a\":\"x\u{7F}y\"}", "{\"a\":\"tab\there\"}", "{\"a\u{01}\":\"1\"}",
+            #"{"0123456789abcdef":"0123456789abcdefghijklmnopqrstuvwxyz","k":"TagA || TagB || TagC"}"#,
+        ]
+        var headers: [[UInt8]] = []
+        for o in objects {
+            headers.append(Array("{\"code\":11,\"extFields\":\(o),\"flag\":0,\"opaque\":7,\"version\":395}".utf8))
+            headers.append(Array("{\"extFields\":\(o)}\n".utf8))
+        }
+        // Every truncation of two usual headers, and of their objects' ends.
+        for h in [headers[0], headers[2]] {
+            for k in 0..<h.count { headers.append(Array(h[0..<k])) }
+        }
+        var fast = 0
+        for h in headers {
+            let a = Self.jsonScan(h, fastPath: true), b = Self.jsonScan(h, fastPath: false)
+            #expect(a == b, "\(String(decoding: h, as: UTF8.self))")
+            if !a.hasPrefix("error") && a.contains("=") { fast += 1 }
+        }
+        #expect(fast > 10)
+    }
+
     /// Garbage and mutated frames: both paths fail the same way (or agree), and nothing traps.
     @Test func hostileInputs() throws {
         var rng = SplitMix64(seed: 0xBAD)
