@@ -56,9 +56,13 @@ enum JSONHeaderCodec {
                 // Raw key bytes; header keys never need escapes, an escaped key is simply unknown.
                 c.advance()
                 let keyStart = c.index
-                while let b = c.peek(), b != UInt8(ascii: "\"") {
-                    if b == UInt8(ascii: "\\") { c.advance() }
-                    c.advance()
+                if let end = asciiStringEnd(bytes, from: keyStart) {
+                    c.index = end  // no backslash before it: where the loop below would stop
+                } else {
+                    while let b = c.peek(), b != UInt8(ascii: "\"") {
+                        if b == UInt8(ascii: "\\") { c.advance() }
+                        c.advance()
+                    }
                 }
                 guard !c.atEnd else { throw RemotingDecodingError(c.context, .json("unterminated string"), offset: keyOffset) }
                 let keyRange = keyStart..<c.index
