@@ -33,20 +33,14 @@ public struct DecodeSession {
 
     public mutating func packet(_ packet: DecodedPacket, into lines: inout [String]) {
         guard receive(packet) else { return }
-        for e in events {
-            note(e)
-            lines += renderer.render(e)
-        }
+        lines += renderer.render(events, collecting: &findings)
     }
 
     /// `packet(_:into:)` with the output as UTF-8 lines, each ending in a newline, appended to `out` (what
     /// `decode` writes; NDJSON frame lines are written there directly).
     public mutating func packet(_ packet: DecodedPacket, into out: inout [UInt8]) {
         guard receive(packet) else { return }
-        for e in events {
-            note(e)
-            renderer.render(e, into: &out)
-        }
+        renderer.render(events, collecting: &findings, into: &out)
     }
 
     /// Counts the packet; for a TCP segment, its events are in `events` and the result is true.
@@ -65,28 +59,18 @@ public struct DecodeSession {
         return false
     }
 
-    private mutating func note(_ e: TraceEvent) {
-        if case .finding(let f) = e { findings.append(f) }
-    }
-
     /// End of input: flushes connections, adds findings and the summary. `inputError` (a file cut in the
     /// middle of a packet, say) is reported in the output as well.
     public mutating func finish(inputError: String?, into lines: inout [String]) {
         finishEvents(inputError: inputError)
-        for e in events {
-            note(e)
-            lines += renderer.render(e)
-        }
+        lines += renderer.render(events, collecting: &findings)
         lines += renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source)
     }
 
     /// `finish(inputError:into:)` as UTF-8 lines appended to `out`.
     public mutating func finish(inputError: String?, into out: inout [UInt8]) {
         finishEvents(inputError: inputError)
-        for e in events {
-            note(e)
-            renderer.render(e, into: &out)
-        }
+        renderer.render(events, collecting: &findings, into: &out)
         out.appendLines(renderer.finish(statistics: decoder.statistics, analyzer: decoder.analyzer, findings: findings, source: source))
     }
 

@@ -86,18 +86,10 @@ public final class LiveTraceLog: FrameObserver, Sendable {
     private static func render(_ s: inout State, _ sink: Sink, ending: (inout State) -> [String] = { _ in [] }) -> [String] {
         switch sink {
         case .lines:
-            var out: [String] = []
-            for e in s.events {
-                if case .finding(let f) = e { s.findings.append(f) }
-                out += s.renderer.render(e)
-            }
-            return out + ending(&s)
+            return s.renderer.render(s.events, collecting: &s.findings) + ending(&s)
         case .bytes(let write):
             s.scratch.removeAll(keepingCapacity: true)
-            for e in s.events {
-                if case .finding(let f) = e { s.findings.append(f) }
-                s.renderer.render(e, into: &s.scratch)
-            }
+            s.renderer.render(s.events, collecting: &s.findings, into: &s.scratch)
             s.scratch.appendLines(ending(&s))
             if !s.scratch.isEmpty { write(s.scratch) }
             return []

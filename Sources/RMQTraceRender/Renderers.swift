@@ -385,6 +385,25 @@ extension TraceRenderer {
     public mutating func render(_ event: TraceEvent, into out: inout [UInt8]) {
         out.appendLines(render(event))
     }
+
+    /// The lines of `events` in order, the findings among them appended to `findings` (what every tool that
+    /// drives a renderer keeps for its summary).
+    public mutating func render(_ events: [TraceEvent], collecting findings: inout [Finding]) -> [String] {
+        var lines: [String] = []
+        for e in events {
+            if case .finding(let f) = e { findings.append(f) }
+            lines += render(e)
+        }
+        return lines
+    }
+
+    /// `render(_:collecting:)` with the lines as UTF-8, each ending in a newline, appended to `out`.
+    public mutating func render(_ events: [TraceEvent], collecting findings: inout [Finding], into out: inout [UInt8]) {
+        for e in events {
+            if case .finding(let f) = e { findings.append(f) }
+            render(e, into: &out)
+        }
+    }
 }
 
 extension Array where Element == UInt8 {

@@ -65,6 +65,10 @@ struct RawExtField: Sendable {
         return s
     }
 
+    /// One bit of 64 chosen by the key's signature: the JSON scanners' filter of keys already seen (a key whose
+    /// bit is clear in the filter cannot equal an earlier ASCII key).
+    @inline(__always) var keyFilterBit: UInt64 { 1 &<< ((keySignature &* 0x9E37_79B9_7F4A_7C15) >> 58) }
+
     mutating func setValue(_ range: Range<Int>, _ kind: RawTextKind) {
         valueStart = Int32(truncatingIfNeeded: range.lowerBound)
         valueCount = Int32(truncatingIfNeeded: range.count)

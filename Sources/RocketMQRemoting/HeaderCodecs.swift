@@ -191,7 +191,7 @@ enum JSONHeaderCodec {
                 var field = RawExtField(key: key.range, keyKind: key.kind, in: c.bytes)
                 // A 64-bit filter over the ASCII keys' signatures: a key whose bit is clear cannot equal an earlier
                 // ASCII key; non-ASCII or escaped keys (rare) are always compared.
-                let bit: UInt64 = field.keyKind == .ascii ? 1 &<< ((field.keySignature &* 0x9E37_79B9_7F4A_7C15) >> 58) : 0
+                let bit: UInt64 = field.keyKind == .ascii ? field.keyFilterBit : 0
                 if bit == 0 || seenKeys & bit != 0 || anySlowKey {
                     for k in visitor.entries where RawExtField.sameKey(k, field, in: c.bytes) {
                         throw RemotingDecodingError(c.context, .duplicateKey("extFields.\(field.keyString(in: c.bytes))"), offset: keyOffset)
@@ -254,7 +254,7 @@ enum JSONHeaderCodec {
                   let valueEnd = asciiStringEnd(bytes, from: keyEnd + 3), valueEnd + 1 < n else { break }
             var field = RawExtField(key: (i + 1)..<keyEnd, keyKind: .ascii, in: bytes)
             // The checked loop's duplicate filter; a duplicate is left to it (it reports the error).
-            let bit: UInt64 = 1 &<< ((field.keySignature &* 0x9E37_79B9_7F4A_7C15) >> 58)
+            let bit = field.keyFilterBit
             if seenKeys & bit != 0 && visitor.entries[first...].contains(where: { RawExtField.sameKey($0, field, in: bytes) }) { break }
             seenKeys |= bit
             field.setValue((keyEnd + 3)..<valueEnd, .ascii)
