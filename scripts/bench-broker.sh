@@ -74,6 +74,8 @@ PY
 cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($14 + $15) * 1000000 / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # The CPU time of a finished command timed by GNU time into FILE ("%U %S"), in microseconds.
 timed_us() { tail -n 1 "$1" 2>/dev/null | awk '{printf "%d", ($(NF-1) + $NF) * 1000000} END {if (NR == 0) printf "0"}'; }
+# Microseconds US over N messages, per message, to a tenth.
+per_msg() { awk -v us="$1" -v n="$2" 'BEGIN {printf "%.1f", us / n}'; }
 TIMED=()
 [ -x /usr/bin/time ] && TIMED=(/usr/bin/time -f "%U %S" -o)
 
@@ -107,9 +109,8 @@ run_load() { # LABEL BPID NS RUN...
     # CPU per message: the broker process from the consumer's start to its last message; the clients (producer
     # and consumer, GNU time) over their whole runs.
     local bus="-" cus="-"
-    per_msg() { awk -v us="$1" -v n="$N" 'BEGIN {printf "%.1f", us / n}'; }
-    [ "$b0" -gt 0 ] && [ "$b1" -gt 0 ] && bus=$(per_msg $((b1 - b0)))
-    [ ${#TIMED[@]} -gt 0 ] && cus=$(per_msg $(( $(timed_us "$W/$label-$mode.ctime") + $(timed_us "$W/$label-$mode.ptime") )))
+    [ "$b0" -gt 0 ] && [ "$b1" -gt 0 ] && bus=$(per_msg $((b1 - b0)) "$N")
+    [ ${#TIMED[@]} -gt 0 ] && cus=$(per_msg $(( $(timed_us "$W/$label-$mode.ctime") + $(timed_us "$W/$label-$mode.ptime") )) "$N")
     printf "%-8s %-38s %-7s %10s %12s %9s %9s %10s %10s\n" "$ROUND" "$label" "$mode" "${prate:-0}" "$rate" "$p50" "$p99" "$bus" "$cus"
     [ "$ROUND" = warm-up ] || echo "$ROUND|$label|$mode|${prate:-0}|$rate|$p50|$p99|$bus|$cus" >> "$W/results"
   done
