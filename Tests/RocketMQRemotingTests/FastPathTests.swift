@@ -266,7 +266,7 @@ import Testing
     /// entries for every object it takes, and for everything it leaves (white space, numbers, null, escapes,
     /// non-ASCII text, duplicate keys, control characters, truncations) the checked loop's result, errors included.
     @Test func jsonASCIIFastPathAgreesWithTheCheckedLoop() {
-        let objects = [
+        var objects = [
             #"{"queueId":"3","maxMsgNums":"32","topic":"TopicTest","consumerGroup":"GID_order-service_payment-consumer"}"#,
             #"{"a":"1"}"#, #"{"":""}"#, #"{"a":""}"#, #"{"":"x"}"#, #"{}"#, #"{ }"#,
             #"{"a":"1","b":"2","a":"3"}"#, #"{"topic":"T","topic":"T"}"#, #"{"abcdefgh":"1","abcdefgi":"2"}"#,
@@ -276,6 +276,14 @@ import Testing
             "{\"a\":\"x\u{7F}y\"}", "{\"a\":\"tab\there\"}", "{\"a\u{01}\":\"1\"}",
             #"{"0123456789abcdef":"0123456789abcdefghijklmnopqrstuvwxyz","k":"TagA || TagB || TagC"}"#,
         ]
+        // Around the fast path's batch of 24 entries: 23 to 25, 30 and 60 keys, and a key of the first batch
+        // repeated in the second (the duplicate check covers the entries already moved to the list).
+        func many(_ n: Int, repeating r: Int? = nil) -> String {
+            var members = (0..<n).map { #""key\#($0)":"value \#($0)""# }
+            if let r { members.append(#""key\#(r)":"again""#) }
+            return "{" + members.joined(separator: ",") + "}"
+        }
+        objects += [23, 24, 25, 30, 60].map { many($0) } + [many(30, repeating: 2), many(24, repeating: 23), many(60, repeating: 50)]
         var headers: [[UInt8]] = []
         for o in objects {
             headers.append(Array("{\"code\":11,\"extFields\":\(o),\"flag\":0,\"opaque\":7,\"version\":395}".utf8))
@@ -292,6 +300,20 @@ import Testing
             if !a.hasPrefix("error") && a.contains("=") { fast += 1 }
         }
         #expect(fast > 10)
+    }
+
+    /// The usual binary extFields block is read in one pass, its entries gathered 24 at a time: for 0 to 60
+    /// entries (a repeated key among them, which binary headers allow) the decoded map is the one encoded, in order.
+    @Test func binaryBlockOfManyEntriesReadsBack() throws {
+        for n in 0...60 {
+            var ext = ExtFields()
+            for i in 0..<n { ext.append("key\(i)", "value \(i)") }
+            if n > 30 { ext.append("key2", "again") }
+            let cmd = RemotingCommand.request(code: 11, opaque: Int32(n), extFields: n == 0 ? nil : ext, serializeType: .rocketmq)
+            let back = try RemotingFrame.decode(RemotingFrame.encode(cmd))
+            #expect(back.extFields == (n == 0 ? nil : ext), "\(n) entries")
+            #expect(back.allFields.count == ext.count)
+        }
     }
 
     /// Garbage and mutated frames: both paths fail the same way (or agree), and nothing traps.
