@@ -89,13 +89,21 @@ enum JSONHeaderCodec {
                     cmd.flag = try readInt32(&c, "flag")
                 } else if member == 4 {
                     bit = 8
-                    switch c.peek() {
-                    case UInt8(ascii: "\"")?: cmd.language = LanguageCode(name: try c.readString())
-                    case UInt8(ascii: "n")?: _ = try c.readLiteral()
-                    default:
-                        let n = try c.readInt64()
-                        guard n >= 0 && n <= 255 else { throw RemotingDecodingError(c.context, .wrongType(field: "language", expected: "a language name"), offset: keyOffset) }
-                        cmd.language = LanguageCode(code: UInt8(n))
+                    // Usually "JAVA": matched on its bytes, with no String built.
+                    if c.index &+ 6 <= bytes.count && bytes[c.index] == UInt8(ascii: "\"")
+                        && bytes.loadUnaligned(fromByteOffset: c.index &+ 1, as: UInt32.self) == UInt32(littleEndian: 0x4156_414A)
+                        && bytes[c.index &+ 5] == UInt8(ascii: "\"") {
+                        cmd.language = .java
+                        c.index &+= 6
+                    } else {
+                        switch c.peek() {
+                        case UInt8(ascii: "\"")?: cmd.language = LanguageCode(name: try c.readString())
+                        case UInt8(ascii: "n")?: _ = try c.readLiteral()
+                        default:
+                            let n = try c.readInt64()
+                            guard n >= 0 && n <= 255 else { throw RemotingDecodingError(c.context, .wrongType(field: "language", expected: "a language name"), offset: keyOffset) }
+                            cmd.language = LanguageCode(code: UInt8(n))
+                        }
                     }
                 } else if member == 5 {
                     bit = 16

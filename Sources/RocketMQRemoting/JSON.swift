@@ -408,6 +408,15 @@ struct JSONCursor {
         if peek() == UInt8(ascii: "-") { negative = true; index += 1 }
         var value: Int64 = 0
         var digits = 0
+        // Up to 18 digits cannot overflow: no checks for them. A 19th digit goes on in the checked loop.
+        let unchecked = min(bytes.count, index &+ 18)
+        while index < unchecked {
+            let d = bytes[index] &- 0x30
+            if d > 9 { break }
+            value = value &* 10 &+ Int64(d)
+            digits &+= 1
+            index &+= 1
+        }
         while index < bytes.count {
             let b = bytes[index]
             guard b >= 0x30 && b <= 0x39 else { break }

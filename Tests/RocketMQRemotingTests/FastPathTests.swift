@@ -302,6 +302,32 @@ import Testing
         #expect(fast > 10)
     }
 
+    /// The JSON header's language, "JAVA" matched on its bytes and everything else read as text or a number.
+    @Test(arguments: [
+        (#""JAVA""#, "JAVA", UInt8?(0)), (#""CPP""#, "CPP", 1), (#""GO""#, "GO", 9), (#""JAVAX""#, "JAVAX", nil),
+        (#""JAV""#, "JAV", nil), (#""\u004AAVA""#, "JAVA", 0), (#""java""#, "java", nil), ("3", "PYTHON", 3), ("0", "JAVA", 0),
+    ])
+    func jsonLanguage(json: String, name: String, code: UInt8?) throws {
+        let header = Array(#"{"code":11,"language":\#(json),"opaque":1,"flag":0}"#.utf8)
+        let cmd = try RemotingFrame.decode(Self.frame(type: 0, header: header))
+        #expect(cmd.language.name == name && cmd.language.code == code)
+    }
+
+    /// JSON header integers: 18 digits are read without overflow checks, a 19th goes through them.
+    @Test(arguments: [
+        ("184467", Int32?(184467)), ("-7", -7), ("0", 0), ("2147483647", Int32.max), ("-2147483648", Int32.min),
+        ("2147483648", nil), ("999999999999999999", nil), ("9223372036854775807", nil), ("9223372036854775808", nil),
+        ("99999999999999999999", nil), ("000000000000000000007", 7), ("1.5", nil), ("-", nil),
+    ])
+    func jsonOpaque(json: String, opaque: Int32?) {
+        let header = Array(#"{"code":11,"opaque":\#(json),"flag":0}"#.utf8)
+        let cmd = try? RemotingFrame.decode(Self.frame(type: 0, header: header))
+        #expect(cmd?.opaque == opaque)
+        if opaque == nil {
+            #expect(throws: RemotingDecodingError.self) { try RemotingFrame.decode(Self.frame(type: 0, header: header)) }
+        }
+    }
+
     /// The usual binary extFields block is read in one pass, its entries gathered 24 at a time: for 0 to 60
     /// entries (a repeated key among them, which binary headers allow) the decoded map is the one encoded, in order.
     @Test func binaryBlockOfManyEntriesReadsBack() throws {
