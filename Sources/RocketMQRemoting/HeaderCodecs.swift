@@ -256,7 +256,6 @@ enum JSONHeaderCodec {
         let first = visitor.entries.count
         var i = c.index
         var seenKeys: UInt64 = 0
-        if first == 0 { visitor.entries.reserveCapacity(16) }
         while i < n && bytes[i] == UInt8(ascii: "\"") {
             guard let keyEnd = asciiStringEnd(bytes, from: i &+ 1), keyEnd &+ 2 < n,
                   bytes[keyEnd &+ 1] == UInt8(ascii: ":"), bytes[keyEnd &+ 2] == UInt8(ascii: "\""),
@@ -267,7 +266,7 @@ enum JSONHeaderCodec {
             if seenKeys & bit != 0 && isDuplicate(field, of: visitor.entries, from: first, in: bytes) { break }
             seenKeys |= bit
             field.setValue((keyEnd &+ 3)..<valueEnd, .ascii)
-            visitor.entries.append(field)
+            visitor.visit(field)
             let next = bytes[valueEnd &+ 1]
             if next == UInt8(ascii: "}") {
                 c.index = valueEnd &+ 2
@@ -280,8 +279,10 @@ enum JSONHeaderCodec {
         return false
     }
 
-    /// Whether `field`'s key equals that of one of `entries` from `first` on. Both are ASCII keys: equal
-    /// signatures (length and first bytes) are compared first, the bytes only then.
+    /// Whether `field`'s key equals that of one of `entries` from `first` on, read in place (no slice of the
+    /// list, no retain). For the fast path only: every key there is ASCII, so unequal signatures reject at once
+    /// (about 130 instructions a request fewer than `sameKey` alone); the checked loop, which also sees escaped
+    /// and non-ASCII keys (signature 0), calls `sameKey` on every entry.
     private static func isDuplicate(_ field: RawExtField, of entries: [RawExtField], from first: Int,
                                     in bytes: UnsafeRawBufferPointer) -> Bool {
         entries.withUnsafeBufferPointer { e in
