@@ -187,8 +187,8 @@ echo
 python3 - "$W/results" <<'PY'
 import statistics, sys
 rows = [l.rstrip("\n").split("|") for l in open(sys.argv[1])]
-def col(prefix, mode, i):
-    return [float(r[i]) for r in rows if r[1].startswith(prefix) and r[2] == mode]
+def col(prefix, mode, i):  # the column's numbers ("-": not measured)
+    return [float(r[i]) for r in rows if r[1].startswith(prefix) and r[2] == mode and len(r) > i and r[i] not in ("-", "")]
 def rounds(prefix, mode):
     return {r[0]: r for r in rows if r[1].startswith(prefix) and r[2] == mode}
 med = lambda v: statistics.median(v) if v else 0
@@ -202,15 +202,12 @@ for mode in ("single", "batch"):
               "round by round %s), pull p99 %.2f ms vs %.2f ms" %
               (mode, med(po) / max(1, med(pj)), med(o) / max(1, med(j)), len(o), med(o), med(j),
                " ".join("%.2fx" % p for p in per), med(col("rmq-trace", mode, 6)), med(col("Apache", mode, 6))))
-def cpu(prefix, mode, i):
-    return [float(r[i]) for r in rows if r[1].startswith(prefix) and r[2] == mode and len(r) > i and r[i] not in ("-", "")]
 for mode in ("single", "batch"):
-    bo, bj, co, cj = cpu("rmq-trace", mode, 7), cpu("Apache", mode, 7), cpu("rmq-trace", mode, 8), cpu("Apache", mode, 8)
+    bo, bj, co, cj = col("rmq-trace", mode, 7), col("Apache", mode, 7), col("rmq-trace", mode, 8), col("Apache", mode, 8)
     if bo and bj and med(bo) > 0:
         print("%-6s CPU per message (medians): broker %.1f us ours vs %.1f us real (%.2fx less), clients %.1f us vs %.1f us; "
               "all three processes %.1f us vs %.1f us" %
-              (mode, med(bo), med(bj), med(bj) / med(bo), med(co) if co else 0, med(cj) if cj else 0,
-               med(bo) + (med(co) if co else 0), med(bj) + (med(cj) if cj else 0)))
+              (mode, med(bo), med(bj), med(bj) / med(bo), med(co), med(cj), med(bo) + med(co), med(bj) + med(cj)))
 o = col("rmq-trace", "batch", 4)
 if o: print("ours, batched, end to end: %.0f msg/s median, %.0f lowest (goal >= 50000)" % (med(o), min(o)))
 PY
