@@ -276,8 +276,8 @@ import Testing
             "{\"a\":\"x\u{7F}y\"}", "{\"a\":\"tab\there\"}", "{\"a\u{01}\":\"1\"}",
             #"{"0123456789abcdef":"0123456789abcdefghijklmnopqrstuvwxyz","k":"TagA || TagB || TagC"}"#,
         ]
-        // Around the fast path's batch of 24 entries: 23 to 25, 30 and 60 keys, and a key of the first batch
-        // repeated in the second (the duplicate check covers the entries already moved to the list).
+        // Long objects (23 to 60 keys, as the binary fast path's batches of 24 are tested elsewhere), and keys
+        // repeated far from their first use (the duplicate check looks back over the whole list).
         func many(_ n: Int, repeating r: Int? = nil) -> String {
             var members = (0..<n).map { #""key\#($0)":"value \#($0)""# }
             if let r { members.append(#""key\#(r)":"again""#) }
