@@ -404,7 +404,24 @@ public struct LanguageCode: Hashable, Sendable, CustomStringConvertible {
 
     public init(code: UInt8) {
         self.code = code
-        self.name = Int(code) < Self.names.count ? Self.names[Int(code)] : "UNKNOWN(\(code))"
+        // A switch of literals (the same names as `names`): no lookup in the array for every frame.
+        switch code {
+        case 0: name = "JAVA"
+        case 1: name = "CPP"
+        case 2: name = "DOTNET"
+        case 3: name = "PYTHON"
+        case 4: name = "DELPHI"
+        case 5: name = "ERLANG"
+        case 6: name = "RUBY"
+        case 7: name = "OTHER"
+        case 8: name = "HTTP"
+        case 9: name = "GO"
+        case 10: name = "PHP"
+        case 11: name = "OMS"
+        case 12: name = "RUST"
+        case 13: name = "NODE_JS"
+        default: name = "UNKNOWN(\(code))"
+        }
     }
 
     public init(name: String) {

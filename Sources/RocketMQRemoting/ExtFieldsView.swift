@@ -121,9 +121,10 @@ struct RawExtField: Sendable {
     private static func text(_ range: UnsafeRawBufferPointer, _ kind: RawTextKind, in bytes: UnsafeRawBufferPointer,
                              start: Int) -> String {
         switch kind {
-        case .ascii, .utf8, .scalar:
-            // Validated by the scanner.
-            return range.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
+        case .ascii, .scalar:
+            return String(validatedUTF8: range, isASCII: true)
+        case .utf8:
+            return String(validatedUTF8: range, isASCII: false)
         case .escapedString:
             var c = JSONCursor(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]), context: "extFields")
             return (try? c.readString()) ?? ""
@@ -148,6 +149,20 @@ struct RawExtField: Sendable {
     static func sameKeySlow(_ a: RawExtField, _ b: RawExtField, in bytes: UnsafeRawBufferPointer) -> Bool {
         let x = a.keyString(in: bytes), y = b.keyString(in: bytes)
         return x.utf8.count == y.utf8.count && x == y
+    }
+}
+
+extension String {
+    /// A String of bytes a scanner has already validated as UTF-8 (as ASCII when `isASCII`): copied without
+    /// validating them again (`String(decoding:as:)` would check them a second time).
+    @inline(__always)
+    init(validatedUTF8 bytes: UnsafeRawBufferPointer, isASCII: Bool) {
+        if #available(macOS 26, *) {
+            let span = unsafe Span<UInt8>(_unsafeBytes: bytes)
+            self = String(copying: unsafe UTF8Span(unchecked: span, isKnownASCII: isASCII))
+        } else {
+            self = bytes.withMemoryRebound(to: UInt8.self) { String(decoding: $0, as: UTF8.self) }
+        }
     }
 }
 

@@ -118,8 +118,17 @@ enum JSONHeaderCodec {
                 } else if member == 7 {
                     bit = 64
                     cmd.jsonHasSerializeTypeCurrentRPC = true
-                    // Usually the string "JSON": scanned without building a value (same checks and errors).
-                    if c.peek() == UInt8(ascii: "\"") { _ = try c.scanString() } else { try c.skipValue(depth: 1, maxDepth: maxDepth) }
+                    // Usually the string "JSON": matched on its bytes, or scanned without building a value (same
+                    // checks and errors).
+                    if c.index &+ 6 <= bytes.count && bytes[c.index] == UInt8(ascii: "\"")
+                        && bytes.loadUnaligned(fromByteOffset: c.index &+ 1, as: UInt32.self) == UInt32(littleEndian: 0x4E4F_534A)
+                        && bytes[c.index &+ 5] == UInt8(ascii: "\"") {
+                        c.index &+= 6
+                    } else if c.peek() == UInt8(ascii: "\"") {
+                        _ = try c.scanString()
+                    } else {
+                        try c.skipValue(depth: 1, maxDepth: maxDepth)
+                    }
                 } else if member == 8 {
                     bit = 128
                     cmd.version = try readInt32(&c, "version")
@@ -153,6 +162,33 @@ enum JSONHeaderCodec {
     }
 
     private static func readInt32(_ c: inout JSONCursor, _ field: String) throws -> Int32 {
+        let at = c.index
+        // The usual value: 1 to 9 digits (no overflow) followed by a byte that ends a number. Anything else
+        // (a sign, a quoted number, more digits, a fraction, the end) goes the general way below.
+        do {
+            let p = c.bytes
+            var i = at
+            var v: Int32 = 0
+            let limit = min(p.count, at &+ 9)
+            while i < limit {
+                let d = p[i] &- 0x30
+                if d > 9 { break }
+                v = v &* 10 &+ Int32(d)
+                i &+= 1
+            }
+            if i > at && i < p.count {
+                let b = p[i]
+                if b &- 0x30 > 9 && b != UInt8(ascii: ".") && b != UInt8(ascii: "e") && b != UInt8(ascii: "E") {
+                    c.index = i
+                    return v
+                }
+            }
+        }
+        return try readInt32Checked(&c, field)
+    }
+
+    @inline(never)
+    private static func readInt32Checked(_ c: inout JSONCursor, _ field: String) throws -> Int32 {
         let at = c.index
         let v: Int64
         if c.atEnd { throw c.error("unexpected end of JSON, expected an integer for \(field)") }

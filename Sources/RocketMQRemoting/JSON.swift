@@ -403,33 +403,41 @@ struct JSONCursor {
 
     /// Reads an integer literal that must fit in Int64 (header members such as code and opaque).
     mutating func readInt64() throws -> Int64 {
+        // The position in a local (not the cursor's stored index) through the digit loops.
         let start = index
+        let p = bytes
+        let n = p.count
+        var i = start
         var negative = false
-        if peek() == UInt8(ascii: "-") { negative = true; index += 1 }
+        if i < n && p[i] == UInt8(ascii: "-") { negative = true; i &+= 1 }
+        let digitsStart = i
         var value: Int64 = 0
-        var digits = 0
         // Up to 18 digits cannot overflow: no checks for them. A 19th digit goes on in the checked loop.
-        let unchecked = min(bytes.count, index &+ 18)
-        while index < unchecked {
-            let d = bytes[index] &- 0x30
+        let unchecked = min(n, i &+ 18)
+        while i < unchecked {
+            let d = p[i] &- 0x30
             if d > 9 { break }
             value = value &* 10 &+ Int64(d)
-            digits &+= 1
-            index &+= 1
+            i &+= 1
         }
-        while index < bytes.count {
-            let b = bytes[index]
-            guard b >= 0x30 && b <= 0x39 else { break }
-            let (m, o1) = value.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(b &- 0x30))
-            if o1 || o2 { index = start; throw error("integer out of range") }
-            value = a
-            digits += 1
-            index += 1
+        if i == unchecked {
+            while i < n {
+                let b = p[i]
+                guard b >= 0x30 && b <= 0x39 else { break }
+                let (m, o1) = value.multipliedReportingOverflow(by: 10)
+                let (a, o2) = m.addingReportingOverflow(Int64(b &- 0x30))
+                if o1 || o2 { index = start; throw error("integer out of range") }
+                value = a
+                i &+= 1
+            }
         }
-        if digits == 0 { index = start; throw error("expected an integer") }
-        if let b = peek(), b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") {
-            throw error("expected an integer, found a fraction")
+        if i == digitsStart { index = start; throw error("expected an integer") }
+        index = i
+        if i < n {
+            let b = p[i]
+            if b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E") {
+                throw error("expected an integer, found a fraction")
+            }
         }
         return negative ? -value : value
     }

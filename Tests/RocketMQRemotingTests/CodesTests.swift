@@ -22,6 +22,11 @@ import Testing
     @Test func languagesAndVersions() {
         #expect(LanguageCode(code: 12).name == "RUST" && LanguageCode(name: "NODE_JS").code == 13)
         #expect(LanguageCode(code: 40).name == "UNKNOWN(40)")
+        // The switch of `init(code:)` and the `names` table agree, both ways.
+        for (i, name) in LanguageCode.names.enumerated() {
+            #expect(LanguageCode(code: UInt8(i)).name == name && LanguageCode(name: name).code == UInt8(i))
+        }
+        #expect(LanguageCode(code: UInt8(LanguageCode.names.count)).name == "UNKNOWN(\(LanguageCode.names.count))")
         let known: [(Int32, String)] = [(0, "V3_0_0_SNAPSHOT"), (15, "V3_0_0_FINAL"), (17, "V3_0_1"), (28, "V3_0_7_SNAPSHOT"),
                                         (232, "V4_1_0_SNAPSHOT"), (293, "V4_4_0"), (317, "V4_5_2"), (333, "V4_6_0"),
                                         (393, "V4_9_0"), (399, "V4_9_3"), (401, "V4_9_4"), (409, "V4_9_8"), (413, "V5_0_0"),

@@ -313,18 +313,53 @@ import Testing
         #expect(cmd.language.name == name && cmd.language.code == code)
     }
 
-    /// JSON header integers: 18 digits are read without overflow checks, a 19th goes through them.
+    /// JSON header integers: up to 9 digits followed by the end of the number are read without checks, anything
+    /// else by the general reader (18 digits without overflow checks, a 19th through them). Each of the four
+    /// integer fields, in the middle of the object and as its last member.
     @Test(arguments: [
         ("184467", Int32?(184467)), ("-7", -7), ("0", 0), ("2147483647", Int32.max), ("-2147483648", Int32.min),
         ("2147483648", nil), ("999999999999999999", nil), ("9223372036854775807", nil), ("9223372036854775808", nil),
         ("99999999999999999999", nil), ("000000000000000000007", 7), ("1.5", nil), ("-", nil),
+        ("999999999", 999_999_999), ("1000000000", 1_000_000_000), ("123456789", 123_456_789), ("12e3", nil),
+        ("12E3", nil), ("7.", nil), ("\"42\"", 42), ("\"x\"", nil), ("+5", nil), ("", nil), ("07 ", 7), ("5x", nil),
     ])
-    func jsonOpaque(json: String, opaque: Int32?) {
-        let header = Array(#"{"code":11,"opaque":\#(json),"flag":0}"#.utf8)
-        let cmd = try? RemotingFrame.decode(Self.frame(type: 0, header: header))
-        #expect(cmd?.opaque == opaque)
-        if opaque == nil {
-            #expect(throws: RemotingDecodingError.self) { try RemotingFrame.decode(Self.frame(type: 0, header: header)) }
+    func jsonIntegerFields(json: String, value: Int32?) {
+        for field in ["code", "opaque", "flag", "version"] {
+            for last in [false, true] {
+                let others = ["code": "11", "opaque": "1", "flag": "0", "version": "401"].filter { $0.key != field }
+                    .sorted { $0.key < $1.key }.map { "\"\($0.key)\":\($0.value)" }
+                let members = last ? others + ["\"\(field)\":\(json)"] : ["\"\(field)\":\(json)"] + others
+                let header = Array(("{" + members.joined(separator: ",") + "}").utf8)
+                let cmd = try? RemotingFrame.decode(Self.frame(type: 0, header: header))
+                let read: Int32? = switch field {
+                case "code": cmd?.code
+                case "opaque": cmd?.opaque
+                case "flag": cmd?.flag
+                default: cmd?.version
+                }
+                #expect(read == value, "\(field) \(json) last: \(last)")
+                if value == nil {
+                    #expect(throws: RemotingDecodingError.self) { try RemotingFrame.decode(Self.frame(type: 0, header: header)) }
+                }
+            }
+        }
+    }
+
+    /// Keys and values the scanners validated become Strings without a second validation: ASCII and
+    /// non-ASCII UTF-8 text reads back as `String(decoding:as:)` would give it, in both header types.
+    @Test(arguments: [SerializeType.json, .rocketmq])
+    func validatedTextReadsBack(type: SerializeType) throws {
+        var ext = ExtFields()
+        for text in ["", "a", "GID_order-service_payment-consumer", "Grüße, 世界 🚀", "ключ", String(repeating: "é", count: 40)] {
+            ext.append("k\(ext.count)", text)
+            ext.append(text.isEmpty ? "empty" : text, "v\(ext.count)")
+        }
+        let cmd = RemotingCommand.request(code: 11, opaque: 1, extFields: ext, serializeType: type)
+        let back = try RemotingFrame.decode(RemotingFrame.encode(cmd))
+        #expect(back.extFields == ext)
+        for (i, e) in ext.entries.enumerated() {
+            #expect(back.allFields.key(at: i) == e.key && back.allFields.value(at: i) == e.value)
+            #expect(back.allFields.valueUTF8(at: i) == Array(e.value.utf8))
         }
     }
 
