@@ -27,6 +27,37 @@ enum JSONHeaderCodec {
         return 0
     }
 
+    /// The member of a known key written exactly `"key":` at `i` (the opening quote), with the key's length;
+    /// nil for anything else (another key, white space, an escape), which the caller scans. Each known key
+    /// starts with a letter of its own, so one byte picks the one literal to compare.
+    @inline(__always)
+    private static func literalMember(_ b: UnsafeRawBufferPointer, at i: Int) -> (member: Int, keyLength: Int)? {
+        guard i &+ 8 <= b.count else { return nil }
+        let w = b.le64(i)
+        switch b[i &+ 1] {
+        case UInt8(ascii: "c"):  // "code":
+            if w & 0xFF_FFFF_FFFF_FFFF == 0x3A_2265_646F_6322 { return (1, 4) }
+        case UInt8(ascii: "e"):  // "extFields":
+            if i &+ 12 <= b.count && w == 0x6C65_6946_7478_6522 && b.le32(i &+ 8) == 0x3A22_7364 { return (2, 9) }
+        case UInt8(ascii: "f"):  // "flag":
+            if w & 0xFF_FFFF_FFFF_FFFF == 0x3A_2267_616C_6622 { return (3, 4) }
+        case UInt8(ascii: "l"):  // "language":
+            if i &+ 11 <= b.count && w == 0x6761_7567_6E61_6C22 && b.le32(i &+ 7) == 0x3A22_6567 { return (4, 8) }
+        case UInt8(ascii: "o"):  // "opaque":
+            if i &+ 9 <= b.count && w == 0x2265_7571_6170_6F22 && b.le32(i &+ 5) == 0x3A22_6575 { return (5, 6) }
+        case UInt8(ascii: "r"):  // "remark":
+            if i &+ 9 <= b.count && w == 0x226B_7261_6D65_7222 && b.le32(i &+ 5) == 0x3A22_6B72 { return (6, 6) }
+        case UInt8(ascii: "s"):  // "serializeTypeCurrentRPC":
+            if i &+ 26 <= b.count && w == 0x696C_6169_7265_7322 && b.le64(i &+ 8) == 0x7543_6570_7954_657A
+                && b.le64(i &+ 16) == 0x4350_5274_6E65_7272 && b.le64(i &+ 18) == 0x3A22_4350_5274_6E65 { return (7, 23) }
+        case UInt8(ascii: "v"):  // "version":
+            if i &+ 10 <= b.count && w == 0x6E6F_6973_7265_7622 && b.le32(i &+ 6) == 0x3A22_6E6F { return (8, 7) }
+        default:
+            break
+        }
+        return nil
+    }
+
     /// The one JSON header scanner: validates the whole header and reports each non-null extFields entry to
     /// `visitor` as byte ranges, building no String for them. 
     /// - Parameter asciiFastPath: try `scanASCIIObject` on the extFields object first (false: the checked loop
@@ -53,26 +84,36 @@ enum JSONHeaderCodec {
                     throw c.error("unexpected '\(c.printable)', expected a header key")
                 }
                 let keyOffset = c.index
-                // Raw key bytes; header keys never need escapes, an escaped key is simply unknown.
-                c.advance()
-                let keyStart = c.index
-                if let end = asciiStringEnd(bytes, from: keyStart) {
-                    c.index = end  // no backslash before it: where the loop below would stop
+                let keyRange: Range<Int>
+                let member: Int
+                if let known = Self.literalMember(bytes, at: keyOffset) {
+                    // A known key written `"key":`, as fastjson writes them: no scan of the key.
+                    member = known.member
+                    keyRange = (keyOffset &+ 1)..<(keyOffset &+ 1 &+ known.keyLength)
+                    c.index = keyRange.upperBound &+ 2
+                    c.skipWhitespace()
                 } else {
-                    while let b = c.peek(), b != UInt8(ascii: "\"") {
-                        if b == UInt8(ascii: "\\") { c.advance() }
-                        c.advance()
+                    // Raw key bytes; header keys never need escapes, an escaped key is simply unknown.
+                    c.advance()
+                    let keyStart = c.index
+                    if let end = asciiStringEnd(bytes, from: keyStart) {
+                        c.index = end  // no backslash before it: where the loop below would stop
+                    } else {
+                        while let b = c.peek(), b != UInt8(ascii: "\"") {
+                            if b == UInt8(ascii: "\\") { c.advance() }
+                            c.advance()
+                        }
                     }
+                    guard !c.atEnd else { throw RemotingDecodingError(c.context, .json("unterminated string"), offset: keyOffset) }
+                    keyRange = keyStart..<c.index
+                    c.advance()
+                    c.skipWhitespace()
+                    try c.expect(UInt8(ascii: ":"), "':' after a header key")
+                    c.skipWhitespace()
+                    member = Self.member(UnsafeRawBufferPointer(rebasing: bytes[keyRange]))
                 }
-                guard !c.atEnd else { throw RemotingDecodingError(c.context, .json("unterminated string"), offset: keyOffset) }
-                let keyRange = keyStart..<c.index
-                c.advance()
-                c.skipWhitespace()
-                try c.expect(UInt8(ascii: ":"), "':' after a header key")
-                c.skipWhitespace()
 
                 var bit: UInt16 = 0
-                let member = Self.member(UnsafeRawBufferPointer(rebasing: bytes[keyRange]))
                 if member == 1 {
                     bit = 1
                     cmd.code = try readInt32(&c, "code")

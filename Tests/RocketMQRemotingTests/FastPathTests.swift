@@ -345,6 +345,56 @@ import Testing
         }
     }
 
+    /// Top-level keys written exactly `"key":` are recognised from their bytes without being scanned; written
+    /// with white space around the colon they are scanned, with the same result. Near misses (a longer or
+    /// shorter key, another case, another first letter) are unknown keys, skipped.
+    @Test func topLevelKeysAsLiteralsAndOtherwise() throws {
+        let members: [(String, String)] = [
+            ("code", "11"), ("extFields", #"{"topic":"T","queueId":"3"}"#), ("flag", "2"), ("language", #""CPP""#),
+            ("opaque", "184467"), ("remark", #""a remark""#), ("serializeTypeCurrentRPC", #""JSON""#), ("version", "401"),
+        ]
+        func decode(_ write: (String) -> String) throws -> RemotingCommand {
+            let text = "{" + members.map { write($0.0) + $0.1 }.joined(separator: ",") + "}"
+            return try RemotingFrame.decode(Self.frame(type: 0, header: Array(text.utf8)))
+        }
+        let literal = try decode { #""\#($0)":"# }
+        #expect(literal.code == 11 && literal.flag == 2 && literal.language.name == "CPP" && literal.opaque == 184_467)
+        #expect(literal.remark == "a remark" && literal.version == 401 && literal.jsonHasSerializeTypeCurrentRPC)
+        #expect(literal.extFields == ExtFields([(key: "topic", value: "T"), (key: "queueId", value: "3")]))
+        let spacedForms: [(String) -> String] = [{ #""\#($0)" :"# }, { #""\#($0)":  "# }, { "\"\($0)\"\n:\t" }]
+        for spaced in spacedForms {
+            let other = try decode(spaced)
+            #expect(other.code == literal.code && other.flag == literal.flag && other.language == literal.language)
+            #expect(other.opaque == literal.opaque && other.remark == literal.remark && other.version == literal.version)
+            #expect(other.extFields == literal.extFields && other.jsonHasSerializeTypeCurrentRPC)
+        }
+        // Near misses of each key are unknown: the field keeps its default (code is required).
+        for (key, _) in members {
+            for miss in [key + "x", String(key.dropLast()), key.uppercased(), "x" + key.dropFirst()] {
+                let text = members.map { ($0.0 == key ? #""\#(miss)":"# : #""\#($0.0)":"#) + $0.1 }.joined(separator: ",")
+                let frame = Self.frame(type: 0, header: Array(("{" + text + "}").utf8))
+                if key == "code" {
+                    #expect(throws: RemotingDecodingError.self) { try RemotingFrame.decode(frame) }
+                    continue
+                }
+                let cmd = try RemotingFrame.decode(frame)
+                switch key {
+                case "extFields": #expect(cmd.extFields == nil, "\(miss)")
+                case "flag": #expect(cmd.flag == 0, "\(miss)")
+                case "language": #expect(cmd.language == .java, "\(miss)")
+                case "opaque": #expect(cmd.opaque == 0, "\(miss)")
+                case "remark": #expect(cmd.remark == nil, "\(miss)")
+                case "serializeTypeCurrentRPC": #expect(!cmd.jsonHasSerializeTypeCurrentRPC, "\(miss)")
+                default: #expect(cmd.version == 0, "\(miss)")
+                }
+            }
+        }
+        // A key cut short by the end of the header is an error, not a read past it.
+        for cut in [#"{"code":11,"flag"#, #"{"code":11,"fla"#, #"{"code""#, #"{"serializeTypeCurrentRPC":"#, #"{"code":"#] {
+            #expect(throws: RemotingDecodingError.self) { try RemotingFrame.decode(Self.frame(type: 0, header: Array(cut.utf8))) }
+        }
+    }
+
     /// Keys and values the scanners validated become Strings without a second validation: ASCII and
     /// non-ASCII UTF-8 text reads back as `String(decoding:as:)` would give it, in both header types.
     @Test(arguments: [SerializeType.json, .rocketmq])
