@@ -399,28 +399,33 @@ public struct LanguageCode: Hashable, Sendable, CustomStringConvertible {
     public let code: UInt8?
     public let name: String
 
-    public static let names = ["JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO",
-                               "PHP", "OMS", "RUST", "NODE_JS"]
+    /// The known names, by code: `knownName(_:)` from 0 up to the first code without one.
+    public static let names: [String] = Array((UInt8(0)...UInt8.max).lazy.map(knownName).prefix { $0 != nil }.map { $0! })
 
     public init(code: UInt8) {
         self.code = code
-        // A switch of literals (the same names as `names`): no lookup in the array for every frame.
+        name = Self.knownName(code) ?? "UNKNOWN(\(code))"
+    }
+
+    /// The name of a known code: a switch of literals, the one table of them (no array lookup per frame).
+    @inline(__always)
+    static func knownName(_ code: UInt8) -> String? {
         switch code {
-        case 0: name = "JAVA"
-        case 1: name = "CPP"
-        case 2: name = "DOTNET"
-        case 3: name = "PYTHON"
-        case 4: name = "DELPHI"
-        case 5: name = "ERLANG"
-        case 6: name = "RUBY"
-        case 7: name = "OTHER"
-        case 8: name = "HTTP"
-        case 9: name = "GO"
-        case 10: name = "PHP"
-        case 11: name = "OMS"
-        case 12: name = "RUST"
-        case 13: name = "NODE_JS"
-        default: name = "UNKNOWN(\(code))"
+        case 0: "JAVA"
+        case 1: "CPP"
+        case 2: "DOTNET"
+        case 3: "PYTHON"
+        case 4: "DELPHI"
+        case 5: "ERLANG"
+        case 6: "RUBY"
+        case 7: "OTHER"
+        case 8: "HTTP"
+        case 9: "GO"
+        case 10: "PHP"
+        case 11: "OMS"
+        case 12: "RUST"
+        case 13: "NODE_JS"
+        default: nil
         }
     }
 

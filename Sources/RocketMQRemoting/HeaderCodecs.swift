@@ -9,8 +9,8 @@ enum JSONHeaderCodec {
     private static func member(_ k: UnsafeRawBufferPointer) -> Int {
         switch k.count {
         case 4:
-            if k.le32(0) == 0x65646F63 && k.le32(0) == 0x65646F63 { return 1 }  // code
-            if k.le32(0) == 0x67616C66 && k.le32(0) == 0x67616C66 { return 3 }  // flag
+            if k.le32(0) == 0x65646F63 { return 1 }  // code
+            if k.le32(0) == 0x67616C66 { return 3 }  // flag
         case 6:
             if k.le32(0) == 0x7161706F && k.le32(2) == 0x65757161 { return 5 }  // opaque
             if k.le32(0) == 0x616D6572 && k.le32(2) == 0x6B72616D { return 6 }  // remark
@@ -29,7 +29,8 @@ enum JSONHeaderCodec {
 
     /// The member of a known key written exactly `"key":` at `i` (the opening quote), with the key's length;
     /// nil for anything else (another key, white space, an escape), which the caller scans. Each known key
-    /// starts with a letter of its own, so one byte picks the one literal to compare.
+    /// starts with a letter of its own, so one byte picks the one literal to compare. (The same keys as `member`, as
+    /// whole literals with their quotes and colon: going through `member` instead cost 5 % of a JSON request.)
     @inline(__always)
     private static func literalMember(_ b: UnsafeRawBufferPointer, at i: Int) -> (member: Int, keyLength: Int)? {
         guard i &+ 8 <= b.count else { return nil }
@@ -56,6 +57,12 @@ enum JSONHeaderCodec {
             break
         }
         return nil
+    }
+
+    /// Whether the value at `i` is the JSON string of exactly the four ASCII bytes of `word` (little-endian).
+    @inline(__always)
+    private static func isQuotedWord(_ b: UnsafeRawBufferPointer, at i: Int, _ word: UInt32) -> Bool {
+        i &+ 6 <= b.count && b[i] == UInt8(ascii: "\"") && b.le32(i &+ 1) == word && b[i &+ 5] == UInt8(ascii: "\"")
     }
 
     /// The one JSON header scanner: validates the whole header and reports each non-null extFields entry to
@@ -131,9 +138,7 @@ enum JSONHeaderCodec {
                 } else if member == 4 {
                     bit = 8
                     // Usually "JAVA": matched on its bytes, with no String built.
-                    if c.index &+ 6 <= bytes.count && bytes[c.index] == UInt8(ascii: "\"")
-                        && bytes.loadUnaligned(fromByteOffset: c.index &+ 1, as: UInt32.self) == UInt32(littleEndian: 0x4156_414A)
-                        && bytes[c.index &+ 5] == UInt8(ascii: "\"") {
+                    if isQuotedWord(bytes, at: c.index, 0x4156_414A) {  // "JAVA"
                         cmd.language = .java
                         c.index &+= 6
                     } else {
@@ -161,9 +166,7 @@ enum JSONHeaderCodec {
                     cmd.jsonHasSerializeTypeCurrentRPC = true
                     // Usually the string "JSON": matched on its bytes, or scanned without building a value (same
                     // checks and errors).
-                    if c.index &+ 6 <= bytes.count && bytes[c.index] == UInt8(ascii: "\"")
-                        && bytes.loadUnaligned(fromByteOffset: c.index &+ 1, as: UInt32.self) == UInt32(littleEndian: 0x4E4F_534A)
-                        && bytes[c.index &+ 5] == UInt8(ascii: "\"") {
+                    if isQuotedWord(bytes, at: c.index, 0x4E4F_534A) {  // "JSON"
                         c.index &+= 6
                     } else if c.peek() == UInt8(ascii: "\"") {
                         _ = try c.scanString()

@@ -22,7 +22,9 @@ import Testing
     @Test func languagesAndVersions() {
         #expect(LanguageCode(code: 12).name == "RUST" && LanguageCode(name: "NODE_JS").code == 13)
         #expect(LanguageCode(code: 40).name == "UNKNOWN(40)")
-        // The switch of `init(code:)` and the `names` table agree, both ways.
+        #expect(LanguageCode.names == ["JAVA", "CPP", "DOTNET", "PYTHON", "DELPHI", "ERLANG", "RUBY", "OTHER", "HTTP", "GO",
+                                       "PHP", "OMS", "RUST", "NODE_JS"])
+        // `init(code:)` and `init(name:)` agree with the table, both ways.
         for (i, name) in LanguageCode.names.enumerated() {
             #expect(LanguageCode(code: UInt8(i)).name == name && LanguageCode(name: name).code == UInt8(i))
         }
