@@ -374,7 +374,7 @@ public struct PushConsumerStateMachine: Sendable {
             guard let taken = withQueue(q, { s -> [Int64]? in
                 guard s.movedTo == nil else { return nil }
                 s.lastConsume = now.millisecondsSinceEpoch
-                return done.map(\.queueOffset).filter { s.processQueue.contains($0) && !s.sendBacks.contains($0) }
+                return done.map { $0.queueOffset }.filter { s.processQueue.contains($0) && !s.sendBacks.contains($0) }
             }), let offsets = taken else {
                 out.append(.log("consumed messages of \(q) ignored: the queue is no longer assigned"))
                 continue
@@ -857,7 +857,7 @@ public struct PushConsumerStateMachine: Sendable {
                         s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.message.storedBody.count) })
                         for m in found { s.messages[m.queueOffset] = m }
                     }
-                    deliver(q, offsets: found.map(\.queueOffset), now: now, into: &out)
+                    deliver(q, offsets: found.map { $0.queueOffset }, now: now, into: &out)
                 }
             } else {
                 correctTagsOffset(q)

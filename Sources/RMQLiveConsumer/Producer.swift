@@ -198,16 +198,36 @@ public final class SimpleProducer: Sendable {
 
     /// Sends several messages to one queue in one SEND_BATCH_MESSAGE.
     public func sendBatch(_ ms: [OutgoingMessage], to queue: MessageQueue) async throws {
-        guard let b = brokers[queue.brokerName] else { throw ProducerError(description: "no broker for \(queue)") }
+        try await sendBatchFuture(ms, to: queue).get()
+    }
+
+    /// `sendBatch` without `async`: the answer is checked on the connection's event loop.
+    func sendBatchFuture(_ ms: [OutgoingMessage], to queue: MessageQueue) -> EventLoopFuture<Void> {
+        guard let b = brokers[queue.brokerName] else { return loop.makeFailedFuture(ProducerError(description: "no broker for \(queue)")) }
         let body = BatchMessageRecord.encodeAll(ms.map {
             BatchMessageRecord(flag: 0, body: $0.body, propertiesText: MessageProperties.encode(Self.properties($0, uniqueKey: makeUniqueKey())))
         })
         let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
                                          bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, batch: true)
         let req = RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: body)
-        let r = try await b.request(req, timeout: .seconds(10))
-        guard r.code == ResponseCode.success else {
-            throw ProducerError(description: "SEND_BATCH_MESSAGE to \(queue): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
+        return b.requestFuture(req, timeout: .seconds(10)).flatMapThrowing { r in
+            guard r.code == ResponseCode.success else {
+                throw ProducerError(description: "SEND_BATCH_MESSAGE to \(queue): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
+            }
+        }
+    }
+
+    /// Batches of messages `range`, `batchSize` each, sent one after the other to the queues in turn (batch `i`
+    /// to queue `i` modulo the queues), each as soon as the previous one is answered, on the connection's event
+    /// loop, as `sendChain`. Returns, through `counted`, each batch's queue and size once it is acknowledged.
+    func sendBatchChain(_ range: Range<Int>, batchSize: Int, index: Int, counted: @escaping @Sendable (MessageQueue, Int) -> Void,
+                        message: @escaping @Sendable (Int) -> OutgoingMessage) -> EventLoopFuture<Void> {
+        guard let n = range.first else { return loop.makeSucceededVoidFuture() }
+        let k = min(batchSize, range.upperBound - n)
+        let q = queues[index % queues.count]
+        return sendBatchFuture((n..<n + k).map(message), to: q).flatMap { _ in
+            counted(q, k)
+            return self.sendBatchChain(n + k..<range.upperBound, batchSize: batchSize, index: index + 1, counted: counted, message: message)
         }
     }
 
@@ -233,16 +253,12 @@ public final class SimpleProducer: Sendable {
             try await sendChain(0..<count, message: message).get()
             for n in 0..<count { perQueue[queues[n % queues.count], default: 0] += 1 }
         } else {
-            var n = 0
-            var qi = 0
-            while n < count {
-                let k = min(batchSize, count - n)
-                let q = queues[qi % queues.count]
-                try await sendBatch((n..<n + k).map(message), to: q)
-                perQueue[q, default: 0] += k
-                n += k
-                qi += 1
-            }
+            // Counted on the event loop as each batch is acknowledged, read here once the chain has ended.
+            let acknowledged = NIOLockedValueBox<[MessageQueue: Int]>([:])
+            try await sendBatchChain(0..<count, batchSize: batchSize, index: 0, counted: { q, k in
+                acknowledged.withLockedValue { $0[q, default: 0] += k }
+            }, message: message).get()
+            perQueue = acknowledged.withLockedValue { $0 }
         }
         return perQueue
     }

@@ -27,6 +27,17 @@ import Testing
         #expect(keys[0].hasSuffix("000000000001") && keys[299].hasSuffix("00000000012C"))
     }
 
+    /// Batched sends, chained on the event loop: batch i goes to queue i modulo the queues, the last one holds
+    /// what is left, and the counts returned are what the broker stored.
+    @Test func batchesGoToTheQueuesInTurnAndTheLastHoldsTheRest() async throws {
+        let broker = try await startBroker(topics: ["T"])
+        let counts = try await produce(broker, count: 103, batch: 10)
+        #expect(counts.count == 4)
+        #expect(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.queueId, $0.value) }) == [0: 30, 1: 30, 2: 23, 3: 20])
+        #expect(maxOffsets(broker) == [0: 30, 1: 30, 2: 23, 3: 20])
+        await broker.shutdown()
+    }
+
     @Test func everyProducedMessageIsConsumedOnceAndEveryOffsetCommitted() async throws {
         let broker = try await startBroker()
         let produced = try await produce(broker, count: 300)
