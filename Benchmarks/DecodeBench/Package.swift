@@ -12,6 +12,13 @@ let package = Package(
     ],
     targets: [
         .executableTarget(
+            name: "decode-speed",
+            dependencies: [
+                .product(name: "RMQCapture", package: "rmq-trace"),
+                .product(name: "RMQTrace", package: "rmq-trace"),
+            ]
+        ),
+        .executableTarget(
             name: "gen-capture",
             dependencies: [
                 .product(name: "RocketMQRemoting", package: "rmq-trace"),
