@@ -78,14 +78,14 @@ public struct CaptureDecoder: Sendable {
 
     public mutating func receive(_ segment: TCPSegment, into events: inout [ObservedEvent]) {
         lastTime = segment.time
-        tableEvents.removeAll(keepingCapacity: true)
+        tableEvents.clearKeepingCapacity()
         table.receive(segment, into: &tableEvents)
         handle(tableEvents, into: &events)
     }
 
     /// End of input: every connection flushed and closed ("end of capture").
     public mutating func finish(into events: inout [ObservedEvent]) {
-        tableEvents.removeAll(keepingCapacity: true)
+        tableEvents.clearKeepingCapacity()
         table.flushAll(into: &tableEvents)
         handle(tableEvents, into: &events)
         for id in connections.keys.sorted() {
@@ -115,7 +115,7 @@ public struct CaptureDecoder: Sendable {
 
     private mutating func stream(id: Int, source: Endpoint, event: ReassemblyEvent, into events: inout [ObservedEvent]) {
         // The framer works in place in the table (one lookup, no copy-on-write of its buffered bytes).
-        framerOutput.removeAll(keepingCapacity: true)
+        framerOutput.clearKeepingCapacity()
         guard let direction = connections.modifyValue(forKey: id, { $0.receive(event, from: source, configuration: configuration, into: &framerOutput) }) else { return }
         if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.readableBytes) }
         if framerOutput.isEmpty { return }
@@ -140,7 +140,7 @@ public struct CaptureDecoder: Sendable {
     private mutating func close(_ id: Int, reason: String, time: CaptureTime, into events: inout [ObservedEvent]) {
         guard let conn = connections.removeValue(forKey: id) else { return }
         for (source, var framer) in conn.framers.sorted(by: { $0.source.description < $1.source.description }) {
-            framerOutput.removeAll(keepingCapacity: true)
+            framerOutput.clearKeepingCapacity()
             framer.finish(time: time, into: &framerOutput)
             emit(framerOutput, connection: id, direction: conn.direction(from: source), into: &events)
         }

@@ -224,7 +224,7 @@ public struct TCPConnectionTable: Sendable {
         var local = [ReassemblyEvent]()
         swap(&local, &scratch)
         defer {
-            local.removeAll(keepingCapacity: true)
+            local.clearKeepingCapacity()
             swap(&local, &scratch)
         }
         let key = slots[index].key
@@ -239,7 +239,7 @@ public struct TCPConnectionTable: Sendable {
             slots[index].highToLow.receive(segment, into: &local)
         }
         for e in local { events.append(.stream(id: id, direction: direction, event: e)) }
-        local.removeAll(keepingCapacity: true)
+        local.clearKeepingCapacity()
 
         // An acknowledgement beyond a hole in the other direction proves the hole was lost in the capture.
         if segment.flags.contains(.ack) {
@@ -249,7 +249,7 @@ public struct TCPConnectionTable: Sendable {
                 slots[index].lowToHigh.acknowledged(segment.acknowledgement, time: segment.time, into: &local)
             }
             for e in local { events.append(.stream(id: id, direction: direction.reversed, event: e)) }
-            local.removeAll(keepingCapacity: true)
+            local.clearKeepingCapacity()
         }
 
         // Read only the close state (copying whole reassemblers here would force copy-on-write below).
@@ -329,7 +329,7 @@ public struct TCPConnectionTable: Sendable {
             if fromLow { c.lowToHigh.flush(into: &local) } else { c.highToLow.flush(into: &local) }
             let dir = fromLow ? lowDir : lowDir.reversed
             for e in local { events.append(.stream(id: c.id, direction: dir, event: e)) }
-            local.removeAll(keepingCapacity: true)
+            local.clearKeepingCapacity()
         }
         swap(&local, &scratch)
         events.append(.removed(id: c.id, reason: reason, time: time))

@@ -48,7 +48,7 @@ public struct DecodeSession {
         switch packet {
         case .tcp(let segment):
             decoder.notePacket(skipped: false, malformed: false)
-            events.removeAll(keepingCapacity: true)
+            events.clearKeepingCapacity()
             decoder.receive(segment, into: &events)
             return true
         case .skipped:
@@ -75,7 +75,7 @@ public struct DecodeSession {
     }
 
     private mutating func finishEvents(inputError: String?) {
-        events.removeAll(keepingCapacity: true)
+        events.clearKeepingCapacity()
         if let inputError { events.append(.inputError(inputError)) }
         decoder.finish(into: &events)
     }

@@ -57,7 +57,7 @@ public struct TraceDecoder: Sendable {
         if tracker.statistics.firstTime == nil { tracker.statistics.firstTime = segment.time }
         tracker.statistics.lastTime = max(tracker.statistics.lastTime ?? segment.time, segment.time)
         let before = capture.payloadBytes
-        observed.removeAll(keepingCapacity: true)
+        observed.clearKeepingCapacity()
         capture.receive(segment, into: &observed)
         tracker.statistics.payloadBytes += capture.payloadBytes - before
         for e in observed { tracker.observe(e, into: &events) }
@@ -66,7 +66,7 @@ public struct TraceDecoder: Sendable {
     /// End of input: flush every connection, report requests left unanswered and the whole-capture findings.
     public mutating func finish(into events: inout [TraceEvent]) {
         let before = capture.payloadBytes
-        observed.removeAll(keepingCapacity: true)
+        observed.clearKeepingCapacity()
         capture.finish(into: &observed)
         tracker.statistics.payloadBytes += capture.payloadBytes - before
         for e in observed { tracker.observe(e, into: &events) }

@@ -282,7 +282,7 @@ public struct ExchangeTracker: Sendable {
                                       listedAt: time))
         }
         conn.pending.removeAll()
-        findings.removeAll(keepingCapacity: true)
+        findings.clearKeepingCapacity()
         analyzer.connectionClosed(id, reason: reason, time: time, findings: &findings)
         for f in findings { events.append(.finding(f)) }
         events.append(.connectionClosed(id: id, reason: reason, time: time))
@@ -548,7 +548,7 @@ public struct ExchangeTracker: Sendable {
         record.messageOffsets = popped
         if cmd.isResponse, analyzer.wantsMessageTags(request) { record.messageTags = Self.messageTags(body: messageBody) }
         frameIndex += 1
-        findings.removeAll(keepingCapacity: true)
+        findings.clearKeepingCapacity()
         analyzer.observe(&record, findings: &findings)
 
         if cmd.isResponse {
