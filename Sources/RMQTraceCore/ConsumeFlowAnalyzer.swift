@@ -386,9 +386,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     /// Sets the frame's phase and client and updates the picture; appends findings detected on the way.
     public mutating func observe(_ frame: inout FrameRecord, findings: inout [Finding]) {
-        let cmd = frame.command
+        // Read in place: a copy of the command (its view and body) per frame cost more than this stage's lookups.
+        let isResponse = frame.command.isResponse
         lastTime = max(lastTime ?? frame.time, frame.time)
-        let requestCode = frame.requestCode ?? cmd.code
+        let requestCode = frame.requestCode ?? frame.command.code
         let header = frame.requestHeader
         frame.phase = Self.phase(requestCode: requestCode, topic: Self.phaseNeedsTopic(requestCode) ? header?.topic : nil)
 
@@ -406,7 +407,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             serverEndpoint = frame.source
         }
 
-        if !cmd.isResponse {
+        if !isResponse {
             switch frame.body {
             case .heartbeat(let hb):
                 learnClient(hb.clientID, endpoint: clientEndpoint)
@@ -423,11 +424,11 @@ public struct ConsumeFlowAnalyzer: Sendable {
            frame.sourceRole == .broker || frame.destinationRole == .broker, clientOfConnection[frame.connection] == nil {
             clientOfConnection[frame.connection] = id
         }
-        if let account = frame.account, !cmd.isResponse {
+        if let account = frame.account, !isResponse {
             if accounts[account] == nil, accounts.count >= configuration.maxTracked { untracked += 1 } else { accounts[account, default: []].insert(client) }
         }
 
-        if cmd.isResponse {
+        if isResponse {
             observeResponse(&frame, requestCode: requestCode, client: client, server: serverEndpoint, findings: &findings)
         } else {
             observeRequest(frame, client: client, server: serverEndpoint, findings: &findings)
@@ -704,13 +705,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     private mutating func observeResponse(_ frame: inout FrameRecord, requestCode: Int32, client: String, server: String,
                                           findings: inout [Finding]) {
-        let cmd = frame.command
         let reqHeader = frame.request?.header
-        let code = cmd.code
-        var codeName: String { cmd.codeName }  // only error answers need the name
+        let code = frame.command.code
+        var codeName: String { frame.command.codeName }  // only error answers need the name
 
         // ACL refusals (SYSTEM_ERROR with an AclException text) are their own finding.
-        if code == ResponseCode.systemError, let (failure, resource) = AclFailure.classify(remark: cmd.remark) {
+        if code == ResponseCode.systemError, let (failure, resource) = AclFailure.classify(remark: frame.command.remark) {
             let account = frame.request?.account
             noteError(.acl(failure: failure, request: requestCode, account: account, resource: resource), severity: .error,
                       responseName: codeName, frame: frame.index, time: frame.time)
@@ -758,7 +758,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if code != ResponseCode.success {
                 let emptied = everMembers.contains(group) && (liveMembers[group]?.isEmpty ?? true)
                 findings.append(Finding(severity: emptied ? .info : .error,
-                                        detail: .groupNotOnline(group: group, broker: server, response: codeName, remark: cmd.remark),
+                                        detail: .groupNotOnline(group: group, broker: server, response: codeName, remark: frame.command.remark),
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
         case RequestCode.pullMessage, RequestCode.litePullMessage:
@@ -844,7 +844,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if code == ResponseCode.pullOffsetMoved {
                 repeatable(Finding(severity: .warning,
                                    detail: .offsetMoved(group: req.consumerGroup, topic: req.topic, queueId: req.queueId,
-                                                        remark: cmd.remark ?? "", requested: req.queueOffset,
+                                                        remark: frame.command.remark ?? "", requested: req.queueOffset,
                                                         minOffset: resp.minOffset, maxOffset: resp.maxOffset, next: resp.nextBeginOffset),
                                    frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time),
                            group: req.consumerGroup, queue: queueName)

@@ -451,10 +451,8 @@ public struct ExchangeTracker: Sendable {
     }
 
     static func reference(_ p: Pending) -> RequestRef {
-        var ref = RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
-                             body: p.frame.body)
-        ref.account = p.frame.account
-        return ref
+        RequestRef(code: p.frame.command.code, time: p.frame.time, frameIndex: p.frame.index, header: p.frame.header,
+                   body: p.frame.body, account: p.frame.account)
     }
 
     /// One decoded command through pairing and annotation.
@@ -486,7 +484,9 @@ public struct ExchangeTracker: Sendable {
         var paired = false
         var unmatched = false
         do {
-            let (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
+            var head: RemotingCommand
+            let header: TypedHeader?
+            (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
                 paired = true
                 // One lookup: taken when there, held (or counted as an orphan) when not.
                 if let p = connections.modifyValue(forKey: id, { $0.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: head.opaque)) }) ?? nil {
@@ -501,10 +501,13 @@ public struct ExchangeTracker: Sendable {
                 return nil
             }
             if unmatched { return .unmatchedResponse(opaque: head.opaque) }
-            // decodeTyped pairs every response through the closure; the map itself is not read in this mode.
-            record(head.command(extFields: []), size: bytes.readableBytes, time: time, connection: id, ends: ends,
+            let outcome: RawOutcome = head.flag & RemotingCommand.responseFlag == 0 ? .request(opaque: head.opaque) : .done
+            // decodeTyped pairs every response through the closure; the map itself is not read in this mode, and
+            // is dropped in place (the command moves on to the record without a copy).
+            head.extFields = head.hasExtFields ? ExtFields([]) : nil
+            record(head, size: bytes.readableBytes, time: time, connection: id, ends: ends,
                    request: request, header: header, headerError: nil, into: &events)
-            return head.flag & RemotingCommand.responseFlag == 0 ? .request(opaque: head.opaque) : .done
+            return outcome
         } catch {
             // The frame itself is bad, or only its typed header: the full decode tells which, as the framer would.
             guard let cmd = try? RemotingFrame.decode(bytes) else {
@@ -523,11 +526,10 @@ public struct ExchangeTracker: Sendable {
         }
     }
 
-    private mutating func record(_ command: consuming RemotingCommand, size: Int, time: CaptureTime, connection id: Int, ends: Ends,
+    private mutating func record(_ cmd: consuming RemotingCommand, size: Int, time: CaptureTime, connection id: Int, ends: Ends,
                                  request: RequestRef?, account: String? = nil, header: TypedHeader?,
                                  headerError: String?, into events: inout [TraceEvent]) {
         let source = ends.source, destination = ends.destination
-        var cmd = command
         statistics.frames += 1
         if cmd.serializeType == .json { statistics.jsonFrames += 1 } else { statistics.binaryFrames += 1 }
         if statistics.firstTime == nil { statistics.firstTime = time }
@@ -540,31 +542,32 @@ public struct ExchangeTracker: Sendable {
         let messageBody = cmd.body
         cmd.body = nil  // keep no reference into the stream buffer
         cmd.detach()  // nor through the header bytes a decoded command's extFields view points into
+        let isResponse = cmd.isResponse, isOneway = cmd.isOneway, code = cmd.code, opaque = cmd.opaque
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
                                  sourceRole: slotRoles[ends.sourceSlot] ?? .unknown, destinationRole: slotRoles[ends.destinationSlot] ?? .unknown, command: cmd,
                                  frameSize: size, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request,
                                  phase: .other, client: nil)
         record.account = account
         record.messageOffsets = popped
-        if cmd.isResponse, analyzer.wantsMessageTags(request) { record.messageTags = Self.messageTags(body: messageBody) }
+        if isResponse, analyzer.wantsMessageTags(request) { record.messageTags = Self.messageTags(body: messageBody) }
         frameIndex += 1
         findings.clearKeepingCapacity()
         analyzer.observe(&record, findings: &findings)
 
-        if cmd.isResponse {
+        if isResponse {
             if let request {
                 // In place: a copy of the entry would copy its histogram and answer counts per response.
-                statistics.byRequestCode[request.code, default: .init()].answered(code: cmd.code,
+                statistics.byRequestCode[request.code, default: .init()].answered(code: code,
                                                                                  nanos: time.nanoseconds - request.time.nanoseconds)
             }
-        } else if cmd.isOneway {
-            statistics.byRequestCode[cmd.code, default: .init()].oneways += 1
+        } else if isOneway {
+            statistics.byRequestCode[code, default: .init()].oneways += 1
         } else {
-            statistics.byRequestCode[cmd.code, default: .init()].requests += 1
+            statistics.byRequestCode[code, default: .init()].requests += 1
             // In place, in one lookup: a copy of the connection would copy its pending table per request.
             let limit = configuration.maxPendingPerConnection
             if let evicted = connections.modifyValue(forKey: id, {
-                $0.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: cmd.opaque), Pending(frame: record), limit: limit)
+                $0.addPending(PendingKey(requesterIsClient: ends.sourceIsClient, opaque: opaque), Pending(frame: record), limit: limit)
             }) ?? nil {
                 statistics.byRequestCode[evicted.frame.command.code, default: .init()].unanswered += 1
                 events.append(.unanswered(evicted.frame, reason: "too many requests waiting on this connection (limit \(limit))",

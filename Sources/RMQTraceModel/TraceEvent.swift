@@ -30,21 +30,26 @@ public enum Role: String, Sendable {
 }
 
 /// What a response answered: the request's code, time, frame number and header.
-public struct RequestRef: Sendable {
-    public var code: Int32
-    public var time: CaptureTime
-    public var frameIndex: Int
-    public var header: TypedHeader?
-    public var body: BodySummary
+///
+/// A class: every answered frame carries one (its record, the pairing, the analyzer), and as a struct each
+/// copy and destruction of it (and of its Optional) went through value witnesses of its large header enum,
+/// about 700 instructions a frame on small frames; now each is a retain or a release. Immutable.
+public final class RequestRef: Sendable {
+    public let code: Int32
+    public let time: CaptureTime
+    public let frameIndex: Int
+    public let header: TypedHeader?
+    public let body: BodySummary
     /// The ACL account label of the request, when it was signed.
-    public var account: String? = nil
-}
+    public let account: String?
 
-// In an extension, delegating to the implicit memberwise initializer: built by field assignments, Swift 6.3
-// copied the whole value at the end of the initializer (a retain and a release per String of the header).
-extension RequestRef {
-    public init(code: Int32, time: CaptureTime, frameIndex: Int, header: TypedHeader? = nil, body: BodySummary) {
-        self.init(code: code, time: time, frameIndex: frameIndex, header: header, body: body, account: nil)
+    public init(code: Int32, time: CaptureTime, frameIndex: Int, header: TypedHeader? = nil, body: BodySummary, account: String? = nil) {
+        self.code = code
+        self.time = time
+        self.frameIndex = frameIndex
+        self.header = header
+        self.body = body
+        self.account = account
     }
 }
 

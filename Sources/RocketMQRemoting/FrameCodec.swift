@@ -72,7 +72,8 @@ public enum RemotingFrame {
     public static func decodeTyped(_ frame: ByteBuffer, requestCode: Int32? = nil,
                                    context: String = "frame") throws -> (head: RemotingCommand, header: TypedHeader?) {
         let cmd = try decode(frame, context: context)
-        return (cmd, try cmd.typedHeader(requestCode: requestCode))
+        let header = try cmd.typedHeader(requestCode: requestCode)
+        return (cmd, header)
     }
 
     /// As `decodeTyped(_:requestCode:context:)`, with the request code of a response chosen once the command is
@@ -81,8 +82,9 @@ public enum RemotingFrame {
     public static func decodeTyped(_ frame: ByteBuffer, context: String = "frame",
                                    requestCodeFor: (RemotingCommand) -> Int32?) throws -> (head: RemotingCommand, header: TypedHeader?) {
         let cmd = try decode(frame, context: context)
-        if !cmd.isResponse { return (cmd, try cmd.typedHeader()) }
-        return (cmd, try cmd.typedHeader(requestCode: requestCodeFor(cmd)))
+        // The header first, then the command moved into the result (returned beside its own header, it was copied).
+        let header = cmd.isResponse ? try cmd.typedHeader(requestCode: requestCodeFor(cmd)) : try cmd.typedHeader()
+        return (cmd, header)
     }
 
     /// The prefix checks of `decode`: serialize type, header length H and total frame size.
