@@ -390,8 +390,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
         let isResponse = frame.command.isResponse
         lastTime = max(lastTime ?? frame.time, frame.time)
         let requestCode = frame.requestCode ?? frame.command.code
-        let header = frame.requestHeader
-        frame.phase = Self.phase(requestCode: requestCode, topic: Self.phaseNeedsTopic(requestCode) ? header?.topic : nil)
+        // The request's header only when the phase needs its topic (a copy of the header retains its Strings).
+        frame.phase = Self.phase(requestCode: requestCode, topic: Self.phaseNeedsTopic(requestCode) ? frame.requestHeader?.topic : nil)
 
         // Which endpoint is the client of this exchange.
         let clientEndpoint: String
@@ -705,7 +705,6 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     private mutating func observeResponse(_ frame: inout FrameRecord, requestCode: Int32, client: String, server: String,
                                           findings: inout [Finding]) {
-        let reqHeader = frame.request?.header
         let code = frame.command.code
         var codeName: String { frame.command.codeName }  // only error answers need the name
 
@@ -739,7 +738,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
         switch requestCode {
         case RequestCode.getRouteInfoByTopic:
-            let topic = reqHeader?.topic ?? "?"
+            let topic = frame.request?.header?.topic ?? "?"
             if code == ResponseCode.topicNotExist {
                 let retry = topic.hasPrefix("%RETRY%") || topic.hasPrefix("%DLQ%")
                 noteError(.noRoute(topic: topic), severity: retry ? .info : .error, responseName: codeName, frame: frame.index,
@@ -750,7 +749,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 for b in route.brokerDatas { for a in b.brokerAddrs { brokerNameByAddress[a.address] = b.brokerName } }
             }
         case RequestCode.getConsumerListByGroup:
-            let group = reqHeader?.group ?? "?"
+            let group = frame.request?.header?.group ?? "?"
             if case .consumerIds(let ids) = frame.body {
                 consumerLists[group] = ids
                 frame.annotation = shares(group: group, client: client, ids: ids, frame: frame)
@@ -762,10 +761,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
                                         frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time))
             }
         case RequestCode.pullMessage, RequestCode.litePullMessage:
-            guard case .pullMessage(let req)? = reqHeader else { break }
-            let gt = GroupTopic(group: req.consumerGroup, topic: req.topic)
+            guard case .pullMessage(let req)? = frame.request?.header else { break }
             // `anyMismatch` first: no group's members differ in most captures, and then no entry is copied here.
-            if anyMismatch, var a = applied[gt], a.mixed, let own = a.members[client], own != a.expression {
+            if anyMismatch, case let gt = GroupTopic(group: req.consumerGroup, topic: req.topic), var a = applied[gt], a.mixed, let own = a.members[client], own != a.expression {
                 if code == ResponseCode.pullRetryImmediately { a.retryImmediately[client, default: 0] += 1 }
                 if code == ResponseCode.success, case .messages(let n, _, _, _) = frame.body { a.delivered[client, default: 0] += n }
                 if code == ResponseCode.success, let tags = frame.messageTags {
@@ -879,7 +877,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if e.frames.count < configuration.maxFramesPerFinding { e.frames.append(frame.index) }
             lockRefusals[key] = e
         case RequestCode.popMessage:
-            guard code == ResponseCode.success, case .popMessage(let req)? = reqHeader, case .popMessageResponse(let resp)? = frame.header,
+            guard code == ResponseCode.success, case .popMessage(let req)? = frame.request?.header, case .popMessageResponse(let resp)? = frame.header,
                   let offsets = frame.messageOffsets else { break }
             let deadline = frame.time.nanoseconds + resp.invisibleTime * 1_000_000
             for m in offsets {
@@ -895,7 +893,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     + (a.isEmpty ? " (none: it consumes nothing until the next rebalance)" : " to read by \(modes.sorted().joined(separator: " and "))")
             }
         case RequestCode.queryConsumerOffset:
-            if case .queryConsumerOffset(let req)? = reqHeader, case .offsetResponse(let r)? = frame.header {
+            if case .queryConsumerOffset(let req)? = frame.request?.header, case .offsetResponse(let r)? = frame.header {
                 withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
                     if q.committedOffset == nil {
                         q.committedOffset = r.offset
