@@ -78,23 +78,29 @@ public struct CaptureDecoder: Sendable {
 
     public mutating func receive(_ segment: TCPSegment, into events: inout [ObservedEvent]) {
         lastTime = segment.time
-        tableEvents.clearKeepingCapacity()
-        table.receive(segment, into: &tableEvents)
-        handle(tableEvents, into: &events)
+        var batch: [ConnectionEvent] = []
+        swap(&batch, &tableEvents)
+        table.receive(segment, into: &batch)
+        handle(&batch, into: &events)
+        swap(&batch, &tableEvents)
     }
 
     /// End of input: every connection flushed and closed ("end of capture").
     public mutating func finish(into events: inout [ObservedEvent]) {
-        tableEvents.clearKeepingCapacity()
-        table.flushAll(into: &tableEvents)
-        handle(tableEvents, into: &events)
+        var batch: [ConnectionEvent] = []
+        swap(&batch, &tableEvents)
+        table.flushAll(into: &batch)
+        handle(&batch, into: &events)
+        swap(&batch, &tableEvents)
         for id in connections.keys.sorted() {
             close(id, reason: "end of capture", time: lastTime ?? CaptureTime(nanoseconds: 0), into: &events)
         }
     }
 
-    private mutating func handle(_ tableEvents: [ConnectionEvent], into events: inout [ObservedEvent]) {
-        for te in tableEvents {
+    /// The table's events in order, each moved out of `tableEvents` (left empty, its capacity kept).
+    private mutating func handle(_ tableEvents: inout [ConnectionEvent], into events: inout [ObservedEvent]) {
+        tableEvents.reverse()
+        while let te = tableEvents.popLast() {
             switch te {
             case .opened(let id, let client, let server, let key, let time):
                 let observed: ObservedConnection
@@ -119,12 +125,15 @@ public struct CaptureDecoder: Sendable {
         guard let direction = connections.modifyValue(forKey: id, { $0.receive(event, from: source, configuration: configuration, into: &framerOutput) }) else { return }
         if case .data(let bytes, _, _) = event { payloadBytes += UInt64(bytes.readableBytes) }
         if framerOutput.isEmpty { return }
-        emit(framerOutput, connection: id, direction: direction, into: &events)
+        Self.emit(&framerOutput, connection: id, direction: direction, into: &events)
     }
 
-    private func emit(_ outputs: [StreamFramer.Output], connection id: Int, direction: FrameDirection,
+    /// The framer's outputs as observed events, in order, each moved out of `outputs` (left empty): iterating
+    /// would copy each output, and clearing the array then destroy it.
+    private static func emit(_ outputs: inout [StreamFramer.Output], connection id: Int, direction: FrameDirection,
                       into events: inout [ObservedEvent]) {
-        for output in outputs {
+        outputs.reverse()
+        while let output = outputs.popLast() {
             switch output {
             case .frame(let cmd, let size, let time, _):
                 events.append(.frame(ObservedFrame(connection: id, direction: direction, time: time, command: cmd, size: size)))
@@ -142,7 +151,7 @@ public struct CaptureDecoder: Sendable {
         for (source, var framer) in conn.framers.sorted(by: { $0.source.description < $1.source.description }) {
             framerOutput.clearKeepingCapacity()
             framer.finish(time: time, into: &framerOutput)
-            emit(framerOutput, connection: id, direction: conn.direction(from: source), into: &events)
+            Self.emit(&framerOutput, connection: id, direction: conn.direction(from: source), into: &events)
         }
         events.append(.closed(connection: id, reason: reason, time: time))
     }

@@ -231,6 +231,13 @@ public struct TCPConnectionTable: Sendable {
         return base != segment.sequence &+ 1
     }
 
+    /// Reassembly events as connection events, in order, each moved out of `local` (left empty).
+    private static func move(_ local: inout [ReassemblyEvent], into events: inout [ConnectionEvent], id: Int, direction: StreamDirection) {
+        if local.isEmpty { return }
+        local.reverse()
+        while let e = local.popLast() { events.append(.stream(id: id, direction: direction, event: e)) }
+    }
+
     private mutating func update(_ index: Int, _ segment: TCPSegment,
                                  into events: inout [ConnectionEvent]) {
         var local = [ReassemblyEvent]()
@@ -250,8 +257,7 @@ public struct TCPConnectionTable: Sendable {
         } else {
             slots[index].highToLow.receive(segment, into: &local)
         }
-        for e in local { events.append(.stream(id: id, direction: direction, event: e)) }
-        local.clearKeepingCapacity()
+        Self.move(&local, into: &events, id: id, direction: direction)
 
         // An acknowledgement beyond a hole in the other direction proves the hole was lost in the capture.
         if segment.flags.contains(.ack) {
@@ -260,8 +266,7 @@ public struct TCPConnectionTable: Sendable {
             } else {
                 slots[index].lowToHigh.acknowledged(segment.acknowledgement, time: segment.time, into: &local)
             }
-            for e in local { events.append(.stream(id: id, direction: direction.reversed, event: e)) }
-            local.clearKeepingCapacity()
+            Self.move(&local, into: &events, id: id, direction: direction.reversed)
         }
 
         // Read only the close state (copying whole reassemblers here would force copy-on-write below).

@@ -60,7 +60,17 @@ public struct TraceDecoder: Sendable {
         observed.clearKeepingCapacity()
         capture.receive(segment, into: &observed)
         tracker.statistics.payloadBytes += capture.payloadBytes - before
-        for e in observed { tracker.observe(e, into: &events) }
+        observeAll(into: &events)
+    }
+
+    /// Hands the observed events to the tracker in order, each moved out of the scratch array (iterating
+    /// would copy each, then clearing the array destroy it).
+    private mutating func observeAll(into events: inout [TraceEvent]) {
+        var batch: [ObservedEvent] = []
+        swap(&batch, &observed)
+        batch.reverse()
+        while let e = batch.popLast() { tracker.observe(e, into: &events) }
+        swap(&batch, &observed)
     }
 
     /// End of input: flush every connection, report requests left unanswered and the whole-capture findings.
@@ -69,7 +79,7 @@ public struct TraceDecoder: Sendable {
         observed.clearKeepingCapacity()
         capture.finish(into: &observed)
         tracker.statistics.payloadBytes += capture.payloadBytes - before
-        for e in observed { tracker.observe(e, into: &events) }
+        observeAll(into: &events)
         tracker.finish(into: &events)
     }
 }
