@@ -86,11 +86,10 @@ public enum Describe {
         case .queryConsumerOffset(let h)?: parts.append("group=\(h.consumerGroup) \(queue(h.topic, h.queueId))")
         case .updateConsumerOffset(let h)?: parts.append("group=\(h.consumerGroup) \(queue(h.topic, h.queueId)) commit=\(h.commitOffset)")
         case .pullMessage(let h)?:
-            var s = "group=\(h.consumerGroup) \(queue(h.topic, h.queueId)) offset=\(h.queueOffset)"
-            if h.sysFlag.contains(.commitOffset) { s += " commit=\(h.commitOffset)" }
-            s += " max=\(h.maxMsgNums) flags=\(h.sysFlag)"
-            if let sub = h.subscription { s += " sub=\"\(sub)\"" }
-            parts.append(s)
+            var b: [UInt8] = []
+            b.reserveCapacity(160)
+            pullFields(h, into: &b)
+            parts.append(String(lineBytes: b))
         case .sendMessage(let h, _)?:
             var s = "group=\(h.producerGroup) \(queue(h.topic, h.queueId))"
             let props = h.parsedProperties
@@ -123,6 +122,12 @@ public enum Describe {
                 parts.append(ext.redacted().entries.prefix(5).map { "\($0.key)=\(clip($0.value, 40))" }.joined(separator: " "))
             }
         }
+        if let p = bodyFields(body) { parts.append(p) }
+        return parts.count == 1 ? parts[0] : parts.joined(separator: " ")
+    }
+
+    /// The key fields a request's body adds (heartbeats, lock and assignment requests, acks), nil for others.
+    static func bodyFields(_ body: BodySummary) -> String? {
         switch body {
         case .heartbeat(let hb):
             var s = "clientID=\(hb.clientID)"
@@ -131,23 +136,90 @@ public enum Describe {
             }
             let producers = hb.producerGroups.filter { $0 != "CLIENT_INNER_PRODUCER" }
             if !producers.isEmpty { s += " producers=\(producers.joined(separator: ","))" }
-            parts.append(s)
-        case .lockRequest(let l): parts.append("group=\(l.consumerGroup) queues=" + l.mqSet.map { queue($0.topic, $0.queueId) }.joined(separator: ","))
+            return s
+        case .lockRequest(let l): return "group=\(l.consumerGroup) queues=" + l.mqSet.map { queue($0.topic, $0.queueId) }.joined(separator: ",")
         case .queryAssignment(let q):
-            parts.append("group=\(q.consumerGroup) topic=\(q.topic) clientId=\(q.clientId)"
-                         + (q.strategyName.map { " strategy=\($0)" } ?? "") + (q.messageModel.map { " model=\($0)" } ?? ""))
+            return "group=\(q.consumerGroup) topic=\(q.topic) clientId=\(q.clientId)"
+                + (q.strategyName.map { " strategy=\($0)" } ?? "") + (q.messageModel.map { " model=\($0)" } ?? "")
         case .requestMode(let m):
-            parts.append("group=\(m.consumerGroup) topic=\(m.topic) mode=\(m.mode)" + (m.popShareQueueNum > 0 ? " popShareQueueNum=\(m.popShareQueueNum)" : ""))
+            return "group=\(m.consumerGroup) topic=\(m.topic) mode=\(m.mode)" + (m.popShareQueueNum > 0 ? " popShareQueueNum=\(m.popShareQueueNum)" : "")
         case .batchAck(let b):
-            parts.append("acks=" + b.acks.prefix(8).map { a in
+            return ("acks=" + b.acks.prefix(8).map { a in
                 let offsets = a.ackedOffsets
                 return "\(a.consumerGroup) \(queue(a.topic, a.queueId))[\(offsets.count) from \(a.startOffset)"
                     + (offsets.isEmpty ? "" : ": \(offsets.prefix(6).map(String.init).joined(separator: ","))\(offsets.count > 6 ? ",…" : "")") + "]"
             }.joined(separator: " ") + (b.acks.count > 8 ? " +\(b.acks.count - 8) more" : ""))
-        case .undecodable(let n, let e): parts.append("body(\(n)B): \(e)")
-        default: break
+        case .undecodable(let n, let e): return "body(\(n)B): \(e)"
+        default: return nil
         }
-        return parts.joined(separator: " ")
+    }
+
+    /// `requestFields` appended to `b` after a space, when there are any (a PULL_MESSAGE's written directly).
+    static func putRequestFields(code: Int32, header: TypedHeader?, body: BodySummary, into b: inout [UInt8]) {
+        if case .pullMessage(let h)? = header, bodyFields(body) == nil {
+            b.put(" " as StaticString)
+            pullFields(h, into: &b)
+            return
+        }
+        let s = requestFields(code: code, header: header, body: body, extFields: nil)
+        if !s.isEmpty {
+            b.put(" " as StaticString)
+            b.put(s)
+        }
+    }
+
+    /// The key fields of a PULL_MESSAGE request, as `requestFields` gives them, written as bytes (the timeline's
+    /// most frequent line).
+    static func pullFields(_ h: PullMessageRequestHeader, into b: inout [UInt8]) {
+        b.put("group=" as StaticString)
+        b.put(h.consumerGroup)
+        b.put(" " as StaticString)
+        b.put(h.topic)
+        b.put("#" as StaticString)
+        b.put(decimal: h.queueId)
+        b.put(" offset=" as StaticString)
+        b.put(decimal: h.queueOffset)
+        if h.sysFlag.contains(.commitOffset) {
+            b.put(" commit=" as StaticString)
+            b.put(decimal: h.commitOffset)
+        }
+        b.put(" max=" as StaticString)
+        b.put(decimal: h.maxMsgNums)
+        b.put(" flags=" as StaticString)
+        b.put(h.sysFlag.description)
+        if let sub = h.subscription {
+            b.put(" sub=\"" as StaticString)
+            b.put(sub)
+            b.put("\"" as StaticString)
+        }
+    }
+
+    /// The answer of a PULL_MESSAGE, as `answer` gives it, written as bytes.
+    static func pullAnswer(_ frame: FrameRecord, _ h: PullMessageResponseHeader, into b: inout [UInt8]) {
+        let code = frame.command.code
+        if let r = frame.command.remark, !r.isEmpty {
+            if code != 0 {
+                b.put(frame.command.codeName)
+                b.put(" " as StaticString)
+            }
+            b.put(r)
+        } else {
+            b.put(frame.command.codeName)
+        }
+        if case .messages(let n, let first, let last, let clean) = frame.body {
+            b.put(messages(n, first, last))
+            if !clean { b.put(" (records do not fill the body)" as StaticString) }
+        }
+        b.put(" next=" as StaticString)
+        b.put(decimal: h.nextBeginOffset)
+        b.put(" min=" as StaticString)
+        b.put(decimal: h.minOffset)
+        b.put(" max=" as StaticString)
+        b.put(decimal: h.maxOffset)
+        if h.suggestWhichBrokerId != 0 {
+            b.put(" suggestBroker=" as StaticString)
+            b.put(decimal: h.suggestWhichBrokerId)
+        }
     }
 
     /// At most `n` characters, control characters escaped (remarks carry newlines).
@@ -185,14 +257,10 @@ public enum Describe {
         var s = cmd.codeName
         switch frame.header {
         case .pullMessageResponse(let h)?:
-            if let r = cmd.remark, !r.isEmpty { s = cmd.code == 0 ? r : "\(s) \(r)" }
-            if case .messages(let n, let first, let last, let clean) = frame.body {
-                s += messages(n, first, last)
-                if !clean { s += " (records do not fill the body)" }
-            }
-            s += " next=\(h.nextBeginOffset) min=\(h.minOffset) max=\(h.maxOffset)"
-            if h.suggestWhichBrokerId != 0 { s += " suggestBroker=\(h.suggestWhichBrokerId)" }
-            return s
+            var b: [UInt8] = []
+            b.reserveCapacity(96)
+            pullAnswer(frame, h, into: &b)
+            return String(lineBytes: b)
         case .offsetResponse(let h)?: return s + " offset=\(h.offset)"
         case .sendMessageResponse(let h)?: return s + " msgId=\(h.msgId) queueOffset=\(h.queueOffset)"
         case .popMessageResponse(let h)?:

@@ -50,9 +50,20 @@ public struct TextRenderer: Sendable {
 
     /// A server as "broker 10.0.0.1:10911"; a client by its clientID when known.
     func label(_ addr: String, _ role: Role, _ f: FrameRecord) -> String {
+        var b: [UInt8] = []
+        putLabel(addr, role, f, into: &b)
+        return String(lineBytes: b)
+    }
+
+    /// `label` written as bytes.
+    func putLabel(_ addr: String, _ role: Role, _ f: FrameRecord, into b: inout [UInt8]) {
         switch role {
-        case .broker, .nameServer: return "\(role.rawValue) \(addr)"
-        case .client, .unknown: return f.client.map { $0 == addr || !$0.contains("@") ? addr : $0 } ?? addr
+        case .broker, .nameServer:
+            b.put(role.rawValue)
+            b.put(" " as StaticString)
+            b.put(addr)
+        case .client, .unknown:
+            b.put(f.client.map { $0 == addr || !$0.contains("@") ? addr : $0 } ?? addr)
         }
     }
 
@@ -66,40 +77,9 @@ public struct TextRenderer: Sendable {
                     return ["\(Describe.time(f.time)) #\(f.index) c\(f.connection) \(f.source) -> \(f.destination) "
                             + paint("response to an unseen request", "33") + " opaque=\(f.command.opaque) \(Describe.answer(f)) [\(f.phase.rawValue)]"]
                 }
-                let ok = f.command.code == ResponseCode.success || f.command.code == ResponseCode.pullNotFound
-                let answer = paint(Describe.answer(f), ok ? "32" : "31")
-                let arrow = "\(label(f.destination, f.destinationRole, f)) -> \(label(f.source, f.sourceRole, f))"
-                let fields = Describe.requestFields(code: req.code, header: req.header, body: req.body, extFields: nil)
-                var latency = Describe.latency(f.latencyNanos ?? 0)
-                if case .pullMessage(let h)? = req.header, (f.latencyNanos ?? 0) >= 1_000_000_000 {
-                    // A long poll: how long the broker held it, against what the client asked for.
-                    latency += " held, suspendTimeoutMillis \(h.suspendTimeoutMillis)"
-                }
-                // One buffer for the line (a chain of `+` would copy the growing line at each step).
-                var line = ""
-                line.reserveCapacity(64 + arrow.utf8.count + fields.utf8.count + answer.utf8.count)
-                line += Describe.time(req.time)
-                line += " #"
-                line += String(req.frameIndex)
-                line += "/#"
-                line += String(f.index)
-                line += " c"
-                line += String(f.connection)
-                line += " "
-                line += arrow
-                line += " "
-                line += paint(RequestCode.name(req.code), "1")
-                if !fields.isEmpty {
-                    line += " "
-                    line += fields
-                }
-                line += " => "
-                line += answer
-                line += " ("
-                line += latency
-                line += ") ["
-                line += f.phase.rawValue
-                line += "]"
+                var bytes: [UInt8] = []
+                responseLine(f, req, into: &bytes)
+                let line = String(lineBytes: bytes)
                 var lines = [line]
                 if let a = f.annotation { lines.append("                   \(paint("↳ \(a)", "36"))") }
                 return lines
@@ -134,6 +114,56 @@ public struct TextRenderer: Sendable {
         case .inputError(let message):
             return [paint("!! \(message)", "31")]
         }
+    }
+
+    /// The line of an answered request (the timeline's most frequent), written as bytes: `render` makes it a
+    /// String, `render(_:into:)` writes it straight to the output.
+    func responseLine(_ f: FrameRecord, _ req: RequestRef, into b: inout [UInt8]) {
+        b.reserveCapacity(b.count + 320)
+        b.put(Describe.time(req.time))
+        b.put(" #" as StaticString)
+        b.put(decimal: req.frameIndex)
+        b.put("/#" as StaticString)
+        b.put(decimal: f.index)
+        b.put(" c" as StaticString)
+        b.put(decimal: f.connection)
+        b.put(" " as StaticString)
+        putLabel(f.destination, f.destinationRole, f, into: &b)
+        b.put(" -> " as StaticString)
+        putLabel(f.source, f.sourceRole, f, into: &b)
+        b.put(" " as StaticString)
+        putPainted(RequestCode.name(req.code), "1", into: &b)
+        Describe.putRequestFields(code: req.code, header: req.header, body: req.body, into: &b)
+        b.put(" => " as StaticString)
+        let ok = f.command.code == ResponseCode.success || f.command.code == ResponseCode.pullNotFound
+        if color { b.put(ok ? "\u{1B}[32m" as StaticString : "\u{1B}[31m" as StaticString) }
+        if case .pullMessageResponse(let h)? = f.header {
+            Describe.pullAnswer(f, h, into: &b)
+        } else {
+            b.put(Describe.answer(f))
+        }
+        if color { b.put("\u{1B}[0m" as StaticString) }
+        b.put(" (" as StaticString)
+        let latency = f.latencyNanos ?? 0
+        b.put(Describe.latency(latency))
+        if case .pullMessage(let h)? = req.header, latency >= 1_000_000_000 {
+            // A long poll: how long the broker held it, against what the client asked for.
+            b.put(" held, suspendTimeoutMillis " as StaticString)
+            b.put(decimal: h.suspendTimeoutMillis)
+        }
+        b.put(") [" as StaticString)
+        b.put(f.phase.rawValue)
+        b.put("]" as StaticString)
+    }
+
+    /// `paint` written as bytes.
+    func putPainted(_ s: String, _ code: StaticString, into b: inout [UInt8]) {
+        guard color else { return b.put(s) }
+        b.put("\u{1B}[" as StaticString)
+        b.put(code)
+        b.put("m" as StaticString)
+        b.put(s)
+        b.put("\u{1B}[0m" as StaticString)
     }
 
     func requestLine(_ f: FrameRecord, outcome: String) -> String {
@@ -417,6 +447,17 @@ extension Array where Element == UInt8 {
 }
 
 extension TextRenderer: TraceRenderer {
+    /// Answered requests, nearly every line of a timeline, are written straight into `out`.
+    public mutating func render(_ event: TraceEvent, into out: inout [UInt8]) {
+        if case .frame(let f) = event, f.command.isResponse, let req = f.request, f.annotation == nil {
+            guard filter.matches(f) else { return }
+            responseLine(f, req, into: &out)
+            out.append(0x0A)
+            return
+        }
+        out.appendLines(render(event))
+    }
+
     public mutating func finish(statistics: TraceStatistics, analyzer: ConsumeFlowAnalyzer, findings: [Finding], source: String?) -> [String] {
         summary(statistics: statistics, analyzer: analyzer, findings: findings, source: source)
     }

@@ -65,6 +65,40 @@ import Testing
         }
     }
 
+    /// With colour, the timeline is the golden text with ANSI codes around the request name (bold) and the answer
+    /// (green for SUCCESS and PULL_NOT_FOUND, red otherwise), through the lines and through the byte path alike.
+    @Test func colouredTimelineIsTheGoldenWithCodes() throws {
+        let path = Self.fixtures.appendingPathComponent("consume-flow.pcap").path
+        let plain = try DecodeSession.decodeFile(path, format: .text).lines
+        let reader = try PcapReader(path: path)
+        var session = DecodeSession(format: .text, color: true, source: path)
+        var lines = session.header(linkType: reader.linkTypeName)
+        var byteSession = DecodeSession(format: .text, color: true, source: path)
+        var bytes: [UInt8] = Array(byteSession.header(linkType: reader.linkTypeName).map { $0 + "\n" }.joined().utf8)
+        try reader.forEachDecoded { p in
+            session.packet(p, into: &lines)
+            byteSession.packet(p, into: &bytes)
+            return true
+        }
+        session.finish(inputError: nil, into: &lines)
+        byteSession.finish(inputError: nil, into: &bytes)
+        #expect(String(decoding: bytes, as: UTF8.self) == lines.joined(separator: "\n") + "\n")
+        func stripped(_ s: String) -> String {
+            var out = "", escape = false
+            for c in s.unicodeScalars {
+                if c == "\u{1B}" { escape = true; continue }
+                if escape { if c == "m" { escape = false }; continue }
+                out.unicodeScalars.append(c)
+            }
+            return out
+        }
+        #expect(lines.map(stripped) == plain)
+        let pull = try #require(lines.first { $0.contains("PULL_MESSAGE") && $0.contains("=> ") })
+        #expect(pull.contains("\u{1B}[1mPULL_MESSAGE\u{1B}[0m"))
+        #expect(pull.contains("=> \u{1B}[32m") || pull.contains("=> \u{1B}[31m"))
+        #expect(lines.contains { $0.contains("=> \u{1B}[32mPULL_NOT_FOUND") || $0.contains("=> \u{1B}[32mSUCCESS") || $0.contains("=> \u{1B}[32mFOUND") })
+    }
+
     @Test(arguments: FixtureScenarios.all.map(\.name))
     func fixture(_ name: String) throws {
         let pcapURL = Self.fixtures.appendingPathComponent("\(name).pcap")
