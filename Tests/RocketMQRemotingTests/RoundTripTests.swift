@@ -140,8 +140,9 @@ import Testing
     }
 }
 
-/// `JSONWriter.writeString` (eight bytes at a time between escapes) against a byte-at-a-time reference, on texts
-/// with quotes, backslashes, controls, DEL and non-ASCII at every position of runs longer than a word.
+/// `JSONWriter.writeString` (eight bytes at a time between escapes, short plain texts in one append) against a
+/// byte-at-a-time reference, on texts with quotes, backslashes, controls, DEL and non-ASCII at every position of
+/// runs longer than a word, and on plain texts either side of the one-append limit.
 @Test func jsonStringEscapingMatchesAByteLoop() {
     func reference(_ s: String) -> [UInt8] {
         var out: [UInt8] = [UInt8(ascii: "\"")]
@@ -162,10 +163,13 @@ import Testing
     }
     let specials = ["\"", "\\", "\n", "\u{01}", "\u{1F}", "\u{7F}", "é", "€", " ", "~"]
     var rng = SystemRandomNumberGenerator()
-    for length in 0..<40 {
-        for _ in 0..<20 {
+    // Up to 120 bytes with nothing to escape take the one-append path: lengths around it, with escapes and
+    // without (one sample in four is plain).
+    for length in Array(0..<40) + Array(112..<130) + [250] {
+        for sample in 0..<20 {
             var s = ""
-            for _ in 0..<length { s += Int.random(in: 0..<4, using: &rng) == 0 ? specials.randomElement(using: &rng)! : "abcXYZ09"[Int.random(in: 0..<8, using: &rng)] }
+            let plain = sample % 4 == 0
+            for _ in 0..<length { s += !plain && Int.random(in: 0..<4, using: &rng) == 0 ? specials.randomElement(using: &rng)! : "abcXYZ09"[Int.random(in: 0..<8, using: &rng)] }
             var out: [UInt8] = []
             JSONWriter.writeString(s, into: &out)
             #expect(out == reference(s), "\(Array(s.utf8))")
