@@ -175,16 +175,12 @@ public enum Describe {
         b.put(h.consumerGroup)
         b.put(" " as StaticString)
         b.put(h.topic)
-        b.put("#" as StaticString)
-        b.put(decimal: h.queueId)
-        b.put(" offset=" as StaticString)
-        b.put(decimal: h.queueOffset)
+        b.put("#", h.queueId)
+        b.put(" offset=", h.queueOffset)
         if h.sysFlag.contains(.commitOffset) {
-            b.put(" commit=" as StaticString)
-            b.put(decimal: h.commitOffset)
+            b.put(" commit=", h.commitOffset)
         }
-        b.put(" max=" as StaticString)
-        b.put(decimal: h.maxMsgNums)
+        b.put(" max=", h.maxMsgNums)
         b.put(" flags=" as StaticString)
         b.put(h.sysFlag.description)
         if let sub = h.subscription {
@@ -210,15 +206,11 @@ public enum Describe {
             b.put(messages(n, first, last))
             if !clean { b.put(" (records do not fill the body)" as StaticString) }
         }
-        b.put(" next=" as StaticString)
-        b.put(decimal: h.nextBeginOffset)
-        b.put(" min=" as StaticString)
-        b.put(decimal: h.minOffset)
-        b.put(" max=" as StaticString)
-        b.put(decimal: h.maxOffset)
+        b.put(" next=", h.nextBeginOffset)
+        b.put(" min=", h.minOffset)
+        b.put(" max=", h.maxOffset)
         if h.suggestWhichBrokerId != 0 {
-            b.put(" suggestBroker=" as StaticString)
-            b.put(decimal: h.suggestWhichBrokerId)
+            b.put(" suggestBroker=", h.suggestWhichBrokerId)
         }
     }
 

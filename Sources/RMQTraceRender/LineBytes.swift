@@ -6,6 +6,11 @@ extension Array where Element == UInt8 {
     @inline(__always) mutating func put(_ s: StaticString) {
         s.withUTF8Buffer { append(contentsOf: $0) }
     }
+    /// `label` then the decimal digits of `v`: ` next=42`.
+    @inline(__always) mutating func put<I: FixedWidthInteger>(_ label: StaticString, _ v: I) {
+        put(label)
+        put(decimal: v)
+    }
     /// The decimal digits of `v` (as `String(v)` writes them).
     mutating func put<I: FixedWidthInteger>(decimal v: I) {
         if v < 0 {

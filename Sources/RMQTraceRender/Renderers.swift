@@ -121,12 +121,9 @@ public struct TextRenderer: Sendable {
     func responseLine(_ f: FrameRecord, _ req: RequestRef, into b: inout [UInt8]) {
         b.reserveCapacity(b.count + 320)
         b.put(Describe.time(req.time))
-        b.put(" #" as StaticString)
-        b.put(decimal: req.frameIndex)
-        b.put("/#" as StaticString)
-        b.put(decimal: f.index)
-        b.put(" c" as StaticString)
-        b.put(decimal: f.connection)
+        b.put(" #", req.frameIndex)
+        b.put("/#", f.index)
+        b.put(" c", f.connection)
         b.put(" " as StaticString)
         putLabel(f.destination, f.destinationRole, f, into: &b)
         b.put(" -> " as StaticString)
@@ -148,8 +145,7 @@ public struct TextRenderer: Sendable {
         b.put(Describe.latency(latency))
         if case .pullMessage(let h)? = req.header, latency >= 1_000_000_000 {
             // A long poll: how long the broker held it, against what the client asked for.
-            b.put(" held, suspendTimeoutMillis " as StaticString)
-            b.put(decimal: h.suspendTimeoutMillis)
+            b.put(" held, suspendTimeoutMillis ", h.suspendTimeoutMillis)
         }
         b.put(") [" as StaticString)
         b.put(f.phase.rawValue)
