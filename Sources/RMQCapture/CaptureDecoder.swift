@@ -99,8 +99,7 @@ public struct CaptureDecoder: Sendable {
 
     /// The table's events in order, each moved out of `tableEvents` (left empty, its capacity kept).
     private mutating func handle(_ tableEvents: inout [ConnectionEvent], into events: inout [ObservedEvent]) {
-        tableEvents.reverse()
-        while let te = tableEvents.popLast() {
+        tableEvents.removeEachInOrder { te in
             switch te {
             case .opened(let id, let client, let server, let key, let time):
                 let observed: ObservedConnection
@@ -132,8 +131,7 @@ public struct CaptureDecoder: Sendable {
     /// would copy each output, and clearing the array then destroy it.
     private static func emit(_ outputs: inout [StreamFramer.Output], connection id: Int, direction: FrameDirection,
                       into events: inout [ObservedEvent]) {
-        outputs.reverse()
-        while let output = outputs.popLast() {
+        outputs.removeEachInOrder { output in
             switch output {
             case .frame(let cmd, let size, let time, _):
                 events.append(.frame(ObservedFrame(connection: id, direction: direction, time: time, command: cmd, size: size)))

@@ -233,9 +233,7 @@ public struct TCPConnectionTable: Sendable {
 
     /// Reassembly events as connection events, in order, each moved out of `local` (left empty).
     private static func move(_ local: inout [ReassemblyEvent], into events: inout [ConnectionEvent], id: Int, direction: StreamDirection) {
-        if local.isEmpty { return }
-        local.reverse()
-        while let e = local.popLast() { events.append(.stream(id: id, direction: direction, event: e)) }
+        local.removeEachInOrder { events.append(.stream(id: id, direction: direction, event: $0)) }
     }
 
     private mutating func update(_ index: Int, _ segment: TCPSegment,
@@ -281,7 +279,7 @@ public struct TCPConnectionTable: Sendable {
             } else {
                 slots[index].lowToHigh.abort(time: segment.time, into: &local)
             }
-            for e in local { events.append(.stream(id: id, direction: direction.reversed, event: e)) }
+            Self.move(&local, into: &events, id: id, direction: direction.reversed)
             slots[index].state = .closed
             detach(key)
             events.append(.removed(id: id, reason: .reset, time: segment.time))
@@ -345,8 +343,7 @@ public struct TCPConnectionTable: Sendable {
         for fromLow in clientFirst ? [true, false] : [false, true] {
             if fromLow { c.lowToHigh.flush(into: &local) } else { c.highToLow.flush(into: &local) }
             let dir = fromLow ? lowDir : lowDir.reversed
-            for e in local { events.append(.stream(id: c.id, direction: dir, event: e)) }
-            local.clearKeepingCapacity()
+            Self.move(&local, into: &events, id: c.id, direction: dir)
         }
         swap(&local, &scratch)
         events.append(.removed(id: c.id, reason: reason, time: time))

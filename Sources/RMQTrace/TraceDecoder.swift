@@ -68,8 +68,7 @@ public struct TraceDecoder: Sendable {
     private mutating func observeAll(into events: inout [TraceEvent]) {
         var batch: [ObservedEvent] = []
         swap(&batch, &observed)
-        batch.reverse()
-        while let e = batch.popLast() { tracker.observe(e, into: &events) }
+        batch.removeEachInOrder { tracker.observe($0, into: &events) }
         swap(&batch, &observed)
     }
 

@@ -78,4 +78,12 @@ extension Array {
     package mutating func clearKeepingCapacity() {
         while !isEmpty { removeLast() }
     }
+
+    /// Hands each element to `body`, first to last, moved out of the array, which is left empty with its capacity:
+    /// for the same scratch arrays, where iterating would copy each element and clearing then destroy it.
+    @inlinable @inline(__always)
+    package mutating func removeEachInOrder(_ body: (Element) -> Void) {
+        reverse()
+        while let e = popLast() { body(e) }
+    }
 }

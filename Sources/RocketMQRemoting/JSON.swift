@@ -105,21 +105,31 @@ func jsonStringStops(_ w: UInt64) -> UInt64 {
         | ((w &- 0x2020_2020_2020_2020) & ~w)) & 0x8080_8080_8080_8080
 }
 
-/// Whether a text has a byte that `JSONWriter.writeString` escapes: a quote, a backslash, a control byte or DEL
-/// (eight bytes at a time, the tail byte by byte).
+/// Non-zero when one of the eight bytes of `w` may need an escape on output: a quote, a backslash, a control
+/// byte or DEL (it may flag a byte that needs none; `jsonEscapes(_:)` then tells).
+@inline(__always)
+func jsonEscapeStops(_ w: UInt64) -> UInt64 {
+    let d = w ^ 0x7F7F_7F7F_7F7F_7F7F  // DEL, escaped on output only
+    return jsonStringStops(w) | ((d &- 0x0101_0101_0101_0101) & ~d & 0x8080_8080_8080_8080)
+}
+
+/// Whether `JSONWriter.writeString` escapes the byte `b`.
+@inline(__always)
+func jsonEscapes(_ b: UInt8) -> Bool {
+    b < 0x20 || b == 0x7F || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\")
+}
+
+/// Whether a text has a byte that `JSONWriter.writeString` escapes (eight bytes at a time, the tail byte by byte).
 @inline(__always)
 func needsEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
     var i = 0
     let n = bytes.count
     while i + 8 <= n {
-        let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-        let d = w ^ 0x7F7F_7F7F_7F7F_7F7F
-        if jsonStringStops(w) | ((d &- 0x0101_0101_0101_0101) & ~d & 0x8080_8080_8080_8080) != 0 { return true }
+        if jsonEscapeStops(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) != 0 { break }
         i += 8
     }
     while i < n {
-        let b = bytes[i]
-        if b < 0x20 || b == 0x7F || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") { return true }
+        if jsonEscapes(bytes[i]) { return true }
         i += 1
     }
     return false
@@ -183,15 +193,10 @@ public enum JSONWriter {
         while i < n {
             // Eight bytes at a time while none may need an escape (a quote, a backslash, a control byte or DEL;
             // the test may flag a byte that needs none, which the byte test below then passes).
-            while i + 8 <= n {
-                let w = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                let d = w ^ 0x7F7F_7F7F_7F7F_7F7F  // DEL, escaped on output only
-                if jsonStringStops(w) | ((d &- 0x0101_0101_0101_0101) & ~d & 0x8080_8080_8080_8080) != 0 { break }
-                i += 8
-            }
+            while i + 8 <= n && jsonEscapeStops(bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) == 0 { i += 8 }
             guard i < n else { break }
             let b = bytes[i]
-            if b >= 0x20 && b != 0x7F && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
+            if !jsonEscapes(b) {
                 i += 1
                 continue
             }
