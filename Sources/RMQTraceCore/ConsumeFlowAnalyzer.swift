@@ -346,9 +346,14 @@ public struct ConsumeFlowAnalyzer: Sendable {
             untracked += 1
             return false
         }
-        // In place: a copy of the entry would copy its owners table on every pull.
-        body(&progress[key, default: QueueProgress(group: key.group, ref: QueueRef(topic: key.topic, broker: key.broker, queueId: key.queueId),
-                                                   firstSeen: lastTime)])
+        // In place: a copy of the entry would copy its owners table on every pull. A known queue is found by the
+        // borrowed key (`subscript(_:default:)` copied the key, three Strings retained and released, per frame).
+        if progress.modifyValue(forKey: key, body) == nil {
+            var new = QueueProgress(group: key.group, ref: QueueRef(topic: key.topic, broker: key.broker, queueId: key.queueId),
+                                    firstSeen: lastTime)
+            body(&new)
+            progress[key] = new
+        }
         return true
     }
 

@@ -505,7 +505,7 @@ public struct ExchangeTracker: Sendable {
             // decodeTyped pairs every response through the closure; the map itself is not read in this mode, and
             // is dropped in place (the command moves on to the record without a copy).
             head.extFields = head.hasExtFields ? ExtFields([]) : nil
-            record(head, size: bytes.readableBytes, time: time, connection: id, ends: ends,
+            record(consume head, size: bytes.readableBytes, time: time, connection: id, ends: ends,
                    request: request, header: header, headerError: nil, into: &events)
             return outcome
         } catch {
@@ -527,7 +527,7 @@ public struct ExchangeTracker: Sendable {
     }
 
     private mutating func record(_ cmd: consuming RemotingCommand, size: Int, time: CaptureTime, connection id: Int, ends: Ends,
-                                 request: RequestRef?, account: String? = nil, header: TypedHeader?,
+                                 request: RequestRef?, account: String? = nil, header: consuming TypedHeader?,
                                  headerError: String?, into events: inout [TraceEvent]) {
         let source = ends.source, destination = ends.destination
         statistics.frames += 1
@@ -545,7 +545,7 @@ public struct ExchangeTracker: Sendable {
         let isResponse = cmd.isResponse, isOneway = cmd.isOneway, code = cmd.code, opaque = cmd.opaque
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
                                  sourceRole: slotRoles[ends.sourceSlot] ?? .unknown, destinationRole: slotRoles[ends.destinationSlot] ?? .unknown, command: cmd,
-                                 frameSize: size, bodyLength: bodyLength, header: header, headerError: headerError, body: body, request: request,
+                                 frameSize: size, bodyLength: bodyLength, header: consume header, headerError: headerError, body: body, request: request,
                                  phase: .other, client: nil)
         record.account = account
         record.messageOffsets = popped
