@@ -87,20 +87,24 @@ public struct ConsumeFlowAnalyzer: Sendable {
     }
 
     public var configuration: Configuration
-    /// A queue of a group: the key of `progress` (no String built per pull).
-    public struct QueueKey: Hashable, Comparable, Sendable {
-        public var group: String
-        public var topic: String
-        public var broker: String
-        public var queueId: Int32
-        public static func < (a: QueueKey, b: QueueKey) -> Bool {
-            (a.group, a.topic, a.broker, a.queueId) < (b.group, b.topic, b.broker, b.queueId)
-        }
-        /// `topic@broker#queueId`.
-        var name: String { "\(topic)@\(broker)#\(queueId)" }
+    /// A queue of a group, the key of `progress` and of the other per-queue tables: the group, topic and broker
+    /// (its name, or its address before a route names it) as ids of `names`.
+    struct QueueKey: Hashable, Sendable {
+        var group: Int32
+        var topic: Int32
+        var broker: Int32
+        var queueId: Int32
     }
+    /// The names of the queue keys' ids.
+    private var names = NameTable()
+    /// Per connection, the names of its latest pull and their key (without the queue id): the pulls of a
+    /// connection name the same group and topic again and again, and the Strings of a request's header compare
+    /// equal to the ones kept here for less than hashing them. `brokerGeneration` is the route count it was
+    /// made under (a route can rename a broker address).
+    private var pullNames: [Int: (group: String, topic: String, server: String, generation: Int, key: QueueKey)] = [:]
+    private var brokerGeneration = 0
 
-    public private(set) var progress: [QueueKey: QueueProgress] = [:]
+    private(set) var progress: [QueueKey: QueueProgress] = [:]
     private var clientIdByEndpoint: [String: String] = [:]
     private var subscriptions: [String: [String: (subs: [String], frame: Int)]] = [:]
     private var subscriptionMismatchReported: Set<String> = []
@@ -258,7 +262,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         let groups = (groupsOfClient[client] ?? []).sorted()
         var ranges: [UncommittedRange] = []
         var proof: [Int] = []
-        for key in progress.keys.sorted() {
+        for key in sortedQueueKeys() {
             guard let q = progress[key], groups.contains(q.group), q.owner == client,
                   let delivered = q.deliveredTo[client] else { continue }
             let committed = q.committedOffset ?? 0
@@ -333,9 +337,41 @@ public struct ConsumeFlowAnalyzer: Sendable {
     }
 
 
-    private mutating func withQueue(group: String, topic: String, brokerAddress: String, queueId: Int32,
+    /// The key of a queue: the names interned.
+    private mutating func queueKey(group: String, topic: String, broker: String, queueId: Int32) -> QueueKey {
+        QueueKey(group: names.id(group), topic: names.id(topic), broker: names.id(broker), queueId: queueId)
+    }
+
+    /// The key of a queue a pull (or its answer) on `connection` names, through the connection's latest names.
+    private mutating func pullKey(group: String, topic: String, server: String, queueId: Int32, connection: Int) -> QueueKey {
+        let generation = brokerGeneration
+        if let k = pullNames.modifyValue(forKey: connection, { c -> QueueKey? in
+            c.generation == generation && c.group == group && c.topic == topic && c.server == server ? c.key : nil
+        }) ?? nil {
+            return QueueKey(group: k.group, topic: k.topic, broker: k.broker, queueId: queueId)
+        }
+        let key = queueKey(group: group, topic: topic, broker: brokerLabel(server), queueId: queueId)
+        if pullNames.count < configuration.maxTracked || pullNames[connection] != nil {
+            pullNames[connection] = (group, topic, server, generation, key)
+        }
+        return key
+    }
+
+    /// `topic@broker#queueId`.
+    private func queueName(_ key: QueueKey) -> String { "\(names[key.topic])@\(names[key.broker])#\(key.queueId)" }
+
+    /// The keys of `progress` by group, topic, broker and queue id (as the names sort).
+    private func sortedQueueKeys() -> [QueueKey] {
+        progress.keys.sorted { a, b in
+            (names[a.group], names[a.topic], names[a.broker], a.queueId) < (names[b.group], names[b.topic], names[b.broker], b.queueId)
+        }
+    }
+
+    private mutating func withQueue(group: String, topic: String, brokerAddress: String, queueId: Int32, connection: Int? = nil,
                                     _ body: (inout QueueProgress) -> Void) {
-        withQueue(QueueKey(group: group, topic: topic, broker: brokerLabel(brokerAddress), queueId: queueId), body)
+        let key = connection.map { pullKey(group: group, topic: topic, server: brokerAddress, queueId: queueId, connection: $0) }
+            ?? queueKey(group: group, topic: topic, broker: brokerLabel(brokerAddress), queueId: queueId)
+        withQueue(key, body)
     }
 
     /// The queue's progress, created when new (unless `maxTracked` queues are tracked already: then counted in
@@ -349,7 +385,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         // In place: a copy of the entry would copy its owners table on every pull. A known queue is found by the
         // borrowed key (`subscript(_:default:)` copied the key, three Strings retained and released, per frame).
         if progress.modifyValue(forKey: key, body) == nil {
-            var new = QueueProgress(group: key.group, ref: QueueRef(topic: key.topic, broker: key.broker, queueId: key.queueId),
+            var new = QueueProgress(group: names[key.group], ref: QueueRef(topic: names[key.topic], broker: names[key.broker], queueId: key.queueId),
                                     firstSeen: lastTime)
             body(&new)
             progress[key] = new
@@ -535,16 +571,16 @@ public struct ConsumeFlowAnalyzer: Sendable {
     private mutating func endLockWait(_ key: LockWaitKey, at time: CaptureTime, toEnd: Bool, findings: inout [Finding]) {
         guard let w = lockWaits.removeValue(forKey: key), time.nanoseconds - w.since.nanoseconds > configuration.unattendedNanos else { return }
         findings.append(Finding(severity: .warning,
-                                detail: .queueLockedOut(group: key.queue.group,
-                                                        queue: QueueRef(topic: key.queue.topic, broker: key.queue.broker, queueId: key.queue.queueId),
+                                detail: .queueLockedOut(group: names[key.queue.group],
+                                                        queue: QueueRef(topic: names[key.queue.topic], broker: names[key.queue.broker], queueId: key.queue.queueId),
                                                         client: key.client, holder: w.holder, fromNanos: w.since.nanoseconds,
                                                         untilNanos: time.nanoseconds, toEnd: toEnd, thresholdNanos: configuration.unattendedNanos),
                                 frames: [w.frame], time: w.since))
     }
 
     /// The queue key of a queue named in a lock body, as pulls of it are keyed.
-    private func lockQueueKey(group: String, _ mq: MessageQueue, server: String) -> QueueKey {
-        QueueKey(group: group, topic: mq.topic, broker: brokerNameByAddress.isEmpty ? brokerLabel(server) : mq.brokerName, queueId: mq.queueId)
+    private mutating func lockQueueKey(group: String, _ mq: MessageQueue, server: String) -> QueueKey {
+        queueKey(group: group, topic: mq.topic, broker: brokerNameByAddress.isEmpty ? brokerLabel(server) : mq.brokerName, queueId: mq.queueId)
     }
 
     private mutating func observeRequest(_ frame: FrameRecord, client: String, server: String, findings: inout [Finding]) {
@@ -559,7 +595,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let broadcast = messageModel[h.consumerGroup] == "BROADCASTING"
             var committed: Finding? = nil
             let cfg = configuration
-            let key = QueueKey(group: h.consumerGroup, topic: h.topic, broker: brokerLabel(server), queueId: h.queueId)
+            let key = pullKey(group: h.consumerGroup, topic: h.topic, server: server, queueId: h.queueId, connection: frame.connection)
             let tracked = withQueue(key) { q in
                 // Nobody pulling while messages wait.
                 if q.pullsInFlight == 0, let since = q.idleSince, let lag = q.lag, lag > 0, !q.idleReported,
@@ -611,7 +647,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if h.sysFlag.contains(.commitOffset) {
                 // An untracked queue is counted once for the pull and once for its commit, as two lookups would.
                 if !tracked { untracked += 1 }
-                if let committed { repeatable(committed, group: h.consumerGroup, queue: key.name, client: client) }
+                if let committed { repeatable(committed, group: h.consumerGroup, queue: queueName(key), client: client) }
             }
         case .ackMessage(let h)?:
             ack(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.offset, frame: frame)
@@ -686,7 +722,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         if messageModel[group] == "BROADCASTING" { return }
         var ranges: [UncommittedRange] = []
         var proof: [Int] = [frame.index]
-        for key in progress.keys.sorted() {
+        for key in sortedQueueKeys() {
             guard let q = progress[key], q.group == group, q.owner == client, let delivered = q.deliveredTo[client] else { continue }
             let committed = q.committedOffset ?? 0
             if delivered > committed {
@@ -752,7 +788,12 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
             if case .route(let route) = frame.body {
                 routes[topic] = route
-                for b in route.brokerDatas { for a in b.brokerAddrs { brokerNameByAddress[a.address] = b.brokerName } }
+                for b in route.brokerDatas {
+                    for a in b.brokerAddrs where brokerNameByAddress[a.address] != b.brokerName {
+                        brokerNameByAddress[a.address] = b.brokerName
+                        brokerGeneration += 1
+                    }
+                }
             }
         case RequestCode.getConsumerListByGroup:
             let group = frame.request?.header?.group ?? "?"
@@ -777,7 +818,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     let dropped = a.memberFilters[client].map { f in tags.reduce(0) { $0 + (f.accepts(tag: $1) ? 0 : 1) } } ?? 0
                     a.filtered[client, default: 0] += dropped
                     if dropped > 0 {
-                        let qk = QueueKey(group: req.consumerGroup, topic: req.topic, broker: brokerLabel(server), queueId: req.queueId)
+                        let qk = pullKey(group: req.consumerGroup, topic: req.topic, server: server, queueId: req.queueId, connection: frame.connection)
                         let fk = FilterKey(client: client, queue: qk)
                         if a.filteredQueues[fk] == nil { a.filteredQueues[fk] = (progress[qk]?.committedOffset, 0) }
                         a.filteredQueues[fk]!.count += dropped
@@ -795,7 +836,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
             var stale: Finding? = nil
             guard case .pullMessageResponse(let resp)? = frame.header else {
-                withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
+                withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId, connection: frame.connection) { q in
                     q.pullsInFlight = max(0, q.pullsInFlight - 1)
                     if q.pullsInFlight == 0 { q.idleSince = frame.time }
                 }
@@ -805,7 +846,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let cfg = configuration
             let requestTime = frame.request?.time
             let broadcastGroup = messageModel[req.consumerGroup] == "BROADCASTING"
-            withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId) { q in
+            withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId, connection: frame.connection) { q in
                 q.pullsInFlight = max(0, q.pullsInFlight - 1)
                 if q.pullsInFlight == 0 { q.idleSince = frame.time }
                 q.brokerMaxOffset = resp.maxOffset
@@ -890,7 +931,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 let key = PopKey(group: req.consumerGroup, topic: req.topic, queueId: m.queueId, offset: m.offset)
                 guard popped.count < configuration.maxTracked || popped[key] != nil else { untracked += 1; continue }
                 popped[key] = (deadline, frame.index)
-                poppedQueues.insert(QueueKey(group: req.consumerGroup, topic: req.topic, broker: "", queueId: m.queueId))
+                poppedQueues.insert(queueKey(group: req.consumerGroup, topic: req.topic, broker: "", queueId: m.queueId))
             }
         case RequestCode.queryAssignment:
             if case .assignments(let a) = frame.body {
@@ -928,7 +969,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if frame.time.nanoseconds > p.deadline {
                 note { $0.late += 1; if $0.examplesLate.count < 5 { $0.examplesLate.append(MessageOffset(queueId: queueId, offset: offset)) } }
             }
-        } else if poppedQueues.contains(QueueKey(group: group, topic: topic, broker: "", queueId: queueId)) {
+        } else if poppedQueues.contains(queueKey(group: group, topic: topic, broker: "", queueId: queueId)) {
             note { $0.neverPopped += 1; if $0.examplesNP.count < 5 { $0.examplesNP.append(MessageOffset(queueId: queueId, offset: offset)) } }
         }
     }
@@ -950,7 +991,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             }
         }
         // Queues pulled by two clients of one group at the same time.
-        for key in progress.keys.sorted() {
+        for key in sortedQueueKeys() {
             guard let q = progress[key], q.owners.count > 1, messageModel[q.group] != "BROADCASTING" else { continue }
             let owners = q.owners.sorted { $0.key < $1.key }
             for i in 0..<owners.count {
@@ -1051,7 +1092,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         for key in handOverOrder { if let p = pendingHandOvers[key] { findings.append(p.finding) } }
         // Queues left unattended to the end, and the lag status of every queue.
         let end = lastTime
-        for key in progress.keys.sorted() {
+        for key in sortedQueueKeys() {
             guard var q = progress[key] else { continue }
             if let end, q.pullsInFlight == 0, let since = q.idleSince, let lag = q.lag, lag > 0, !q.idleReported,
                end.nanoseconds - since.nanoseconds > configuration.unattendedNanos {

@@ -522,6 +522,23 @@ func analyzerFindings(_ c: AnalyzerCase) {
     #expect(q.pulls == 1 && q.messages == 7 && q.owner == client1)
 }
 
+/// The queue keys are interned ids, and a connection's pulls reuse the ids of its previous pull when they name the
+/// same group, topic and broker. A route that names the broker behind an address must still move the following
+/// pulls to the broker's name, and a pull of another group on the same connection must get its own queue.
+@Test func pullsOfAConnectionFollowARouteThatNamesTheirBroker() {
+    var c = Conversation()
+    let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+    c.pull(b, group: "g", topic: "T", queueId: 0, offset: 0, count: 2, maxOffset: 2)
+    c.pull(b, group: "g", topic: "T", queueId: 0, offset: 2, count: 1, maxOffset: 3)
+    let ns = c.connect(client: "10.0.0.50:41000", server: namesrvAddr)
+    c.route(ns, topic: "T", brokers: [("broker-a", brokerAddr)], queues: 1)
+    c.pull(b, group: "g", topic: "T", queueId: 0, offset: 3, count: 4, maxOffset: 7)
+    c.pull(b, group: "g2", topic: "T", queueId: 0, offset: 0, count: 5, maxOffset: 7)
+    let (_, _, tracker) = track(c)
+    let rows = tracker.analyzer.lagTable.map { "\($0.group) \($0.queue) pulls \($0.pulls) messages \($0.messages)" }
+    #expect(rows == ["g T@10.0.0.2:10911#0 pulls 2 messages 3", "g T@broker-a#0 pulls 1 messages 4", "g2 T@broker-a#0 pulls 1 messages 5"])
+}
+
 @Test func lagStatusAsBurrowJudgesIt() {
     // Queue 0 keeps up (OK); queue 1's commits stop while pulls go on (STALL); queue 2 is neither committed nor
     // pulled in the last window (STOP); queue 3's committed offset goes back (REWIND).
