@@ -158,9 +158,10 @@ final class Core: @unchecked Sendable {
         self.options = options
         self.listener = listener
         self.clientID = machine.clientID
-        pool = ConsumePool(threads: options.threads, loop: loop)
+        pool = ConsumePool(threads: options.threads, loop: loop, listener: listener)
         finished = loop.makePromise(of: ShutdownReport.self)
         pool.onOutcomesTaken = { [weak self] in self?.feedConsumed() }
+        pool.onDelivered = { [weak self] outcomes in self?.delivered(outcomes) }
     }
 
     static func now() -> Timestamp { Timestamp(millisecondsSinceEpoch: CaptureTime.now().nanoseconds / 1_000_000) }
@@ -206,7 +207,7 @@ final class Core: @unchecked Sendable {
     func execute(_ actions: [ConsumerAction]) {
         // Deliveries go to the pool together, once the run of actions that made them is done (or before an
         // action that must come after them).
-        var jobs: [ConsumePool.Job] = []
+        var jobs: [ConsumePool.Delivery] = []
         defer { submitJobs(&jobs) }
         for a in actions {
             switch a {
@@ -223,7 +224,7 @@ final class Core: @unchecked Sendable {
             case .schedule(let timer, let after):
                 schedule(timer, after: after)
             case .deliver(_, let messages):
-                if let j = deliveryJob(messages) { jobs.append(j) }
+                if let d = delivery(messages) { jobs.append(d) }
             case .consumeDirectly(let id, let message):
                 consumeDirectly(id, message)
             case .persistLocalOffsets(let offsets):
@@ -265,28 +266,38 @@ final class Core: @unchecked Sendable {
         timers[key] = task
     }
 
-    private func submitJobs(_ jobs: inout [ConsumePool.Job]) {
+    private func submitJobs(_ jobs: inout [ConsumePool.Delivery]) {
         guard !jobs.isEmpty else { return }
-        pool.submit(jobs)
+        pool.submit(deliveries: jobs)
         jobs.removeAll()
     }
 
-    /// The pool job of a delivered batch: the listener, then its outcome counted and queued for the machine.
-    private func deliveryJob(_ messages: [DeliveredMessage]) -> ConsumePool.Job? {
-        let listener = self.listener
+    /// A delivered batch for the pool (its listener runs on it; the outcome comes back to `delivered`).
+    private func delivery(_ messages: [DeliveredMessage]) -> ConsumePool.Delivery? {
         stats.deliveredBatches += 1
-        let started = CaptureTime.now().nanoseconds
         guard !poolStopped else { return nil }
-        return pool.job({ listener(messages) }) { [self] status in
-            stats.listenerMillis += (CaptureTime.now().nanoseconds - started) / 1_000_000
-            for m in messages {
-                if status == .success { stats.consumed[m.queue, default: 0] += 1 } else { stats.failed[m.queue, default: 0] += 1 }
+        return ConsumePool.Delivery(messages: messages, started: CaptureTime.now().nanoseconds)
+    }
+
+    /// The outcomes of delivered batches (on the loop, in order): counted, and queued for the machine.
+    private func delivered(_ outcomes: [(ConsumePool.Delivery, ConsumeStatus)]) {
+        let now = CaptureTime.now().nanoseconds
+        for (d, status) in outcomes {
+            stats.listenerMillis += (now - d.started) / 1_000_000
+            // Per queue, one table update per run of messages of one queue (a batch is of one queue).
+            var i = 0
+            while i < d.messages.count {
+                let q = d.messages[i].queue
+                var n = 1
+                while i + n < d.messages.count && d.messages[i + n].queue == q { n += 1 }
+                if status == .success { stats.consumed[q, default: 0] += n } else { stats.failed[q, default: 0] += n }
+                i += n
             }
             // Fed to the machine with the rest of the pool's group (`feedConsumed`), in order.
             if let last = consumedOutcomes.last, last.status == status {
-                consumedOutcomes[consumedOutcomes.count - 1].messages += messages
+                consumedOutcomes[consumedOutcomes.count - 1].messages += d.messages
             } else {
-                consumedOutcomes.append((messages, status))
+                consumedOutcomes.append((d.messages, status))
             }
         }
     }

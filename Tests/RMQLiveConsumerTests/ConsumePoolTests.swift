@@ -2,7 +2,9 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RMQConsumer
 @testable import RMQLiveConsumer
+import RocketMQRemoting
 import Testing
 
 // The consume pool's wake-up rule: one wake-up on its way at a time, and a thread that takes a job with more
@@ -106,5 +108,52 @@ import Testing
         #expect(outcomes == 500)
         #expect(hooks >= 1 && hooks <= 500)
         await pool.shutdown()
+    }
+
+    /// Messages of queue 0 at the given offsets, as the state machine delivers them.
+    static func messages(_ offsets: [Int64]) -> [DeliveredMessage] {
+        let q = MessageQueue(topic: "T", brokerName: "broker-a", queueId: 0)
+        var body = ByteBuffer()
+        for o in offsets {
+            StoredMessageDecoder.encode(queueId: 0, queueOffset: o, physicalOffset: 1000 + o, bornTimestamp: 1, bornHost: MessageHost(address: [10, 0, 0, 20], port: 50000),
+                                        storeTimestamp: 2, storeHost: MessageHost(address: [10, 0, 0, 2], port: 10911), body: Array("m\(o)".utf8), topic: "T",
+                                        propertiesText: MessageProperties.encode([(key: "TAGS", value: "A")]), into: &body)
+        }
+        return StoredMessageDecoder.decodeAll(body).messages.map {
+            DeliveredMessage(queue: q, queueOffset: $0.queueOffset, topic: "T", tags: $0.tags, msgId: $0.msgId, reconsumeTimes: 0, message: $0)
+        }
+    }
+
+    /// Deliveries are values: the pool's listener runs on each, and the outcomes come back to `onDelivered` in
+    /// submission order, before a closure job's completion submitted after them and before `onOutcomesTaken`.
+    @Test func deliveriesRunTheListenerAndComeBackInOrder() async throws {
+        let loop = Self.group.next()
+        let seen = NIOLockedValueBox<[Int64]>([])
+        // Odd offsets fail, even ones succeed; a single thread keeps the run order the submission order.
+        let pool = ConsumePool(threads: 1, loop: loop) { batch in
+            seen.withLockedValue { $0 += batch.map(\.queueOffset) }
+            return batch[0].queueOffset % 2 == 0 ? .success : .reconsumeLater
+        }
+        final class Log: @unchecked Sendable { var lines: [String] = [] }
+        let log = Log()
+        try await loop.submit {
+            pool.onDelivered = { outcomes in
+                for (d, status) in outcomes { log.lines.append("\(d.messages.map(\.queueOffset)) \(status == .success ? "ok" : "later")") }
+            }
+            pool.onOutcomesTaken = { log.lines.append("group") }
+        }.get()
+        let all = Self.messages([0, 1, 2, 3])
+        try await loop.submit {
+            #expect(pool.submit(deliveries: [ConsumePool.Delivery(messages: [all[0]], started: 0), ConsumePool.Delivery(messages: [all[1]], started: 0)]))
+            pool.submit({ 7 }) { v in log.lines.append("closure \(v)") }
+            #expect(pool.submit(deliveries: [ConsumePool.Delivery(messages: Array(all[2...]), started: 0)]))
+        }.get()
+        #expect(await eventually { (try? loop.submit { log.lines.filter { $0 != "group" }.count }.wait()) == 4 })
+        let lines = try await loop.submit { log.lines.filter { $0 != "group" } }.get()
+        #expect(lines == ["[0] ok", "[1] later", "closure 7", "[2, 3] ok"])
+        #expect(seen.withLockedValue { $0 } == [0, 1, 2, 3])
+        #expect(try await loop.submit { log.lines.last }.get() == "group")
+        await pool.shutdown()
+        #expect(!pool.submit(deliveries: [ConsumePool.Delivery(messages: [all[0]], started: 0)]))
     }
 }
