@@ -886,10 +886,12 @@ public struct PushConsumerStateMachine: Sendable {
         var records: [StoredMessage] = []
         swap(&records, &batch.messages)
         records.reverse()
+        // The answer's offsets, as text once for every message of it (as the Java client adds them).
+        let minOffset = String(h.minOffset), maxOffset = String(h.maxOffset)
         while var m = records.popLast() {
             if let sub, !sub.tagsSet.isEmpty, !(m.tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
-            m.properties.append((key: "MIN_OFFSET", value: String(h.minOffset)))
-            m.properties.append((key: "MAX_OFFSET", value: String(h.maxOffset)))
+            m.properties.append((key: "MIN_OFFSET", value: minOffset))
+            m.properties.append((key: "MAX_OFFSET", value: maxOffset))
             var topic = m.topic
             if m.topic == configuration.retryTopic, let original = m.properties.last(where: { $0.key == "RETRY_TOPIC" })?.value {
                 topic = original
