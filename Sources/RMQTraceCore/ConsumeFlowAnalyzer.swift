@@ -95,8 +95,10 @@ public struct ConsumeFlowAnalyzer: Sendable {
         var broker: Int32
         var queueId: Int32
     }
-    /// The names of the queue keys' ids.
-    private var names = NameTable()
+    /// The names of the queue keys' ids (at most three per tracked queue).
+    private var names: NameTable
+    /// How many names the queue keys hold (tests).
+    var nameCount: Int { names.names.count }
     /// Per connection, the names of its latest pull and their key (without the queue id): the pulls of a
     /// connection name the same group and topic again and again, and the Strings of a request's header compare
     /// equal to the ones kept here for less than hashing them. `brokerGeneration` is the route count it was
@@ -240,6 +242,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     public init(configuration: Configuration = Configuration()) {
         self.configuration = configuration
+        names = NameTable(limit: 3 * configuration.maxTracked)
     }
 
     // MARK: identification
@@ -337,20 +340,24 @@ public struct ConsumeFlowAnalyzer: Sendable {
     }
 
 
-    /// The key of a queue: the names interned.
-    private mutating func queueKey(group: String, topic: String, broker: String, queueId: Int32) -> QueueKey {
-        QueueKey(group: names.id(group), topic: names.id(topic), broker: names.id(broker), queueId: queueId)
+    /// The key of a queue: the names interned. nil (and counted in `untracked`) when the name table is full.
+    private mutating func queueKey(group: String, topic: String, broker: String, queueId: Int32) -> QueueKey? {
+        guard let g = names.id(group), let t = names.id(topic), let b = names.id(broker) else {
+            untracked += 1
+            return nil
+        }
+        return QueueKey(group: g, topic: t, broker: b, queueId: queueId)
     }
 
     /// The key of a queue a pull (or its answer) on `connection` names, through the connection's latest names.
-    private mutating func pullKey(group: String, topic: String, server: String, queueId: Int32, connection: Int) -> QueueKey {
+    private mutating func pullKey(group: String, topic: String, server: String, queueId: Int32, connection: Int) -> QueueKey? {
         let generation = brokerGeneration
         if let k = pullNames.modifyValue(forKey: connection, { c -> QueueKey? in
             c.generation == generation && c.group == group && c.topic == topic && c.server == server ? c.key : nil
         }) ?? nil {
             return QueueKey(group: k.group, topic: k.topic, broker: k.broker, queueId: queueId)
         }
-        let key = queueKey(group: group, topic: topic, broker: brokerLabel(server), queueId: queueId)
+        guard let key = queueKey(group: group, topic: topic, broker: brokerLabel(server), queueId: queueId) else { return nil }
         if pullNames.count < configuration.maxTracked || pullNames[connection] != nil {
             pullNames[connection] = (group, topic, server, generation, key)
         }
@@ -369,9 +376,9 @@ public struct ConsumeFlowAnalyzer: Sendable {
 
     private mutating func withQueue(group: String, topic: String, brokerAddress: String, queueId: Int32, connection: Int? = nil,
                                     _ body: (inout QueueProgress) -> Void) {
-        let key = connection.map { pullKey(group: group, topic: topic, server: brokerAddress, queueId: queueId, connection: $0) }
-            ?? queueKey(group: group, topic: topic, broker: brokerLabel(brokerAddress), queueId: queueId)
-        withQueue(key, body)
+        let key = if let connection { pullKey(group: group, topic: topic, server: brokerAddress, queueId: queueId, connection: connection) }
+            else { queueKey(group: group, topic: topic, broker: brokerLabel(brokerAddress), queueId: queueId) }
+        if let key { withQueue(key, body) }
     }
 
     /// The queue's progress, created when new (unless `maxTracked` queues are tracked already: then counted in
@@ -579,7 +586,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
     }
 
     /// The queue key of a queue named in a lock body, as pulls of it are keyed.
-    private mutating func lockQueueKey(group: String, _ mq: MessageQueue, server: String) -> QueueKey {
+    private mutating func lockQueueKey(group: String, _ mq: MessageQueue, server: String) -> QueueKey? {
         queueKey(group: group, topic: mq.topic, broker: brokerNameByAddress.isEmpty ? brokerLabel(server) : mq.brokerName, queueId: mq.queueId)
     }
 
@@ -595,7 +602,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let broadcast = messageModel[h.consumerGroup] == "BROADCASTING"
             var committed: Finding? = nil
             let cfg = configuration
-            let key = pullKey(group: h.consumerGroup, topic: h.topic, server: server, queueId: h.queueId, connection: frame.connection)
+            guard let key = pullKey(group: h.consumerGroup, topic: h.topic, server: server, queueId: h.queueId, connection: frame.connection) else { break }
             let tracked = withQueue(key) { q in
                 // Nobody pulling while messages wait.
                 if q.pullsInFlight == 0, let since = q.idleSince, let lag = q.lag, lag > 0, !q.idleReported,
@@ -664,7 +671,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             switch frame.body {
             case .lockRequest(let l) where frame.command.code == RequestCode.unlockBatchMQ:
                 for mq in l.mqSet {
-                    let key = lockQueueKey(group: l.consumerGroup, mq, server: server)
+                    guard let key = lockQueueKey(group: l.consumerGroup, mq, server: server) else { continue }
                     if lockHolders[key] == l.clientId { lockHolders[key] = nil }
                 }
             case .batchAck(let b):
@@ -817,8 +824,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                     // As the Java client's processPullResult: a message is kept when its TAGS is one of the member's.
                     let dropped = a.memberFilters[client].map { f in tags.reduce(0) { $0 + (f.accepts(tag: $1) ? 0 : 1) } } ?? 0
                     a.filtered[client, default: 0] += dropped
-                    if dropped > 0 {
-                        let qk = pullKey(group: req.consumerGroup, topic: req.topic, server: server, queueId: req.queueId, connection: frame.connection)
+                    if dropped > 0, let qk = pullKey(group: req.consumerGroup, topic: req.topic, server: server, queueId: req.queueId, connection: frame.connection) {
                         let fk = FilterKey(client: client, queue: qk)
                         if a.filteredQueues[fk] == nil { a.filteredQueues[fk] = (progress[qk]?.committedOffset, 0) }
                         a.filteredQueues[fk]!.count += dropped
@@ -899,7 +905,8 @@ public struct ConsumeFlowAnalyzer: Sendable {
             var granted: Set<MessageQueue> = []
             if case .lockedQueues(let q) = frame.body { granted = Set(q) }
             for mq in asked.mqSet {
-                let key = LockWaitKey(queue: lockQueueKey(group: asked.consumerGroup, mq, server: server), client: asked.clientId)
+                guard let queue = lockQueueKey(group: asked.consumerGroup, mq, server: server) else { continue }
+                let key = LockWaitKey(queue: queue, client: asked.clientId)
                 if granted.contains(mq) {
                     lockHolders[key.queue] = asked.clientId
                     endLockWait(key, at: frame.time, toEnd: false, findings: &findings)
@@ -931,7 +938,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
                 let key = PopKey(group: req.consumerGroup, topic: req.topic, queueId: m.queueId, offset: m.offset)
                 guard popped.count < configuration.maxTracked || popped[key] != nil else { untracked += 1; continue }
                 popped[key] = (deadline, frame.index)
-                poppedQueues.insert(queueKey(group: req.consumerGroup, topic: req.topic, broker: "", queueId: m.queueId))
+                if let q = queueKey(group: req.consumerGroup, topic: req.topic, broker: "", queueId: m.queueId) { poppedQueues.insert(q) }
             }
         case RequestCode.queryAssignment:
             if case .assignments(let a) = frame.body {
@@ -969,7 +976,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             if frame.time.nanoseconds > p.deadline {
                 note { $0.late += 1; if $0.examplesLate.count < 5 { $0.examplesLate.append(MessageOffset(queueId: queueId, offset: offset)) } }
             }
-        } else if poppedQueues.contains(queueKey(group: group, topic: topic, broker: "", queueId: queueId)) {
+        } else if let q = queueKey(group: group, topic: topic, broker: "", queueId: queueId), poppedQueues.contains(q) {
             note { $0.neverPopped += 1; if $0.examplesNP.count < 5 { $0.examplesNP.append(MessageOffset(queueId: queueId, offset: offset)) } }
         }
     }

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 import RocketMQRemoting
 import RMQTraceModel
-import RMQTraceCore
+@testable import RMQTraceCore
 import RMQTestSupport
 
 // The consume-flow analyzer on its own: observed frames in (through the exchange tracker, as every source
@@ -537,6 +537,20 @@ func analyzerFindings(_ c: AnalyzerCase) {
     let (_, _, tracker) = track(c)
     let rows = tracker.analyzer.lagTable.map { "\($0.group) \($0.queue) pulls \($0.pulls) messages \($0.messages)" }
     #expect(rows == ["g T@10.0.0.2:10911#0 pulls 2 messages 3", "g T@broker-a#0 pulls 1 messages 4", "g2 T@broker-a#0 pulls 1 messages 5"])
+}
+
+/// Memory stays within the configuration however many names a capture brings: past `maxTracked` queues (and
+/// three names each) a pull's queue is counted as not tracked, and nothing is kept for it.
+@Test func queuesBeyondTheLimitAreCountedNotKept() {
+    var c = Conversation()
+    let b = c.connect(client: "10.0.0.50:40000", server: brokerAddr)
+    for i in 0..<10 { c.pull(b, group: "g\(i)", topic: "T\(i)", queueId: 0, offset: 0, count: 1, maxOffset: 1) }
+    var configuration = TrackerConfiguration()
+    configuration.analyzer.maxTracked = 2
+    let (_, _, tracker) = track(c, configuration: configuration)
+    #expect(tracker.analyzer.lagTable.map(\.group) == ["g0", "g1"])
+    #expect(tracker.analyzer.untracked > 0)
+    #expect(tracker.analyzer.nameCount <= 3 * 2)
 }
 
 @Test func lagStatusAsBurrowJudgesIt() {
