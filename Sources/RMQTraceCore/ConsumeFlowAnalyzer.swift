@@ -374,6 +374,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
         }
     }
 
+    @inline(__always)
     private mutating func withQueue(group: String, topic: String, brokerAddress: String, queueId: Int32, connection: Int? = nil,
                                     _ body: (inout QueueProgress) -> Void) {
         let key = if let connection { pullKey(group: group, topic: topic, server: brokerAddress, queueId: queueId, connection: connection) }
