@@ -469,7 +469,7 @@ public struct ExchangeTracker: Sendable {
         } catch {
             headerError = "\(error)"
         }
-        record(command, size: size, time: time, connection: id, ends: ends, request: request, account: account,
+        record(consume command, size: size, time: time, connection: id, ends: ends, request: request, account: account,
                header: header, headerError: headerError, into: &events)
     }
 

@@ -287,22 +287,22 @@ public struct NDJSONRenderer: Sendable {
 
     /// `frameLine(_:)` appended to `out` as UTF-8 (no newline).
     public static func frameLine(_ f: FrameRecord, into out: inout [UInt8]) {
-        let c = f.command
+        // The command read in place (a copy of it retained its field view, remark and body).
         // The writer works on `out` itself, moved in and back out: no copy of what `out` holds.
         var w = JSONLineWriter(taking: &out)
         defer { w.close(into: &out) }
         w.string("event", "frame"); w.int("index", f.index); w.time("ts", f.time)
         w.int("conn", f.connection); w.string("src", f.source); w.string("dst", f.destination)
         w.string("src_role", f.sourceRole.rawValue); w.string("dst_role", f.destinationRole.rawValue)
-        w.string("type", c.kind.rawValue); w.int("code", c.code); w.string("name", c.codeName)
-        w.int("opaque", c.opaque); w.int("flag", c.flag)
-        w.string("serialization", c.serializeType.description)
-        w.string("language", c.language.name); w.int("version", c.version)
+        w.string("type", f.command.kind.rawValue); w.int("code", f.command.code); w.string("name", f.command.codeName)
+        w.int("opaque", f.command.opaque); w.int("flag", f.command.flag)
+        w.string("serialization", f.command.serializeType.description)
+        w.string("language", f.command.language.name); w.int("version", f.command.version)
         w.key("fields")
-        if let fields = c.fields { fields.writeJSONObject(into: &w.bytes) } else { w.bytes += [UInt8(ascii: "{"), UInt8(ascii: "}")] }
-        w.string("remark", c.remark); w.int("body_len", f.bodyLength)
+        if let fields = f.command.fields { fields.writeJSONObject(into: &w.bytes) } else { w.bytes += [UInt8(ascii: "{"), UInt8(ascii: "}")] }
+        w.string("remark", f.command.remark); w.int("body_len", f.bodyLength)
         w.int("frame_len", f.frameSize); w.string("phase", f.phase.rawValue); w.string("client", f.client)
-        if c.isResponse {
+        if f.command.isResponse {
             w.int("request_code", f.request?.code)
             w.string("request_name", f.request.map { RequestCode.name($0.code) })
             w.int("request_index", f.request?.frameIndex)
