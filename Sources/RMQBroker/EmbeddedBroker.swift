@@ -35,12 +35,8 @@ func nowMillis() -> Int64 { CaptureTime.now().nanoseconds / 1_000_000 }
 extension MessageHost {
     init(_ e: Endpoint) {
         switch e.address {
-        case .v4(let a): self.init(address: [UInt8(a >> 24), UInt8((a >> 16) & 0xff), UInt8((a >> 8) & 0xff), UInt8(a & 0xff)], port: Int32(e.port))
-        case .v6(let hi, let lo):
-            var b: [UInt8] = []
-            for s in stride(from: 56, through: 0, by: -8) { b.append(UInt8((hi >> UInt64(s)) & 0xff)) }
-            for s in stride(from: 56, through: 0, by: -8) { b.append(UInt8((lo >> UInt64(s)) & 0xff)) }
-            self.init(address: b, port: Int32(e.port))
+        case .v4(let a): self.init(ipv4: a, port: Int32(e.port))
+        case .v6(let hi, let lo): self.init(ipv6High: hi, low: lo, port: Int32(e.port))
         }
     }
 }

@@ -69,7 +69,6 @@ public struct PushConsumerStateMachine: Sendable {
     private struct Pending: Hashable {
         var kind: PendingKind
         var address: Address
-        var description: String
     }
     private var pending: [RequestID: Pending] = [:]
     private var nextRequest: UInt64 = 1
@@ -85,7 +84,10 @@ public struct PushConsumerStateMachine: Sendable {
     private var startupHeartbeatsPending: Set<RequestID>? = nil
 
     // Subscriptions.
-    public private(set) var subVersions: [String: Int64] = [:]
+    public private(set) var subVersions: [String: Int64] = [:] { didSet { subscriptions = makeSubscriptions() } }
+    /// The subscriptions as the heartbeat carries them: made again when a subVersion changes, not on each
+    /// pull and each pull answer that reads them (two SubscriptionData, their tag sets and Strings each time).
+    public private(set) var subscriptions: [SubscriptionData] = []
     /// First pulls of newly assigned queues, held until every heartbeat carrying the new subVersion is answered:
     /// the real broker serves heartbeats and pulls on separate thread pools, so a pull sent right behind the
     /// heartbeat can overtake it and be answered SUBSCRIPTION_NOT_LATEST (a second lost before pulling again).
@@ -148,6 +150,7 @@ public struct PushConsumerStateMachine: Sendable {
         self.configuration = configuration
         self.clientID = configuration.clientID
         self.localOffsets = configuration.initialLocalOffsets
+        subscriptions = makeSubscriptions()
     }
 
     // MARK: - Introspection
@@ -160,8 +163,7 @@ public struct PushConsumerStateMachine: Sendable {
     public func nextPullOffset(of queue: MessageQueue) -> Int64? { queues[queue]?.nextOffset }
     /// Offsets delivered and not finished, per queue.
     public func inFlightOffsets(of queue: MessageQueue) -> [Int64] { queues[queue]?.processQueue.offsets ?? [] }
-    /// The subscriptions as the heartbeat carries them.
-    public var subscriptions: [SubscriptionData] {
+    private func makeSubscriptions() -> [SubscriptionData] {
         configuration.subscribedTopics.map { topic in
             SubscriptionData.tag(topic: topic, expression: topic == configuration.topic ? configuration.subscriptionExpression : "*",
                                  subVersion: subVersions[topic] ?? startedAt.millisecondsSinceEpoch)
@@ -458,7 +460,7 @@ public struct PushConsumerStateMachine: Sendable {
         let ns = configuration.nameServers[nameServerIndex % configuration.nameServers.count]
         let header = GetRouteInfoRequestHeader(topic: topic)
         return send(to: ns, code: RequestCode.getRouteInfoByTopic, extFields: header.extFields, timeout: configuration.rpcTimeout,
-                    kind: .route(topic: topic, attempt: attempt), description: "GET_ROUTEINFO_BY_TOPIC \(topic)", into: &out)
+                    kind: .route(topic: topic, attempt: attempt), into: &out)
     }
 
     private mutating func handleRoute(_ r: RemotingCommand, topic: String, attempt: Int, id: RequestID, now: Timestamp,
@@ -524,7 +526,7 @@ public struct PushConsumerStateMachine: Sendable {
 
     private mutating func sendHeartbeat(to address: Address, into out: inout [Action]) -> RequestID? {
         send(to: address, code: RequestCode.heartBeat, extFields: nil, body: heartbeatData.json.bytes, timeout: configuration.rpcTimeout,
-             kind: .heartbeat, description: "HEART_BEAT", into: &out)
+             kind: .heartbeat, into: &out)
     }
 
     private mutating func heartbeatDone(_ id: RequestID, now: Timestamp, into out: inout [Action]) {
@@ -580,8 +582,7 @@ public struct PushConsumerStateMachine: Sendable {
             consumerListInFlight[topic] = round
             let header = ConsumerGroupHeader(consumerGroup: configuration.group)
             _ = send(to: Address(addr), code: RequestCode.getConsumerListByGroup, extFields: header.extFields,
-                     timeout: configuration.rpcTimeout, kind: .consumerList(topic: topic, round: round),
-                     description: "GET_CONSUMER_LIST_BY_GROUP \(topic)", into: &out)
+                     timeout: configuration.rpcTimeout, kind: .consumerList(topic: topic, round: round), into: &out)
         }
     }
 
@@ -660,8 +661,7 @@ public struct PushConsumerStateMachine: Sendable {
             }
             let h = QueryConsumerOffsetRequestHeader(consumerGroup: configuration.group, topic: q.topic, queueId: q.queueId)
             _ = send(to: master, code: RequestCode.queryConsumerOffset, extFields: h.extFields,
-                     timeout: configuration.offsetRequestTimeout, kind: .queryOffset(q, round: round),
-                     description: "QUERY_CONSUMER_OFFSET \(q)", into: &out)
+                     timeout: configuration.offsetRequestTimeout, kind: .queryOffset(q, round: round), into: &out)
         }
     }
 
@@ -684,13 +684,11 @@ public struct PushConsumerStateMachine: Sendable {
             if case .searchOffset(let ts) = step {
                 let h = QueueOffsetRequestHeader(topic: q.topic, queueId: q.queueId, timestamp: ts)
                 _ = send(to: master, code: RequestCode.searchOffsetByTimestamp, extFields: h.extFields,
-                         timeout: configuration.offsetRequestTimeout, kind: .searchOffset(q, round: round),
-                         description: "SEARCH_OFFSET_BY_TIMESTAMP \(q)", into: &out)
+                         timeout: configuration.offsetRequestTimeout, kind: .searchOffset(q, round: round), into: &out)
             } else {
                 let h = QueueOffsetRequestHeader(topic: q.topic, queueId: q.queueId)
                 _ = send(to: master, code: RequestCode.getMaxOffset, extFields: h.extFields,
-                         timeout: configuration.offsetRequestTimeout, kind: .maxOffset(q, round: round),
-                         description: "GET_MAX_OFFSET \(q)", into: &out)
+                         timeout: configuration.offsetRequestTimeout, kind: .maxOffset(q, round: round), into: &out)
             }
         }
     }
@@ -786,7 +784,7 @@ public struct PushConsumerStateMachine: Sendable {
             subVersion: sub?.subVersion ?? 0, expressionType: "TAG")
         queues[q] = s
         let id = send(to: addr, code: RequestCode.pullMessage, extFields: h.extFields, timeout: configuration.pullTimeout,
-                      kind: .pull(q, generation: s.generation), description: "PULL_MESSAGE \(q)@\(s.nextOffset)", into: &out)
+                      kind: .pull(q, generation: s.generation), into: &out)
         queues[q]?.pullInFlight = id
     }
 
@@ -888,12 +886,13 @@ public struct PushConsumerStateMachine: Sendable {
         records.reverse()
         // The answer's offsets, as text once for every message of it (as the Java client adds them).
         let minOffset = String(h.minOffset), maxOffset = String(h.maxOffset)
+        let retryTopic = configuration.retryTopic
         while var m = records.popLast() {
             if let sub, !sub.tagsSet.isEmpty, !(m.tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
             m.properties.append((key: "MIN_OFFSET", value: minOffset))
             m.properties.append((key: "MAX_OFFSET", value: maxOffset))
             var topic = m.topic
-            if m.topic == configuration.retryTopic, let original = m.properties.last(where: { $0.key == "RETRY_TOPIC" })?.value {
+            if m.topic == retryTopic, let original = m.properties.last(where: { $0.key == "RETRY_TOPIC" })?.value {
                 topic = original
             }
             result.append(DeliveredMessage(queue: q, queueOffset: m.queueOffset, topic: topic, tags: m.tags, msgId: m.msgId,
@@ -959,7 +958,7 @@ public struct PushConsumerStateMachine: Sendable {
                                                  maxReconsumeTimes: configuration.maxReconsumeTimes)
         queues[q]!.sendBacks.insert(offset)
         _ = send(to: target, code: RequestCode.consumerSendMsgBack, extFields: h.extFields, timeout: configuration.offsetRequestTimeout,
-                 kind: .sendBack(q, generation: s.generation, offset: offset, expired: expired), description: "CONSUMER_SEND_MSG_BACK \(q)@\(offset)",
+                 kind: .sendBack(q, generation: s.generation, offset: offset, expired: expired),
                  into: &out)
     }
 
@@ -1213,7 +1212,7 @@ public struct PushConsumerStateMachine: Sendable {
             for h in [UnregisterClientRequestHeader(clientID: clientID, consumerGroup: configuration.group),
                       UnregisterClientRequestHeader(clientID: clientID, producerGroup: Self.innerProducerGroup)] {
                 if let id = send(to: a, code: RequestCode.unregisterClient, extFields: h.extFields, timeout: configuration.rpcTimeout,
-                                 kind: .unregister, description: "UNREGISTER_CLIENT", into: &out) {
+                                 kind: .unregister, into: &out) {
                     unregisterPending.insert(id)
                 }
             }
@@ -1292,9 +1291,9 @@ public struct PushConsumerStateMachine: Sendable {
     }
 
     private mutating func send(to address: Address, code: Int32, extFields: ExtFields?, body: [UInt8]? = nil, timeout: Duration,
-                               kind: PendingKind, description: String, into out: inout [Action]) -> RequestID? {
+                               kind: PendingKind, into out: inout [Action]) -> RequestID? {
         let (c, id) = makeRequest(code: code, extFields: extFields, body: body, oneway: false)
-        pending[id] = Pending(kind: kind, address: address, description: description)
+        pending[id] = Pending(kind: kind, address: address)
         out.append(.send(to: address, command: c, id: id, timeout: timeout))
         return id
     }

@@ -98,6 +98,11 @@ struct RecordWriter {
         (base + offset).storeBytes(of: v.bigEndian, as: T.self)
         offset += MemoryLayout<T>.size
     }
+    /// A host's address bytes (4 or 16), big-endian.
+    @inline(__always) mutating func put(_ host: MessageHost) {
+        if host.isIPv6 { put(host.high) }
+        if host.isIPv6 { put(host.low) } else { put(UInt32(truncatingIfNeeded: host.low)) }
+    }
     @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
         if let b = bytes.baseAddress, bytes.count > 0 { (base + offset).copyMemory(from: b, byteCount: bytes.count) }
         offset += bytes.count
@@ -200,20 +205,71 @@ public struct MessageSysFlag: OptionSet, Hashable, Sendable, CustomStringConvert
     }
 }
 
-/// A host in a stored record: IPv4 or IPv6 address bytes and a port.
+/// A host in a stored record: an IPv4 or IPv6 address and a port, as a plain value (no heap storage: a pulled
+/// message carries two, and as arrays of address bytes they were two allocations a message).
 public struct MessageHost: Hashable, Sendable, CustomStringConvertible {
-    public var address: [UInt8]
+    /// The address bytes, big-endian: IPv4 in the low 32 bits of `low`, IPv6 as `high` then `low`.
+    public var high: UInt64
+    public var low: UInt64
+    public var isIPv6: Bool
     public var port: Int32
-    public init(address: [UInt8], port: Int32) {
-        self.address = address
+
+    public init(ipv4: UInt32, port: Int32) {
+        high = 0
+        low = UInt64(ipv4)
+        isIPv6 = false
         self.port = port
     }
+
+    public init(ipv6High: UInt64, low: UInt64, port: Int32) {
+        high = ipv6High
+        self.low = low
+        isIPv6 = true
+        self.port = port
+    }
+
+    /// From address bytes: 16 make an IPv6 address; otherwise the first four (missing ones zero) an IPv4 one.
+    public init(address: [UInt8], port: Int32) {
+        func word(_ bytes: ArraySlice<UInt8>) -> UInt64 { bytes.reduce(0) { $0 << 8 | UInt64($1) } }
+        if address.count == 16 {
+            self.init(ipv6High: word(address[0..<8]), low: word(address[8..<16]), port: port)
+        } else {
+            var v4 = Array(address.prefix(4))
+            while v4.count < 4 { v4.append(0) }
+            self.init(ipv4: UInt32(word(v4[...])), port: port)
+        }
+    }
+
+    /// The number of address bytes: 4 or 16.
+    public var addressCount: Int { isIPv6 ? 16 : 4 }
+
+    /// The address bytes (4 or 16).
+    public var address: [UInt8] {
+        get {
+            if !isIPv6 { return (0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * UInt64($0))) } }
+            return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
+        }
+        set { self = MessageHost(address: newValue, port: port) }
+    }
+
+    /// Calls `body` with each address byte, in order, without making an array.
+    @inline(__always) func forEachAddressByte(_ body: (UInt8) -> Void) {
+        if isIPv6 {
+            for s in stride(from: 56, through: 0, by: -8) { body(UInt8(truncatingIfNeeded: high >> UInt64(s))) }
+            for s in stride(from: 56, through: 0, by: -8) { body(UInt8(truncatingIfNeeded: low >> UInt64(s))) }
+        } else {
+            for s in stride(from: 24, through: 0, by: -8) { body(UInt8(truncatingIfNeeded: low >> UInt64(s))) }
+        }
+    }
+
     public var description: String {
-        if address.count == 4 { return address.map { String($0) }.joined(separator: ".") + ":\(port)" }
+        let a = address
+        if !isIPv6 { return a.map { String($0) }.joined(separator: ".") + ":\(port)" }
         var groups: [String] = []
         var i = 0
-        while i + 1 < address.count {
-            groups.append(String(UInt16(address[i]) << 8 | UInt16(address[i + 1]), radix: 16))
+        while i + 1 < a.count {
+            groups.append(String(UInt16(a[i]) << 8 | UInt16(a[i + 1]), radix: 16))
             i += 2
         }
         return "[" + groups.joined(separator: ":") + "]:\(port)"
@@ -290,14 +346,14 @@ public struct StoredMessage: Hashable, Sendable {
 public enum MessageId {
     public static func make(host: MessageHost, physicalOffset: Int64) -> String {
         // Written straight into the String's storage: the broker makes one per stored message.
-        String(unsafeUninitializedCapacity: (host.address.count + 12) * 2) { out in
+        String(unsafeUninitializedCapacity: (host.addressCount + 12) * 2) { out in
             var i = 0
             func put(_ b: UInt8) {
                 out[i] = hexDigit(b >> 4)
                 out[i + 1] = hexDigit(b & 0xF)
                 i += 2
             }
-            for b in host.address { put(b) }
+            host.forEachAddressByte { put($0) }
             let p = UInt32(bitPattern: host.port)
             for s in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: p >> UInt32(s))) }
             let o = UInt64(bitPattern: physicalOffset)
@@ -366,7 +422,8 @@ public enum StoredMessageDecoder {
         var records = StoredMessageRecords(body, context: context)
         do {
             while let view = try records.next() {
-                messages.append(try view.decoded(maxInflatedBodySize: maxInflatedBodySize, context: context))
+                messages.append(try view.decoded(maxInflatedBodySize: maxInflatedBodySize, context: context,
+                                                 topicOfPrevious: messages.last?.topic))
             }
             return StoredMessageBatch(messages: messages, error: nil)
         } catch let e as RemotingDecodingError {
@@ -462,15 +519,15 @@ public enum StoredMessageDecoder {
     }
 
     @inline(__always)
-    private static func readHost(_ r: inout BinaryReader, v6: Bool, _ field: String, _ portField: String) throws -> StoredHost {
+    private static func readHost(_ r: inout BinaryReader, v6: Bool, _ field: String, _ portField: String) throws -> MessageHost {
         if v6 {
             let a = try r.readBytes(16, field)
             let high = UInt64(bigEndian: a.loadUnaligned(as: UInt64.self))
             let low = UInt64(bigEndian: a.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-            return StoredHost(ipv6High: high, low: low, port: try r.readInt32(portField))
+            return MessageHost(ipv6High: high, low: low, port: try r.readInt32(portField))
         }
         let a = try r.readBytes(4, field)
-        return StoredHost(ipv4: UInt32(bigEndian: a.loadUnaligned(as: UInt32.self)), port: try r.readInt32(portField))
+        return MessageHost(ipv4: UInt32(bigEndian: a.loadUnaligned(as: UInt32.self)), port: try r.readInt32(portField))
     }
 
     /// Encodes a record as `MessageDecoder.encode` does (v1 magic unless the topic is longer than 127 bytes).
@@ -480,12 +537,12 @@ public enum StoredMessageDecoder {
                               storeHost: MessageHost, reconsumeTimes: Int32 = 0, preparedTransactionOffset: Int64 = 0,
                               body: [UInt8], topic: String, propertiesText: String, into out: inout ByteBuffer) {
         var sysFlag = sysFlag
-        if bornHost.address.count == 16 { sysFlag.insert(.bornHostV6) }
-        if storeHost.address.count == 16 { sysFlag.insert(.storeHostV6) }
+        if bornHost.isIPv6 { sysFlag.insert(.bornHostV6) }
+        if storeHost.isIPv6 { sysFlag.insert(.storeHostV6) }
         let topicLength = topic.utf8.count
         let v2 = topicLength > 127
         let propsLength = propertiesText.utf8.count
-        let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.address.count + 4 + 8 + storeHost.address.count + 4 + 4 + 8
+        let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.addressCount + 4 + 8 + storeHost.addressCount + 4 + 4 + 8
             + 4 + body.count + (v2 ? 2 : 1) + topicLength + 2 + propsLength
         // One write of the whole record into space reserved for exactly its size (a buffer left to grow by doubling
         // keeps up to twice that, and the embedded broker holds every record it stores). Written field by field,
@@ -505,10 +562,10 @@ public enum StoredMessageDecoder {
                         w.put(physicalOffset)
                         w.put(sysFlag.rawValue)
                         w.put(bornTimestamp)
-                        bornHost.address.withUnsafeBytes { w.put($0) }
+                        w.put(bornHost)
                         w.put(bornHost.port)
                         w.put(storeTimestamp)
-                        storeHost.address.withUnsafeBytes { w.put($0) }
+                        w.put(storeHost)
                         w.put(storeHost.port)
                         w.put(reconsumeTimes)
                         w.put(preparedTransactionOffset)

@@ -1,5 +1,10 @@
 import CompressNIO
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Where the variable parts of a validated stored record are (offsets relative to the record's first byte).
 struct RecordLayout: Sendable {
@@ -12,9 +17,9 @@ struct RecordLayout: Sendable {
     var physicalOffset: Int64
     var sysFlag: MessageSysFlag
     var bornTimestamp: Int64
-    var bornHost: StoredHost
+    var bornHost: MessageHost
     var storeTimestamp: Int64
-    var storeHost: StoredHost
+    var storeHost: MessageHost
     var reconsumeTimes: Int32
     var preparedTransactionOffset: Int64
     var bodyStart: Int32
@@ -23,41 +28,6 @@ struct RecordLayout: Sendable {
     var topicLength: Int32
     var propertiesStart: Int32
     var propertiesLength: Int32
-}
-
-/// A host of a stored record as a plain value: an IPv4 or IPv6 address and a port, no heap storage.
-public struct StoredHost: Hashable, Sendable, CustomStringConvertible {
-    /// The address bytes, big-endian: IPv4 in the low 32 bits of `low`, IPv6 as `high` then `low`.
-    public var high: UInt64
-    public var low: UInt64
-    public var isIPv6: Bool
-    public var port: Int32
-
-    public init(ipv4: UInt32, port: Int32) {
-        high = 0
-        low = UInt64(ipv4)
-        isIPv6 = false
-        self.port = port
-    }
-
-    public init(ipv6High: UInt64, low: UInt64, port: Int32) {
-        high = ipv6High
-        self.low = low
-        isIPv6 = true
-        self.port = port
-    }
-
-    /// The address bytes (4 or 16).
-    public var addressBytes: [UInt8] {
-        if !isIPv6 { return (0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * UInt64($0))) } }
-        return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
-            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
-    }
-
-    /// The eager form.
-    public var messageHost: MessageHost { MessageHost(address: addressBytes, port: port) }
-
-    public var description: String { messageHost.description }
 }
 
 /// One stored-message record (PROTOCOL.md 6.1), read in place: fixed fields are read from the bytes when
@@ -81,9 +51,9 @@ public struct StoredMessageView: Sendable {
     public var physicalOffset: Int64 { layout.physicalOffset }
     public var sysFlag: MessageSysFlag { layout.sysFlag }
     public var bornTimestamp: Int64 { layout.bornTimestamp }
-    public var bornHost: StoredHost { layout.bornHost }
+    public var bornHost: MessageHost { layout.bornHost }
     public var storeTimestamp: Int64 { layout.storeTimestamp }
-    public var storeHost: StoredHost { layout.storeHost }
+    public var storeHost: MessageHost { layout.storeHost }
     public var reconsumeTimes: Int32 { layout.reconsumeTimes }
     public var preparedTransactionOffset: Int64 { layout.preparedTransactionOffset }
 
@@ -100,6 +70,15 @@ public struct StoredMessageView: Sendable {
         }
     }
     public var topic: String { withTopicUTF8 { String(decoding: $0, as: UTF8.self) } }
+    /// The topic, as `known` itself when its bytes are the same (the records of one pull share a topic: one
+    /// String for all of them instead of one each, when the name is too long to be stored inline).
+    func topic(reusing known: String?) -> String {
+        guard var known else { return topic }
+        return withTopicUTF8 { raw in
+            let same = known.withUTF8 { k in k.count == raw.count && (k.count == 0 || memcmp(k.baseAddress!, raw.baseAddress!, k.count) == 0) }
+            return same ? known : String(decoding: raw, as: UTF8.self)
+        }
+    }
 
     /// Calls `body` with the raw properties text (validated UTF-8).
     public func withPropertiesUTF8<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
@@ -150,7 +129,7 @@ public struct StoredMessageView: Sendable {
     public var uniqKey: String? { property("UNIQ_KEY") }
 
     /// offsetMsgId: store host address + port + physical offset, uppercase hex (6.2).
-    public var offsetMsgId: String { MessageId.make(host: storeHost.messageHost, physicalOffset: physicalOffset) }
+    public var offsetMsgId: String { MessageId.make(host: storeHost, physicalOffset: physicalOffset) }
     /// What the Java consumer calls msgId: UNIQ_KEY when present, else the offsetMsgId.
     public var msgId: String { uniqKey ?? offsetMsgId }
 
@@ -166,6 +145,11 @@ public struct StoredMessageView: Sendable {
     /// properties as Strings, the CRC checked.
     public func decoded(maxInflatedBodySize: Int = StoredMessageDecoder.defaultMaxInflatedBodySize,
                         context: String = "pull body") throws -> StoredMessage {
+        try decoded(maxInflatedBodySize: maxInflatedBodySize, context: context, topicOfPrevious: nil)
+    }
+
+    /// `decoded()`, the topic shared with the previous record's (`topicOfPrevious`) when it is the same.
+    func decoded(maxInflatedBodySize: Int, context: String, topicOfPrevious: String?) throws -> StoredMessage {
         let stored = bytes.getBytes(at: bytes.readerIndex + Int(layout.bodyStart), length: Int(layout.bodyLength)) ?? []
         let sysFlag = self.sysFlag
         var body = MessageBody.bytes(stored)
@@ -187,9 +171,9 @@ public struct StoredMessageView: Sendable {
         let propertiesText = self.propertiesText
         return StoredMessage(
             totalSize: totalSize, magicCode: magicCode, bodyCRC: bodyCRC, queueId: queueId, flag: flag, queueOffset: queueOffset,
-            physicalOffset: physicalOffset, sysFlag: sysFlag, bornTimestamp: bornTimestamp, bornHost: bornHost.messageHost,
-            storeTimestamp: storeTimestamp, storeHost: storeHost.messageHost, reconsumeTimes: reconsumeTimes,
-            preparedTransactionOffset: preparedTransactionOffset, storedBody: stored, body: body, topic: topic,
+            physicalOffset: physicalOffset, sysFlag: sysFlag, bornTimestamp: bornTimestamp, bornHost: bornHost,
+            storeTimestamp: storeTimestamp, storeHost: storeHost, reconsumeTimes: reconsumeTimes,
+            preparedTransactionOffset: preparedTransactionOffset, storedBody: stored, body: body, topic: topic(reusing: topicOfPrevious),
             propertiesText: propertiesText, properties: MessageProperties.parse(propertiesText), crcMatches: crcMatches)
     }
 }
