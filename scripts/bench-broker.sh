@@ -18,6 +18,10 @@
 #   scripts/bench-broker.sh [N]             N messages (default 100000, 64-byte bodies)
 #   RMQ_TRACE_BIN=path                      a built rmq-trace instead of building the release one
 #   SENDERS=4 BATCH=32 SOAK=300 RATE=20000  load knobs; REAL=start starts (and stops) the real broker
+#   CONSUMER_THREADS=0                      the consumer's --threads: 0 (default) runs its counting listener on
+#                                           its event loop, no consume pool: the lightest client, the same for
+#                                           both brokers (on 2 cores the clients' CPU is taken from the broker
+#                                           under test); 20 is Java's consume pool (a quarter more client CPU)
 #   ROUNDS=3                                rounds of the end-to-end loads, ours and the real broker in turn
 #                                           (one row each); the ratios are of the medians, with the spread
 #   WARMUP=1                                first a round of N/4 messages per broker, not counted (the real
@@ -28,7 +32,7 @@
 # On a 2-core VM one run moves 10-40 % from the next (three processes share two cores): read the medians.
 set -euo pipefail
 N=${1:-100000}
-SENDERS=${SENDERS:-4}; BATCH=${BATCH:-32}; SOAK=${SOAK:-300}; RATE=${RATE:-20000}
+SENDERS=${SENDERS:-4}; BATCH=${BATCH:-32}; SOAK=${SOAK:-300}; RATE=${RATE:-20000}; CONSUMER_THREADS=${CONSUMER_THREADS:-0}
 ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-1}; PAUSE_OTHER=${PAUSE_OTHER:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RB=${REALBROKER:-/work/shared/realbroker}
@@ -97,7 +101,7 @@ run_load() { # LABEL BPID NS RUN...
     local b0; b0=$(cpu_us "$bpid")
     local launch; launch=$(now)
     "${run[@]}" "${ctime[@]}" "$BIN" consume --namesrv "$ns" --topic "$topic" --group "g_$topic" --from first --max-messages "$((N + 1))" \
-      --format ndjson > "$W/$label-$mode.ndjson" 2> "$W/$label-$mode.err" &
+      --threads "$CONSUMER_THREADS" --format ndjson > "$W/$label-$mode.ndjson" 2> "$W/$label-$mode.err" &
     local cpid=$!
     sleep 1.5
     local p0; p0=$(now)
@@ -140,7 +144,7 @@ soak() { # LABEL PID NS RUN...
 }
 
 echo "rmq-trace broker benchmark: $N messages of 64 bytes, 4 queues, the same client (rmq-trace produce / consume) for both brokers"
-echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')); single: SEND_MESSAGE_V2 from $SENDERS senders; batch: SEND_BATCH_MESSAGE of $BATCH"
+echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')); single: SEND_MESSAGE_V2 from $SENDERS senders; batch: SEND_BATCH_MESSAGE of $BATCH; consumer --threads $CONSUMER_THREADS"
 echo
 printf "%-8s %-38s %-7s %10s %12s %9s %9s %10s %10s\n" "round" "broker" "sends" "produce/s" "end-to-end/s" "pull p50" "pull p99" "broker us" "clients us"
 

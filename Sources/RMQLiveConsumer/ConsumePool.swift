@@ -26,6 +26,11 @@ import Glibc
 /// that are up by the time the first wake-up lands, instead of waking a thread per job; slow jobs still get
 /// every thread, one wake-up after the other, and a job that blocks never holds up the ones behind it, since
 /// the thread that took it woke another first.
+///
+/// With `threads` 0 there are no threads: the jobs run on the loop itself, in one loop task for all that were
+/// submitted meanwhile, right after the run of actions that submitted them. For listeners that never block
+/// (a blocked listener would stall the loop: heartbeats, pulls, commits); it saves the two thread hand-overs of
+/// each pull's messages (a futex wake-up each way, a context switch on a two-core machine).
 final class ConsumePool: @unchecked Sendable {
     private let loop: any EventLoop
     private var mutex = pthread_mutex_t()
@@ -55,6 +60,9 @@ final class ConsumePool: @unchecked Sendable {
     /// Outcomes waiting for the loop, and whether a loop task to take them is already on its way.
     private var outcomes: [Outcome] = []
     private var handOverScheduled = false
+    /// No threads: jobs run on the loop (`threads` 0); whether a loop task to run them is on its way.
+    private let inline: Bool
+    private var inlineRunScheduled = false
     /// Runs on the loop after each group of outcomes (set it before the first submit, on the loop).
     var onOutcomesTaken: (() -> Void)?
     /// Runs on the loop with the deliveries' outcomes, in order, before `onOutcomesTaken` (and before any
@@ -65,9 +73,10 @@ final class ConsumePool: @unchecked Sendable {
     init(threads: Int, loop: any EventLoop, listener: ConsumeListener? = nil) {
         self.loop = loop
         self.listener = listener
+        inline = threads == 0
         pthread_mutex_init(&mutex, nil)
         pthread_cond_init(&work, nil)
-        for i in 0..<max(1, threads) {
+        for i in 0..<max(0, threads) {
             exited.enter()
             let t = Thread { [self] in
                 run()
@@ -113,6 +122,36 @@ final class ConsumePool: @unchecked Sendable {
         return true
     }
 
+    /// Inline: schedules the loop task that runs the queued jobs, unless one is on its way (under the mutex;
+    /// `loop.execute` itself is called once the mutex is released, by the caller's `defer`).
+    private func scheduleInlineRun() -> Bool {
+        guard inline && !inlineRunScheduled else { return false }
+        inlineRunScheduled = true
+        return true
+    }
+
+    /// Inline: every job queued so far, in order, on the loop.
+    private func runInline() {
+        pthread_mutex_lock(&mutex)
+        let taken = jobs[head...]
+        jobs.removeAll(keepingCapacity: true)
+        head = 0
+        inlineRunScheduled = false
+        let stopped = stopping
+        pthread_mutex_unlock(&mutex)
+        guard !stopped else { return }
+        for work in taken { perform(work) }
+    }
+
+    private func perform(_ work: Work) {
+        switch work {
+        case .closure(let job):
+            job()
+        case .delivery(let d):
+            handOver(.delivery(d, listener!(d.messages)))
+        }
+    }
+
     /// Queues deliveries for `listener` (given at init), in order, as `submit(_:)` queues jobs.
     @discardableResult
     func submit(deliveries: [Delivery]) -> Bool {
@@ -128,6 +167,10 @@ final class ConsumePool: @unchecked Sendable {
 
     /// Under the mutex: signals one sleeping thread unless a wake-up is already on its way.
     private func wakeOneIfNoneComing() {
+        if inline {
+            if scheduleInlineRun() { loop.execute { [self] in runInline() } }
+            return
+        }
         if !wakeupComing && sleeping > 0 {
             wakeupComing = true
             pthread_cond_signal(&work)
@@ -173,12 +216,7 @@ final class ConsumePool: @unchecked Sendable {
             // More jobs behind this one: the next thread is woken before this job runs (it may block).
             if head < jobs.count { wakeOneIfNoneComing() }
             pthread_mutex_unlock(&mutex)
-            switch work {
-            case .closure(let job):
-                job()
-            case .delivery(let d):
-                handOver(.delivery(d, listener!(d.messages)))
-            }
+            perform(work)
         }
     }
 

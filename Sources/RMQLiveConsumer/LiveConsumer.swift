@@ -25,7 +25,8 @@ public enum LiveConsumerEvent: Sendable {
 }
 
 public struct LiveConsumerOptions: Sendable {
-    /// Consume pool threads (Java `consumeThreadMin`/`Max`: 20).
+    /// Consume pool threads (Java `consumeThreadMin`/`Max`: 20); 0: the listener runs on the consumer's event loop,
+    /// for listeners that never block.
     public var threads: Int = 20
     /// Every connection's frames, opening and closing (a `LiveTraceLog`, a `PcapFileRecorder`, a `FanOutObserver`).
     public var observer: (any FrameObserver)?

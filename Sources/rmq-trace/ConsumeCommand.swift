@@ -56,7 +56,7 @@ struct ConsumeCommand: AsyncParsableCommand {
     @Option(help: "Instance name (the client id is IP@INSTANCE; default: IP@PID#NANOTIME, as Java's DEFAULT).")
     var instance: String?
 
-    @Option(help: "Consume pool threads.")
+    @Option(help: "Consume pool threads (Java's consumeThreadMin, 20); 0 runs the listener on the consumer's event loop, without a pool (the built-in listener never blocks: it counts, and prints with --print-messages).")
     var threads = 20
 
     @Option(help: "Stop after this many seconds.")
@@ -127,7 +127,8 @@ struct ConsumeCommand: AsyncParsableCommand {
     func validate() throws {
         if nameServers.isEmpty { throw ValidationError("--namesrv: no HOST:PORT") }
         for a in nameServers where !a.contains(":") { throw ValidationError("--namesrv \(a): expected HOST:PORT") }
-        if threads < 1 || threads > 1000 { throw ValidationError("--threads must be 1...1000") }
+        if threads < 0 || threads > 1000 { throw ValidationError("--threads must be 0...1000") }
+        if threads == 0 && workMs > 0 { throw ValidationError("--threads 0 runs the listener on the event loop: --work-ms would block it (give threads)") }
         if let d = duration, d <= 0 { throw ValidationError("--duration must be positive") }
         if let m = maxMessages, m < 1 { throw ValidationError("--max-messages must be at least 1") }
         if let f = failEvery, f < 1 { throw ValidationError("--fail-every must be at least 1") }

@@ -126,11 +126,14 @@ import Testing
 
     /// Deliveries are values: the pool's listener runs on each, and the outcomes come back to `onDelivered` in
     /// submission order, before a closure job's completion submitted after them and before `onOutcomesTaken`.
-    @Test func deliveriesRunTheListenerAndComeBackInOrder() async throws {
+    /// One thread, and none (threads 0: the listener runs on the loop itself, for listeners that never block).
+    @Test(arguments: [1, 0]) func deliveriesRunTheListenerAndComeBackInOrder(threads: Int) async throws {
         let loop = Self.group.next()
         let seen = NIOLockedValueBox<[Int64]>([])
+        let onLoop = NIOLockedValueBox<[Bool]>([])
         // Odd offsets fail, even ones succeed; a single thread keeps the run order the submission order.
-        let pool = ConsumePool(threads: 1, loop: loop) { batch in
+        let pool = ConsumePool(threads: threads, loop: loop) { batch in
+            onLoop.withLockedValue { $0.append(loop.inEventLoop) }
             seen.withLockedValue { $0 += batch.map(\.queueOffset) }
             return batch[0].queueOffset % 2 == 0 ? .success : .reconsumeLater
         }
@@ -152,6 +155,7 @@ import Testing
         let lines = try await loop.submit { log.lines.filter { $0 != "group" } }.get()
         #expect(lines == ["[0] ok", "[1] later", "closure 7", "[2, 3] ok"])
         #expect(seen.withLockedValue { $0 } == [0, 1, 2, 3])
+        #expect(onLoop.withLockedValue { $0 } == Array(repeating: threads == 0, count: 3))
         #expect(try await loop.submit { log.lines.last }.get() == "group")
         await pool.shutdown()
         #expect(!pool.submit(deliveries: [ConsumePool.Delivery(messages: [all[0]], started: 0)]))

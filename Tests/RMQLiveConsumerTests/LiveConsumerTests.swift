@@ -136,7 +136,8 @@ import Testing
     }
 
     /// Shutdown in the middle of a backlog (the path of Ctrl-C): every offset committed is one past messages the
-    /// listener finished, nothing finished is left uncommitted, and a second consumer gets exactly the rest.
+    /// listener finished, nothing finished is left uncommitted, and a second consumer (without a consume pool)
+    /// gets exactly the rest.
     @Test func aShutdownInTheMiddleLosesNothing() async throws {
         let broker = try await startBroker()
         let ns = broker.nameServerAddress
@@ -161,8 +162,11 @@ import Testing
             #expect(offsets == Array(0..<(commits[qid] ?? 0)), "queue \(qid)")
         }
         let second = Deliveries()
+        // The second consumer runs its listener on its event loop (threads 0, no pool).
+        var inline = LiveConsumerOptions()
+        inline.threads = 0
         let c2 = LiveConsumer(configuration: consumerConfiguration(nameServer: ns, topic: "T", group: "g4", instance: "c2"),
-                              group: testGroup, listener: second.listener("c2"))
+                              options: inline, group: testGroup, listener: second.listener("c2"))
         try await c2.start()
         #expect(await eventually { first.count + second.count >= 1000 })
         try? await Task.sleep(for: .milliseconds(200))
