@@ -11,6 +11,8 @@ struct NewMessage {
     var properties: [(key: String, value: String)]
     /// The stored properties text; when nil, written from `properties` in HashMap order.
     var propertiesText: String?
+    /// Written after `propertiesText` (a batch's own properties, with the separator they need before them).
+    var propertiesSuffix = ""
     var bornTimestamp: Int64
     var bornHost: MessageHost
     var reconsumeTimes: Int32
@@ -21,7 +23,6 @@ struct NewMessage {
 struct AppendResult {
     var physicalOffset: Int64
     var queueOffset: Int64
-    var msgId: String
 }
 
 enum PullOutcome {
@@ -58,6 +59,7 @@ extension BrokerState {
             putProperty(&m.properties, "REAL_TOPIC", m.topic)
             putProperty(&m.properties, "REAL_QID", String(m.queueId))
             m.propertiesText = nil
+            m.propertiesSuffix = ""
             m.topic = BrokerTopics.scheduleTopic
             m.queueId = level - 1
         }
@@ -66,14 +68,17 @@ extension BrokerState {
         let physical = commitLogOffset
         let text = m.propertiesText ?? hashMapProperties(m.properties)
         // The record holds the properties length in 16 bits and the body within the message size limit.
-        guard text.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
+        guard text.utf8.count + m.propertiesSuffix.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
         scratch.clear()
         StoredMessageDecoder.encode(queueId: m.queueId, flag: m.flag, queueOffset: queueOffset, physicalOffset: physical,
                                     // The host-width bits follow the real addresses, whatever the client sent.
                                     sysFlag: MessageSysFlag(rawValue: m.sysFlag & ~0x30), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
                                     storeTimestamp: now, storeHost: config.storeHost, reconsumeTimes: m.reconsumeTimes,
-                                    body: m.body, topic: m.topic, propertiesText: text, into: &scratch)
-        let code = tagsCode(MessageProperties.value(of: "TAGS", in: text))
+                                    body: m.body, topic: m.topic, propertiesText: text, propertiesSuffix: m.propertiesSuffix,
+                                    into: &scratch)
+        // The last TAGS of the whole text: the suffix's if it has one (the two parts never share a property).
+        let code = tagsCode((m.propertiesSuffix.isEmpty ? nil : MessageProperties.value(of: "TAGS", in: m.propertiesSuffix))
+                            ?? MessageProperties.value(of: "TAGS", in: text))
         let entry = QueueEntry(physicalOffset: physical, size: Int32(scratch.readableBytes), tagsCode: code, storeTimestamp: now)
         // Appended in place: a copy of the queue taken out of the table and put back would copy every entry
         // (copy on write), making each send cost as much as the whole queue.
@@ -83,8 +88,7 @@ extension BrokerState {
         pendingRecords.writeImmutableBuffer(scratch)
         pendingEntries.append(IndexedEntry(queue: key, queueOffset: queueOffset, entry: entry))
         if deferredArrivals != nil { deferredArrivals!.append((key, code)) } else { wakeArrived(key, tagsCode: code, now: now) }
-        return AppendResult(physicalOffset: physical, queueOffset: queueOffset,
-                            msgId: MessageId.make(host: config.storeHost, physicalOffset: physical))
+        return AppendResult(physicalOffset: physical, queueOffset: queueOffset)
     }
 
     /// Loads a record read back from the commit log at start-up: its queue entry (the record itself stays in the
@@ -247,17 +251,18 @@ extension BrokerState {
             var batchProps = props
             batchProps.append(("CLUSTER", config.clusterName))
             let batchText = hashMapProperties(batchProps)
-            var ids = ""
-            ids.reserveCapacity(records.count * 33)
+            // The message ids, comma-separated, written as bytes and made one String at the end.
+            var ids: [UInt8] = []
+            ids.reserveCapacity(records.count * (MessageId.length(config.storeHost) + 1))
             var first: Int64 = -1
             // Each message's properties as sent, a separator unless they end with one, then the batch's
-            // (MessageExtBatchEncoder.encode's needAppendLastPropertySeparator).
-            let texts = records.map { r -> String in
-                var inner = r.propertiesText
-                if !inner.isEmpty && !batchText.isEmpty && inner.utf8.last != 0x02 { inner += "\u{02}" }
-                return inner + batchText
+            // (MessageExtBatchEncoder.encode's needAppendLastPropertySeparator): the two suffixes made once.
+            let separatedBatchText = batchText.isEmpty ? "" : "\u{02}" + batchText
+            let suffixes = records.map { r -> String in
+                !r.propertiesText.isEmpty && !batchText.isEmpty && r.propertiesText.utf8.last != 0x02 ? separatedBatchText : batchText
             }
-            if bodyBytes.count > config.maxMessageSize || texts.contains(where: { $0.utf8.count > Int(Int16.max) }) {
+            if bodyBytes.count > config.maxMessageSize
+                || zip(records, suffixes).contains(where: { $0.propertiesText.utf8.count + $1.utf8.count > Int(Int16.max) }) {
                 return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
             }
             deferredArrivals = []
@@ -266,17 +271,18 @@ extension BrokerState {
                 deferredArrivals = nil
                 for a in arrivals { wakeArrived(a.key, tagsCode: a.tagsCode, now: now) }
             }
-            for (r, inner) in zip(records, texts) {
+            for (r, suffix) in zip(records, suffixes) {
                 guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: r.body,
-                                                  properties: [], propertiesText: inner, bornTimestamp: h.bornTimestamp,
-                                                  bornHost: client.remote, reconsumeTimes: reconsume), now: now) else {
+                                                  properties: [], propertiesText: r.propertiesText, propertiesSuffix: suffix,
+                                                  bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume),
+                                       now: now) else {
                     return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
                 }
-                if !ids.isEmpty { ids += "," }
-                ids += res.msgId
+                if !ids.isEmpty { ids.append(0x2C) }
+                MessageId.append(host: config.storeHost, physicalOffset: res.physicalOffset, to: &ids)
                 if first < 0 { first = res.queueOffset }
             }
-            return ok(msgId: ids, queueId: queueId, queueOffset: first)
+            return ok(msgId: String(decoding: ids, as: UTF8.self), queueId: queueId, queueOffset: first)
         }
         if bodyBytes.count > config.maxMessageSize {
             return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
@@ -295,7 +301,8 @@ extension BrokerState {
                                           bornHost: client.remote, reconsumeTimes: reconsume), now: now) else {
             return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
         }
-        return ok(msgId: res.msgId, queueId: queueId, queueOffset: res.queueOffset)
+        return ok(msgId: MessageId.make(host: config.storeHost, physicalOffset: res.physicalOffset), queueId: queueId,
+                  queueOffset: res.queueOffset)
     }
 
     // MARK: - Send back

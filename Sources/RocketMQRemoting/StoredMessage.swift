@@ -346,20 +346,37 @@ public struct StoredMessage: Hashable, Sendable {
 public enum MessageId {
     public static func make(host: MessageHost, physicalOffset: Int64) -> String {
         // Written straight into the String's storage: the broker makes one per stored message.
-        String(unsafeUninitializedCapacity: (host.addressCount + 12) * 2) { out in
-            var i = 0
-            func put(_ b: UInt8) {
-                out[i] = hexDigit(b >> 4)
-                out[i + 1] = hexDigit(b & 0xF)
-                i += 2
-            }
-            host.forEachAddressByte { put($0) }
-            let p = UInt32(bitPattern: host.port)
-            for s in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: p >> UInt32(s))) }
-            let o = UInt64(bitPattern: physicalOffset)
-            for s in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: o >> UInt64(s))) }
-            return i
+        String(unsafeUninitializedCapacity: length(host)) { write(host: host, physicalOffset: physicalOffset, into: $0) }
+    }
+
+    /// Appends the id's characters to `bytes` (a batch's comma-separated ids, made into one String at the end
+    /// instead of one String per message).
+    public static func append(host: MessageHost, physicalOffset: Int64, to bytes: inout [UInt8]) {
+        let n = length(host)
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: n))
+        bytes.withUnsafeMutableBufferPointer { b in
+            _ = write(host: host, physicalOffset: physicalOffset, into: UnsafeMutableBufferPointer(rebasing: b[start..<start + n]))
         }
+    }
+
+    /// Characters of an id: 32 for an IPv4 host, 56 for IPv6.
+    @inline(__always) public static func length(_ host: MessageHost) -> Int { (host.addressCount + 12) * 2 }
+
+    @inline(__always)
+    static func write(host: MessageHost, physicalOffset: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        var i = 0
+        func put(_ b: UInt8) {
+            out[i] = hexDigit(b >> 4)
+            out[i + 1] = hexDigit(b & 0xF)
+            i += 2
+        }
+        host.forEachAddressByte { put($0) }
+        let p = UInt32(bitPattern: host.port)
+        for s in stride(from: 24, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: p >> UInt32(s))) }
+        let o = UInt64(bitPattern: physicalOffset)
+        for s in stride(from: 56, through: 0, by: -8) { put(UInt8(truncatingIfNeeded: o >> UInt64(s))) }
+        return i
     }
 
     @inline(__always) static func hexDigit(_ v: UInt8) -> UInt8 { v < 10 ? 0x30 &+ v : 0x37 &+ v }
@@ -535,21 +552,24 @@ public enum StoredMessageDecoder {
     public static func encode(queueId: Int32, flag: Int32 = 0, queueOffset: Int64, physicalOffset: Int64,
                               sysFlag: MessageSysFlag = [], bornTimestamp: Int64, bornHost: MessageHost, storeTimestamp: Int64,
                               storeHost: MessageHost, reconsumeTimes: Int32 = 0, preparedTransactionOffset: Int64 = 0,
-                              body: [UInt8], topic: String, propertiesText: String, into out: inout ByteBuffer) {
+                              body: [UInt8], topic: String, propertiesText: String, propertiesSuffix: String = "",
+                              into out: inout ByteBuffer) {
         var sysFlag = sysFlag
         if bornHost.isIPv6 { sysFlag.insert(.bornHostV6) }
         if storeHost.isIPv6 { sysFlag.insert(.storeHostV6) }
         let topicLength = topic.utf8.count
         let v2 = topicLength > 127
-        let propsLength = propertiesText.utf8.count
+        // The properties are `propertiesText` then `propertiesSuffix` (a batch's own properties after each
+        // message's), written one after the other instead of joined into a String first.
+        let propsLength = propertiesText.utf8.count + propertiesSuffix.utf8.count
         let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.addressCount + 4 + 8 + storeHost.addressCount + 4 + 4 + 8
             + 4 + body.count + (v2 ? 2 : 1) + topicLength + 2 + propsLength
         // One write of the whole record into space reserved for exactly its size (a buffer left to grow by doubling
         // keeps up to twice that, and the embedded broker holds every record it stores). Written field by field,
         // each write checked capacity and uniqueness: about a sixth of the broker's time under batched sends.
-        var topic = topic, propertiesText = propertiesText
+        var topic = topic, propertiesText = propertiesText, propertiesSuffix = propertiesSuffix
         _ = topic.withUTF8 { topicBytes in
-            propertiesText.withUTF8 { propsBytes in
+            propertiesText.withUTF8 { propsBytes in propertiesSuffix.withUTF8 { suffixBytes in
                 body.withUnsafeBytes { bodyBytes in
                     out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
                         var w = RecordWriter(base: raw.baseAddress!)
@@ -575,11 +595,12 @@ public enum StoredMessageDecoder {
                         w.put(UnsafeRawBufferPointer(topicBytes))
                         w.put(Int16(propsLength))
                         w.put(UnsafeRawBufferPointer(propsBytes))
+                        w.put(UnsafeRawBufferPointer(suffixBytes))
                         precondition(w.offset == total, "stored record size")
                         return total
                     }
                 }
-            }
+            } }
         }
     }
 }

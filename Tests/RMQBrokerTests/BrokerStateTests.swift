@@ -147,6 +147,8 @@ import Testing
         #expect(ms.map { $0.uniqKey ?? "" } == ["U0", "U1", "U2"])
         #expect(ms.allSatisfy { $0.property["CLUSTER"] == "DefaultCluster" && $0.tags == "B" })
         #expect(ms.map(\.propertiesText) == (0..<3).map { "UNIQ_KEY\u{01}U\($0)\u{02}TAGS\u{01}B\u{02}CLUSTER\u{01}DefaultCluster\u{02}WAIT\u{01}true" })
+        // The answer's ids, written as bytes one after the other, are the records' offsetMsgIds.
+        #expect(r.fields["msgId"] == ms.map(\.offsetMsgId).joined(separator: ","))
         let retry = SendMessageRequestHeader(producerGroup: "pg", topic: "%RETRY%g", queueId: 0, bornTimestamp: t0, batch: true)
         #expect(b.handle(req(RequestCode.sendBatchMessage, retry.v2ExtFields, body: Array(body.readableBytesView)), from: clientA, now: t0).only?.code == 13)
     }

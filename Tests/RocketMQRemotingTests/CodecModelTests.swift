@@ -274,6 +274,11 @@ import Testing
         changed.address = Array(0..<16)
         #expect(changed == MessageHost(ipv6High: v6.high, low: v6.low, port: 10_911))
         #expect(MessageId.decode(MessageId.make(host: v6, physicalOffset: 77))! == (v6, 77))
+        var ids: [UInt8] = Array("x,".utf8)
+        MessageId.append(host: v4, physicalOffset: -2, to: &ids)
+        MessageId.append(host: v6, physicalOffset: 1 << 40, to: &ids)
+        #expect(String(decoding: ids, as: UTF8.self)
+                == "x," + MessageId.make(host: v4, physicalOffset: -2) + MessageId.make(host: v6, physicalOffset: 1 << 40))
         // Records of one topic, then another: each decoded record has its own topic, equal to the view's.
         var body = ByteBuffer()
         let topics = ["SharedTopicNameLongerThanFifteen", "SharedTopicNameLongerThanFifteen", "OtherTopicOfTheSameLengthXXXXXXX",
