@@ -7,11 +7,15 @@ struct NewMessage {
     var queueId: Int32
     var flag: Int32
     var sysFlag: Int32
-    var body: [UInt8]
+    /// The body as stored (a batch message's: a slice of the request's bytes, not a copy).
+    var body: ArraySlice<UInt8>
     var properties: [(key: String, value: String)]
     /// The stored properties text; when nil, written from `properties` in HashMap order.
     var propertiesText: String?
-    /// Written after `propertiesText` (a batch's own properties, with the separator they need before them).
+    /// The stored properties text as UTF-8 bytes, taken before `propertiesText` (a batch message's, a slice of
+    /// the request's bytes: no String per message).
+    var propertiesBytes: ArraySlice<UInt8>? = nil
+    /// Written after the text (a batch's own properties, with the separator they need before them).
     var propertiesSuffix = ""
     var bornTimestamp: Int64
     var bornHost: MessageHost
@@ -59,6 +63,7 @@ extension BrokerState {
             putProperty(&m.properties, "REAL_TOPIC", m.topic)
             putProperty(&m.properties, "REAL_QID", String(m.queueId))
             m.propertiesText = nil
+            m.propertiesBytes = nil
             m.propertiesSuffix = ""
             m.topic = BrokerTopics.scheduleTopic
             m.queueId = level - 1
@@ -66,19 +71,20 @@ extension BrokerState {
         let key = QueueKey(topic: m.topic, queueId: m.queueId)
         let queueOffset = queues[key]?.maxOffset ?? 0
         let physical = commitLogOffset
-        let text = m.propertiesText ?? hashMapProperties(m.properties)
+        var text = m.propertiesBytes == nil ? m.propertiesText ?? hashMapProperties(m.properties) : ""
         // The record holds the properties length in 16 bits and the body within the message size limit.
-        guard text.utf8.count + m.propertiesSuffix.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
+        let textLength = m.propertiesBytes?.count ?? text.utf8.count
+        guard textLength + m.propertiesSuffix.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
         scratch.clear()
-        StoredMessageDecoder.encode(queueId: m.queueId, flag: m.flag, queueOffset: queueOffset, physicalOffset: physical,
-                                    // The host-width bits follow the real addresses, whatever the client sent.
-                                    sysFlag: MessageSysFlag(rawValue: m.sysFlag & ~0x30), bornTimestamp: m.bornTimestamp, bornHost: m.bornHost,
-                                    storeTimestamp: now, storeHost: config.storeHost, reconsumeTimes: m.reconsumeTimes,
-                                    body: m.body, topic: m.topic, propertiesText: text, propertiesSuffix: m.propertiesSuffix,
-                                    into: &scratch)
-        // The last TAGS of the whole text: the suffix's if it has one (the two parts never share a property).
-        let code = tagsCode((m.propertiesSuffix.isEmpty ? nil : MessageProperties.value(of: "TAGS", in: m.propertiesSuffix))
-                            ?? MessageProperties.value(of: "TAGS", in: text))
+        let tags: String?
+        if let bytes = m.propertiesBytes {
+            tags = bytes.withUnsafeBytes { Self.encodeRecord(m, text: $0, queueOffset: queueOffset, physical: physical, now: now,
+                                                             storeHost: config.storeHost, into: &scratch) }
+        } else {
+            tags = text.withUTF8 { Self.encodeRecord(m, text: UnsafeRawBufferPointer($0), queueOffset: queueOffset, physical: physical,
+                                                     now: now, storeHost: config.storeHost, into: &scratch) }
+        }
+        let code = tagsCode(tags)
         let entry = QueueEntry(physicalOffset: physical, size: Int32(scratch.readableBytes), tagsCode: code, storeTimestamp: now)
         // Appended in place: a copy of the queue taken out of the table and put back would copy every entry
         // (copy on write), making each send cost as much as the whole queue.
@@ -89,6 +95,21 @@ extension BrokerState {
         pendingEntries.append(IndexedEntry(queue: key, queueOffset: queueOffset, entry: entry))
         if deferredArrivals != nil { deferredArrivals!.append((key, code)) } else { wakeArrived(key, tagsCode: code, now: now) }
         return AppendResult(physicalOffset: physical, queueOffset: queueOffset)
+    }
+
+    /// Writes `m`'s record with the properties `text` (UTF-8) and its suffix into `out`; returns its TAGS: the
+    /// last of the whole text, the suffix's if it has one (the two parts never share a property).
+    static func encodeRecord(_ m: NewMessage, text: UnsafeRawBufferPointer, queueOffset: Int64, physical: Int64, now: Int64,
+                             storeHost: MessageHost, into out: inout ByteBuffer) -> String? {
+        m.body.withUnsafeBytes { body in
+            StoredMessageDecoder.encode(queueId: m.queueId, flag: m.flag, queueOffset: queueOffset, physicalOffset: physical,
+                                        // The host-width bits follow the real addresses, whatever the client sent.
+                                        sysFlag: MessageSysFlag(rawValue: m.sysFlag & ~0x30), bornTimestamp: m.bornTimestamp,
+                                        bornHost: m.bornHost, storeTimestamp: now, storeHost: storeHost, reconsumeTimes: m.reconsumeTimes,
+                                        body: body, topic: m.topic, properties: text, propertiesSuffix: m.propertiesSuffix, into: &out)
+        }
+        return (m.propertiesSuffix.isEmpty ? nil : MessageProperties.value(of: "TAGS", in: m.propertiesSuffix))
+            ?? MessageProperties.value(of: "TAGS", inUTF8: text)
     }
 
     /// Loads a record read back from the commit log at start-up: its queue entry (the record itself stays in the
@@ -240,9 +261,10 @@ extension BrokerState {
             }
         }
         if batch {
-            let records: [BatchMessageRecord]
+            // Each message's body and properties are stored from where they are in the request's bytes.
+            let records: [BatchMessageRecord.Layout]
             do {
-                records = try bodyBytes.withUnsafeBytes { try BatchMessageRecord.decodeAll($0) }
+                records = try bodyBytes.withUnsafeBytes { try BatchMessageRecord.scanAll($0) }
             } catch {
                 return fail(13, "the batch body is illegal: \(error)")
             }
@@ -259,10 +281,10 @@ extension BrokerState {
             // (MessageExtBatchEncoder.encode's needAppendLastPropertySeparator): the two suffixes made once.
             let separatedBatchText = batchText.isEmpty ? "" : "\u{02}" + batchText
             let suffixes = records.map { r -> String in
-                !r.propertiesText.isEmpty && !batchText.isEmpty && r.propertiesText.utf8.last != 0x02 ? separatedBatchText : batchText
+                !r.properties.isEmpty && !batchText.isEmpty && bodyBytes[r.properties.upperBound - 1] != 0x02 ? separatedBatchText : batchText
             }
             if bodyBytes.count > config.maxMessageSize
-                || zip(records, suffixes).contains(where: { $0.propertiesText.utf8.count + $1.utf8.count > Int(Int16.max) }) {
+                || zip(records, suffixes).contains(where: { $0.properties.count + $1.utf8.count > Int(Int16.max) }) {
                 return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
             }
             deferredArrivals = []
@@ -272,8 +294,9 @@ extension BrokerState {
                 for a in arrivals { wakeArrived(a.key, tagsCode: a.tagsCode, now: now) }
             }
             for (r, suffix) in zip(records, suffixes) {
-                guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: r.body,
-                                                  properties: [], propertiesText: r.propertiesText, propertiesSuffix: suffix,
+                guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: bodyBytes[r.body],
+                                                  properties: [], propertiesText: nil, propertiesBytes: bodyBytes[r.properties],
+                                                  propertiesSuffix: suffix,
                                                   bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume),
                                        now: now) else {
                     return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
@@ -296,7 +319,7 @@ extension BrokerState {
         if delayed, let wait { props.append(("WAIT", wait)) }
         let stored = props
         if reconsume < 0 { reconsume = 0 }
-        guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: h.flag, sysFlag: h.sysFlag, body: bodyBytes,
+        guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: h.flag, sysFlag: h.sysFlag, body: bodyBytes[...],
                                           properties: stored, propertiesText: nil, bornTimestamp: h.bornTimestamp,
                                           bornHost: client.remote, reconsumeTimes: reconsume), now: now) else {
             return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
@@ -333,7 +356,7 @@ extension BrokerState {
         }
         let origin = props.last { $0.key == "ORIGIN_MESSAGE_ID" }?.value ?? ""
         putProperty(&props, "ORIGIN_MESSAGE_ID", origin.isEmpty ? orig.offsetMsgId : origin)
-        guard append(NewMessage(topic: newTopic, queueId: 0, flag: orig.flag, sysFlag: orig.sysFlag.rawValue, body: orig.storedBody,
+        guard append(NewMessage(topic: newTopic, queueId: 0, flag: orig.flag, sysFlag: orig.sysFlag.rawValue, body: orig.storedBody[...],
                                 properties: props, propertiesText: nil, bornTimestamp: orig.bornTimestamp, bornHost: orig.bornHost,
                                 reconsumeTimes: orig.reconsumeTimes + 1), now: now) != nil else {
             return reply(request, 13, remark: "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
@@ -357,7 +380,7 @@ extension BrokerState {
                     // ScheduleMessageService keeps the stored text (DELAY, REAL_TOPIC, REAL_QID stay in it).
                     let realTopic = m.properties.last { $0.key == "REAL_TOPIC" }?.value ?? m.topic
                     let realQid = Int32(m.properties.last { $0.key == "REAL_QID" }?.value ?? "0") ?? 0
-                    if append(NewMessage(topic: realTopic, queueId: realQid, flag: m.flag, sysFlag: m.sysFlag.rawValue, body: m.storedBody,
+                    if append(NewMessage(topic: realTopic, queueId: realQid, flag: m.flag, sysFlag: m.sysFlag.rawValue, body: m.storedBody[...],
                                           properties: m.properties, propertiesText: m.propertiesText, bornTimestamp: m.bornTimestamp,
                                           bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes, fromSchedule: true), now: now) == nil {
                         pendingActions.append(.log("delayed message at \(BrokerTopics.scheduleTopic)#\(level - 1)@\(next) cannot be stored in \(realTopic): dropped"))

@@ -465,7 +465,17 @@ public struct BatchMessageRecord: Hashable, Sendable {
     }
 
     public static func decodeAll(_ bytes: UnsafeRawBufferPointer) throws -> [BatchMessageRecord] {
-        var out: [BatchMessageRecord] = []
+        try scanAll(bytes).map { l in
+            BatchMessageRecord(flag: l.flag, body: Array(UnsafeRawBufferPointer(rebasing: bytes[l.body])),
+                               propertiesText: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[l.properties]), as: UTF8.self))
+        }
+    }
+
+    /// The records of a batch body, read in place: each one's flag and where its body and properties are, after
+    /// the checks of `decodeAll` (the same errors; the properties valid UTF-8). The broker stores them from
+    /// there, without an array and a String per message.
+    public static func scanAll(_ bytes: UnsafeRawBufferPointer) throws -> [Layout] {
+        var out: [Layout] = []
         var offset = 0
         while offset < bytes.count {
             if out.isEmpty { out.reserveCapacity(16) }
@@ -480,13 +490,30 @@ public struct BatchMessageRecord: Hashable, Sendable {
             _ = try r.readInt32("BODYCRC")
             let flag = try r.readInt32("FLAG")
             let bodyLength = try r.readInt32("BODY length")
-            let body = Array(try r.readBytes(Int(bodyLength), "BODY"))
-            let propsLength = try r.readInt16("PROPERTIES length")
-            let props = try r.readString(length: Int(propsLength), field: "PROPERTIES")
-            out.append(BatchMessageRecord(flag: flag, body: body, propertiesText: props))
+            let bodyStart = offset + r.index
+            _ = try r.readBytes(Int(bodyLength), "BODY")
+            let propsLength = Int(try r.readInt16("PROPERTIES length"))
+            let propsStart = offset + r.index
+            // As `BinaryReader.readString` checks a text, without making it.
+            if propsLength < 0 { throw RemotingDecodingError(r.context, .invalidLength(field: "PROPERTIES", length: propsLength), offset: r.index - 4) }
+            try r.need(propsLength, "PROPERTIES")
+            let props = UnsafeRawBufferPointer(rebasing: bytes[propsStart..<propsStart + propsLength])
+            var high: UInt8 = 0
+            for b in props { high |= b }
+            guard high < 0x80 || isValidUTF8(props) else {
+                throw RemotingDecodingError(r.context, .invalidUTF8(field: "PROPERTIES"), offset: r.index)
+            }
+            out.append(Layout(flag: flag, body: bodyStart..<bodyStart + Int(bodyLength), properties: propsStart..<propsStart + propsLength))
             offset += Int(total)
         }
         return out
+    }
+
+    /// Where one record of a batch body is: its flag, and its body and properties as ranges of the body's bytes.
+    public struct Layout: Sendable, Equatable {
+        public var flag: Int32
+        public var body: Range<Int>
+        public var properties: Range<Int>
     }
 }
 

@@ -43,8 +43,15 @@ public enum MessageProperties {
     /// The value `parse` gives for one ASCII key of two or more characters (the last non-empty one), read in place
     /// without building the other pairs: for a hot path that needs one property (the broker's TAGS on each send).
     public static func value(of key: String, in text: String) -> String? {
-        var text = text, key = key
-        return text.withUTF8 { bytes -> String? in key.withUTF8 { k -> String? in
+        var text = text
+        return text.withUTF8 { value(of: key, inUTF8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `value(of:in:)` over the text's UTF-8 bytes, where they are.
+    public static func value(of key: String, inUTF8 raw: UnsafeRawBufferPointer) -> String? {
+        var key = key
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        return key.withUTF8 { k -> String? in
             var found: Range<Int>?
             var start = 0
             while start < bytes.count {
@@ -57,7 +64,7 @@ public enum MessageProperties {
                 start = end + 1
             }
             return found.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
-        } }
+        }
     }
 
     /// Java's `messageProperties2String` of 4.9.1–5.1.4: no trailing separator.
@@ -554,53 +561,69 @@ public enum StoredMessageDecoder {
                               storeHost: MessageHost, reconsumeTimes: Int32 = 0, preparedTransactionOffset: Int64 = 0,
                               body: [UInt8], topic: String, propertiesText: String, propertiesSuffix: String = "",
                               into out: inout ByteBuffer) {
+        var propertiesText = propertiesText
+        propertiesText.withUTF8 { props in
+            body.withUnsafeBytes { bodyBytes in
+                encode(queueId: queueId, flag: flag, queueOffset: queueOffset, physicalOffset: physicalOffset, sysFlag: sysFlag,
+                       bornTimestamp: bornTimestamp, bornHost: bornHost, storeTimestamp: storeTimestamp, storeHost: storeHost,
+                       reconsumeTimes: reconsumeTimes, preparedTransactionOffset: preparedTransactionOffset, body: bodyBytes,
+                       topic: topic, properties: UnsafeRawBufferPointer(props), propertiesSuffix: propertiesSuffix, into: &out)
+            }
+        }
+    }
+
+    /// `encode` with the body and the properties text as bytes (UTF-8), from where they are: a batch's records
+    /// are stored from the request's bytes, without an array and a String per message.
+    public static func encode(queueId: Int32, flag: Int32 = 0, queueOffset: Int64, physicalOffset: Int64,
+                              sysFlag: MessageSysFlag = [], bornTimestamp: Int64, bornHost: MessageHost, storeTimestamp: Int64,
+                              storeHost: MessageHost, reconsumeTimes: Int32 = 0, preparedTransactionOffset: Int64 = 0,
+                              body bodyBytes: UnsafeRawBufferPointer, topic: String, properties propsBytes: UnsafeRawBufferPointer,
+                              propertiesSuffix: String = "", into out: inout ByteBuffer) {
         var sysFlag = sysFlag
         if bornHost.isIPv6 { sysFlag.insert(.bornHostV6) }
         if storeHost.isIPv6 { sysFlag.insert(.storeHostV6) }
         let topicLength = topic.utf8.count
         let v2 = topicLength > 127
-        // The properties are `propertiesText` then `propertiesSuffix` (a batch's own properties after each
-        // message's), written one after the other instead of joined into a String first.
-        let propsLength = propertiesText.utf8.count + propertiesSuffix.utf8.count
+        // The properties are the text then `propertiesSuffix` (a batch's own properties after each message's),
+        // written one after the other instead of joined into a String first.
+        let propsLength = propsBytes.count + propertiesSuffix.utf8.count
         let total = 4 + 4 + 4 + 4 + 4 + 8 + 8 + 4 + 8 + bornHost.addressCount + 4 + 8 + storeHost.addressCount + 4 + 4 + 8
-            + 4 + body.count + (v2 ? 2 : 1) + topicLength + 2 + propsLength
+            + 4 + bodyBytes.count + (v2 ? 2 : 1) + topicLength + 2 + propsLength
         // One write of the whole record into space reserved for exactly its size (a buffer left to grow by doubling
         // keeps up to twice that, and the embedded broker holds every record it stores). Written field by field,
         // each write checked capacity and uniqueness: about a sixth of the broker's time under batched sends.
-        var topic = topic, propertiesText = propertiesText, propertiesSuffix = propertiesSuffix
+        var topic = topic, propertiesSuffix = propertiesSuffix
         _ = topic.withUTF8 { topicBytes in
-            propertiesText.withUTF8 { propsBytes in propertiesSuffix.withUTF8 { suffixBytes in
-                body.withUnsafeBytes { bodyBytes in
-                    out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
-                        var w = RecordWriter(base: raw.baseAddress!)
-                        w.put(Int32(total))
-                        w.put(v2 ? StoredMessage.magicV2 : StoredMessage.magicV1)
-                        w.put(CRC32.rocketmq(bodyBytes))
-                        w.put(queueId)
-                        w.put(flag)
-                        w.put(queueOffset)
-                        w.put(physicalOffset)
-                        w.put(sysFlag.rawValue)
-                        w.put(bornTimestamp)
-                        w.put(bornHost)
-                        w.put(bornHost.port)
-                        w.put(storeTimestamp)
-                        w.put(storeHost)
-                        w.put(storeHost.port)
-                        w.put(reconsumeTimes)
-                        w.put(preparedTransactionOffset)
-                        w.put(Int32(bodyBytes.count))
-                        w.put(bodyBytes)
-                        if v2 { w.put(Int16(topicLength)) } else { w.put(UInt8(topicLength)) }
-                        w.put(UnsafeRawBufferPointer(topicBytes))
-                        w.put(Int16(propsLength))
-                        w.put(UnsafeRawBufferPointer(propsBytes))
-                        w.put(UnsafeRawBufferPointer(suffixBytes))
-                        precondition(w.offset == total, "stored record size")
-                        return total
-                    }
+            propertiesSuffix.withUTF8 { suffixBytes in
+                out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
+                    var w = RecordWriter(base: raw.baseAddress!)
+                    w.put(Int32(total))
+                    w.put(v2 ? StoredMessage.magicV2 : StoredMessage.magicV1)
+                    w.put(CRC32.rocketmq(bodyBytes))
+                    w.put(queueId)
+                    w.put(flag)
+                    w.put(queueOffset)
+                    w.put(physicalOffset)
+                    w.put(sysFlag.rawValue)
+                    w.put(bornTimestamp)
+                    w.put(bornHost)
+                    w.put(bornHost.port)
+                    w.put(storeTimestamp)
+                    w.put(storeHost)
+                    w.put(storeHost.port)
+                    w.put(reconsumeTimes)
+                    w.put(preparedTransactionOffset)
+                    w.put(Int32(bodyBytes.count))
+                    w.put(bodyBytes)
+                    if v2 { w.put(Int16(topicLength)) } else { w.put(UInt8(topicLength)) }
+                    w.put(UnsafeRawBufferPointer(topicBytes))
+                    w.put(Int16(propsLength))
+                    w.put(propsBytes)
+                    w.put(UnsafeRawBufferPointer(suffixBytes))
+                    precondition(w.offset == total, "stored record size")
+                    return total
                 }
-            } }
+            }
         }
     }
 }

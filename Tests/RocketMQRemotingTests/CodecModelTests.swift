@@ -294,6 +294,44 @@ import Testing
         #expect(batch.messages.map(\.storeHost) == topics.indices.map { $0 % 2 == 0 ? v4 : v6 })
     }
 
+    /// A batch body read in place: the layouts point at each record's body and properties, `decodeAll` gives the
+    /// records encoded, every cut of the body is either whole records or an error, and bad properties (not UTF-8,
+    /// a negative length) are errors that name them.
+    @Test func batchBodiesAreScannedInPlace() throws {
+        let records = (0..<4).map { i in
+            BatchMessageRecord(flag: Int32(i), body: (0..<(i * 7)).map { UInt8(truncatingIfNeeded: $0 &+ i) },
+                               propertiesText: i == 2 ? "" : MessageProperties.encode([("UNIQ_KEY", "U\(i)"), ("KEYS", "k é \(i)")]))
+        }
+        let body = Array(BatchMessageRecord.encodeAll(records).readableBytesView)
+        let layouts = try body.withUnsafeBytes { try BatchMessageRecord.scanAll($0) }
+        #expect(layouts.map(\.flag) == records.map(\.flag))
+        #expect(layouts.map { Array(body[$0.body]) } == records.map(\.body))
+        #expect(layouts.map { String(decoding: body[$0.properties], as: UTF8.self) } == records.map(\.propertiesText))
+        #expect(try body.withUnsafeBytes { try BatchMessageRecord.decodeAll($0) } == records)
+        // Every cut: whole records (the ones before the cut) or an error, never a crash.
+        let ends = layouts.map { $0.properties.upperBound }
+        for n in 0..<body.count {
+            let cut = Array(body[..<n])
+            let result = Result { try cut.withUnsafeBytes { try BatchMessageRecord.scanAll($0) } }
+            if n == 0 || ends.contains(n) {
+                #expect((try? result.get())?.count == ends.filter { $0 <= n }.count, "cut at \(n)")
+            } else {
+                #expect(throws: RemotingDecodingError.self, "cut at \(n)") { try result.get() }
+            }
+        }
+        // Properties that are not UTF-8, and a negative properties length.
+        var bad = body
+        bad[layouts[0].properties.lowerBound] = 0xFF
+        #expect { try bad.withUnsafeBytes { try BatchMessageRecord.scanAll($0) } } throws: { e in
+            "\(e)".contains("PROPERTIES")
+        }
+        var negative = body
+        negative[layouts[0].properties.lowerBound - 2] = 0x80
+        #expect { try negative.withUnsafeBytes { try BatchMessageRecord.scanAll($0) } } throws: { e in
+            "\(e)".contains("PROPERTIES")
+        }
+    }
+
     @Test func storedRecordViewsEqualTheEagerRecords() throws {
         var bodies = [Self.body(Vectors.cap11), buffer(hex: Vectors.cap14body), buffer(hex: Vectors.jard), buffer(hex: Vectors.jare)]
         var rng = SplitMix64(seed: 0x5EED)
