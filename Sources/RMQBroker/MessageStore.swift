@@ -157,14 +157,34 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
         }
         unsynced = true
         if policy == .always { try sync(now: now) }
-        for e in entries { try addIndexEntry(e) }
+        // A batch's entries are of one queue: its tables are looked up once per run of one queue, not per entry.
+        var i = 0
+        while i < entries.count {
+            var end = i + 1
+            while end < entries.count && entries[end].queue == entries[i].queue { end += 1 }
+            try addIndexEntries(entries[i..<end])
+            i = end
+        }
     }
 
     /// Queues `e` for its index file (opened, with the queue's first offset, on its first entry).
     func addIndexEntry(_ e: IndexedEntry) throws {
-        if indexes[e.queue] == nil { indexes[e.queue] = (try openIndex(e.queue, base: e.queueOffset), e.queueOffset) }
-        e.entry.write(into: &indexPending[e.queue, default: ByteBuffer()])
-        if indexPending[e.queue]!.readableBytes >= Self.indexPendingLimit { try flushIndex(e.queue) }
+        try addIndexEntries([e][...])
+    }
+
+    /// Writes the entries into `buffer`; returns how many bytes it holds then.
+    private static func write(_ run: ArraySlice<IndexedEntry>, into buffer: inout ByteBuffer) -> Int {
+        for e in run { e.entry.write(into: &buffer) }
+        return buffer.readableBytes
+    }
+
+    /// Queues entries of one queue, in order, for its index file.
+    func addIndexEntries(_ run: ArraySlice<IndexedEntry>) throws {
+        guard let first = run.first else { return }
+        let key = first.queue
+        if indexes[key] == nil { indexes[key] = (try openIndex(key, base: first.queueOffset), first.queueOffset) }
+        // One access to the queue's pending bytes, written in place.
+        if Self.write(run, into: &indexPending[key, default: ByteBuffer()]) >= Self.indexPendingLimit { try flushIndex(key) }
     }
 
     /// Writes the waiting index entries of every queue.
