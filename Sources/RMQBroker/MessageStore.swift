@@ -169,17 +169,17 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
 
     /// Queues `e` for its index file (opened, with the queue's first offset, on its first entry).
     func addIndexEntry(_ e: IndexedEntry) throws {
-        try addIndexEntries([e][...])
+        try addIndexEntries(CollectionOfOne(e))
     }
 
     /// Writes the entries into `buffer`; returns how many bytes it holds then.
-    private static func write(_ run: ArraySlice<IndexedEntry>, into buffer: inout ByteBuffer) -> Int {
+    private static func write(_ run: some Collection<IndexedEntry>, into buffer: inout ByteBuffer) -> Int {
         for e in run { e.entry.write(into: &buffer) }
         return buffer.readableBytes
     }
 
     /// Queues entries of one queue, in order, for its index file.
-    func addIndexEntries(_ run: ArraySlice<IndexedEntry>) throws {
+    func addIndexEntries(_ run: some Collection<IndexedEntry>) throws {
         guard let first = run.first else { return }
         let key = first.queue
         if indexes[key] == nil { indexes[key] = (try openIndex(key, base: first.queueOffset), first.queueOffset) }

@@ -122,14 +122,6 @@ final class ConsumePool: @unchecked Sendable {
         return true
     }
 
-    /// Inline: schedules the loop task that runs the queued jobs, unless one is on its way (under the mutex;
-    /// `loop.execute` itself is called once the mutex is released, by the caller's `defer`).
-    private func scheduleInlineRun() -> Bool {
-        guard inline && !inlineRunScheduled else { return false }
-        inlineRunScheduled = true
-        return true
-    }
-
     /// Inline: every job queued so far, in order, on the loop.
     private func runInline() {
         pthread_mutex_lock(&mutex)
@@ -165,10 +157,14 @@ final class ConsumePool: @unchecked Sendable {
         return true
     }
 
-    /// Under the mutex: signals one sleeping thread unless a wake-up is already on its way.
+    /// Under the mutex: signals one sleeping thread unless a wake-up is already on its way; without threads,
+    /// schedules the loop task that runs the queued jobs unless one is on its way.
     private func wakeOneIfNoneComing() {
         if inline {
-            if scheduleInlineRun() { loop.execute { [self] in runInline() } }
+            if !inlineRunScheduled {
+                inlineRunScheduled = true
+                loop.execute { [self] in runInline() }
+            }
             return
         }
         if !wakeupComing && sleeping > 0 {

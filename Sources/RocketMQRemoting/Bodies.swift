@@ -492,18 +492,11 @@ public struct BatchMessageRecord: Hashable, Sendable {
             let bodyLength = try r.readInt32("BODY length")
             let bodyStart = offset + r.index
             _ = try r.readBytes(Int(bodyLength), "BODY")
-            let propsLength = Int(try r.readInt16("PROPERTIES length"))
-            let propsStart = offset + r.index
-            // As `BinaryReader.readString` checks a text, without making it.
-            if propsLength < 0 { throw RemotingDecodingError(r.context, .invalidLength(field: "PROPERTIES", length: propsLength), offset: r.index - 4) }
-            try r.need(propsLength, "PROPERTIES")
-            let props = UnsafeRawBufferPointer(rebasing: bytes[propsStart..<propsStart + propsLength])
-            var high: UInt8 = 0
-            for b in props { high |= b }
-            guard high < 0x80 || isValidUTF8(props) else {
-                throw RemotingDecodingError(r.context, .invalidUTF8(field: "PROPERTIES"), offset: r.index)
-            }
-            out.append(Layout(flag: flag, body: bodyStart..<bodyStart + Int(bodyLength), properties: propsStart..<propsStart + propsLength))
+            let propsLength = try r.readInt16("PROPERTIES length")
+            // The checks and errors of `readString`, without making the String.
+            let props = try r.readText(length: Int(propsLength), field: "PROPERTIES").range
+            out.append(Layout(flag: flag, body: bodyStart..<bodyStart + Int(bodyLength),
+                              properties: offset + props.lowerBound..<offset + props.upperBound))
             offset += Int(total)
         }
         return out

@@ -107,8 +107,12 @@ struct RecordWriter {
     }
     /// A host's address bytes (4 or 16), big-endian.
     @inline(__always) mutating func put(_ host: MessageHost) {
-        if host.isIPv6 { put(host.high) }
-        if host.isIPv6 { put(host.low) } else { put(UInt32(truncatingIfNeeded: host.low)) }
+        if host.isIPv6 {
+            put(host.high)
+            put(host.low)
+        } else {
+            put(UInt32(truncatingIfNeeded: host.low))
+        }
     }
     @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
         if let b = bytes.baseAddress, bytes.count > 0 { (base + offset).copyMemory(from: b, byteCount: bytes.count) }
@@ -241,9 +245,8 @@ public struct MessageHost: Hashable, Sendable, CustomStringConvertible {
         if address.count == 16 {
             self.init(ipv6High: word(address[0..<8]), low: word(address[8..<16]), port: port)
         } else {
-            var v4 = Array(address.prefix(4))
-            while v4.count < 4 { v4.append(0) }
-            self.init(ipv4: UInt32(word(v4[...])), port: port)
+            let v4 = address.prefix(4)
+            self.init(ipv4: UInt32(word(v4) << (8 * UInt64(4 - v4.count))), port: port)
         }
     }
 
@@ -253,9 +256,10 @@ public struct MessageHost: Hashable, Sendable, CustomStringConvertible {
     /// The address bytes (4 or 16).
     public var address: [UInt8] {
         get {
-            if !isIPv6 { return (0..<4).map { UInt8(truncatingIfNeeded: low >> (24 - 8 * UInt64($0))) } }
-            return (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
-                + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
+            var a: [UInt8] = []
+            a.reserveCapacity(addressCount)
+            forEachAddressByte { a.append($0) }
+            return a
         }
         set { self = MessageHost(address: newValue, port: port) }
     }

@@ -1,10 +1,5 @@
 import CompressNIO
 import NIOCore
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// Where the variable parts of a validated stored record are (offsets relative to the record's first byte).
 struct RecordLayout: Sendable {
@@ -75,8 +70,7 @@ public struct StoredMessageView: Sendable {
     func topic(reusing known: String?) -> String {
         guard var known else { return topic }
         return withTopicUTF8 { raw in
-            let same = known.withUTF8 { k in k.count == raw.count && (k.count == 0 || memcmp(k.baseAddress!, raw.baseAddress!, k.count) == 0) }
-            return same ? known : String(decoding: raw, as: UTF8.self)
+            known.withUTF8 { raw.elementsEqual($0) } ? known : String(decoding: raw, as: UTF8.self)
         }
     }
 
