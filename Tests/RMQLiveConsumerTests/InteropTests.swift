@@ -29,6 +29,10 @@ func theCppPushConsumerAndOursShareOneGroup() async throws {
     env["RMQ_CPP_HOME"] = home
     cpp.environment = env
     let outPath = NSTemporaryDirectory() + "rmq-cpp-\(getpid()).out"
+    defer {
+        try? FileManager.default.removeItem(atPath: outPath)
+        try? FileManager.default.removeItem(atPath: home)
+    }
     FileManager.default.createFile(atPath: outPath, contents: nil)
     cpp.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     cpp.standardError = FileHandle.nullDevice

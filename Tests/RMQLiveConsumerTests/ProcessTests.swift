@@ -16,8 +16,10 @@ final class Spawned: @unchecked Sendable {
     let stdoutPath: String
     let stderrPath: String
 
+    let dir: String
+
     init(_ args: [String], name: String) throws {
-        let dir = NSTemporaryDirectory() + "rmq-proc-\(getpid())"
+        dir = NSTemporaryDirectory() + "rmq-proc-\(getpid())-\(name)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         stdoutPath = dir + "/\(name).out"
         stderrPath = dir + "/\(name).err"
@@ -28,6 +30,11 @@ final class Spawned: @unchecked Sendable {
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
         try process.run()
+    }
+
+    /// Its output files go with it (a process still running keeps writing to the unlinked files).
+    deinit {
+        try? FileManager.default.removeItem(atPath: dir)
     }
 
     var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }

@@ -7,15 +7,19 @@ import Testing
 
 /// Hostile input files: each a clear one-line error, decoding what can be decoded.
 @Suite struct DecodeInputTests {
+    /// Writes a temporary file; each caller removes it with `defer { removeTemp(path) }`.
     static func temp(_ name: String, _ bytes: [UInt8]) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("rmq-trace-\(getpid())-\(name)").path
         try Data(bytes).write(to: URL(fileURLWithPath: path))
         return path
     }
 
+    static func removeTemp(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
+
     @Test func pcapCutMidPacketDecodesWhatCameBefore() throws {
         let full = FixtureScenarios.consumeFlow()
         let path = try Self.temp("cut.pcap", Array(full[0..<(full.count - 30)]))
+        defer { DecodeInputTests.removeTemp(path) }
         let (lines, error) = try DecodeSession.decodeFile(path, format: .text)
         let e = try #require(error)
         #expect(e.contains("truncated") && e.contains(path) && e.contains("packet"))
@@ -28,6 +32,7 @@ import Testing
         var w = PcapWriter(linkType: 147)
         w.append(PacketRecord(time: CaptureTime(nanoseconds: 0), data: [1, 2, 3]))
         let path = try Self.temp("user0.pcap", w.bytes)
+        defer { DecodeInputTests.removeTemp(path) }
         #expect { _ = try DecodeSession.decodeFile(path, format: .text) } throws: { error in
             "\(error)".contains("147") && "\(error)".contains("USER0")
         }
@@ -35,6 +40,7 @@ import Testing
 
     @Test func notAPcap() throws {
         let path = try Self.temp("text.pcap", Array("hello, this is not a capture\n".utf8))
+        defer { DecodeInputTests.removeTemp(path) }
         #expect { _ = try DecodeSession.decodeFile(path, format: .text) } throws: { error in
             "\(error)".contains(path)
         }
@@ -42,6 +48,7 @@ import Testing
 
     @Test func filtersNarrowTheTimelineNotTheSummary() throws {
         let path = try Self.temp("flow.pcap", FixtureScenarios.consumeFlow())
+        defer { DecodeInputTests.removeTemp(path) }
         var filter = TraceFilter()
         filter.codes = [RequestCode.queryConsumerOffset]
         let (lines, _) = try DecodeSession.decodeFile(path, format: .text, filter: filter)
@@ -65,6 +72,7 @@ import Testing
         ext.append("SecretKey", "very-secret")
         s.exchange("b", s.request(14, ext)) { ScenarioBuilder.response($0, OffsetResponseHeader(offset: 1).extFields) }
         let path = try Self.temp("acl.pcap", s.pcap())
+        defer { DecodeInputTests.removeTemp(path) }
         for format in OutputFormat.allCases {
             let (lines, _) = try DecodeSession.decodeFile(path, format: format)
             let all = lines.joined(separator: "\n")
@@ -80,6 +88,7 @@ import Testing
     @Test(arguments: FixtureScenarios.all.map(\.name))
     func summaryEqualsTheTextSummary(_ name: String) throws {
         let path = try DecodeInputTests.temp("\(name)-sum.pcap", FixtureScenarios.all.first { $0.name == name }!.build())
+        defer { DecodeInputTests.removeTemp(path) }
         let (text, _) = try DecodeSession.decodeFile(path, format: .text)
         let (summary, _) = try DecodeSession.decodeFile(path, format: .summary)
         let start = try #require(text.lastIndex(of: "== Summary =="))

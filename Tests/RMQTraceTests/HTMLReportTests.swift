@@ -15,10 +15,12 @@ enum Chromium {
 
     /// The DOM after the page's scripts ran, or nil when Chromium would not start.
     static func dump(_ url: String) throws -> String? {
+        let profile = NSTemporaryDirectory() + "rmq-chromium-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: profile) }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path!)
         p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                       "--user-data-dir=" + NSTemporaryDirectory() + "rmq-chromium-\(getpid())",
+                       "--user-data-dir=" + profile,
                        "--window-size=1280,2000", "--virtual-time-budget=5000", "--dump-dom", url]
         let out = Pipe()
         p.standardOutput = out
