@@ -378,8 +378,8 @@ extension BrokerState {
             while let e = entry(key, at: next), e.storeTimestamp + wait <= now {
                 if let rec = record(e), let m = StoredMessageDecoder.decodeAll(rec).messages.first {
                     // ScheduleMessageService keeps the stored text (DELAY, REAL_TOPIC, REAL_QID stay in it).
-                    let realTopic = m.properties.last { $0.key == "REAL_TOPIC" }?.value ?? m.topic
-                    let realQid = Int32(m.properties.last { $0.key == "REAL_QID" }?.value ?? "0") ?? 0
+                    let realTopic = m.property("REAL_TOPIC") ?? m.topic
+                    let realQid = Int32(m.property("REAL_QID") ?? "0") ?? 0
                     if append(NewMessage(topic: realTopic, queueId: realQid, flag: m.flag, sysFlag: m.sysFlag.rawValue, body: m.storedBody[...],
                                           properties: m.properties, propertiesText: m.propertiesText, bornTimestamp: m.bornTimestamp,
                                           bornHost: m.bornHost, reconsumeTimes: m.reconsumeTimes, fromSchedule: true), now: now) == nil {

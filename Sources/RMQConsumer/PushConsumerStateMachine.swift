@@ -884,19 +884,15 @@ public struct PushConsumerStateMachine: Sendable {
         var records: [StoredMessage] = []
         swap(&records, &batch.messages)
         records.reverse()
-        // The answer's offsets, as text once for every message of it (as the Java client adds them).
-        let minOffset = String(h.minOffset), maxOffset = String(h.maxOffset)
         let retryTopic = configuration.retryTopic
-        while var m = records.popLast() {
-            if let sub, !sub.tagsSet.isEmpty, !(m.tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
-            m.properties.append((key: "MIN_OFFSET", value: minOffset))
-            m.properties.append((key: "MAX_OFFSET", value: maxOffset))
+        while let m = records.popLast() {
+            let tags = m.tags
+            if let sub, !sub.tagsSet.isEmpty, !(tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
             var topic = m.topic
-            if m.topic == retryTopic, let original = m.properties.last(where: { $0.key == "RETRY_TOPIC" })?.value {
-                topic = original
-            }
-            result.append(DeliveredMessage(queue: q, queueOffset: m.queueOffset, topic: topic, tags: m.tags, msgId: m.msgId,
-                                           reconsumeTimes: m.reconsumeTimes, message: m))
+            if m.topic == retryTopic, let original = m.property("RETRY_TOPIC") { topic = original }
+            // The answer's offsets ride along as numbers; `properties` shows them as Java's MIN_OFFSET, MAX_OFFSET.
+            result.append(DeliveredMessage(queue: q, queueOffset: m.queueOffset, topic: topic, tags: tags, reconsumeTimes: m.reconsumeTimes,
+                                           message: m, minOffset: h.minOffset, maxOffset: h.maxOffset))
         }
         return result
     }
@@ -1095,9 +1091,9 @@ public struct PushConsumerStateMachine: Sendable {
         directRequests[id] = (broker, request)
         let queue = MessageQueue(topic: m.topic, brokerName: request.extFields?["brokerName"] ?? "", queueId: m.queueId)
         var topic = m.topic
-        if m.topic == configuration.retryTopic, let t = m.properties.last(where: { $0.key == "RETRY_TOPIC" })?.value { topic = t }
+        if m.topic == configuration.retryTopic, let t = m.property("RETRY_TOPIC") { topic = t }
         out.append(.consumeDirectly(id, DeliveredMessage(queue: queue, queueOffset: m.queueOffset, topic: topic, tags: m.tags,
-                                                         msgId: m.msgId, reconsumeTimes: m.reconsumeTimes, message: m)))
+                                                         reconsumeTimes: m.reconsumeTimes, message: m)))
     }
 
     /// ConsumerRunningInfo as fastjson writes it (members alphabetical; mqTable keyed by MessageQueue objects).

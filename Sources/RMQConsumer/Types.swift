@@ -123,12 +123,25 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
         /// `resetRetryAndNamespace` does, otherwise the stored topic.
         public var topic: String
         public var tags: String?
-        /// UNIQ_KEY when present, else the offsetMsgId.
-        public var msgId: String
         /// Times this message was consumed before (from the record, plus local redeliveries).
         public var reconsumeTimes: Int32
-        /// The stored record (properties include the client-side MIN_OFFSET and MAX_OFFSET, as in Java).
+        /// The stored record, as pulled.
         public var message: StoredMessage
+        /// The pull answer's minOffset and maxOffset, which the Java client adds to each message's properties
+        /// (MIN_OFFSET, MAX_OFFSET; see `properties`); nil for a message not pulled (CONSUME_MESSAGE_DIRECTLY).
+        public var minOffset: Int64?
+        public var maxOffset: Int64?
+
+        /// UNIQ_KEY when present, else the offsetMsgId: made from the record when asked.
+        public var msgId: String { message.msgId }
+        /// The properties as Java's `MessageExt` has them: the record's, then MIN_OFFSET and MAX_OFFSET of the
+        /// pull answer. Parsed when asked.
+        public var properties: [(key: String, value: String)] {
+            var p = message.properties
+            if let minOffset { p.append((key: "MIN_OFFSET", value: String(minOffset))) }
+            if let maxOffset { p.append((key: "MAX_OFFSET", value: String(maxOffset))) }
+            return p
+        }
     }
 
     @usableFromInline final class Box: @unchecked Sendable {
@@ -147,10 +160,12 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public init(queue: MessageQueue, queueOffset: Int64, topic: String, tags: String?, msgId: String, reconsumeTimes: Int32,
-                message: StoredMessage) {
-        box = Box(Fields(queue: queue, queueOffset: queueOffset, topic: topic, tags: tags, msgId: msgId,
-                         reconsumeTimes: reconsumeTimes, message: message))
+    @inlinable public subscript<T>(dynamicMember key: KeyPath<Fields, T>) -> T { box.fields[keyPath: key] }
+
+    public init(queue: MessageQueue, queueOffset: Int64, topic: String, tags: String?, reconsumeTimes: Int32,
+                message: StoredMessage, minOffset: Int64? = nil, maxOffset: Int64? = nil) {
+        box = Box(Fields(queue: queue, queueOffset: queueOffset, topic: topic, tags: tags, reconsumeTimes: reconsumeTimes,
+                         message: message, minOffset: minOffset, maxOffset: maxOffset))
     }
 
     public static func == (a: DeliveredMessage, b: DeliveredMessage) -> Bool { a.box === b.box || a.box.fields == b.box.fields }

@@ -40,8 +40,8 @@ public enum MessageProperties {
         return out
     }
 
-    /// The value `parse` gives for one ASCII key of two or more characters (the last non-empty one), read in place
-    /// without building the other pairs: for a hot path that needs one property (the broker's TAGS on each send).
+    /// The value `parse` gives for one key (the last of duplicates), read in place without building the other
+    /// pairs: for hot paths that need one property (the broker's TAGS on each send, a pulled message's UNIQ_KEY).
     public static func value(of key: String, in text: String) -> String? {
         var text = text
         return text.withUTF8 { value(of: key, inUTF8: UnsafeRawBufferPointer($0)) }
@@ -49,21 +49,28 @@ public enum MessageProperties {
 
     /// `value(of:in:)` over the text's UTF-8 bytes, where they are.
     public static func value(of key: String, inUTF8 raw: UnsafeRawBufferPointer) -> String? {
-        var key = key
-        let bytes = raw.assumingMemoryBound(to: UInt8.self)
-        return key.withUTF8 { k -> String? in
-            var found: Range<Int>?
+        let p = UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count)
+        // Keys that `parse` could split differently (control bytes, non-ASCII, empty) take the parse.
+        if key.isEmpty || !key.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x01 && $0 != 0x02 && $0 != 0x0D }) {
+            return parse(utf8: p).last { $0.key == key }?.value
+        }
+        var utf8 = key
+        return utf8.withUTF8 { n -> String? in
+            var found: String? = nil
             var start = 0
-            while start < bytes.count {
+            while start < p.count {
                 var end = start
-                while end < bytes.count && bytes[end] != 0x02 { end += 1 }
-                // An empty value is no property, as in `parse`.
-                if end - start > k.count + 1, bytes[start + k.count] == 0x01, bytes[start..<start + k.count].elementsEqual(k) {
-                    found = (start + k.count + 1)..<end
+                while end < p.count && p[end] != 0x02 { end += 1 }
+                // A match needs a non-empty value (`parse` drops empty ones); its segment is then 3 bytes or more.
+                if end - start > n.count + 1, p[start + n.count] == 0x01, p[start..<start + n.count].elementsEqual(n) {
+                    // Non-ASCII or CR in the segment: `parse` counts its Characters; take its answer.
+                    let segment = UnsafeBufferPointer(rebasing: p[start..<end])
+                    if segment.contains(where: { $0 >= 0x80 || $0 == 0x0D }) { return parse(utf8: p).last { $0.key == key }?.value }
+                    found = String(decoding: UnsafeBufferPointer(rebasing: p[(start + n.count + 1)..<end]), as: UTF8.self)
                 }
                 start = end + 1
             }
-            return found.map { String(decoding: UnsafeBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+            return found
         }
     }
 
@@ -322,7 +329,12 @@ public struct StoredMessage: Hashable, Sendable {
     public var topic: String
     /// Raw properties text.
     public var propertiesText: String
-    public var properties: [(key: String, value: String)]
+    /// The properties parsed from `propertiesText` when asked (a record keeps only its text: a pulled message
+    /// costs no array and no String per property until someone reads them); setting them writes the text.
+    public var properties: [(key: String, value: String)] {
+        get { MessageProperties.parse(propertiesText) }
+        set { propertiesText = MessageProperties.encode(newValue) }
+    }
     /// Whether BODYCRC matches the stored body.
     public var crcMatches: Bool
 
@@ -330,9 +342,12 @@ public struct StoredMessage: Hashable, Sendable {
     public static let magicV2: Int32 = Int32(bitPattern: 0xDAA3_20AB)
 
     public var property: [String: String] { Dictionary(properties.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b }) }
-    public var tags: String? { properties.last { $0.key == "TAGS" }?.value }
-    public var keys: String? { properties.last { $0.key == "KEYS" }?.value }
-    public var uniqKey: String? { properties.last { $0.key == "UNIQ_KEY" }?.value }
+    /// One property as `properties` has it (the last non-empty value), read in place; `key` is ASCII, two
+    /// characters or more.
+    public func property(_ key: String) -> String? { MessageProperties.value(of: key, in: propertiesText) }
+    public var tags: String? { property("TAGS") }
+    public var keys: String? { property("KEYS") }
+    public var uniqKey: String? { property("UNIQ_KEY") }
 
     /// offsetMsgId: store host address + port + physical offset, uppercase hex (6.2).
     public var offsetMsgId: String { MessageId.make(host: storeHost, physicalOffset: physicalOffset) }

@@ -84,39 +84,9 @@ public struct StoredMessageView: Sendable {
     /// The properties, parsed (Java's `string2messageProperties`).
     public var properties: [(key: String, value: String)] { MessageProperties.parse(propertiesText) }
 
-    /// One property (the last of duplicates), found in the text without parsing the others. Same result as
-    /// looking `name` up in `properties` for ASCII names.
-    public func property(_ name: String) -> String? {
-        var name = name
-        if !name.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x01 && $0 != 0x02 && $0 != 0x0D }) {
-            return properties.last { $0.key == name }?.value
-        }
-        return name.withUTF8 { n -> String? in
-            withPropertiesUTF8 { p -> String? in
-                var found: String? = nil
-                var start = 0
-                while start < p.count {
-                    var end = start
-                    while end < p.count && p[end] != 0x02 { end += 1 }
-                    let segLen = end - start
-                    if segLen >= 3, segLen > n.count + 1, p[start + n.count] == 0x01 {
-                        var same = true
-                        for i in 0..<n.count where p[start + i] != n[i] { same = false; break }
-                        if same {
-                            // Same as the eager parse: keys end at the first 0x01; non-ASCII goes the slow way.
-                            let seg = UnsafeRawBufferPointer(rebasing: p[start..<end])
-                            if !isASCII(seg) || seg.contains(0x0D) {
-                                return properties.last { $0.key == String(decoding: n, as: UTF8.self) }?.value
-                            }
-                            found = String(decoding: UnsafeRawBufferPointer(rebasing: p[(start + n.count + 1)..<end]), as: UTF8.self)
-                        }
-                    }
-                    start = end + 1
-                }
-                return found
-            }
-        }
-    }
+    /// One property (the last of duplicates), found in the text without parsing the others
+    /// (`MessageProperties.value(of:inUTF8:)`).
+    public func property(_ name: String) -> String? { withPropertiesUTF8 { MessageProperties.value(of: name, inUTF8: $0) } }
 
     public var tags: String? { property("TAGS") }
     public var keys: String? { property("KEYS") }
@@ -162,13 +132,12 @@ public struct StoredMessageView: Sendable {
                 body = .compressed(sysFlag.compression, storedLength: stored.count)
             }
         }
-        let propertiesText = self.propertiesText
         return StoredMessage(
             totalSize: totalSize, magicCode: magicCode, bodyCRC: bodyCRC, queueId: queueId, flag: flag, queueOffset: queueOffset,
             physicalOffset: physicalOffset, sysFlag: sysFlag, bornTimestamp: bornTimestamp, bornHost: bornHost,
             storeTimestamp: storeTimestamp, storeHost: storeHost, reconsumeTimes: reconsumeTimes,
             preparedTransactionOffset: preparedTransactionOffset, storedBody: stored, body: body, topic: topic(reusing: topicOfPrevious),
-            propertiesText: propertiesText, properties: MessageProperties.parse(propertiesText), crcMatches: crcMatches)
+            propertiesText: propertiesText, crcMatches: crcMatches)
     }
 }
 

@@ -467,7 +467,7 @@ final class MessageListener: Sendable {
 
     func describe(_ m: DeliveredMessage, status: ConsumeStatus) -> String {
         let body = String(decoding: m.message.storedBody.prefix(200), as: UTF8.self)
-        let keys = m.message.properties.last { $0.key == "KEYS" }?.value
+        let keys = m.message.keys
         if ndjson {
             func q(_ s: String?) -> String { s.map(RequestLogObserverTime.quote) ?? "null" }
             return "{\"event\":\"message\",\"topic\":\(q(m.topic)),\"queue\":\(q(m.queue.description)),\"offset\":\(m.queueOffset),\"tags\":\(q(m.tags)),\"keys\":\(q(keys)),\"msg_id\":\(q(m.msgId)),\"reconsume_times\":\(m.reconsumeTimes),\"status\":\(q(status.rawValue)),\"body\":\(q(body))}"

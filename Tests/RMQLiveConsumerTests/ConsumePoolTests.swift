@@ -120,7 +120,7 @@ import Testing
                                         propertiesText: MessageProperties.encode([(key: "TAGS", value: "A")]), into: &body)
         }
         return StoredMessageDecoder.decodeAll(body).messages.map {
-            DeliveredMessage(queue: q, queueOffset: $0.queueOffset, topic: "T", tags: $0.tags, msgId: $0.msgId, reconsumeTimes: 0, message: $0)
+            DeliveredMessage(queue: q, queueOffset: $0.queueOffset, topic: "T", tags: $0.tags, reconsumeTimes: 0, message: $0)
         }
     }
 

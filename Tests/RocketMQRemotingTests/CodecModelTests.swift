@@ -444,4 +444,25 @@ extension RemotingDecodingError.Reason {
         #expect(MessageProperties.value(of: "TAGS", in: text) == expected)
         #expect(MessageProperties.value(of: "TAGS", in: text) == MessageProperties.parse(text).last { $0.key == "TAGS" }?.value)
     }
+
+    /// Random texts of keys, separators, CR, LF and non-ASCII pieces: the scan (which `StoredMessage.property`,
+    /// its `tags`, `keys` and `uniqKey`, and the views' lookups use) gives what the full parse gives, for every key.
+    @Test func scanEqualsTheParseOnRandomTexts() {
+        var rng = SplitMix64(seed: 0x9A7)
+        let pieces = ["K", "KK", "ab", "\u{1}", "\u{2}", "\u{1}", "\u{2}", "v", "\r", "\n", "\r\n", "é", "e\u{301}", "TAGS", "x"]
+        let keys = ["K", "KK", "ab", "TAGS", "", "é", "K\u{1}", "v", "\r"]
+        for _ in 0..<3_000 {
+            let text = (0..<Int.random(in: 0...14, using: &rng)).map { _ in pieces.randomElement(using: &rng)! }.joined()
+            let parsed = MessageProperties.parse(text)
+            for key in keys {
+                #expect(MessageProperties.value(of: key, in: text) == parsed.last { $0.key == key }?.value, "\(Array(text.utf8)) \(key)")
+            }
+            var record = ByteBuffer()
+            let host = MessageHost(address: [127, 0, 0, 1], port: 10_911)
+            StoredMessageDecoder.encode(queueId: 0, queueOffset: 0, physicalOffset: 0, bornTimestamp: 1, bornHost: host, storeTimestamp: 2,
+                                        storeHost: host, body: [1], topic: "t", propertiesText: text, into: &record)
+            let m = StoredMessageDecoder.decodeAll(record).messages[0]
+            #expect(m.tags == parsed.last { $0.key == "TAGS" }?.value && m.properties.map(\.key) == parsed.map(\.key))
+        }
+    }
 }
