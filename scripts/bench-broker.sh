@@ -18,10 +18,12 @@
 #   scripts/bench-broker.sh [N]             N messages (default 100000, 64-byte bodies)
 #   RMQ_TRACE_BIN=path                      a built rmq-trace instead of building the release one
 #   SENDERS=4 BATCH=32 SOAK=300 RATE=20000  load knobs; REAL=start starts (and stops) the real broker
+#   BATCH_SENDERS=1                         concurrent senders of batches (each one batch in flight)
 #   CONSUMER_THREADS=0                      the consumer's --threads: 0 (default) runs its counting listener on
 #                                           its event loop, no consume pool: the lightest client, the same for
 #                                           both brokers (on 2 cores the clients' CPU is taken from the broker
 #                                           under test); 20 is Java's consume pool (a quarter more client CPU)
+#   BROKER_ARGS="--loop-threads 1"          more options for our broker (printed in the header)
 #   ROUNDS=3                                rounds of the end-to-end loads, ours and the real broker in turn
 #                                           (one row each); the ratios are of the medians, with the spread
 #   WARMUP=1                                first a round of N/4 messages per broker, not counted (the real
@@ -32,7 +34,7 @@
 # On a 2-core VM one run moves 10-40 % from the next (three processes share two cores): read the medians.
 set -euo pipefail
 N=${1:-100000}
-SENDERS=${SENDERS:-4}; BATCH=${BATCH:-32}; SOAK=${SOAK:-300}; RATE=${RATE:-20000}; CONSUMER_THREADS=${CONSUMER_THREADS:-0}
+SENDERS=${SENDERS:-4}; BATCH=${BATCH:-32}; BATCH_SENDERS=${BATCH_SENDERS:-1}; SOAK=${SOAK:-300}; RATE=${RATE:-20000}; CONSUMER_THREADS=${CONSUMER_THREADS:-0}
 ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-1}; PAUSE_OTHER=${PAUSE_OTHER:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RB=${REALBROKER:-/work/shared/realbroker}
@@ -94,7 +96,7 @@ run_load() { # LABEL BPID NS RUN...
   for mode in single batch; do
     local topic="BenchE2E_${mode}_$(date +%s%N | cut -c1-13)"
     local pargs=(--count "$N" --body-size 64)
-    [ "$mode" = batch ] && pargs+=(--batch "$BATCH") || pargs+=(--senders "$SENDERS")
+    [ "$mode" = batch ] && pargs+=(--batch "$BATCH" --senders "$BATCH_SENDERS") || pargs+=(--senders "$SENDERS")
     "${run[@]}" "$BIN" produce --namesrv "$ns" --topic "$topic" --create-topic 4 --count 1 --body-size 64 >/dev/null
     local ctime=() ptime=()
     [ ${#TIMED[@]} -gt 0 ] && ctime=("${TIMED[@]}" "$W/$label-$mode.ctime") && ptime=("${TIMED[@]}" "$W/$label-$mode.ptime")
@@ -144,7 +146,7 @@ soak() { # LABEL PID NS RUN...
 }
 
 echo "rmq-trace broker benchmark: $N messages of 64 bytes, 4 queues, the same client (rmq-trace produce / consume) for both brokers"
-echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')); single: SEND_MESSAGE_V2 from $SENDERS senders; batch: SEND_BATCH_MESSAGE of $BATCH; consumer --threads $CONSUMER_THREADS"
+echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')); single: SEND_MESSAGE_V2 from $SENDERS senders; batch: SEND_BATCH_MESSAGE of $BATCH from $BATCH_SENDERS sender$([ "$BATCH_SENDERS" = 1 ] || echo s); consumer --threads $CONSUMER_THREADS${BROKER_ARGS:+; our broker: $BROKER_ARGS}"
 echo
 printf "%-8s %-38s %-7s %10s %12s %9s %9s %10s %10s\n" "round" "broker" "sends" "produce/s" "end-to-end/s" "pull p50" "pull p99" "broker us" "clients us"
 
@@ -152,6 +154,8 @@ printf "%-8s %-38s %-7s %10s %12s %9s %9s %10s %10s\n" "round" "broker" "sends" 
 OPTS=(--store "$W/store" --fsync interval)
 OURS="rmq-trace broker (--store, interval)"
 if [ "${STORE:-}" = memory ]; then OPTS=(); OURS="rmq-trace broker (memory)"; fi
+# shellcheck disable=SC2206
+OPTS+=(${BROKER_ARGS:-})
 start_ours() {
   "$BIN" broker --namesrv-port 0 --broker-port 0 "$@" > "$W/broker.out" 2> "$W/broker.err" &
   BPID=$!

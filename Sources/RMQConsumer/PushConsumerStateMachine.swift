@@ -369,33 +369,44 @@ public struct PushConsumerStateMachine: Sendable {
     /// The consume pool finished messages delivered with `.deliver`.
     public mutating func consumed(_ messages: [DeliveredMessage], status: ConsumeStatus, now: Timestamp) -> [Action] {
         var out: [Action] = []
-        var byQueue: [MessageQueue: [DeliveredMessage]] = [:]
-        for m in messages { byQueue[m.queue, default: []].append(m) }
-        for q in byQueue.keys.sorted() {
-            let done = byQueue[q]!
-            guard let taken = withQueue(q, { s -> [Int64]? in
-                guard s.movedTo == nil else { return nil }
-                s.lastConsume = now.millisecondsSinceEpoch
-                return done.map { $0.queueOffset }.filter { s.processQueue.contains($0) && !s.sendBacks.contains($0) }
-            }), let offsets = taken else {
-                out.append(.log("consumed messages of \(q) ignored: the queue is no longer assigned"))
-                continue
-            }
-            if offsets.isEmpty { continue }
-            if status == .reconsumeLater {
-                consumeFailedCount[q.topic, default: 0] += Int64(offsets.count)
-            }
-            if status == .success || configuration.messageModel == .broadcasting || phase == .unregistering {
-                if status == .reconsumeLater {
-                    out.append(.log("broadcasting: \(offsets.count) failed message(s) of \(q) dropped"))
-                }
-                finish(q, offsets: offsets)
-            } else {
-                for o in offsets { sendBack(q, offset: o, into: &out) }
-            }
+        // A delivery holds messages of one queue: handled without grouping them first.
+        if let q = messages.first?.queue, messages.allSatisfy({ $0.queue == q }) {
+            consumed(q, messages, status: status, now: now, into: &out)
+        } else {
+            var byQueue: [MessageQueue: [DeliveredMessage]] = [:]
+            for m in messages { byQueue[m.queue, default: []].append(m) }
+            for q in byQueue.keys.sorted() { consumed(q, byQueue[q]!, status: status, now: now, into: &out) }
         }
         if phase == .drainingConsumption { checkDrained(now: now, into: &out) }
         return out
+    }
+
+    /// `consumed` for the messages of one queue: in one visit of the queue's state when they all succeeded.
+    private mutating func consumed(_ q: MessageQueue, _ done: [DeliveredMessage], status: ConsumeStatus, now: Timestamp,
+                                   into out: inout [Action]) {
+        let finishing = status == .success || configuration.messageModel == .broadcasting || phase == .unregistering
+        // nil: the queue is gone or moved; otherwise the offsets still in flight, and whether they were finished.
+        guard let taken = withQueue(q, { s -> (offsets: [Int64], committable: Int64?)? in
+            guard s.movedTo == nil else { return nil }
+            s.lastConsume = now.millisecondsSinceEpoch
+            let offsets = done.map { $0.queueOffset }.filter { s.processQueue.contains($0) && !s.sendBacks.contains($0) }
+            return (offsets, finishing && !offsets.isEmpty ? Self.finish(&s, offsets: offsets) : nil)
+        }), let (offsets, committable) = taken else {
+            out.append(.log("consumed messages of \(q) ignored: the queue is no longer assigned"))
+            return
+        }
+        if offsets.isEmpty { return }
+        if status == .reconsumeLater {
+            consumeFailedCount[q.topic, default: 0] += Int64(offsets.count)
+        }
+        if finishing {
+            if status == .reconsumeLater {
+                out.append(.log("broadcasting: \(offsets.count) failed message(s) of \(q) dropped"))
+            }
+            if let c = committable, configuration.messageModel == .broadcasting { localOffsets[q] = c }
+        } else {
+            for o in offsets { sendBack(q, offset: o, into: &out) }
+        }
     }
 
     /// The listener's result for a `.consumeDirectly` message (CONSUME_MESSAGE_DIRECTLY).
@@ -914,22 +925,25 @@ public struct PushConsumerStateMachine: Sendable {
 
     /// Messages done (consumed, sent back, or dropped in broadcasting mode): the offset may advance.
     private mutating func finish(_ q: MessageQueue, offsets: [Int64]) {
-        guard let advanced = withQueue(q, { s -> Int64? in
-            for o in offsets { s.messages[o] = nil; s.deliveredAt[o] = nil }
-            guard let c = s.processQueue.remove(offsets), c > (s.committedOffset ?? -1) else { return nil }
-            s.committedOffset = c
-            return c
-        }), let c = advanced else { return }
+        guard let advanced = withQueue(q, { Self.finish(&$0, offsets: offsets) }), let c = advanced else { return }
         if configuration.messageModel == .broadcasting { localOffsets[q] = c }
     }
 
-    /// Mutates a queue's state in place. A copy taken out of `queues`, changed and put back would copy its
-    /// tables (messages, offsets in flight) on the first write while the table still holds the original: a cost
-    /// per message that grows with the number of cached messages.
+    /// `finish` on a queue's state: the committed offset when it advanced.
+    private static func finish(_ s: inout QueueState, offsets: [Int64]) -> Int64? {
+        for o in offsets { s.messages[o] = nil; s.deliveredAt[o] = nil }
+        guard let c = s.processQueue.remove(offsets), c > (s.committedOffset ?? -1) else { return nil }
+        s.committedOffset = c
+        return c
+    }
+
+    /// Mutates a queue's state in place, found with one lookup. A copy taken out of `queues`, changed and put
+    /// back would copy its tables (messages, offsets in flight) on the first write while the table still holds
+    /// the original: a cost per message that grows with the number of cached messages.
     @discardableResult
     private mutating func withQueue<R>(_ q: MessageQueue, _ body: (inout QueueState) -> R) -> R? {
-        guard queues[q] != nil else { return nil }
-        return body(&queues[q]!)
+        guard let i = queues.index(forKey: q) else { return nil }
+        return body(&queues.values[i])
     }
 
     /// CONSUMER_SEND_MSG_BACK for a failed message (delay level 0: the broker decides), or for one the

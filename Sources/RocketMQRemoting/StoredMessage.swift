@@ -49,28 +49,38 @@ public enum MessageProperties {
 
     /// `value(of:in:)` over the text's UTF-8 bytes, where they are.
     public static func value(of key: String, inUTF8 raw: UnsafeRawBufferPointer) -> String? {
-        let p = UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count)
-        // Keys that `parse` could split differently (control bytes, non-ASCII, empty) take the parse.
-        if key.isEmpty || !key.utf8.allSatisfy({ $0 < 0x80 && $0 != 0x01 && $0 != 0x02 && $0 != 0x0D }) {
-            return parse(utf8: p).last { $0.key == key }?.value
-        }
         var utf8 = key
         return utf8.withUTF8 { n -> String? in
-            var found: String? = nil
+            let count = raw.count, k = n.count
+            // `parse` keeps no empty key, and an empty text has no property.
+            guard k > 0, count > 0, let text = raw.baseAddress?.assumingMemoryBound(to: UInt8.self), let name = n.baseAddress else {
+                return nil
+            }
+            let all = UnsafeBufferPointer(start: text, count: count)
+            // Keys that `parse` could split differently (control bytes, CR, non-ASCII) take the parse.
+            for i in 0..<k where name[i] >= 0x80 || name[i] == 0x01 || name[i] == 0x02 || name[i] == 0x0D {
+                return parse(utf8: all).last { $0.key == key }?.value
+            }
+            var found: Range<Int>? = nil
             var start = 0
-            while start < p.count {
+            while start < count {
                 var end = start
-                while end < p.count && p[end] != 0x02 { end += 1 }
+                while end < count && text[end] != 0x02 { end += 1 }
                 // A match needs a non-empty value (`parse` drops empty ones); its segment is then 3 bytes or more.
-                if end - start > n.count + 1, p[start + n.count] == 0x01, p[start..<start + n.count].elementsEqual(n) {
-                    // Non-ASCII or CR in the segment: `parse` counts its Characters; take its answer.
-                    let segment = UnsafeBufferPointer(rebasing: p[start..<end])
-                    if segment.contains(where: { $0 >= 0x80 || $0 == 0x0D }) { return parse(utf8: p).last { $0.key == key }?.value }
-                    found = String(decoding: UnsafeBufferPointer(rebasing: p[(start + n.count + 1)..<end]), as: UTF8.self)
+                if end - start > k + 1, text[start + k] == 0x01 {
+                    var same = true
+                    for i in 0..<k where text[start + i] != name[i] { same = false; break }
+                    if same {
+                        // Non-ASCII or CR in the segment: `parse` counts its Characters; take its answer.
+                        for i in start..<end where text[i] >= 0x80 || text[i] == 0x0D {
+                            return parse(utf8: all).last { $0.key == key }?.value
+                        }
+                        found = (start + k + 1)..<end
+                    }
                 }
                 start = end + 1
             }
-            return found
+            return found.map { String(decoding: UnsafeBufferPointer(rebasing: all[$0]), as: UTF8.self) }
         }
     }
 

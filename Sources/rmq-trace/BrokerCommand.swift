@@ -70,6 +70,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Largest frame accepted, in bytes, length word included (Java: 16 MiB).")
     var maxFrameLength = 16 * 1024 * 1024
 
+    @Option(help: "Event-loop threads serving connections (the name server listens on the first).")
+    var loopThreads = 2
+
     @Flag(help: "Debug logging (held pulls and more).")
     var verbose = false
 
@@ -131,7 +134,8 @@ struct BrokerCommand: AsyncParsableCommand {
         if store == nil {
             logger.info("no --store: messages and committed offsets are kept in memory only (the newest \(max(1, memoryLimitMb)) MiB of messages) and are lost when this process ends")
         }
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        guard loopThreads >= 1 else { throw ValidationError("--loop-threads must be 1 or more") }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: loopThreads)
         let broker: EmbeddedBroker
         do {
             broker = try await EmbeddedBroker.start(configuration: config, group: group, logger: logger)

@@ -73,7 +73,9 @@ func consumedOffsets(_ text: String) -> [Int32: [Int64]] {
     }
 
     func startBrokerProcess(messages: Int) async throws -> Setup {
-        let broker = try Spawned(["broker", "--namesrv-port", "0", "--broker-port", "0", "--topic", "T"], name: "broker-\(UUID().uuidString.prefix(8))")
+        // One event loop for the name server and the broker (the in-process tests run them on several).
+        let broker = try Spawned(["broker", "--namesrv-port", "0", "--broker-port", "0", "--topic", "T", "--loop-threads", "1"],
+                                 name: "broker-\(UUID().uuidString.prefix(8))")
         var ns: String?
         for _ in 0..<250 {
             if let line = broker.stderr.split(separator: "\n").first(where: { $0.contains("name server listening on") }) {
