@@ -863,7 +863,7 @@ public struct PushConsumerStateMachine: Sendable {
                 // offset is not corrected here (the next PULL_NOT_FOUND does it).
                 if !found.isEmpty {
                     withQueue(q) { s in
-                        s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.message.storedBody.count) })
+                        s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.record.storedBodyLength) })
                         for m in found { s.messages[m.queueOffset] = m }
                     }
                     deliver(q, offsets: found.map { $0.queueOffset }, now: now, into: &out)
@@ -886,24 +886,35 @@ public struct PushConsumerStateMachine: Sendable {
     private func decodeMessages(_ r: RemotingCommand, queue q: MessageQueue, header h: PullMessageResponseHeader,
                                 into out: inout [Action]) -> [DeliveredMessage] {
         guard let body = r.body, body.readableBytes > 0 else { return [] }
-        var batch = StoredMessageDecoder.decodeAll(body)
-        if let e = batch.error { out.append(.report(.pullBodyDecodingFailed(q, "\(e)"))) }
         let sub = subscriptions.first { $0.topic == q.topic }
         var result: [DeliveredMessage] = []
-        result.reserveCapacity(batch.messages.count)
-        // Each record moved out of the batch (popLast of the reversed array), not copied field by field.
-        var records: [StoredMessage] = []
-        swap(&records, &batch.messages)
-        records.reverse()
         let retryTopic = configuration.retryTopic
-        while let m = records.popLast() {
-            let tags = m.tags
-            if let sub, !sub.tagsSet.isEmpty, !(tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
-            var topic = m.topic
-            if m.topic == retryTopic, let original = m.property("RETRY_TOPIC") { topic = original }
-            // The answer's offsets ride along as numbers; `properties` shows them as Java's MIN_OFFSET, MAX_OFFSET.
-            result.append(DeliveredMessage(queue: q, queueOffset: m.queueOffset, topic: topic, tags: tags, reconsumeTimes: m.reconsumeTimes,
-                                           message: m, minOffset: h.minOffset, maxOffset: h.maxOffset))
+        // Each record is kept as a view of the answer's bytes (validated by the scan, as `decodeAll` validates
+        // them); a zlib body is inflated here, so that a bad one is reported with the pull.
+        var records = StoredMessageDecoder.records(body)
+        var storedTopic: String? = nil
+        do {
+            while let v = try records.next() {
+                if result.isEmpty { result.reserveCapacity(body.readableBytes / max(1, Int(v.totalSize))) }
+                let tags = v.tags
+                if let sub, !sub.tagsSet.isEmpty, !(tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
+                // One String for the topic of all the answer's records.
+                let stored = v.topic(reusing: storedTopic)
+                storedTopic = stored
+                var topic = stored
+                if stored == retryTopic, let original = v.property("RETRY_TOPIC") { topic = original }
+                let record: DeliveredMessage.Record
+                if v.sysFlag.contains(.compressed), v.sysFlag.compression == .zlib {
+                    record = .decoded(try v.decoded())
+                } else {
+                    record = .view(v)
+                }
+                // The answer's offsets ride along as numbers; `properties` shows them as Java's MIN_OFFSET, MAX_OFFSET.
+                result.append(DeliveredMessage(queue: q, queueOffset: v.queueOffset, topic: topic, tags: tags, reconsumeTimes: v.reconsumeTimes,
+                                               record: record, minOffset: h.minOffset, maxOffset: h.maxOffset))
+            }
+        } catch {
+            out.append(.report(.pullBodyDecodingFailed(q, "\(error)")))
         }
         return result
     }
@@ -952,18 +963,18 @@ public struct PushConsumerStateMachine: Sendable {
     private mutating func sendBack(_ q: MessageQueue, offset: Int64, expired: Bool = false, into out: inout [Action]) {
         guard let s = queues[q], let m = s.messages[offset] else { return }
         let target: Address
-        if expired, let host = storeHostAddress(m.message.storeHost) {
+        if expired, let host = storeHostAddress(m.record.storeHost) {
             target = host
         } else if let master = masterAddress(of: q.brokerName) {
             target = master
-        } else if let host = storeHostAddress(m.message.storeHost) {
+        } else if let host = storeHostAddress(m.record.storeHost) {
             target = host
         } else {
             out.append(.report(.noMasterAddress(brokerName: q.brokerName)))
             if !expired { sendBackFailedLocally(q, offset: offset, why: "no address for the message's broker", into: &out) }
             return
         }
-        let h = ConsumerSendMsgBackRequestHeader(offset: m.message.physicalOffset, group: configuration.group, delayLevel: expired ? 3 : 0,
+        let h = ConsumerSendMsgBackRequestHeader(offset: m.record.physicalOffset, group: configuration.group, delayLevel: expired ? 3 : 0,
                                                  originMsgId: m.msgId, originTopic: m.topic, unitMode: false,
                                                  maxReconsumeTimes: configuration.maxReconsumeTimes)
         queues[q]!.sendBacks.insert(offset)

@@ -125,15 +125,17 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
         public var tags: String?
         /// Times this message was consumed before (from the record, plus local redeliveries).
         public var reconsumeTimes: Int32
-        /// The stored record, as pulled.
-        public var message: StoredMessage
+        /// The stored record as pulled.
+        public var record: Record
         /// The pull answer's minOffset and maxOffset, which the Java client adds to each message's properties
         /// (MIN_OFFSET, MAX_OFFSET; see `properties`); nil for a message not pulled (CONSUME_MESSAGE_DIRECTLY).
         public var minOffset: Int64?
         public var maxOffset: Int64?
 
+        /// The stored record as a `StoredMessage` (body, properties and Strings made when asked).
+        public var message: StoredMessage { record.message }
         /// UNIQ_KEY when present, else the offsetMsgId: made from the record when asked.
-        public var msgId: String { message.msgId }
+        public var msgId: String { record.msgId }
         /// The properties as Java's `MessageExt` has them: the record's, then MIN_OFFSET and MAX_OFFSET of the
         /// pull answer. Parsed when asked.
         public var properties: [(key: String, value: String)] {
@@ -141,6 +143,58 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
             if let minOffset { p.append((key: "MIN_OFFSET", value: String(minOffset))) }
             if let maxOffset { p.append((key: "MAX_OFFSET", value: String(maxOffset))) }
             return p
+        }
+    }
+
+    /// A delivered message's stored record: read in place from the pull answer's bytes (a view: no copy of the
+    /// body, no String until asked), or decoded (a compressed body inflated at the pull, a record given whole).
+    public enum Record: Hashable, Sendable {
+        case view(StoredMessageView)
+        case decoded(StoredMessage)
+
+        public var message: StoredMessage {
+            switch self {
+            // Views are kept only for records whose body needs no inflating (zlib ones are decoded at the pull).
+            case .view(let v): return v.storedMessage()
+            case .decoded(let m): return m
+            }
+        }
+        public var msgId: String {
+            switch self {
+            case .view(let v): return v.msgId
+            case .decoded(let m): return m.msgId
+            }
+        }
+        public var storedBodyLength: Int {
+            switch self {
+            case .view(let v): return v.storedBodyLength
+            case .decoded(let m): return m.storedBody.count
+            }
+        }
+        public var storeHost: MessageHost {
+            switch self {
+            case .view(let v): return v.storeHost
+            case .decoded(let m): return m.storeHost
+            }
+        }
+        public var physicalOffset: Int64 {
+            switch self {
+            case .view(let v): return v.physicalOffset
+            case .decoded(let m): return m.physicalOffset
+            }
+        }
+        public func property(_ name: String) -> String? {
+            switch self {
+            case .view(let v): return v.property(name)
+            case .decoded(let m): return m.property(name)
+            }
+        }
+
+        /// Records are equal when they decode to equal messages, whatever their form.
+        public static func == (a: Record, b: Record) -> Bool { a.message == b.message }
+        public func hash(into h: inout Hasher) {
+            h.combine(physicalOffset)
+            h.combine(storedBodyLength)
         }
     }
 
@@ -163,9 +217,15 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
     @inlinable public subscript<T>(dynamicMember key: KeyPath<Fields, T>) -> T { box.fields[keyPath: key] }
 
     public init(queue: MessageQueue, queueOffset: Int64, topic: String, tags: String?, reconsumeTimes: Int32,
-                message: StoredMessage, minOffset: Int64? = nil, maxOffset: Int64? = nil) {
+                record: Record, minOffset: Int64? = nil, maxOffset: Int64? = nil) {
         box = Box(Fields(queue: queue, queueOffset: queueOffset, topic: topic, tags: tags, reconsumeTimes: reconsumeTimes,
-                         message: message, minOffset: minOffset, maxOffset: maxOffset))
+                         record: record, minOffset: minOffset, maxOffset: maxOffset))
+    }
+
+    public init(queue: MessageQueue, queueOffset: Int64, topic: String, tags: String?, reconsumeTimes: Int32,
+                message: StoredMessage, minOffset: Int64? = nil, maxOffset: Int64? = nil) {
+        self.init(queue: queue, queueOffset: queueOffset, topic: topic, tags: tags, reconsumeTimes: reconsumeTimes,
+                  record: .decoded(message), minOffset: minOffset, maxOffset: maxOffset)
     }
 
     public static func == (a: DeliveredMessage, b: DeliveredMessage) -> Bool { a.box === b.box || a.box.fields == b.box.fields }

@@ -67,7 +67,7 @@ public struct StoredMessageView: Sendable {
     public var topic: String { withTopicUTF8 { String(decoding: $0, as: UTF8.self) } }
     /// The topic, as `known` itself when its bytes are the same (the records of one pull share a topic: one
     /// String for all of them instead of one each, when the name is too long to be stored inline).
-    func topic(reusing known: String?) -> String {
+    public func topic(reusing known: String?) -> String {
         guard var known else { return topic }
         return withTopicUTF8 { raw in
             known.withUTF8 { raw.elementsEqual($0) } ? known : String(decoding: raw, as: UTF8.self)
@@ -114,24 +114,26 @@ public struct StoredMessageView: Sendable {
 
     /// `decoded()`, the topic shared with the previous record's (`topicOfPrevious`) when it is the same.
     func decoded(maxInflatedBodySize: Int, context: String, topicOfPrevious: String?) throws -> StoredMessage {
-        let stored = bytes.getBytes(at: bytes.readerIndex + Int(layout.bodyStart), length: Int(layout.bodyLength)) ?? []
-        let sysFlag = self.sysFlag
-        var body = MessageBody.bytes(stored)
-        if sysFlag.contains(.compressed) {
-            switch sysFlag.compression {
-            case .zlib:
-                var buf = ByteBuffer(bytes: stored)
-                do {
-                    var out = try buf.decompress(with: .zlib(), maxSize: maxInflatedBodySize)
-                    body = .bytes(out.readBytes(length: out.readableBytes) ?? [])
-                } catch {
-                    throw RemotingDecodingError(context, .decompression("record \(index): zlib body of \(stored.count) bytes: \(error)"),
-                                                offset: offsetInBody)
-                }
-            case .lz4, .zstd:
-                body = .compressed(sysFlag.compression, storedLength: stored.count)
+        var m = storedMessage(topicOfPrevious: topicOfPrevious)
+        if sysFlag.contains(.compressed), sysFlag.compression == .zlib {
+            var buf = ByteBuffer(bytes: m.storedBody)
+            do {
+                var out = try buf.decompress(with: .zlib(), maxSize: maxInflatedBodySize)
+                m.body = .bytes(out.readBytes(length: out.readableBytes) ?? [])
+            } catch {
+                throw RemotingDecodingError(context, .decompression("record \(index): zlib body of \(m.storedBody.count) bytes: \(error)"),
+                                            offset: offsetInBody)
             }
         }
+        return m
+    }
+
+    /// The record as a `StoredMessage` without inflating its body: a compressed body (zlib too) is
+    /// `.compressed`. Never fails: the scan validated the record.
+    public func storedMessage(topicOfPrevious: String? = nil) -> StoredMessage {
+        let stored = bytes.getBytes(at: bytes.readerIndex + Int(layout.bodyStart), length: Int(layout.bodyLength)) ?? []
+        let sysFlag = self.sysFlag
+        let body = sysFlag.contains(.compressed) ? MessageBody.compressed(sysFlag.compression, storedLength: stored.count) : .bytes(stored)
         return StoredMessage(
             totalSize: totalSize, magicCode: magicCode, bodyCRC: bodyCRC, queueId: queueId, flag: flag, queueOffset: queueOffset,
             physicalOffset: physicalOffset, sysFlag: sysFlag, bornTimestamp: bornTimestamp, bornHost: bornHost,

@@ -153,6 +153,33 @@ struct PullAndConsumeTests {
         #expect(m.topic == "Orders" && m.queue == F.r0 && m.message.topic == F.retry)
     }
 
+    /// Records are delivered as views of the answer's bytes; a zlib body is inflated at the pull, and a bad one is
+    /// reported there, with the records before it delivered and the ones after it not.
+    @Test func recordsAreViewsAndZlibBodiesInflateAtThePull() {
+        var h = Self.running()
+        let p = h.pendingPull(F.a0)!
+        var body = F.pullBody(F.a0, offsets: [10])
+        let host = MessageHost(address: [10, 0, 0, 2], port: 10911)
+        let zlib: [UInt8] = [120, 156, 203, 72, 205, 201, 201, 87, 168, 202, 201, 76, 2, 0, 21, 149, 3, 230]  // "hello zlib"
+        for (o, stored) in [(Int64(11), zlib), (12, [1, 2, 3, 4])] {
+            StoredMessageDecoder.encode(queueId: 0, queueOffset: o, physicalOffset: 1000 + o, sysFlag: .compressed, bornTimestamp: 1, bornHost: host,
+                                        storeTimestamp: 2, storeHost: host, body: stored, topic: "Orders",
+                                        propertiesText: MessageProperties.encode([(key: "UNIQ_KEY", value: "Z\(o)")]), into: &body)
+        }
+        body.writeImmutableBuffer(F.pullBody(F.a0, offsets: [13]))
+        let a = h.answer(p.id, extFields: F.pullHeader(next: 14, max: 14), body: body)
+        let m = a.deliveries.flatMap(\.messages)
+        #expect(m.map(\.queueOffset) == [10, 11])
+        guard m.count == 2, case .view(let v) = m[0].record, case .decoded(let z) = m[1].record else {
+            Issue.record("records: \(m.map(\.record))")
+            return
+        }
+        #expect(v.queueOffset == 10 && m[0].message.body == .bytes(Array("m10".utf8)) && m[0].msgId == "ID0-10" && m[0].tags == "TagA")
+        #expect(m[0].message == StoredMessageDecoder.decodeAll(F.pullBody(F.a0, offsets: [10])).messages[0])
+        #expect(z.body == .bytes(Array("hello zlib".utf8)) && m[1].msgId == "Z11" && m[1].record.storedBodyLength == zlib.count)
+        #expect(a.problems.contains { if case .pullBodyDecodingFailed(F.a0, let why) = $0 { return why.contains("record 2") } else { return false } })
+    }
+
     @Test func cacheFlowControlDelaysThePull() {
         var c = F.config()
         c.pullThresholdForQueue = 2
