@@ -67,9 +67,42 @@ public final class SimpleProducer: Sendable {
 
     /// A fresh UNIQ_KEY (the message id consumers see).
     public func makeUniqueKey() -> String {
-        let n = nextUnique.withLockedValue { $0 += 1; return $0 }
-        // The prefix, then the counter as 12 hex digits (its low 48 bits).
-        return uniquePrefix + Self.hex(UInt64(truncatingIfNeeded: n), width: 12)
+        var b = ByteBuffer()
+        writeUniqueKey(reserveUniqueKeys(1), into: &b)
+        return String(buffer: b)
+    }
+
+    /// Reserves `count` consecutive UNIQ_KEY counters (one lock for a batch); returns the first.
+    func reserveUniqueKeys(_ count: Int) -> Int { nextUnique.withLockedValue { $0 += count; return $0 - count + 1 } }
+
+    /// UNIQ_KEY number `n`: the prefix, then the counter as 12 hex digits (its low 48 bits), written in place.
+    func writeUniqueKey(_ n: Int, into out: inout ByteBuffer) {
+        out.writeString(uniquePrefix)
+        let v = UInt64(truncatingIfNeeded: n)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: 12) { raw in
+            for i in 0..<12 {
+                let d = UInt8(truncatingIfNeeded: (v >> UInt64(4 * (11 - i))) & 0xF)
+                raw[i] = d < 10 ? 0x30 + d : 0x37 + d
+            }
+            return 12
+        }
+    }
+
+    /// The properties text of `m` with UNIQ_KEY number `unique`, written at the end of `out`: KEYS, UNIQ_KEY,
+    /// WAIT, TAGS, joined as `MessageProperties.encode` joins them (no trailing separator).
+    func writeProperties(_ m: OutgoingMessage, unique: Int, into out: inout ByteBuffer) {
+        if let k = m.keys {
+            out.writeString("KEYS\u{1}")
+            out.writeString(k)
+            out.writeInteger(UInt8(0x02))
+        }
+        out.writeString("UNIQ_KEY\u{1}")
+        writeUniqueKey(unique, into: &out)
+        out.writeString("\u{2}WAIT\u{1}true")
+        if let t = m.tags {
+            out.writeString("\u{2}TAGS\u{1}")
+            out.writeString(t)
+        }
     }
 
     public static func connect(nameServer: String, topic: String, group: String = "rmq-trace-producer", on loop: any EventLoop,
@@ -153,16 +186,6 @@ public final class SimpleProducer: Sendable {
         throw ProducerError(description: "\(topic) created, but the name server did not route it within \(timeout)")
     }
 
-    static func properties(_ m: OutgoingMessage, uniqueKey: String) -> [(key: String, value: String)] {
-        var props: [(key: String, value: String)] = []
-        props.reserveCapacity(4)
-        if let k = m.keys { props.append(("KEYS", k)) }
-        props.append(("UNIQ_KEY", uniqueKey))
-        props.append(("WAIT", "true"))
-        if let t = m.tags { props.append(("TAGS", t)) }
-        return props
-    }
-
 
     /// Sends one message (SEND_MESSAGE_V2) to `queue`; returns its queue offset.
     @discardableResult
@@ -173,7 +196,9 @@ public final class SimpleProducer: Sendable {
     /// `send` without `async`: the answer is checked on the connection's event loop.
     func sendFuture(_ m: OutgoingMessage, to queue: MessageQueue) -> EventLoopFuture<Int64> {
         guard let b = brokers[queue.brokerName] else { return loop.makeFailedFuture(ProducerError(description: "no broker for \(queue)")) }
-        let props = MessageProperties.encode(Self.properties(m, uniqueKey: makeUniqueKey()))
+        var text = ByteBuffer()
+        writeProperties(m, unique: reserveUniqueKeys(1), into: &text)
+        let props = String(buffer: text)
         let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
                                          bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, properties: props)
         let req = RemotingCommand.request(code: RequestCode.sendMessageV2, opaque: 0, extFields: h.v2ExtFields, body: ByteBuffer(bytes: m.body))
@@ -204,9 +229,13 @@ public final class SimpleProducer: Sendable {
     /// `sendBatch` without `async`: the answer is checked on the connection's event loop.
     func sendBatchFuture(_ ms: [OutgoingMessage], to queue: MessageQueue) -> EventLoopFuture<Void> {
         guard let b = brokers[queue.brokerName] else { return loop.makeFailedFuture(ProducerError(description: "no broker for \(queue)")) }
-        let body = BatchMessageRecord.encodeAll(ms.map {
-            BatchMessageRecord(flag: 0, body: $0.body, propertiesText: MessageProperties.encode(Self.properties($0, uniqueKey: makeUniqueKey())))
-        })
+        // The records written into one buffer, each message's properties in place.
+        var body = ByteBuffer()
+        body.reserveCapacity(ms.reduce(0) { $0 + $1.body.count + 128 + ($1.keys?.utf8.count ?? 0) + ($1.tags?.utf8.count ?? 0) })
+        let first = reserveUniqueKeys(ms.count)
+        for (i, m) in ms.enumerated() {
+            BatchMessageRecord.write(flag: 0, body: m.body, into: &body) { writeProperties(m, unique: first + i, into: &$0) }
+        }
         let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
                                          bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, batch: true)
         let req = RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: body)

@@ -446,15 +446,25 @@ public struct BatchMessageRecord: Hashable, Sendable {
     /// Writes the record as the 4.9.4 client's batch encoder does: TOTALSIZE, MAGICCODE and BODYCRC (0: the
     /// broker ignores them), FLAG, the body and the properties text, each with its length.
     public func encode(into out: inout ByteBuffer) {
-        let propsLength = propertiesText.utf8.count
-        out.writeInteger(Int32(4 + 4 + 4 + 4 + 4 + body.count + 2 + propsLength))
+        let text = propertiesText
+        Self.write(flag: flag, body: body, into: &out) { $0.writeString(text) }
+    }
+
+    /// Writes one record whose properties text `writeProperties` appends to the buffer (a producer writes its
+    /// properties in place, with no String per message); the lengths are filled in after.
+    public static func write(flag: Int32, body: [UInt8], into out: inout ByteBuffer, properties writeProperties: (inout ByteBuffer) -> Void) {
+        let start = out.writerIndex
+        out.writeInteger(Int32(0))  // TOTALSIZE, set below
         out.writeInteger(Int32(0))
         out.writeInteger(Int32(0))
         out.writeInteger(flag)
         out.writeInteger(Int32(body.count))
         out.writeBytes(body)
-        out.writeInteger(Int16(propsLength))
-        out.writeString(propertiesText)
+        let lengthAt = out.writerIndex
+        out.writeInteger(Int16(0))  // properties length, set below
+        writeProperties(&out)
+        out.setInteger(Int16(out.writerIndex - lengthAt - 2), at: lengthAt)
+        out.setInteger(Int32(out.writerIndex - start), at: start)
     }
 
     /// A SEND_BATCH_MESSAGE body of `records`, in order.

@@ -5,6 +5,7 @@ import RMQConsumer
 import RMQLiveConsumer
 import RMQTraceModel
 import RocketMQRemoting
+import Synchronization
 import Testing
 
 // The live consumer against the embedded broker, in this process, on ephemeral loopback ports.
@@ -35,6 +36,24 @@ import Testing
         #expect(counts.count == 4)
         #expect(Dictionary(uniqueKeysWithValues: counts.map { ($0.key.queueId, $0.value) }) == [0: 30, 1: 30, 2: 23, 3: 20])
         #expect(maxOffsets(broker) == [0: 30, 1: 30, 2: 23, 3: 20])
+        // Each record as the producer wrote it in place: body, KEYS, UNIQ_KEY, WAIT, TAGS in that order (then the
+        // batch's own CLUSTER, which the broker appends).
+        let seen = Mutex<[DeliveredMessage]>([])
+        let c = LiveConsumer(configuration: consumerConfiguration(nameServer: broker.nameServerAddress, topic: "T", group: "gb", instance: "c1"),
+                             group: testGroup, listener: { ms in seen.withLock { $0 += ms }; return .success })
+        try await c.start()
+        #expect(await eventually { seen.withLock { $0.count } >= 103 })
+        #expect(await c.shutdown().isClean)
+        let messages = seen.withLock { $0 }
+        #expect(Set(messages.map(\.msgId)).count == 103)
+        for m in messages {
+            let body = String(decoding: m.message.body.bytes ?? [], as: UTF8.self)
+            let n = try #require(Int(body.dropFirst("message ".count)), "\(body)")
+            let stored = m.message.properties
+            #expect(stored.map(\.key) == ["KEYS", "UNIQ_KEY", "WAIT", "TAGS", "CLUSTER"] && m.message.keys == "key-\(n)", "\(stored)")
+            #expect(m.tags == ["TagA", "TagB", "TagC"][n % 3] && stored[2].value == "true")
+            #expect(m.msgId.utf8.count == 32 && m.msgId == stored[1].value && m.message.propertiesText == MessageProperties.encode(stored))
+        }
         await broker.shutdown()
     }
 
