@@ -114,10 +114,6 @@ public struct BrokerState: Sendable {
     var pendingRecords = ByteBuffer()
     var pendingEntries: [IndexedEntry] = []
     var pendingActions: [BrokerAction] = []
-    /// Set while a batch send appends: its arrivals wake held pulls once the whole batch is in, so a held pull
-    /// gets one full answer (as the real broker's reput dispatch finds the batch written) instead of the first
-    /// message alone, followed by a pull for the rest.
-    var deferredArrivals: [(key: QueueKey, tagsCode: Int64?)]? = nil
     var offsetsDirty = false
     var topicsDirty = false
 

@@ -93,8 +93,52 @@ extension BrokerState {
         commitLogOffset += Int64(scratch.readableBytes)
         pendingRecords.writeImmutableBuffer(scratch)
         pendingEntries.append(IndexedEntry(queue: key, queueOffset: queueOffset, entry: entry))
-        if deferredArrivals != nil { deferredArrivals!.append((key, code)) } else { wakeArrived(key, tagsCode: code, now: now) }
+        wakeArrived(key, tagsCode: code, now: now)
         return AppendResult(physicalOffset: physical, queueOffset: queueOffset)
+    }
+
+    /// Appends a batch's messages (`records` of the request's `bytes`, each with its properties suffix) to one
+    /// queue, as `append` appends one: the queue looked up once, each record written straight into the pending
+    /// commit-log bytes, the held pulls woken once the whole batch is in (a held pull gets one full answer, as
+    /// the real broker's reput dispatch finds the batch written, instead of the first message alone). Batch
+    /// messages take no delay level (the 4.9.4 client refuses one). Adds each message id to `ids`, comma-separated;
+    /// returns the first queue offset, or nil (nothing appended) when a record is too long or the topic's name is.
+    mutating func appendBatch(_ records: [BatchMessageRecord.Layout], suffixes: [String], bytes: [UInt8], topic: String, queueId: Int32,
+                              sysFlag: Int32, bornTimestamp: Int64, bornHost: MessageHost, reconsumeTimes: Int32, now: Int64,
+                              ids: inout [UInt8]) -> Int64? {
+        guard topic.utf8.count <= 127 else { return nil }
+        for (r, suffix) in zip(records, suffixes) where r.properties.count + suffix.utf8.count > Int(Int16.max) || r.body.count > config.maxMessageSize {
+            return nil
+        }
+        let key = QueueKey(topic: topic, queueId: queueId)
+        let first = queues[key]?.maxOffset ?? 0
+        var entries: [QueueEntry] = []
+        entries.reserveCapacity(records.count)
+        var codes: [Int64?] = []
+        bytes.withUnsafeBytes { raw in
+            for (i, (r, suffix)) in zip(records, suffixes).enumerated() {
+                let m = NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: sysFlag, body: bytes[r.body], properties: [],
+                                   propertiesText: nil, propertiesSuffix: suffix, bornTimestamp: bornTimestamp, bornHost: bornHost,
+                                   reconsumeTimes: reconsumeTimes)
+                let physical = commitLogOffset, start = pendingRecords.writerIndex
+                let tags = Self.encodeRecord(m, text: UnsafeRawBufferPointer(rebasing: raw[r.properties]), queueOffset: first + Int64(i),
+                                             physical: physical, now: now, storeHost: config.storeHost, into: &pendingRecords)
+                let size = pendingRecords.writerIndex - start
+                cache.append(pendingRecords.getSlice(at: start, length: size)!, at: physical)
+                commitLogOffset += Int64(size)
+                let code = tagsCode(tags)
+                if !codes.contains(code) { codes.append(code) }
+                let entry = QueueEntry(physicalOffset: physical, size: Int32(size), tagsCode: code, storeTimestamp: now)
+                entries.append(entry)
+                pendingEntries.append(IndexedEntry(queue: key, queueOffset: first + Int64(i), entry: entry))
+                if !ids.isEmpty { ids.append(0x2C) }
+                MessageId.append(host: config.storeHost, physicalOffset: physical, to: &ids)
+            }
+        }
+        // In place, as in append(_:now:).
+        queues[key, default: ConsumeQueue()].append(contentsOf: entries)
+        for code in codes { wakeArrived(key, tagsCode: code, now: now) }
+        return first
     }
 
     /// Writes `m`'s record with the properties `text` (UTF-8) and its suffix into `out`; returns its TAGS: the
@@ -276,7 +320,6 @@ extension BrokerState {
             // The message ids, comma-separated, written as bytes and made one String at the end.
             var ids: [UInt8] = []
             ids.reserveCapacity(records.count * (MessageId.length(config.storeHost) + 1))
-            var first: Int64 = -1
             // Each message's properties as sent, a separator unless they end with one, then the batch's
             // (MessageExtBatchEncoder.encode's needAppendLastPropertySeparator): the two suffixes made once.
             let separatedBatchText = batchText.isEmpty ? "" : "\u{02}" + batchText
@@ -287,23 +330,10 @@ extension BrokerState {
                 || zip(records, suffixes).contains(where: { $0.properties.count + $1.utf8.count > Int(Int16.max) }) {
                 return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
             }
-            deferredArrivals = []
-            defer {
-                let arrivals = deferredArrivals ?? []
-                deferredArrivals = nil
-                for a in arrivals { wakeArrived(a.key, tagsCode: a.tagsCode, now: now) }
-            }
-            for (r, suffix) in zip(records, suffixes) {
-                guard let res = append(NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: h.sysFlag, body: bodyBytes[r.body],
-                                                  properties: [], propertiesText: nil, propertiesBytes: bodyBytes[r.properties],
-                                                  propertiesSuffix: suffix,
-                                                  bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume),
-                                       now: now) else {
-                    return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
-                }
-                if !ids.isEmpty { ids.append(0x2C) }
-                MessageId.append(host: config.storeHost, physicalOffset: res.physicalOffset, to: &ids)
-                if first < 0 { first = res.queueOffset }
+            guard let first = appendBatch(records, suffixes: suffixes, bytes: bodyBytes, topic: topic, queueId: queueId, sysFlag: h.sysFlag,
+                                          bornTimestamp: h.bornTimestamp, bornHost: client.remote, reconsumeTimes: reconsume,
+                                          now: now, ids: &ids) else {
+                return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
             }
             return ok(msgId: String(decoding: ids, as: UTF8.self), queueId: queueId, queueOffset: first)
         }

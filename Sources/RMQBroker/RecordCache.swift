@@ -63,6 +63,11 @@ public struct ConsumeQueue: Sendable {
         maxOffset += 1
     }
 
+    mutating func append(contentsOf es: [QueueEntry]) {
+        hot.append(contentsOf: es)
+        maxOffset += Int64(es.count)
+    }
+
     /// The entry at `offset` if it is in memory.
     func hotEntry(at offset: Int64) -> QueueEntry? {
         let i = offset - hotStart
