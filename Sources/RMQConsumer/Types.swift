@@ -159,36 +159,18 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
             case .decoded(let m): return m
             }
         }
-        public var msgId: String {
+        /// A field read from either form: in place from the view, or from the decoded message.
+        @inline(__always)
+        func read<T>(_ view: KeyPath<StoredMessageView, T>, _ decoded: KeyPath<StoredMessage, T>) -> T {
             switch self {
-            case .view(let v): return v.msgId
-            case .decoded(let m): return m.msgId
+            case .view(let v): return v[keyPath: view]
+            case .decoded(let m): return m[keyPath: decoded]
             }
         }
-        public var storedBodyLength: Int {
-            switch self {
-            case .view(let v): return v.storedBodyLength
-            case .decoded(let m): return m.storedBody.count
-            }
-        }
-        public var storeHost: MessageHost {
-            switch self {
-            case .view(let v): return v.storeHost
-            case .decoded(let m): return m.storeHost
-            }
-        }
-        public var physicalOffset: Int64 {
-            switch self {
-            case .view(let v): return v.physicalOffset
-            case .decoded(let m): return m.physicalOffset
-            }
-        }
-        public func property(_ name: String) -> String? {
-            switch self {
-            case .view(let v): return v.property(name)
-            case .decoded(let m): return m.property(name)
-            }
-        }
+        public var msgId: String { read(\.msgId, \.msgId) }
+        public var storedBodyLength: Int { read(\.storedBodyLength, \.storedBody.count) }
+        public var storeHost: MessageHost { read(\.storeHost, \.storeHost) }
+        public var physicalOffset: Int64 { read(\.physicalOffset, \.physicalOffset) }
 
         /// Records are equal when they decode to equal messages, whatever their form.
         public static func == (a: Record, b: Record) -> Bool { a.message == b.message }
