@@ -99,7 +99,8 @@ public func decodeResponse(_ frame: ByteBuffer) throws -> FoundSummary {
 }
 
 /// The same FOUND response with every record decoded eagerly (`StoredMessageDecoder.decodeAll`: body copied,
-/// topic and properties Strings, properties parsed, CRC checked), closer to what Java's MessageDecoder builds.
+/// topic and properties text as Strings, CRC checked; the properties are parsed only when read, where Java's
+/// MessageDecoder builds their map at once).
 @inlinable @inline(__always)
 public func decodeResponseEager(_ frame: ByteBuffer) throws -> (PullMessageResponseHeader, StoredMessageBatch) {
     let cmd = try RemotingFrame.decode(frame)
