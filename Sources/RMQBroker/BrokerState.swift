@@ -105,7 +105,6 @@ public struct BrokerState: Sendable {
     public var coldStorage: (any ColdStorage)?
     /// Messages dropped by the memory-only retention (reported once in the log, counted here).
     public internal(set) var droppedByRetention = 0
-    var scratch = ByteBuffer()
     /// Next commit-log physical offset.
     public internal(set) var commitLogOffset: Int64 = 0
     var held: [HeldPull] = []

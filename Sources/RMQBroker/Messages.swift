@@ -12,9 +12,6 @@ struct NewMessage {
     var properties: [(key: String, value: String)]
     /// The stored properties text; when nil, written from `properties` in HashMap order.
     var propertiesText: String?
-    /// The stored properties text as UTF-8 bytes, taken before `propertiesText` (a batch message's, a slice of
-    /// the request's bytes: no String per message).
-    var propertiesBytes: ArraySlice<UInt8>? = nil
     /// Written after the text (a batch's own properties, with the separator they need before them).
     var propertiesSuffix = ""
     var bornTimestamp: Int64
@@ -63,7 +60,6 @@ extension BrokerState {
             putProperty(&m.properties, "REAL_TOPIC", m.topic)
             putProperty(&m.properties, "REAL_QID", String(m.queueId))
             m.propertiesText = nil
-            m.propertiesBytes = nil
             m.propertiesSuffix = ""
             m.topic = BrokerTopics.scheduleTopic
             m.queueId = level - 1
@@ -71,27 +67,21 @@ extension BrokerState {
         let key = QueueKey(topic: m.topic, queueId: m.queueId)
         let queueOffset = queues[key]?.maxOffset ?? 0
         let physical = commitLogOffset
-        var text = m.propertiesBytes == nil ? m.propertiesText ?? hashMapProperties(m.properties) : ""
+        var text = m.propertiesText ?? hashMapProperties(m.properties)
         // The record holds the properties length in 16 bits and the body within the message size limit.
-        let textLength = m.propertiesBytes?.count ?? text.utf8.count
-        guard textLength + m.propertiesSuffix.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
-        scratch.clear()
-        let tags: String?
-        if let bytes = m.propertiesBytes {
-            tags = bytes.withUnsafeBytes { Self.encodeRecord(m, text: $0, queueOffset: queueOffset, physical: physical, now: now,
-                                                             storeHost: config.storeHost, into: &scratch) }
-        } else {
-            tags = text.withUTF8 { Self.encodeRecord(m, text: UnsafeRawBufferPointer($0), queueOffset: queueOffset, physical: physical,
-                                                     now: now, storeHost: config.storeHost, into: &scratch) }
-        }
+        guard text.utf8.count + m.propertiesSuffix.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
+        // Written straight into the pending commit-log bytes; the cache takes a copy of the record from there.
+        let start = pendingRecords.writerIndex
+        let tags = text.withUTF8 { Self.encodeRecord(m, text: UnsafeRawBufferPointer($0), queueOffset: queueOffset, physical: physical,
+                                                     now: now, storeHost: config.storeHost, into: &pendingRecords) }
+        let size = pendingRecords.writerIndex - start
         let code = tagsCode(tags)
-        let entry = QueueEntry(physicalOffset: physical, size: Int32(scratch.readableBytes), tagsCode: code, storeTimestamp: now)
+        let entry = QueueEntry(physicalOffset: physical, size: Int32(size), tagsCode: code, storeTimestamp: now)
         // Appended in place: a copy of the queue taken out of the table and put back would copy every entry
         // (copy on write), making each send cost as much as the whole queue.
         queues[key, default: ConsumeQueue()].append(entry)
-        cache.append(scratch, at: physical)
-        commitLogOffset += Int64(scratch.readableBytes)
-        pendingRecords.writeImmutableBuffer(scratch)
+        cache.append(pendingRecords.getSlice(at: start, length: size)!, at: physical)
+        commitLogOffset += Int64(size)
         pendingEntries.append(IndexedEntry(queue: key, queueOffset: queueOffset, entry: entry))
         wakeArrived(key, tagsCode: code, now: now)
         return AppendResult(physicalOffset: physical, queueOffset: queueOffset)
