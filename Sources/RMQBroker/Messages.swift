@@ -66,25 +66,31 @@ extension BrokerState {
         }
         let key = QueueKey(topic: m.topic, queueId: m.queueId)
         let queueOffset = queues[key]?.maxOffset ?? 0
-        let physical = commitLogOffset
         var text = m.propertiesText ?? hashMapProperties(m.properties)
         // The record holds the properties length in 16 bits and the body within the message size limit.
         guard text.utf8.count + m.propertiesSuffix.utf8.count <= Int(Int16.max), m.body.count <= config.maxMessageSize else { return nil }
-        // Written straight into the pending commit-log bytes; the cache takes a copy of the record from there.
-        let start = pendingRecords.writerIndex
-        let tags = text.withUTF8 { Self.encodeRecord(m, text: UnsafeRawBufferPointer($0), queueOffset: queueOffset, physical: physical,
-                                                     now: now, storeHost: config.storeHost, into: &pendingRecords) }
-        let size = pendingRecords.writerIndex - start
-        let code = tagsCode(tags)
-        let entry = QueueEntry(physicalOffset: physical, size: Int32(size), tagsCode: code, storeTimestamp: now)
+        let entry = text.withUTF8 { storeRecord(m, text: UnsafeRawBufferPointer($0), key: key, queueOffset: queueOffset, now: now) }
         // Appended in place: a copy of the queue taken out of the table and put back would copy every entry
         // (copy on write), making each send cost as much as the whole queue.
         queues[key, default: ConsumeQueue()].append(entry)
+        wakeArrived(key, tagsCode: entry.tagsCode, now: now)
+        return AppendResult(physicalOffset: entry.physicalOffset, queueOffset: queueOffset)
+    }
+
+    /// Writes `m`'s record at the end of the commit log: straight into the pending commit-log bytes, the cache
+    /// taking a copy of it from there, its index entry queued for the store. Returns the queue entry, which the
+    /// caller appends to the queue `key`.
+    private mutating func storeRecord(_ m: NewMessage, text: UnsafeRawBufferPointer, key: QueueKey, queueOffset: Int64,
+                                      now: Int64) -> QueueEntry {
+        let physical = commitLogOffset, start = pendingRecords.writerIndex
+        let tags = Self.encodeRecord(m, text: text, queueOffset: queueOffset, physical: physical, now: now,
+                                     storeHost: config.storeHost, into: &pendingRecords)
+        let size = pendingRecords.writerIndex - start
         cache.append(pendingRecords.getSlice(at: start, length: size)!, at: physical)
         commitLogOffset += Int64(size)
+        let entry = QueueEntry(physicalOffset: physical, size: Int32(size), tagsCode: tagsCode(tags), storeTimestamp: now)
         pendingEntries.append(IndexedEntry(queue: key, queueOffset: queueOffset, entry: entry))
-        wakeArrived(key, tagsCode: code, now: now)
-        return AppendResult(physicalOffset: physical, queueOffset: queueOffset)
+        return entry
     }
 
     /// Appends a batch's messages (`records` of the request's `bytes`, each with its properties suffix) to one
@@ -104,25 +110,18 @@ extension BrokerState {
         let first = queues[key]?.maxOffset ?? 0
         var entries: [QueueEntry] = []
         entries.reserveCapacity(records.count)
-        var codes: [Int64?] = []
+        var codes: [Int64] = []
         bytes.withUnsafeBytes { raw in
             for (i, (r, suffix)) in zip(records, suffixes).enumerated() {
                 let m = NewMessage(topic: topic, queueId: queueId, flag: r.flag, sysFlag: sysFlag, body: bytes[r.body], properties: [],
                                    propertiesText: nil, propertiesSuffix: suffix, bornTimestamp: bornTimestamp, bornHost: bornHost,
                                    reconsumeTimes: reconsumeTimes)
-                let physical = commitLogOffset, start = pendingRecords.writerIndex
-                let tags = Self.encodeRecord(m, text: UnsafeRawBufferPointer(rebasing: raw[r.properties]), queueOffset: first + Int64(i),
-                                             physical: physical, now: now, storeHost: config.storeHost, into: &pendingRecords)
-                let size = pendingRecords.writerIndex - start
-                cache.append(pendingRecords.getSlice(at: start, length: size)!, at: physical)
-                commitLogOffset += Int64(size)
-                let code = tagsCode(tags)
-                if !codes.contains(code) { codes.append(code) }
-                let entry = QueueEntry(physicalOffset: physical, size: Int32(size), tagsCode: code, storeTimestamp: now)
+                let entry = storeRecord(m, text: UnsafeRawBufferPointer(rebasing: raw[r.properties]), key: key,
+                                        queueOffset: first + Int64(i), now: now)
+                if !codes.contains(entry.tagsCode) { codes.append(entry.tagsCode) }
                 entries.append(entry)
-                pendingEntries.append(IndexedEntry(queue: key, queueOffset: first + Int64(i), entry: entry))
                 if !ids.isEmpty { ids.append(0x2C) }
-                MessageId.append(host: config.storeHost, physicalOffset: physical, to: &ids)
+                MessageId.append(host: config.storeHost, physicalOffset: entry.physicalOffset, to: &ids)
             }
         }
         // In place, as in append(_:now:).
@@ -316,8 +315,8 @@ extension BrokerState {
             let suffixes = records.map { r -> String in
                 !r.properties.isEmpty && !batchText.isEmpty && bodyBytes[r.properties.upperBound - 1] != 0x02 ? separatedBatchText : batchText
             }
-            if bodyBytes.count > config.maxMessageSize
-                || zip(records, suffixes).contains(where: { $0.properties.count + $1.utf8.count > Int(Int16.max) }) {
+            // Records whose properties exceed 16 bits are refused by appendBatch, with the same answer.
+            if bodyBytes.count > config.maxMessageSize {
                 return fail(13, "the message is illegal, maybe msg body or properties length not matched. msg body length limit 128k, msg properties length limit 32k.")
             }
             guard let first = appendBatch(records, suffixes: suffixes, bytes: bodyBytes, topic: topic, queueId: queueId, sysFlag: h.sysFlag,

@@ -75,17 +75,11 @@ public final class SimpleProducer: Sendable {
     /// Reserves `count` consecutive UNIQ_KEY counters (one lock for a batch); returns the first.
     func reserveUniqueKeys(_ count: Int) -> Int { nextUnique.withLockedValue { $0 += count; return $0 - count + 1 } }
 
-    /// UNIQ_KEY number `n`: the prefix, then the counter as 12 hex digits (its low 48 bits), written in place.
+    /// UNIQ_KEY number `n`: the prefix, then the counter as 12 hex digits (its low 48 bits; a String that short is
+    /// stored inline, no allocation), written at the end of `out`.
     func writeUniqueKey(_ n: Int, into out: inout ByteBuffer) {
         out.writeString(uniquePrefix)
-        let v = UInt64(truncatingIfNeeded: n)
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: 12) { raw in
-            for i in 0..<12 {
-                let d = UInt8(truncatingIfNeeded: (v >> UInt64(4 * (11 - i))) & 0xF)
-                raw[i] = d < 10 ? 0x30 + d : 0x37 + d
-            }
-            return 12
-        }
+        out.writeString(Self.hex(UInt64(truncatingIfNeeded: n), width: 12))
     }
 
     /// The properties text of `m` with UNIQ_KEY number `unique`, written at the end of `out`: KEYS, UNIQ_KEY,

@@ -352,8 +352,8 @@ public struct StoredMessage: Hashable, Sendable {
     public static let magicV2: Int32 = Int32(bitPattern: 0xDAA3_20AB)
 
     public var property: [String: String] { Dictionary(properties.map { ($0.key, $0.value) }, uniquingKeysWith: { _, b in b }) }
-    /// One property as `properties` has it (the last non-empty value), read in place; `key` is ASCII, two
-    /// characters or more.
+    /// One property as `properties` has it (the last of duplicates), read in place
+    /// (`MessageProperties.value(of:in:)`).
     public func property(_ key: String) -> String? { MessageProperties.value(of: key, in: propertiesText) }
     public var tags: String? { property("TAGS") }
     public var keys: String? { property("KEYS") }
