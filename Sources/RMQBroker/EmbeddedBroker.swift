@@ -152,7 +152,7 @@ final class BrokerCore: @unchecked Sendable {
 }
 
 struct BrokerRequestHandler: RemotingRequestHandler {
-    let core: NIOLockedValueBox<BrokerCore>
+    let core: SpinningLockedBox<BrokerCore>
 
     func connectionOpened(_ connection: RemotingConnection) {
         core.withLockedValue { $0.connections[connection.id] = connection }
@@ -181,7 +181,7 @@ struct BrokerRequestHandler: RemotingRequestHandler {
 }
 
 struct NameServerRequestHandler: RemotingRequestHandler {
-    let core: NIOLockedValueBox<BrokerCore>
+    let core: SpinningLockedBox<BrokerCore>
 
     func received(_ command: RemotingCommand, on connection: RemotingConnection) {
         if command.isResponse { return }
@@ -195,7 +195,7 @@ public struct ListenError: Error, CustomStringConvertible {
 
 /// A name server and one broker in this process, on SwiftNIO.
 public final class EmbeddedBroker: Sendable {
-    let core: NIOLockedValueBox<BrokerCore>
+    let core: SpinningLockedBox<BrokerCore>
     public let nameServer: RemotingServer
     public let broker: RemotingServer
     /// The VIP-channel listener, when configured.
@@ -210,7 +210,7 @@ public final class EmbeddedBroker: Sendable {
     public var nameServerAddress: String { "\(configuration.host):\(nameServerPort)" }
     public var brokerAddress: String { core.withLockedValue { $0.broker.config.brokerAddress } }
 
-    init(core: NIOLockedValueBox<BrokerCore>, nameServer: RemotingServer, broker: RemotingServer, vip: RemotingServer?,
+    init(core: SpinningLockedBox<BrokerCore>, nameServer: RemotingServer, broker: RemotingServer, vip: RemotingServer?,
          ticker: RepeatedTask?, logger: Logger, configuration: EmbeddedBrokerConfiguration, storeNotes: [String]) {
         self.core = core
         self.nameServer = nameServer
@@ -240,7 +240,7 @@ public final class EmbeddedBroker: Sendable {
             store = s
         }
         for t in configuration.topics { state.updateTopic(t) }
-        let core = NIOLockedValueBox(BrokerCore(broker: state, store: store, fsync: configuration.fsync, logger: logger))
+        let core = SpinningLockedBox(BrokerCore(broker: state, store: store, fsync: configuration.fsync, logger: logger))
         let counter = ConnectionCounter()
         let log: @Sendable (String) -> Void = { line in logger.warning("\(line)") }
         func listening<T>(_ what: String, _ port: Int, _ f: () async throws -> T) async throws -> T {
