@@ -222,8 +222,12 @@ public final class SimpleProducer: Sendable {
 
     /// `sendBatch` without `async`: the answer is checked on the connection's event loop.
     func sendBatchFuture(_ ms: [OutgoingMessage], to queue: MessageQueue) -> EventLoopFuture<Void> {
-        guard let b = brokers[queue.brokerName] else { return loop.makeFailedFuture(ProducerError(description: "no broker for \(queue)")) }
-        // The records written into one buffer, each message's properties in place.
+        send(batchRequest(ms, to: queue), to: queue)
+    }
+
+    /// The SEND_BATCH_MESSAGE request of `ms` for `queue`: the records written into one buffer, each message's
+    /// properties in place.
+    func batchRequest(_ ms: [OutgoingMessage], to queue: MessageQueue) -> RemotingCommand {
         var body = ByteBuffer()
         body.reserveCapacity(ms.reduce(0) { $0 + $1.body.count + 128 + ($1.keys?.utf8.count ?? 0) + ($1.tags?.utf8.count ?? 0) })
         let first = reserveUniqueKeys(ms.count)
@@ -232,8 +236,13 @@ public final class SimpleProducer: Sendable {
         }
         let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
                                          bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, batch: true)
-        let req = RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: body)
-        return b.requestFuture(req, timeout: .seconds(10)).flatMapThrowing { r in
+        return RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: body)
+    }
+
+    /// Sends a request made by `batchRequest` and checks its answer.
+    func send(_ batch: RemotingCommand, to queue: MessageQueue) -> EventLoopFuture<Void> {
+        guard let b = brokers[queue.brokerName] else { return loop.makeFailedFuture(ProducerError(description: "no broker for \(queue)")) }
+        return b.requestFuture(batch, timeout: .seconds(10)).flatMapThrowing { r in
             guard r.code == ResponseCode.success else {
                 throw ProducerError(description: "SEND_BATCH_MESSAGE to \(queue): \(ResponseCode.name(r.code)) \(r.remark ?? "")")
             }
@@ -243,14 +252,22 @@ public final class SimpleProducer: Sendable {
     /// Batches of messages `range`, `batchSize` each, sent one after the other to the queues in turn (batch `i`
     /// to queue `i` modulo the queues), each as soon as the previous one is answered, on the connection's event
     /// loop, as `sendChain`. Returns, through `counted`, each batch's queue and size once it is acknowledged.
-    func sendBatchChain(_ range: Range<Int>, batchSize: Int, index: Int, counted: @escaping @Sendable (MessageQueue, Int) -> Void,
+    /// One batch is in flight at a time; the next one's request is built while it is (`prepared`), so that it
+    /// goes out as soon as the answer comes rather than after its records are encoded.
+    func sendBatchChain(_ range: Range<Int>, batchSize: Int, index: Int, prepared: RemotingCommand? = nil,
+                        counted: @escaping @Sendable (MessageQueue, Int) -> Void,
                         message: @escaping @Sendable (Int) -> OutgoingMessage) -> EventLoopFuture<Void> {
         guard let n = range.first else { return loop.makeSucceededVoidFuture() }
         let k = min(batchSize, range.upperBound - n)
         let q = queues[index % queues.count]
-        return sendBatchFuture((n..<n + k).map(message), to: q).flatMap { _ in
+        let answered = send(prepared ?? batchRequest((n..<n + k).map(message), to: q), to: q)
+        let rest = n + k..<range.upperBound
+        let next = rest.first.map { m in
+            batchRequest((m..<m + min(batchSize, rest.count)).map(message), to: queues[(index + 1) % queues.count])
+        }
+        return answered.flatMap { _ in
             counted(q, k)
-            return self.sendBatchChain(n + k..<range.upperBound, batchSize: batchSize, index: index + 1, counted: counted, message: message)
+            return self.sendBatchChain(rest, batchSize: batchSize, index: index + 1, prepared: next, counted: counted, message: message)
         }
     }
 
