@@ -41,7 +41,19 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
     public let directory: String
     public let policy: FsyncPolicy
     var fd: Int32 = -1
+    /// The end of the records (the file may be longer: see `window`).
     public private(set) var size: Int64 = 0
+    /// The commit log is written through a shared mapping of the file, as the real broker's MappedFile: an append
+    /// is a copy into the page cache, with no system call, and is in the file (for any reader, and across a
+    /// kill -9 of this process) once copied, as a write(2) is; fsync writes it to the disk. The window covers
+    /// `windowBytes` from a page boundary at or before the end; the file is allocated up to the window's end
+    /// (posix_fallocate: a full disk is an error of the append, never a SIGBUS of a write into the mapping),
+    /// and cut back to the records' end on close. A file with zeros after its last record (a kill -9 of this
+    /// process) is read back with its zeros cut, without a note.
+    var window: UnsafeMutableRawPointer?
+    var windowBase: Int64 = 0
+    /// The window's size; at least the largest record plus a page (set before `open`).
+    public var windowBytes = 16 << 20
     var unsynced = false
     var lastSync: Int64 = 0
     /// Index files open for appending and reading, with their first queue offset.
@@ -104,6 +116,11 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
             }
         }
         try flushIndexes()
+        if cutReason != nil, try isZero(from: pos, to: fileSize) {
+            // The unused end of the last window (the broker stopped without closing the store): not a tear.
+            cutReason = nil
+            if ftruncate(fd, off_t(pos)) != 0 { throw StoreError.errno("cannot truncate \(commitLogPath)") }
+        }
         if let why = cutReason {
             let cut = fileSize - pos
             if ftruncate(fd, off_t(pos)) != 0 { throw StoreError.errno("cannot truncate \(commitLogPath)") }
@@ -111,7 +128,7 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
             notes.append("commit log \(commitLogPath): torn or corrupt tail at byte \(pos) (\(why)): cut \(cut) bytes, \(count) records kept")
         }
         size = pos
-        _ = lseek(fd, off_t(pos), SEEK_SET)
+        try mapWindow(at: pos)
         var offsets: [OffsetKey: Int64] = [:]
         var schedule: [Int32: Int64] = [:]
         if let d = FileManager.default.contents(atPath: offsetsPath) {
@@ -130,6 +147,40 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
             }
         }
         return StoreContents(recordCount: count, offsets: offsets, scheduleOffsets: schedule, topics: topics, notes: notes)
+    }
+
+    /// Maps the window that starts at the page holding `offset`, allocating the file up to its end.
+    func mapWindow(at offset: Int64) throws {
+        precondition(windowBytes >= maxRecordSize + 2 * Self.pageSize, "the commit log's window must hold the largest record")
+        unmapWindow()
+        let base = offset - offset % Int64(Self.pageSize)
+        let err = posix_fallocate(fd, off_t(base), off_t(windowBytes))
+        if err != 0 { throw StoreError("cannot allocate \(windowBytes) bytes of \(commitLogPath) at \(base): \(String(cString: strerror(err)))") }
+        let p = mmap(nil, windowBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(base))
+        if p == MAP_FAILED || p == nil { throw StoreError.errno("cannot map \(commitLogPath) at \(base)") }
+        window = p
+        windowBase = base
+    }
+
+    func unmapWindow() {
+        if let w = window { munmap(w, windowBytes) }
+        window = nil
+    }
+
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// Whether the file holds only zero bytes in `from..<to` (read in chunks).
+    func isZero(from: Int64, to: Int64) throws -> Bool {
+        var pos = from
+        var chunk = ByteBuffer()
+        while pos < to {
+            chunk.clear()
+            let n = try readFully(into: &chunk, count: Int(min(1 << 20, to - pos)), at: pos, fd: fd)
+            if n == 0 { return false }
+            if !chunk.readableBytesView.allSatisfy({ $0 == 0 }) { return false }
+            pos += Int64(n)
+        }
+        return true
     }
 
     /// Why the record at the start of `bytes` is not a whole, sound record, or nil.
@@ -152,8 +203,12 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
     /// are on disk when this returns.
     public func append(_ records: [ByteBuffer], entries: [IndexedEntry], now: Int64) throws {
         for r in records {
-            try r.withUnsafeReadableBytes { raw in try writeFully(fd, raw, what: commitLogPath) }
-            size += Int64(r.readableBytes)
+            let n = r.readableBytes
+            if window == nil || size + Int64(n) > windowBase + Int64(windowBytes) { try mapWindow(at: size) }
+            r.withUnsafeReadableBytes { raw in
+                if let base = raw.baseAddress { (window! + Int(size - windowBase)).copyMemory(from: base, byteCount: n) }
+            }
+            size += Int64(n)
         }
         unsynced = true
         if policy == .always { try sync(now: now) }
@@ -267,6 +322,11 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
 
     /// pread until `count` bytes or the end of the file; the bytes read.
     func readFully(into buf: inout ByteBuffer, count: Int, at offset: Int64, fd: Int32) throws -> Int {
+        // Records in the mapped window are copied from it (no system call).
+        if fd == self.fd, let w = window, offset >= windowBase, offset + Int64(count) <= min(size, windowBase + Int64(windowBytes)) {
+            buf.writeBytes(UnsafeRawBufferPointer(start: w + Int(offset - windowBase), count: count))
+            return count
+        }
         var done = 0
         try buf.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { raw in
             while done < count {
@@ -334,8 +394,14 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
 
     public func close(now: Int64) {
         try? flushIndexes()
-        try? sync(now: now)
-        if fd >= 0 { Glibc.close(fd); fd = -1 }
+        unmapWindow()
+        if fd >= 0 {
+            // The window's unused end goes; the records are synced after the cut (the file's size with them).
+            if ftruncate(fd, off_t(size)) == 0 { unsynced = true }
+            try? sync(now: now)
+            Glibc.close(fd)
+            fd = -1
+        }
         for (_, i) in indexes { Glibc.close(i.fd) }
         indexes = [:]
     }
