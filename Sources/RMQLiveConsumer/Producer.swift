@@ -262,12 +262,15 @@ public final class SimpleProducer: Sendable {
         let q = queues[index % queues.count]
         let answered = send(prepared ?? batchRequest((n..<n + k).map(message), to: q), to: q)
         let rest = n + k..<range.upperBound
-        let next = rest.first.map { m in
-            batchRequest((m..<m + min(batchSize, rest.count)).map(message), to: queues[(index + 1) % queues.count])
-        }
-        return answered.flatMap { _ in
+        guard let m = rest.first else { return answered.map { counted(q, k) } }
+        // Built in a loop task: a request written while the loop reads (this runs as the previous answer is read)
+        // is flushed at the end of the read, which comes before the loop's tasks, so the batch just sent goes
+        // out before the next one is encoded.
+        let nextQueue = queues[(index + 1) % queues.count]
+        let next = loop.submit { self.batchRequest((m..<m + min(batchSize, rest.count)).map(message), to: nextQueue) }
+        return answered.and(next).flatMap { _, request in
             counted(q, k)
-            return self.sendBatchChain(rest, batchSize: batchSize, index: index + 1, prepared: next, counted: counted, message: message)
+            return self.sendBatchChain(rest, batchSize: batchSize, index: index + 1, prepared: request, counted: counted, message: message)
         }
     }
 
