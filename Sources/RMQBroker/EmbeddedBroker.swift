@@ -231,6 +231,7 @@ public final class EmbeddedBroker: Sendable {
         if let dir = configuration.storeDirectory {
             let s = MessageStore(directory: dir, policy: configuration.fsync)
             s.maxRecordSize = state.maxRecordSize
+            s.syncInBackground = true
             state.coldStorage = s
             let contents = try s.open { try state.restore(record: $0) }
             for n in contents.notes { logger.warning("\(n)") }

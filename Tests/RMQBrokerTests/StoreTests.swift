@@ -152,6 +152,29 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         again.close(now: t0)
     }
 
+    /// The interval fsync on the store's own thread: the tick returns without waiting for it, a second one is
+    /// not started while the first runs, close waits for it, and what was appended is there after a restart.
+    @Test func intervalSyncRunsInTheBackground() throws {
+        let dir = tempDir("bgsync")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = MessageStore(directory: dir, policy: .interval(millis: 10))
+        store.syncInBackground = true
+        _ = try store.open { _ in throw StoreError("unexpected record") }
+        var b = BrokerState()
+        for i in 0..<50 {
+            try persist(b.handle(sendV2(topic: "B", body: "m\(i)"), from: clientA, now: t0), to: store)
+            try store.tick(now: t0 + 20 * Int64(i + 1))
+        }
+        #expect(store.lastSync > t0)
+        store.close(now: t0 + 2_000)
+        #expect(store.background.withLockedValue { !$0.running && $0.failure == nil })
+        let again = MessageStore(directory: dir, policy: .always)
+        var b2 = BrokerState()
+        let c = try again.open { try b2.restore(record: $0) }
+        #expect(c.recordCount == 50 && c.notes.isEmpty)
+        again.close(now: t0)
+    }
+
     @Test func corruptBodyIsCut() throws {
         let dir = tempDir("crc")
         defer { try? FileManager.default.removeItem(atPath: dir) }
