@@ -130,8 +130,18 @@ final class BrokerCore: @unchecked Sendable {
         return effects
     }
 
-    func flushOffsets(now: Int64) {
+    /// Writes the committed offsets when they changed: on the store's thread with the interval policy (`background`),
+    /// else here, after whatever that thread still has to write.
+    func flushOffsets(now: Int64, background: Bool = true) {
         guard offsetsDirty, let store else { offsetsDirty = false; return }
+        if background && fsync != .always && store.syncInBackground {
+            // Written on the store's thread, not under the broker's lock (the offsets are a copy-on-write value).
+            store.writeOffsetsInBackground(broker.offsets, schedule: broker.scheduleOffsets)
+            offsetsDirty = false
+            lastOffsetsWrite = now
+            return
+        }
+        store.waitForBackground()
         do {
             try store.writeOffsets(broker.offsets, schedule: broker.scheduleOffsets)
             offsetsDirty = false
@@ -306,7 +316,7 @@ public final class EmbeddedBroker: Sendable {
             let now = nowMillis()
             let effects = c.execute(c.broker.shutdown(now: now), now: now)
             c.offsetsDirty = true
-            c.flushOffsets(now: now)
+            c.flushOffsets(now: now, background: false)
             c.store?.close(now: now)
             return (Array(c.connections.values), effects)
         }

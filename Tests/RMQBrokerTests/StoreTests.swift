@@ -152,8 +152,9 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         again.close(now: t0)
     }
 
-    /// The interval fsync on the store's own thread: the tick returns without waiting for it, a second one is
-    /// not started while the first runs, close waits for it, and what was appended is there after a restart.
+    /// The interval fsync and the offsets on the store's own thread: the tick returns without waiting for it, a
+    /// second fsync is not started while the first runs, close waits for them, and what was appended and the last
+    /// offsets are there after a restart.
     @Test func intervalSyncRunsInTheBackground() throws {
         let dir = tempDir("bgsync")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -166,12 +167,15 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
             try store.tick(now: t0 + 20 * Int64(i + 1))
         }
         #expect(store.lastSync > t0)
+        // Offsets written on the store's thread, in order: the last one queued is the one on disk.
+        for o in 1...20 { store.writeOffsetsInBackground([OffsetKey(group: "g", topic: "B", queueId: 0): Int64(o)], schedule: [:]) }
         store.close(now: t0 + 2_000)
         #expect(store.background.withLockedValue { !$0.running && $0.failure == nil })
         let again = MessageStore(directory: dir, policy: .always)
         var b2 = BrokerState()
         let c = try again.open { try b2.restore(record: $0) }
         #expect(c.recordCount == 50 && c.notes.isEmpty)
+        #expect(c.offsets == [OffsetKey(group: "g", topic: "B", queueId: 0): 20])
         again.close(now: t0)
     }
 
