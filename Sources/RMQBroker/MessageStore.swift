@@ -53,8 +53,11 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
     /// process) is read back with its zeros cut, without a note.
     var window: UnsafeMutableRawPointer?
     var windowBase: Int64 = 0
-    /// The window's size; at least the largest record plus a page (set before `open`).
+    /// The window's size (set before `open`); a window is made larger where the largest record and two pages
+    /// would not fit in it.
     public var windowBytes = 16 << 20
+    /// The size of the window mapped now.
+    var mappedBytes = 0
     var unsynced = false
     var lastSync: Int64 = 0
     /// Index files open for appending and reading, with their first queue offset.
@@ -152,19 +155,21 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
 
     /// Maps the window that starts at the page holding `offset`, allocating the file up to its end.
     func mapWindow(at offset: Int64) throws {
-        precondition(windowBytes >= maxRecordSize + 2 * Self.pageSize, "the commit log's window must hold the largest record")
         unmapWindow()
+        let page = Self.pageSize
+        let bytes = (max(windowBytes, maxRecordSize + 2 * page) + page - 1) / page * page
         let base = offset - offset % Int64(Self.pageSize)
-        let err = posix_fallocate(fd, off_t(base), off_t(windowBytes))
-        if err != 0 { throw StoreError("cannot allocate \(windowBytes) bytes of \(commitLogPath) at \(base): \(String(cString: strerror(err)))") }
-        let p = mmap(nil, windowBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(base))
+        let err = posix_fallocate(fd, off_t(base), off_t(bytes))
+        if err != 0 { throw StoreError("cannot allocate \(bytes) bytes of \(commitLogPath) at \(base): \(String(cString: strerror(err)))") }
+        let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(base))
         if p == MAP_FAILED || p == nil { throw StoreError.errno("cannot map \(commitLogPath) at \(base)") }
         window = p
         windowBase = base
+        mappedBytes = bytes
     }
 
     func unmapWindow() {
-        if let w = window { munmap(w, windowBytes) }
+        if let w = window { munmap(w, mappedBytes) }
         window = nil
     }
 
@@ -205,7 +210,7 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
     public func append(_ records: [ByteBuffer], entries: [IndexedEntry], now: Int64) throws {
         for r in records {
             let n = r.readableBytes
-            if window == nil || size + Int64(n) > windowBase + Int64(windowBytes) { try mapWindow(at: size) }
+            if window == nil || size + Int64(n) > windowBase + Int64(mappedBytes) { try mapWindow(at: size) }
             r.withUnsafeReadableBytes { raw in
                 if let base = raw.baseAddress { (window! + Int(size - windowBase)).copyMemory(from: base, byteCount: n) }
             }
@@ -324,7 +329,7 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
     /// pread until `count` bytes or the end of the file; the bytes read.
     func readFully(into buf: inout ByteBuffer, count: Int, at offset: Int64, fd: Int32) throws -> Int {
         // Records in the mapped window are copied from it (no system call).
-        if fd == self.fd, let w = window, offset >= windowBase, offset + Int64(count) <= min(size, windowBase + Int64(windowBytes)) {
+        if fd == self.fd, let w = window, offset >= windowBase, offset + Int64(count) <= min(size, windowBase + Int64(mappedBytes)) {
             buf.writeBytes(UnsafeRawBufferPointer(start: w + Int(offset - windowBase), count: count))
             return count
         }

@@ -133,6 +133,34 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         #expect(try FileManager.default.attributesOfItem(atPath: again.commitLogPath)[.size] as? Int == total)
     }
 
+    /// A window smaller than the largest record is made large enough for it (a record is copied whole into one).
+    @Test func aWindowTooSmallForTheLargestRecordGrows() throws {
+        let dir = tempDir("small-window")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = MessageStore(directory: dir, policy: .always)
+        store.maxRecordSize = 64 * 1024
+        store.windowBytes = 4096
+        _ = try store.open { _ in throw StoreError("unexpected record") }
+        #expect(store.mappedBytes >= 64 * 1024 + 2 * MessageStore.pageSize && store.mappedBytes % MessageStore.pageSize == 0)
+        var b = BrokerState()
+        var records: [ByteBuffer] = []
+        for i in 0..<6 {
+            let a = b.handle(sendV2(topic: "L", body: String(repeating: "\(i)", count: 30_000)), from: clientA, now: t0)
+            records += a.persisted
+            try persist(a, to: store)
+        }
+        var at: Int64 = 0
+        for r in records {
+            #expect(store.readRecord(physicalOffset: at, maxSize: 64 * 1024) == r)
+            at += Int64(r.readableBytes)
+        }
+        store.close(now: t0)
+        let again = MessageStore(directory: dir, policy: .always)
+        var b2 = BrokerState()
+        #expect(try again.open { try b2.restore(record: $0) }.recordCount == 6)
+        again.close(now: t0)
+    }
+
     @Test func aTornRecordBeforeTheZerosIsCut() throws {
         let dir = tempDir("torn-window")
         defer { try? FileManager.default.removeItem(atPath: dir) }
