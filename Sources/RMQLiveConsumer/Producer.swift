@@ -258,16 +258,19 @@ public final class SimpleProducer: Sendable {
                         counted: @escaping @Sendable (MessageQueue, Int) -> Void,
                         message: @escaping @Sendable (Int) -> OutgoingMessage) -> EventLoopFuture<Void> {
         guard let n = range.first else { return loop.makeSucceededVoidFuture() }
-        let k = min(batchSize, range.upperBound - n)
+        let k = min(batchSize, range.count)
         let q = queues[index % queues.count]
-        let answered = send(prepared ?? batchRequest((n..<n + k).map(message), to: q), to: q)
+        /// The request of batch `i`, which starts at message `first` of `range`.
+        @Sendable func batch(_ first: Int, _ i: Int) -> RemotingCommand {
+            batchRequest((first..<min(first + batchSize, range.upperBound)).map(message), to: queues[i % queues.count])
+        }
+        let answered = send(prepared ?? batch(n, index), to: q)
         let rest = n + k..<range.upperBound
         guard let m = rest.first else { return answered.map { counted(q, k) } }
         // Built in a loop task: a request written while the loop reads (this runs as the previous answer is read)
         // is flushed at the end of the read, which comes before the loop's tasks, so the batch just sent goes
         // out before the next one is encoded.
-        let nextQueue = queues[(index + 1) % queues.count]
-        let next = loop.submit { self.batchRequest((m..<m + min(batchSize, rest.count)).map(message), to: nextQueue) }
+        let next = loop.submit { batch(m, index + 1) }
         return answered.and(next).flatMap { _, request in
             counted(q, k)
             return self.sendBatchChain(rest, batchSize: batchSize, index: index + 1, prepared: request, counted: counted, message: message)

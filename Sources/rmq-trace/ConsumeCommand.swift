@@ -466,8 +466,10 @@ final class MessageListener: Sendable {
     }
 
     func describe(_ m: DeliveredMessage, status: ConsumeStatus) -> String {
-        let body = String(decoding: m.message.storedBody.prefix(200), as: UTF8.self)
-        let keys = m.message.keys
+        // The record as a StoredMessage, made once (a pulled record is a view: each `message` makes one).
+        let message = m.message
+        let body = String(decoding: message.storedBody.prefix(200), as: UTF8.self)
+        let keys = message.keys
         if ndjson {
             func q(_ s: String?) -> String { s.map(RequestLogObserverTime.quote) ?? "null" }
             return "{\"event\":\"message\",\"topic\":\(q(m.topic)),\"queue\":\(q(m.queue.description)),\"offset\":\(m.queueOffset),\"tags\":\(q(m.tags)),\"keys\":\(q(keys)),\"msg_id\":\(q(m.msgId)),\"reconsume_times\":\(m.reconsumeTimes),\"status\":\(q(status.rawValue)),\"body\":\(q(body))}"
