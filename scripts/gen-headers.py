@@ -361,10 +361,17 @@ def emit_header(h):
     sw = h["swift"]
     assert n <= 64
     L.append(f"/// {h['doc']}")
+    texts = [f for f in fields if f["type"] == "String"]
     L.append(f"public struct {sw}: CustomHeader {{")
     L.append(f'    public static let javaName = "{h["java"]}"')
+    if texts:
+        L.append("    /// The header bytes the String fields decoded as spans refer to (none when built in code).")
+        L.append("    var _source: ByteBuffer = HeaderText.noSource")
     for f in fields:
-        L.append(f"    public var {f['name']}: {prop_type(f)}")
+        if f["type"] == "String":
+            L.append(f"    var _{f['name']}: HeaderText{'?' if f['presence'] == OPT else ''}")
+        else:
+            L.append(f"    public var {f['name']}: {prop_type(f)}")
     L.append("    /// Keys on the wire that this header does not declare, in wire order.")
     L.append("    public var extra: ExtFields")
     L.append("}")
@@ -386,7 +393,13 @@ def emit_header(h):
         params.append(p)
     L.append(f"    public init({', '.join(params)}) {{")
     # Delegates to the memberwise initializer (assigning the fields here would copy the header at the end).
-    args0 = "".join(f"{f['name']}: {f['name']}, " for f in fields)
+    def stored_arg(f, v):
+        if f["type"] != "String":
+            return f"{f['name']}: {v}"
+        if f["presence"] == OPT:
+            return f"_{f['name']}: {v}.map {{ HeaderText($0) }}"
+        return f"_{f['name']}: HeaderText({v})"
+    args0 = "".join(stored_arg(f, f["name"]) + ", " for f in fields)
     L.append(f"        self.init({args0}extra: ExtFields())")
     L.append("    }")
     L.append("")
@@ -395,9 +408,36 @@ def emit_header(h):
     L.append("    }")
     L.append("")
     L.append("    public init(fields: ExtFieldsView) throws {")
-    L.append("        self = try fields.withUnsafeFields { try Self.decode($0, $1, header: Self.javaName, keys: .wire) }")
+    L.append("        self = try fields.withUnsafeFields {")
+    L.append("            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)")
+    L.append("        }")
     L.append("    }")
     L.append("")
+    if texts:
+        L.append("    // The String fields: a span of the decoded header is made a String each time it is read.")
+        for f in texts:
+            k = f["name"]
+            if f["presence"] == OPT:
+                L.append(f"    public var {k}: String? {{")
+                L.append(f"        get {{ _{k}.map {{ $0.string(_source) }} }}")
+                L.append(f"        set {{ _{k} = newValue.map {{ HeaderText($0) }} }}")
+            else:
+                L.append(f"    public var {k}: String {{")
+                L.append(f"        get {{ _{k}.string(_source) }}")
+                L.append(f"        set {{ _{k} = HeaderText(newValue) }}")
+            L.append("    }")
+        L.append("")
+        L.append("    /// Equal when every field reads equal, however its text is held.")
+        L.append("    public static func == (a: Self, b: Self) -> Bool {")
+        L.append("        " + "\n            && ".join([f"a.{f['name']} == b.{f['name']}" for f in fields] + ["a.extra == b.extra"]))
+        L.append("    }")
+        L.append("")
+        L.append("    public func hash(into hasher: inout Hasher) {")
+        for f in fields:
+            L.append(f"        hasher.combine({f['name']})")
+        L.append("        hasher.combine(extra)")
+        L.append("    }")
+        L.append("")
     keysets = [("wire", [f.get("key", f["name"]) for f in fields])]
     if h["v2"]:
         m = dict(x.split(":") for x in h["v2"])
@@ -413,8 +453,9 @@ def emit_header(h):
     L.append("    /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate")
     L.append("    /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java")
     L.append("    /// receiver's rules, so the first missing or unparsable field is the one Java would report.")
+    L.append("    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.")
     L.append("    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,")
-    L.append("                       header: String, keys: KeySet) throws -> Self {")
+    L.append("                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {")
     for i in range(n):
         L.append(f"        var at{i} = -1")
     L.append("        var seen: UInt64 = 0")
@@ -454,7 +495,7 @@ def emit_header(h):
     for i, f in enumerate(fields):
         t, pres = f["type"], f["presence"]
         key = f"{keyexpr}[{i}]"
-        base = {"String": "HeaderValue.string", "Int32": "HeaderValue.int32", "Int64": "HeaderValue.int64",
+        base = {"String": "HeaderText.decode", "Int32": "HeaderValue.int32", "Int64": "HeaderValue.int64",
                 "Bool": "HeaderValue.bool", "PullSysFlag": "HeaderValue.int32"}[t]
         needs_try = t not in ("String", "Bool")
         call = f"{base}(fields[at{i}], bytes" + (f", key: {key}, header: header)" if needs_try else ")")
@@ -467,11 +508,13 @@ def emit_header(h):
             L.append(f"        guard seen & 0x{1 << i:X} != 0 else {{ throw HeaderValue.missing({key}, header: header) }}")
             L.append(f"        let {v} = {call}")
         elif pres == OPT:
-            L.append(f"        let {v}: {SWIFT_TYPE[t]}? = at{i} < 0 ? nil : {call}")
+            L.append(f"        let {v}: {'HeaderText' if t == 'String' else SWIFT_TYPE[t]}? = at{i} < 0 ? nil : {call}")
         else:
-            L.append(f"        let {v}: {SWIFT_TYPE[t]} = at{i} < 0 ? {pres[1]} : {call}")
+            lit = f"HeaderText({pres[1]})" if t == "String" else pres[1]
+            L.append(f"        let {v}: {'HeaderText' if t == 'String' else SWIFT_TYPE[t]} = at{i} < 0 ? {lit} : {call}")
         vals.append(v)
-    args = ", ".join(f"{f['name']}: {v}" for f, v in zip(fields, vals))
+    args = ("_source: source, " if texts else "") + ", ".join(
+        f"{'_' if f['type'] == 'String' else ''}{f['name']}: {v}" for f, v in zip(fields, vals))
     L.append(f"        guard unknown > 0 else {{ return Self({args}, extra: ExtFields()) }}")
     L.append("        var rest: [(key: String, value: String)] = []")
     L.append("        rest.reserveCapacity(unknown)")
@@ -582,6 +625,8 @@ def generate():
     out = [
         "// Generated by scripts/gen-headers.py from its header table: do not edit; edit the table and run",
         "// `scripts/gen-headers.py` (the test suite checks that this file equals what the generator makes).",
+        "",
+        "import NIOCore",
         "",
     ]
     for h in HEADERS:

@@ -50,10 +50,11 @@ struct HeldPull: Sendable {
     var client: ClientRef
     var request: RemotingCommand
     var header: PullMessageRequestHeader
+    /// The queue (kept: the header's topic is made a String at each read).
+    var key: QueueKey
     var filter: TagFilter
     var suspendedAt: Int64
     var timeoutMillis: Int64
-    var key: QueueKey { QueueKey(topic: header.topic, queueId: header.queueId) }
 }
 
 /// The consume-queue filter of a TAG subscription (Java ExpressionMessageFilter.isMatchedByConsumeQueue).

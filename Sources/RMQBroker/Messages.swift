@@ -418,27 +418,29 @@ extension BrokerState {
     mutating func pull(_ h: PullMessageRequestHeader, request: RemotingCommand, client: ClientRef, now: Int64, allowSuspend: Bool,
                        filter given: TagFilter?) -> PullOutcome {
         func err(_ code: Int32, _ remark: String) -> PullOutcome { .response(reply(request, code, remark: remark, extFields: ExtFields())) }
-        guard let tc = topics[h.topic] else {
-            return err(ResponseCode.topicNotExist, "topic[\(h.topic)] not exist, apply first please! \(BrokerTopics.faqSuffix)")
+        // Read once: a long topic or group is made a String at each read of the header's field.
+        let topic = h.topic
+        guard let tc = topics[topic] else {
+            return err(ResponseCode.topicNotExist, "topic[\(topic)] not exist, apply first please! \(BrokerTopics.faqSuffix)")
         }
         if tc.perm & Perm.read == 0 {
-            return err(ResponseCode.noPermission, "the topic[\(h.topic)] pulling message is forbidden")
+            return err(ResponseCode.noPermission, "the topic[\(topic)] pulling message is forbidden")
         }
         if h.queueId < 0 || h.queueId >= tc.readQueueNums {
             return err(ResponseCode.systemError,
-                       "queueId[\(h.queueId)] is illegal, topic:[\(h.topic)] topicConfig.readQueueNums:[\(tc.readQueueNums)] consumer:[\(client.remote)]")
+                       "queueId[\(h.queueId)] is illegal, topic:[\(topic)] topicConfig.readQueueNums:[\(tc.readQueueNums)] consumer:[\(client.remote)]")
         }
         var filter: TagFilter
         if let given {
             filter = given
         } else if h.sysFlag.contains(.subscription) {
-            let sub = SubscriptionData.tag(topic: h.topic, expression: h.subscription ?? "*", subVersion: h.subVersion)
+            let sub = SubscriptionData.tag(topic: topic, expression: h.subscription ?? "*", subVersion: h.subVersion)
             filter = TagFilter(h.expressionType?.uppercased() == "SQL92" ? nil : sub)
         } else {
             guard let g = groups[h.consumerGroup] else {
                 return err(ResponseCode.subscriptionNotExist, "the consumer's group info not exist\(BrokerTopics.faqSuffix)")
             }
-            guard let sub = g.subscriptions[h.topic] else {
+            guard let sub = g.subscriptions[topic] else {
                 return err(ResponseCode.subscriptionNotExist, "the consumer's subscription not exist\(BrokerTopics.faqSuffix)")
             }
             if sub.subVersion < h.subVersion {
@@ -446,7 +448,7 @@ extension BrokerState {
             }
             filter = TagFilter(sub)
         }
-        let key = QueueKey(topic: h.topic, queueId: h.queueId)
+        let key = QueueKey(topic: topic, queueId: h.queueId)
         let r = getMessage(key, offset: h.queueOffset, maxMsgNums: Int(max(1, h.maxMsgNums)), filter: filter)
         let header = PullMessageResponseHeader(suggestWhichBrokerId: 0, nextBeginOffset: r.next, minOffset: r.min, maxOffset: r.max)
         var code: Int32
@@ -460,12 +462,12 @@ extension BrokerState {
         }
         // The piggy-backed commit: only on the first execution (allowSuspend), as the real broker does.
         if allowSuspend && h.sysFlag.contains(.commitOffset) {
-            commit(group: h.consumerGroup, topic: h.topic, queueId: h.queueId, offset: h.commitOffset)
+            commit(group: h.consumerGroup, topic: topic, queueId: h.queueId, offset: h.commitOffset)
         }
         if code == ResponseCode.pullNotFound && allowSuspend && h.sysFlag.contains(.suspend) {
             let timeout = min(max(0, h.suspendTimeoutMillis), 86_400_000)  // at most a day: no overflow from hostile values
-            held.append(HeldPull(client: client, request: request, header: h, filter: filter, suspendedAt: now, timeoutMillis: timeout))
-            pendingActions.append(.hold(connection: client.connection, opaque: request.opaque, topic: h.topic, queueId: h.queueId,
+            held.append(HeldPull(client: client, request: request, header: h, key: key, filter: filter, suspendedAt: now, timeoutMillis: timeout))
+            pendingActions.append(.hold(connection: client.connection, opaque: request.opaque, topic: topic, queueId: h.queueId,
                                         deadline: now + timeout))
             return .held
         }

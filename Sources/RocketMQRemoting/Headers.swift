@@ -54,7 +54,7 @@ extension SendMessageRequestHeader {
     /// Decodes the V1 (long keys) or V2 (letters, SendMessageRequestHeaderV2) form from the lazy fields.
     public init(fields: ExtFieldsView, v2: Bool) throws {
         self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, header: Self.headerName(v2: v2), keys: v2 ? .v2Wire : .wire)
+            try Self.decode($0, $1, source: fields.bytes, header: Self.headerName(v2: v2), keys: v2 ? .v2Wire : .wire)
         }
     }
 

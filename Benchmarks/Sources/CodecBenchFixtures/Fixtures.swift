@@ -56,11 +56,33 @@ public enum Fixtures {
     }
 }
 
+/// What a request decodes to in the benchmarks: the typed header, and what Java's reference returns from it
+/// (`h.getQueueOffset() + h.getConsumerGroup().length()`), so the consumer group is made a String as there.
+public struct RequestSummary {
+    public var header: PullMessageRequestHeader
+    public var value: Int64
+    @inlinable public init(header: PullMessageRequestHeader, value: Int64) {
+        self.header = header
+        self.value = value
+    }
+}
+
 /// Decodes one request frame to its typed header: `RemotingFrame.decode` (the command with its fields kept as
-/// byte ranges of the frame) + the typed header decoded from them on demand.
+/// byte ranges of the frame) + the typed header decoded from them on demand; then reads what Java's case reads.
+/// (The typed header's String fields longer than 15 bytes stay spans of the frame until read: the group is.)
 @inlinable @inline(__always)
-public func decodeRequest(_ frame: ByteBuffer) throws -> PullMessageRequestHeader {
-    try RemotingFrame.decode(frame).header(PullMessageRequestHeader.self)
+public func decodeRequest(_ frame: ByteBuffer) throws -> RequestSummary {
+    let h = try RemotingFrame.decode(frame).header(PullMessageRequestHeader.self)
+    return RequestSummary(header: h, value: h.queueOffset + Int64(h.consumerGroup.utf8.count))
+}
+
+/// `decodeRequest`, then every String field of the header read (the group, topic, subscription and
+/// expression type): the cost when all of them are wanted.
+@inlinable @inline(__always)
+public func decodeRequestReadingAll(_ frame: ByteBuffer) throws -> Int64 {
+    let h = try RemotingFrame.decode(frame).header(PullMessageRequestHeader.self)
+    return h.queueOffset + Int64(h.consumerGroup.utf8.count + h.topic.utf8.count
+        + (h.subscription?.utf8.count ?? 0) + (h.expressionType?.utf8.count ?? 0))
 }
 
 /// What a FOUND response decodes to in the benchmarks: the header, the records, and fields of the last
@@ -125,7 +147,10 @@ public func decodeRequestViaExtFields(_ frame: ByteBuffer) throws -> PullMessage
 public func checkFixtures() {
     for type in [SerializeType.json, .rocketmq] {
         let (cmd, frame) = Fixtures.pullRequest(type)
-        let h = try! decodeRequest(frame)
+        let summary = try! decodeRequest(frame)
+        let h = summary.header
+        precondition(summary.value == 1_284_663 + 34 && h.consumerGroup == "GID_order-service_payment-consumer")
+        precondition(try! decodeRequestReadingAll(frame) == 1_284_663 + 34 + 34 + 20 + 3)
         precondition(h.queueOffset == 1_284_663 && h.subVersion == 1_718_012_345_678 && h.extra.isEmpty)
         precondition(h == (try! decodeRequestViaExtFields(frame)))
         let response = Fixtures.foundResponse(to: cmd)

@@ -44,6 +44,11 @@ for (type, label) in [(SerializeType.json, "JSON"), (.rocketmq, "binary")] {
         let frame = request.frame
         try measure(requestName, seconds: seconds) { consume(try decodeRequest(frame)) }
     }
+    let allName = "PULL_MESSAGE request with every String read, \(label) header"
+    if filter.isEmpty || allName.contains(filter) {
+        let frame = request.frame
+        try measure(allName, seconds: seconds) { consume(try decodeRequestReadingAll(frame)) }
+    }
     let responseName = "PULL_MESSAGE FOUND response, \(label) header, \(recordsPerResponse) records"
     if filter.isEmpty || responseName.contains(filter) {
         let frame = Fixtures.foundResponse(to: request.command)

@@ -1,0 +1,101 @@
+import NIOCore
+import Testing
+@testable import RocketMQRemoting
+
+/// The typed headers' String fields left as spans of the frame until read, checked against the Strings they
+/// replace; and the integers around them, read as Java's parseInt and parseLong do.
+@Suite struct LazyHeaderTests {
+    static let group = "GID_order-service_payment-consumer"
+    static let topic = "TOPIC_order-service_payment-events"
+
+    static func frame(_ fields: [(String, String)], _ type: SerializeType) -> ByteBuffer {
+        RemotingFrame.encode(RemotingCommand.request(code: RequestCode.pullMessage, opaque: 7, extFields: ExtFields(fields),
+                                                     serializeType: type))
+    }
+
+    static func pullFields(queueOffset: String = "1284663", group: String = group, topic: String = topic,
+                           subscription: String = "TagA || TagB || TagC") -> [(String, String)] {
+        [("consumerGroup", group), ("topic", topic), ("queueId", "3"), ("queueOffset", queueOffset), ("maxMsgNums", "32"),
+         ("sysFlag", "7"), ("commitOffset", "1284631"), ("suspendTimeoutMillis", "15000"), ("subscription", subscription),
+         ("subVersion", "1718012345678"), ("expressionType", "TAG")]
+    }
+
+    @Test(arguments: [SerializeType.json, .rocketmq])
+    func longTextStaysASpanUntilRead(_ type: SerializeType) throws {
+        let h = try RemotingFrame.decode(Self.frame(Self.pullFields(), type)).header(PullMessageRequestHeader.self)
+        guard case .span = h._consumerGroup, case .span = h._topic, case .span? = h._subscription else {
+            Issue.record("long plain text was made a String at decode: \(h._consumerGroup) \(h._topic)")
+            return
+        }
+        guard case .string("TAG")? = h._expressionType else {
+            Issue.record("a small String is made at once: \(String(describing: h._expressionType))")
+            return
+        }
+        #expect(h.consumerGroup == Self.group && h.topic == Self.topic && h.subscription == "TagA || TagB || TagC")
+        // Equal to the header built in code (all Strings), with the same hash; a write replaces the span.
+        let built = PullMessageRequestHeader(consumerGroup: Self.group, topic: Self.topic, queueId: 3, queueOffset: 1_284_663,
+                                             sysFlag: [.commitOffset, .suspend, .subscription], commitOffset: 1_284_631,
+                                             subscription: "TagA || TagB || TagC", subVersion: 1_718_012_345_678)
+        #expect(h == built && h.hashValue == built.hashValue)
+        var changed = h
+        changed.topic = "another-topic-longer-than-fifteen"
+        #expect(changed.topic == "another-topic-longer-than-fifteen" && changed.consumerGroup == Self.group && changed != h)
+        #expect(h.extFields == built.extFields)
+    }
+
+    @Test(arguments: [SerializeType.json, .rocketmq])
+    func textThatMustBeDecodedIsAStringAtOnce(_ type: SerializeType) throws {
+        // Non-ASCII text (a span of validated UTF-8), and JSON escapes (decoded at once).
+        let group = "gruppe-für-bestellungen-ünd-zahlungen"
+        let topic = "quoted \"topic\" with\\backslash"
+        let h = try RemotingFrame.decode(Self.frame(Self.pullFields(group: group, topic: topic), type)).header(PullMessageRequestHeader.self)
+        #expect(h.consumerGroup == group && h.topic == topic)
+        if type == .json, case .span = h._topic { Issue.record("an escaped JSON string kept as a span") }
+    }
+
+    @Test func headerOutlivesTheFrameBufferItCameFrom() throws {
+        var header: PullMessageRequestHeader?
+        do {
+            var buf = Self.frame(Self.pullFields(), .rocketmq)
+            header = try RemotingFrame.decode(buf).header(PullMessageRequestHeader.self)
+            buf.clear()
+            buf.writeRepeatingByte(0x41, count: buf.capacity)  // copy-on-write: the header's slice is not touched
+        }
+        #expect(header?.consumerGroup == Self.group)
+    }
+
+    /// Integers of every length, and what is not plain digits, in the middle of the header and at its very end,
+    /// read as `HeaderFieldReader.parseDecimal` (Java's parseInt/parseLong rules) reads their text.
+    @Test(arguments: [SerializeType.json, .rocketmq])
+    func integersAgreeWithTheByteLoop(_ type: SerializeType) throws {
+        var rng = SystemRandomNumberGenerator()
+        var values = ["0", "7", "00000000", "99999999", "100000000", "9999999999999999", "99999999999999999",
+                      "9223372036854775807", "9223372036854775808", "-1", "+42", "-9223372036854775808", "", " 1", "1 ",
+                      "12a4", "1234567:", "/", "0x10", "١٢٣", "12345678901234567890"]
+        for _ in 0..<2000 {
+            let n = Int.random(in: 1...19, using: &rng)
+            var s = String((0..<n).map { _ in Character(String(Int.random(in: 0...9, using: &rng))) })
+            if Int.random(in: 0..<5, using: &rng) == 0 {
+                let i = s.index(s.startIndex, offsetBy: Int.random(in: 0..<n, using: &rng))
+                s.replaceSubrange(i...i, with: String(Character(Unicode.Scalar(UInt8.random(in: 0x20...0x7E, using: &rng)))))
+            }
+            values.append(s)
+        }
+        for v in values {
+            // queueOffset (a Long) in the middle of the header, and last (where eight bytes may not follow it).
+            for last in [false, true] {
+                var fields = Self.pullFields(queueOffset: v)
+                if last { fields.append(fields.remove(at: 3)) }
+                let expected = HeaderFieldReader.parseDecimal(v, as: Int64.self)
+                let decoded = try? RemotingFrame.decode(Self.frame(fields, type)).header(PullMessageRequestHeader.self)
+                #expect(decoded?.queueOffset == expected, "queueOffset \"\(v)\" (\(type), last: \(last))")
+            }
+            // queueId (an Integer).
+            var fields = Self.pullFields()
+            fields[2].1 = v
+            let expected = HeaderFieldReader.parseDecimal(v, as: Int32.self)
+            let decoded = try? RemotingFrame.decode(Self.frame(fields, type)).header(PullMessageRequestHeader.self)
+            #expect(decoded?.queueId == expected, "queueId \"\(v)\" (\(type))")
+        }
+    }
+}
