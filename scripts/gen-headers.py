@@ -366,7 +366,7 @@ def emit_header(h):
     L.append(f'    public static let javaName = "{h["java"]}"')
     if texts:
         L.append("    /// The header bytes the String fields decoded as spans refer to (none when built in code).")
-        L.append("    var _source: ByteBuffer = HeaderText.noSource")
+        L.append("    var _source: ByteBuffer")
     for f in fields:
         if f["type"] == "String":
             L.append(f"    var _{f['name']}: HeaderText{'?' if f['presence'] == OPT else ''}")
@@ -399,7 +399,9 @@ def emit_header(h):
         if f["presence"] == OPT:
             return f"_{f['name']}: {v}.map {{ HeaderText($0) }}"
         return f"_{f['name']}: HeaderText({v})"
-    args0 = "".join(stored_arg(f, f["name"]) + ", " for f in fields)
+    # No default value on `_source`: an initializer that assigns `self` would evaluate it first (a retain and
+    # a release of the shared empty buffer per decode).
+    args0 = ("_source: HeaderText.noSource, " if texts else "") + "".join(stored_arg(f, f["name"]) + ", " for f in fields)
     L.append(f"        self.init({args0}extra: ExtFields())")
     L.append("    }")
     L.append("")
@@ -407,9 +409,9 @@ def emit_header(h):
     L.append("        try self.init(fields: ExtFieldsView(extFields))")
     L.append("    }")
     L.append("")
-    L.append("    public init(fields: ExtFieldsView) throws {")
-    L.append("        self = try fields.withUnsafeFields {")
-    L.append("            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)")
+    L.append("    public init(fields: borrowing ExtFieldsView) throws {")
+    L.append("        self = try fields.withUnsafeFieldsAndSource {")
+    L.append(f'            try Self.decode($0, $1, source: $2, header: "{h["java"]}", keys: .wire)')
     L.append("        }")
     L.append("    }")
     L.append("")
@@ -500,7 +502,9 @@ def emit_header(h):
         needs_try = t not in ("String", "Bool")
         call = f"{base}(fields[at{i}], bytes" + (f", key: {key}, header: header)" if needs_try else ")")
         if needs_try:
-            call = "try " + call
+            # Short plain digits read at once, inline; anything else through the checked reader.
+            quick = {"Int32": "quickInt32", "Int64": "quickInt64", "PullSysFlag": "quickInt32"}[t]
+            call = f"try HeaderValue.{quick}(fields[at{i}], bytes) ?? {call}"
         if t == "PullSysFlag":
             call = f"PullSysFlag(rawValue: {call})"
         v = f"v{i}"

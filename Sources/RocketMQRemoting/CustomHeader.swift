@@ -12,7 +12,7 @@ public protocol CustomHeader: Sendable, Hashable, ConsumeFlowKeys {
     static var javaName: String { get }
     init(extFields: ExtFields) throws
     /// Decodes from the lazy fields of a command, in one pass over the wire keys.
-    init(fields: ExtFieldsView) throws
+    init(fields: borrowing ExtFieldsView) throws
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
     var declaredFields: [(key: String, value: String)] { get }
     /// The extFields Java would send for this header: declared fields in HashMap order, then the extras.
@@ -25,7 +25,7 @@ public protocol CustomHeader: Sendable, Hashable, ConsumeFlowKeys {
 
 extension CustomHeader {
     /// For a conforming type written by hand: decodes from the map the view builds.
-    public init(fields: ExtFieldsView) throws { try self.init(extFields: fields.extFields) }
+    public init(fields: borrowing ExtFieldsView) throws { try self.init(extFields: fields.extFields) }
     /// For a conforming type written by hand: the declared fields sorted into Java HashMap order at each call.
     public var extFields: ExtFields {
         var e = ExtFields(JavaHashMapOrder.ordered(declaredFields))
@@ -80,6 +80,42 @@ enum HeaderValue {
             return v
         }
         throw invalid(key(), f.valueString(in: bytes), "\(expected)", header: header())
+    }
+
+    /// A value of one to eight plain digits, from the eight header bytes that end with it (read at once; the
+    /// bytes before it are part of the header too: its length and key). nil for anything else, which the
+    /// generated decoders then read with `int32`/`int64` (the byte loop, which decides and gives the errors).
+    @inline(__always)
+    static func quickDigits(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> UInt64? {
+        let n = Int(f.valueCount), end = Int(f.valueStart) &+ n
+        guard n &- 1 < 8 && end >= 8 && (f.valueKind == .ascii || f.valueKind == .scalar) else { return nil }
+        return digits(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: end &- 8, as: UInt64.self)), count: n)
+    }
+    @inline(__always)
+    static func quickInt32(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> Int32? {
+        quickDigits(f, bytes).map { Int32(truncatingIfNeeded: $0) }
+    }
+    @inline(__always)
+    static func quickInt64(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> Int64? {
+        quickDigits(f, bytes).map { Int64(truncatingIfNeeded: $0) }
+    }
+
+    /// The value of the last `count` (1...8) of eight bytes (loaded little-endian: the text's last byte
+    /// highest) when they are all ASCII digits, nil otherwise. The bytes before them become '0's; the digits are
+    /// then combined in three multiplications (Lemire's eight-digit parse), with no chain of one step per digit.
+    @inline(__always)
+    static func digits(_ word: UInt64, count: Int) -> UInt64? {
+        let shift = UInt64(truncatingIfNeeded: 8 &- count) &* 8
+        let low: UInt64 = (1 &<< shift) &- 1
+        var x = word & ~low | 0x3030_3030_3030_3030 & low
+        // Every byte 0x30...0x39: its high nibble is 3, and adding 6 keeps it 3 (no byte can carry: each is < 0x40).
+        guard x & 0xF0F0_F0F0_F0F0_F0F0 == 0x3030_3030_3030_3030,
+              (x &+ 0x0606_0606_0606_0606) & 0xF0F0_F0F0_F0F0_F0F0 == 0x3030_3030_3030_3030 else { return nil }
+        x &-= 0x3030_3030_3030_3030
+        x = x &* 10 &+ (x &>> 8)
+        x = ((x & 0x0000_00FF_0000_00FF) &* 0x000F_4240_0000_0064
+            &+ ((x &>> 16) & 0x0000_00FF_0000_00FF) &* 0x0000_2710_0000_0001) &>> 32
+        return x
     }
 
     /// `Boolean.parseBoolean`: "true" in any case is true, anything else false.

@@ -270,6 +270,15 @@ public struct ExtFieldsView: Sendable, Sequence, CustomStringConvertible {
         }
     }
 
+    /// `withUnsafeFields`, with the bytes the ranges refer to also given as the buffer (borrowed, not copied),
+    /// for a typed header that keeps spans of them.
+    @inline(__always)
+    func withUnsafeFieldsAndSource<R>(_ body: (UnsafeRawBufferPointer, UnsafeBufferPointer<RawExtField>, borrowing ByteBuffer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeReadableBytes { raw in
+            try entries.withUnsafeBufferPointer { try body(raw, $0, bytes) }
+        }
+    }
+
     /// The key of entry `i` (wire order).
     public func key(at i: Int) -> String { withUnsafeFields { b, f in f[i].keyString(in: b) } }
     /// The value of entry `i` as `ExtFields` holds it (JSON escapes decoded, numbers as written, nested JSON

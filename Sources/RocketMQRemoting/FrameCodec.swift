@@ -58,12 +58,12 @@ public enum RemotingFrame {
             }
             return (head, list.entries, type, headerLength, total)
         }
-        let storage: RemotingCommand.FieldStorage = head.hasExtFields
-            ? .wire(ExtFieldsView(bytes: frame.getSlice(at: base + 8, length: headerLength) ?? ByteBuffer(), entries: entries))
-            : .none
+        let fields = head.hasExtFields
+            ? ExtFieldsView(bytes: frame.getSlice(at: base + 8, length: headerLength) ?? ByteBuffer(), entries: entries)
+            : nil
         let bodyLength = total - 8 - headerLength
         let body = bodyLength > 0 ? frame.getSlice(at: base + 8 + headerLength, length: bodyLength) : nil
-        return RemotingCommand.decoded(head: head, storage: storage, body: body, serializeType: type)
+        return RemotingCommand.decoded(head: head, fields: fields, body: body, serializeType: type)
     }
 
     /// Decodes one frame and its typed header: `decode` followed by `RemotingCommand.typedHeader(requestCode:)`

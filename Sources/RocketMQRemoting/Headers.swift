@@ -52,9 +52,9 @@ extension SendMessageRequestHeader {
     }
 
     /// Decodes the V1 (long keys) or V2 (letters, SendMessageRequestHeaderV2) form from the lazy fields.
-    public init(fields: ExtFieldsView, v2: Bool) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.headerName(v2: v2), keys: v2 ? .v2Wire : .wire)
+    public init(fields: borrowing ExtFieldsView, v2: Bool) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: Self.headerName(v2: v2), keys: v2 ? .v2Wire : .wire)
         }
     }
 
@@ -130,7 +130,7 @@ public indirect enum TypedHeader: Hashable, Sendable {
         try decodeRequest(code: code, view: fields ?? .empty)
     }
 
-    static func decodeRequest(code: Int32, view f: ExtFieldsView) throws -> TypedHeader? {
+    static func decodeRequest(code: Int32, view f: borrowing ExtFieldsView) throws -> TypedHeader? {
         switch code {
         case RequestCode.getRouteInfoByTopic: return .getRouteInfo(try .init(fields: f))
         case RequestCode.unregisterClient: return .unregisterClient(try .init(fields: f))
@@ -185,7 +185,7 @@ public indirect enum TypedHeader: Hashable, Sendable {
         return try decodeResponse(requestCode: requestCode, responseCode: responseCode, view: f)
     }
 
-    static func decodeResponse(requestCode: Int32, responseCode: Int32, view f: ExtFieldsView) throws -> TypedHeader? {
+    static func decodeResponse(requestCode: Int32, responseCode: Int32, view f: borrowing ExtFieldsView) throws -> TypedHeader? {
         let success = responseCode == ResponseCode.success
         switch requestCode {
         case RequestCode.pullMessage, RequestCode.litePullMessage:

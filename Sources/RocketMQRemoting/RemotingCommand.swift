@@ -88,7 +88,42 @@ public struct RemotingCommand: Hashable, Sendable {
         /// The entries of a decoded header, in place.
         case wire(ExtFieldsView)
     }
-    @usableFromInline var storage: FieldStorage
+    /// Which of the two below holds the extFields (none: the header has no extFields at all).
+    @usableFromInline enum FieldOrigin: UInt8, Sendable { case none, owned, wire }
+    @usableFromInline var fieldOrigin: FieldOrigin
+    /// The map of a command built in code (empty otherwise).
+    @usableFromInline var ownedFields: ExtFields
+    /// The entries of a decoded header (`ExtFieldsView.empty` otherwise). A stored property of its own rather
+    /// than an enum payload: a typed header decodes from it borrowed, where taking it out of an enum copied it
+    /// (a retain and a release of both its references per decode).
+    @usableFromInline var wireFields: ExtFieldsView
+
+    /// The extFields as one value (built from the stored parts when read).
+    @usableFromInline var storage: FieldStorage {
+        get {
+            switch fieldOrigin {
+            case .none: return .none
+            case .owned: return .owned(ownedFields)
+            case .wire: return .wire(wireFields)
+            }
+        }
+        set {
+            switch newValue {
+            case .none:
+                fieldOrigin = .none
+                ownedFields = ExtFields()
+                wireFields = .empty
+            case .owned(let e):
+                fieldOrigin = .owned
+                ownedFields = e
+                wireFields = .empty
+            case .wire(let v):
+                fieldOrigin = .wire
+                ownedFields = ExtFields()
+                wireFields = v
+            }
+        }
+    }
 
     public static let responseFlag: Int32 = 1
     public static let onewayFlag: Int32 = 2
@@ -97,10 +132,10 @@ public struct RemotingCommand: Hashable, Sendable {
     /// For a decoded command this builds the map from the frame bytes (prefer `fields` to read a few keys).
     public var extFields: ExtFields? {
         get {
-            switch storage {
+            switch fieldOrigin {
             case .none: return nil
-            case .owned(let e): return e
-            case .wire(let v): return v.extFields
+            case .owned: return ownedFields
+            case .wire: return wireFields.extFields
             }
         }
         set { storage = newValue.map { .owned($0) } ?? .none }
@@ -113,43 +148,42 @@ public struct RemotingCommand: Hashable, Sendable {
     /// The extFields as an ordered view: over the frame bytes for a decoded command (no String built until
     /// asked), over the map for a command built in code. nil when the header has no extFields.
     public var fields: ExtFieldsView? {
-        switch storage {
+        switch fieldOrigin {
         case .none: return nil
-        case .owned(let e): return ExtFieldsView(e)
-        case .wire(let v): return v
+        case .owned: return ExtFieldsView(ownedFields)
+        case .wire: return wireFields
         }
     }
 
     /// Whether an extFields key is a credential, without building the map of a decoded command.
     public var hasSecretFields: Bool {
-        switch storage {
+        switch fieldOrigin {
         case .none: return false
-        case .owned(let e): return e.hasSecrets
-        case .wire(let v): return v.hasSecrets
+        case .owned: return ownedFields.hasSecrets
+        case .wire: return wireFields.hasSecrets
         }
     }
 
     /// The header has an extFields map (possibly empty): `extFields` is non-nil.
     public var hasExtFields: Bool {
-        if case .none = storage { return false }
-        return true
+        fieldOrigin != .none
     }
 
     /// The number of extFields entries (0 when there are none), without building them.
     public var extFieldsCount: Int {
-        switch storage {
+        switch fieldOrigin {
         case .none: return 0
-        case .owned(let e): return e.count
-        case .wire(let v): return v.count
+        case .owned: return ownedFields.count
+        case .wire: return wireFields.count
         }
     }
 
     /// The value of one extFields key (the last one when duplicated), building only that String.
     public func extField(_ key: String) -> String? {
-        switch storage {
+        switch fieldOrigin {
         case .none: return nil
-        case .owned(let e): return e[key]
-        case .wire(let v): return v[key]
+        case .owned: return ownedFields[key]
+        case .wire: return wireFields[key]
         }
     }
 
@@ -163,7 +197,7 @@ public struct RemotingCommand: Hashable, Sendable {
 
     /// `detached()` in place: no copy of the command.
     public mutating func detach() {
-        if case .wire(let v) = storage { storage = .wire(v.detached()) }
+        if fieldOrigin == .wire { wireFields = wireFields.detached() }
     }
 
     public var isResponse: Bool { flag & Self.responseFlag != 0 }
@@ -184,22 +218,22 @@ public struct RemotingCommand: Hashable, Sendable {
     /// command; for a response, the header of the answer to a request with `requestCode` (nil without it).
     public func typedHeader(requestCode: Int32? = nil) throws -> TypedHeader? {
         if !isResponse {
-            if case .wire(let v) = storage { return try TypedHeader.decodeRequest(code: code, view: v) }
+            if fieldOrigin == .wire { return try TypedHeader.decodeRequest(code: code, view: wireFields) }
             return try TypedHeader.decodeRequest(code: code, fields: fields)
         }
         guard let requestCode else { return nil }
-        if case .wire(let v) = storage {
-            return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, view: v)
+        if fieldOrigin == .wire {
+            return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, view: wireFields)
         }
         return try TypedHeader.decodeResponse(requestCode: requestCode, responseCode: code, fields: fields)
     }
 
     /// One header type decoded from the fields (an empty map when the command has none).
     @inlinable public func header<H: CustomHeader>(_ type: H.Type) throws -> H {
-        // The view borrowed from the storage (`allFields` would copy it out first).
-        switch storage {
-        case .wire(let v): return try H(fields: v)
-        case .owned(let e): return try H(fields: ExtFieldsView(e))
+        // The view borrowed from the command (`allFields` would copy it out first).
+        switch fieldOrigin {
+        case .wire: return try H(fields: wireFields)
+        case .owned: return try H(fields: ExtFieldsView(ownedFields))
         case .none: return try H(fields: ExtFieldsView.empty)
         }
     }
@@ -254,16 +288,17 @@ extension RemotingCommand {
                 serializeType: SerializeType = .json) {
         self.init(code: code, language: language, version: version, opaque: opaque, flag: flag, remark: remark, body: body,
                   serializeType: serializeType, jsonTrailingNewline: false, jsonHasSerializeTypeCurrentRPC: true,
-                  storage: extFields.map { .owned($0) } ?? .none)
+                  fieldOrigin: extFields == nil ? .none : .owned, ownedFields: extFields ?? ExtFields(), wireFields: .empty)
     }
 
     /// A decoded command (RemotingFrame.decode).
     @inline(__always)
-    static func decoded(head: ScannedHead, storage: FieldStorage, body: ByteBuffer?, serializeType: SerializeType) -> RemotingCommand {
+    static func decoded(head: ScannedHead, fields: ExtFieldsView?, body: ByteBuffer?, serializeType: SerializeType) -> RemotingCommand {
         RemotingCommand(code: head.code, language: head.language, version: head.version, opaque: head.opaque, flag: head.flag,
                         remark: head.remark, body: body, serializeType: serializeType,
                         jsonTrailingNewline: head.jsonTrailingNewline,
-                        jsonHasSerializeTypeCurrentRPC: head.jsonHasSerializeTypeCurrentRPC, storage: storage)
+                        jsonHasSerializeTypeCurrentRPC: head.jsonHasSerializeTypeCurrentRPC,
+                        fieldOrigin: fields == nil ? .none : .wire, ownedFields: ExtFields(), wireFields: fields ?? .empty)
     }
 }
 

@@ -3,7 +3,7 @@ import Testing
 @testable import RocketMQRemoting
 
 /// The typed headers' String fields left as spans of the frame until read, checked against the Strings they
-/// replace; and the integers around them, read as Java's parseInt and parseLong do.
+/// replace; and their integers (up to eight digits read at once) against the byte loop's reading.
 @Suite struct LazyHeaderTests {
     static let group = "GID_order-service_payment-consumer"
     static let topic = "TOPIC_order-service_payment-events"
@@ -96,6 +96,21 @@ import Testing
             let expected = HeaderFieldReader.parseDecimal(v, as: Int32.self)
             let decoded = try? RemotingFrame.decode(Self.frame(fields, type)).header(PullMessageRequestHeader.self)
             #expect(decoded?.queueId == expected, "queueId \"\(v)\" (\(type))")
+        }
+    }
+
+    /// The eight-byte digit read: the last `count` bytes of a word, whatever the bytes before them.
+    @Test func digitsOfEveryLength() {
+        for count in 1...8 {
+            for _ in 0..<500 {
+                let before = (0..<(8 - count)).map { _ in UInt8.random(in: 0...255) }
+                let digits = (0..<count).map { _ in UInt8.random(in: 0x30...0x39) }
+                var bytes = before + digits
+                func word() -> UInt64 { UInt64(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }) }
+                #expect(HeaderValue.digits(word(), count: count) == UInt64(String(decoding: digits, as: UTF8.self)))
+                bytes[8 - count + Int.random(in: 0..<count)] = [0x2F, 0x3A, 0x2D, 0x2B, 0x20, 0xB0, 0x00, 0x41].randomElement()!
+                #expect(HeaderValue.digits(word(), count: count) == nil)
+            }
         }
     }
 }

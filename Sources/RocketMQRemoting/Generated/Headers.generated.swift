@@ -7,7 +7,7 @@ import NIOCore
 public struct GetRouteInfoRequestHeader: CustomHeader {
     public static let javaName = "GetRouteInfoRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _topic: HeaderText
     public var acceptStandardJsonOnly: Bool?
     /// Keys on the wire that this header does not declare, in wire order.
@@ -16,16 +16,16 @@ public struct GetRouteInfoRequestHeader: CustomHeader {
 
 extension GetRouteInfoRequestHeader {
     public init(topic: String, acceptStandardJsonOnly: Bool? = nil) {
-        self.init(_topic: HeaderText(topic), acceptStandardJsonOnly: acceptStandardJsonOnly, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _topic: HeaderText(topic), acceptStandardJsonOnly: acceptStandardJsonOnly, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "GetRouteInfoRequestHeader", keys: .wire)
         }
     }
 
@@ -145,7 +145,7 @@ extension GetRouteInfoRequestHeader {
 public struct UnregisterClientRequestHeader: CustomHeader {
     public static let javaName = "UnregisterClientRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _clientID: HeaderText
     var _producerGroup: HeaderText?
     var _consumerGroup: HeaderText?
@@ -155,16 +155,16 @@ public struct UnregisterClientRequestHeader: CustomHeader {
 
 extension UnregisterClientRequestHeader {
     public init(clientID: String, producerGroup: String? = nil, consumerGroup: String? = nil) {
-        self.init(_clientID: HeaderText(clientID), _producerGroup: producerGroup.map { HeaderText($0) }, _consumerGroup: consumerGroup.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _clientID: HeaderText(clientID), _producerGroup: producerGroup.map { HeaderText($0) }, _consumerGroup: consumerGroup.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "UnregisterClientRequestHeader", keys: .wire)
         }
     }
 
@@ -305,7 +305,7 @@ extension UnregisterClientRequestHeader {
 public struct ConsumerGroupHeader: CustomHeader {
     public static let javaName = "GetConsumerListByGroupRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     /// Keys on the wire that this header does not declare, in wire order.
     public var extra: ExtFields
@@ -313,16 +313,16 @@ public struct ConsumerGroupHeader: CustomHeader {
 
 extension ConsumerGroupHeader {
     public init(consumerGroup: String) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "GetConsumerListByGroupRequestHeader", keys: .wire)
         }
     }
 
@@ -432,7 +432,7 @@ extension ConsumerGroupHeader {
 public struct QueryConsumerOffsetRequestHeader: CustomHeader {
     public static let javaName = "QueryConsumerOffsetRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -443,16 +443,16 @@ public struct QueryConsumerOffsetRequestHeader: CustomHeader {
 
 extension QueryConsumerOffsetRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, setZeroIfNotFound: Bool? = nil) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, setZeroIfNotFound: setZeroIfNotFound, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, setZeroIfNotFound: setZeroIfNotFound, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "QueryConsumerOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -541,7 +541,7 @@ extension QueryConsumerOffsetRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: Bool? = at3 < 0 ? nil : HeaderValue.bool(fields[at3], bytes)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, setZeroIfNotFound: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
@@ -614,9 +614,9 @@ extension OffsetResponseHeader {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "OffsetResponseHeader", keys: .wire)
         }
     }
 
@@ -662,7 +662,7 @@ extension OffsetResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard unknown > 0 else { return Self(offset: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -708,7 +708,7 @@ extension OffsetResponseHeader {
 public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
     public static let javaName = "UpdateConsumerOffsetRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -719,16 +719,16 @@ public struct UpdateConsumerOffsetRequestHeader: CustomHeader {
 
 extension UpdateConsumerOffsetRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, commitOffset: Int64) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, commitOffset: commitOffset, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, commitOffset: commitOffset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "UpdateConsumerOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -817,9 +817,9 @@ extension UpdateConsumerOffsetRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, commitOffset: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -878,7 +878,7 @@ extension UpdateConsumerOffsetRequestHeader {
 public struct PullMessageRequestHeader: CustomHeader {
     public static let javaName = "PullMessageRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -899,16 +899,16 @@ public struct PullMessageRequestHeader: CustomHeader {
 
 extension PullMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, queueOffset: Int64, maxMsgNums: Int32 = 32, sysFlag: PullSysFlag, commitOffset: Int64, suspendTimeoutMillis: Int64 = 15000, subscription: String? = nil, subVersion: Int64, expressionType: String? = "TAG", maxMsgBytes: Int32? = nil, requestSource: Int32? = nil, proxyFrowardClientId: String? = nil) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, queueOffset: queueOffset, maxMsgNums: maxMsgNums, sysFlag: sysFlag, commitOffset: commitOffset, suspendTimeoutMillis: suspendTimeoutMillis, _subscription: subscription.map { HeaderText($0) }, subVersion: subVersion, _expressionType: expressionType.map { HeaderText($0) }, maxMsgBytes: maxMsgBytes, requestSource: requestSource, _proxyFrowardClientId: proxyFrowardClientId.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, queueOffset: queueOffset, maxMsgNums: maxMsgNums, sysFlag: sysFlag, commitOffset: commitOffset, suspendTimeoutMillis: suspendTimeoutMillis, _subscription: subscription.map { HeaderText($0) }, subVersion: subVersion, _expressionType: expressionType.map { HeaderText($0) }, maxMsgBytes: maxMsgBytes, requestSource: requestSource, _proxyFrowardClientId: proxyFrowardClientId.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "PullMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -1063,23 +1063,23 @@ extension PullMessageRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v4 = try HeaderValue.quickInt32(fields[at4], bytes) ?? HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
-        let v5 = PullSysFlag(rawValue: try HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header))
+        let v5 = PullSysFlag(rawValue: try HeaderValue.quickInt32(fields[at5], bytes) ?? HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header))
         guard seen & 0x40 != 0 else { throw HeaderValue.missing(wireKeys[6], header: header) }
-        let v6 = try HeaderValue.int64(fields[at6], bytes, key: wireKeys[6], header: header)
+        let v6 = try HeaderValue.quickInt64(fields[at6], bytes) ?? HeaderValue.int64(fields[at6], bytes, key: wireKeys[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing(wireKeys[7], header: header) }
-        let v7 = try HeaderValue.int64(fields[at7], bytes, key: wireKeys[7], header: header)
+        let v7 = try HeaderValue.quickInt64(fields[at7], bytes) ?? HeaderValue.int64(fields[at7], bytes, key: wireKeys[7], header: header)
         let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
         guard seen & 0x200 != 0 else { throw HeaderValue.missing(wireKeys[9], header: header) }
-        let v9 = try HeaderValue.int64(fields[at9], bytes, key: wireKeys[9], header: header)
+        let v9 = try HeaderValue.quickInt64(fields[at9], bytes) ?? HeaderValue.int64(fields[at9], bytes, key: wireKeys[9], header: header)
         let v10: HeaderText? = at10 < 0 ? nil : HeaderText.decode(fields[at10], bytes)
-        let v11: Int32? = at11 < 0 ? nil : try HeaderValue.int32(fields[at11], bytes, key: wireKeys[11], header: header)
-        let v12: Int32? = at12 < 0 ? nil : try HeaderValue.int32(fields[at12], bytes, key: wireKeys[12], header: header)
+        let v11: Int32? = at11 < 0 ? nil : try HeaderValue.quickInt32(fields[at11], bytes) ?? HeaderValue.int32(fields[at11], bytes, key: wireKeys[11], header: header)
+        let v12: Int32? = at12 < 0 ? nil : try HeaderValue.quickInt32(fields[at12], bytes) ?? HeaderValue.int32(fields[at12], bytes, key: wireKeys[12], header: header)
         let v13: HeaderText? = at13 < 0 ? nil : HeaderText.decode(fields[at13], bytes)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, _subscription: v8, subVersion: v9, _expressionType: v10, maxMsgBytes: v11, requestSource: v12, _proxyFrowardClientId: v13, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
@@ -1220,9 +1220,9 @@ extension PullMessageResponseHeader {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "PullMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -1294,17 +1294,17 @@ extension PullMessageResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        let v4: Int64? = at4 < 0 ? nil : try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        let v5: Int32? = at5 < 0 ? nil : try HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
-        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
-        let v7: Int32? = at7 < 0 ? nil : try HeaderValue.int32(fields[at7], bytes, key: wireKeys[7], header: header)
+        let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v4: Int64? = at4 < 0 ? nil : try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v5: Int32? = at5 < 0 ? nil : try HeaderValue.quickInt32(fields[at5], bytes) ?? HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
+        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.quickInt32(fields[at6], bytes) ?? HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
+        let v7: Int32? = at7 < 0 ? nil : try HeaderValue.quickInt32(fields[at7], bytes) ?? HeaderValue.int32(fields[at7], bytes, key: wireKeys[7], header: header)
         guard unknown > 0 else { return Self(suggestWhichBrokerId: v0, nextBeginOffset: v1, minOffset: v2, maxOffset: v3, offsetDelta: v4, topicSysFlag: v5, groupSysFlag: v6, forbiddenType: v7, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -1373,7 +1373,7 @@ extension PullMessageResponseHeader {
 public struct SendMessageRequestHeader: CustomHeader {
     public static let javaName = "SendMessageRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _producerGroup: HeaderText
     var _topic: HeaderText
     var _defaultTopic: HeaderText
@@ -1394,16 +1394,16 @@ public struct SendMessageRequestHeader: CustomHeader {
 
 extension SendMessageRequestHeader {
     public init(producerGroup: String, topic: String, defaultTopic: String = "TBW102", defaultTopicQueueNums: Int32 = 4, queueId: Int32, sysFlag: Int32 = 0, bornTimestamp: Int64, flag: Int32 = 0, properties: String? = nil, reconsumeTimes: Int32? = 0, unitMode: Bool? = false, batch: Bool? = false, maxReconsumeTimes: Int32? = nil, brokerName: String? = nil) {
-        self.init(_producerGroup: HeaderText(producerGroup), _topic: HeaderText(topic), _defaultTopic: HeaderText(defaultTopic), defaultTopicQueueNums: defaultTopicQueueNums, queueId: queueId, sysFlag: sysFlag, bornTimestamp: bornTimestamp, flag: flag, _properties: properties.map { HeaderText($0) }, reconsumeTimes: reconsumeTimes, unitMode: unitMode, batch: batch, maxReconsumeTimes: maxReconsumeTimes, _brokerName: brokerName.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _producerGroup: HeaderText(producerGroup), _topic: HeaderText(topic), _defaultTopic: HeaderText(defaultTopic), defaultTopicQueueNums: defaultTopicQueueNums, queueId: queueId, sysFlag: sysFlag, bornTimestamp: bornTimestamp, flag: flag, _properties: properties.map { HeaderText($0) }, reconsumeTimes: reconsumeTimes, unitMode: unitMode, batch: batch, maxReconsumeTimes: maxReconsumeTimes, _brokerName: brokerName.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "SendMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -1594,20 +1594,20 @@ extension SendMessageRequestHeader {
         guard seen & 0x4 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[2], header: header) }
         let v2 = HeaderText.decode(fields[at2], bytes)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[3], header: header) }
-        let v3 = try HeaderValue.int32(fields[at3], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[3], header: header)
+        let v3 = try HeaderValue.quickInt32(fields[at3], bytes) ?? HeaderValue.int32(fields[at3], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[4], header: header) }
-        let v4 = try HeaderValue.int32(fields[at4], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[4], header: header)
+        let v4 = try HeaderValue.quickInt32(fields[at4], bytes) ?? HeaderValue.int32(fields[at4], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[5], header: header) }
-        let v5 = try HeaderValue.int32(fields[at5], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[5], header: header)
+        let v5 = try HeaderValue.quickInt32(fields[at5], bytes) ?? HeaderValue.int32(fields[at5], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[5], header: header)
         guard seen & 0x40 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[6], header: header) }
-        let v6 = try HeaderValue.int64(fields[at6], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[6], header: header)
+        let v6 = try HeaderValue.quickInt64(fields[at6], bytes) ?? HeaderValue.int64(fields[at6], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[7], header: header) }
-        let v7 = try HeaderValue.int32(fields[at7], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[7], header: header)
+        let v7 = try HeaderValue.quickInt32(fields[at7], bytes) ?? HeaderValue.int32(fields[at7], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[7], header: header)
         let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
-        let v9: Int32? = at9 < 0 ? nil : try HeaderValue.int32(fields[at9], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[9], header: header)
+        let v9: Int32? = at9 < 0 ? nil : try HeaderValue.quickInt32(fields[at9], bytes) ?? HeaderValue.int32(fields[at9], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[9], header: header)
         let v10: Bool? = at10 < 0 ? nil : HeaderValue.bool(fields[at10], bytes)
         let v11: Bool? = at11 < 0 ? nil : HeaderValue.bool(fields[at11], bytes)
-        let v12: Int32? = at12 < 0 ? nil : try HeaderValue.int32(fields[at12], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[12], header: header)
+        let v12: Int32? = at12 < 0 ? nil : try HeaderValue.quickInt32(fields[at12], bytes) ?? HeaderValue.int32(fields[at12], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[12], header: header)
         let v13: HeaderText? = at13 < 0 ? nil : HeaderText.decode(fields[at13], bytes)
         guard unknown > 0 else { return Self(_source: source, _producerGroup: v0, _topic: v1, _defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, _properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, _brokerName: v13, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
@@ -1788,7 +1788,7 @@ extension SendMessageRequestHeader {
 public struct SendMessageResponseHeader: CustomHeader {
     public static let javaName = "SendMessageResponseHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _msgId: HeaderText
     public var queueId: Int32
     public var queueOffset: Int64
@@ -1801,16 +1801,16 @@ public struct SendMessageResponseHeader: CustomHeader {
 
 extension SendMessageResponseHeader {
     public init(msgId: String, queueId: Int32, queueOffset: Int64, transactionId: String? = nil, batchUniqId: String? = nil, recallHandle: String? = nil) {
-        self.init(_msgId: HeaderText(msgId), queueId: queueId, queueOffset: queueOffset, _transactionId: transactionId.map { HeaderText($0) }, _batchUniqId: batchUniqId.map { HeaderText($0) }, _recallHandle: recallHandle.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _msgId: HeaderText(msgId), queueId: queueId, queueOffset: queueOffset, _transactionId: transactionId.map { HeaderText($0) }, _batchUniqId: batchUniqId.map { HeaderText($0) }, _recallHandle: recallHandle.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "SendMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -1916,9 +1916,9 @@ extension SendMessageResponseHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderText.decode(fields[at0], bytes)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt32(fields[at1], bytes) ?? HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
         let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
         let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes)
@@ -1983,7 +1983,7 @@ extension SendMessageResponseHeader {
 public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
     public static let javaName = "ConsumerSendMsgBackRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     public var offset: Int64
     var _group: HeaderText
     public var delayLevel: Int32
@@ -1997,16 +1997,16 @@ public struct ConsumerSendMsgBackRequestHeader: CustomHeader {
 
 extension ConsumerSendMsgBackRequestHeader {
     public init(offset: Int64, group: String, delayLevel: Int32, originMsgId: String? = nil, originTopic: String? = nil, unitMode: Bool = false, maxReconsumeTimes: Int32? = nil) {
-        self.init(offset: offset, _group: HeaderText(group), delayLevel: delayLevel, _originMsgId: originMsgId.map { HeaderText($0) }, _originTopic: originTopic.map { HeaderText($0) }, unitMode: unitMode, maxReconsumeTimes: maxReconsumeTimes, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, offset: offset, _group: HeaderText(group), delayLevel: delayLevel, _originMsgId: originMsgId.map { HeaderText($0) }, _originTopic: originTopic.map { HeaderText($0) }, unitMode: unitMode, maxReconsumeTimes: maxReconsumeTimes, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "ConsumerSendMsgBackRequestHeader", keys: .wire)
         }
     }
 
@@ -2112,15 +2112,15 @@ extension ConsumerSendMsgBackRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
         let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
-        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
+        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.quickInt32(fields[at6], bytes) ?? HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
         guard unknown > 0 else { return Self(_source: source, offset: v0, _group: v1, delayLevel: v2, _originMsgId: v3, _originTopic: v4, unitMode: v5, maxReconsumeTimes: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -2188,7 +2188,7 @@ extension ConsumerSendMsgBackRequestHeader {
 public struct QueueOffsetRequestHeader: CustomHeader {
     public static let javaName = "GetMaxOffsetRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _topic: HeaderText
     public var queueId: Int32
     public var timestamp: Int64?
@@ -2200,16 +2200,16 @@ public struct QueueOffsetRequestHeader: CustomHeader {
 
 extension QueueOffsetRequestHeader {
     public init(topic: String, queueId: Int32, timestamp: Int64? = nil, boundaryType: String? = nil, committed: Bool? = nil) {
-        self.init(_topic: HeaderText(topic), queueId: queueId, timestamp: timestamp, _boundaryType: boundaryType.map { HeaderText($0) }, committed: committed, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _topic: HeaderText(topic), queueId: queueId, timestamp: timestamp, _boundaryType: boundaryType.map { HeaderText($0) }, committed: committed, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "GetMaxOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -2301,8 +2301,8 @@ extension QueueOffsetRequestHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderText.decode(fields[at0], bytes)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
-        let v2: Int64? = at2 < 0 ? nil : try HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v1 = try HeaderValue.quickInt32(fields[at1], bytes) ?? HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v2: Int64? = at2 < 0 ? nil : try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
         let v4: Bool? = at4 < 0 ? nil : HeaderValue.bool(fields[at4], bytes)
         guard unknown > 0 else { return Self(_source: source, _topic: v0, queueId: v1, timestamp: v2, _boundaryType: v3, committed: v4, extra: ExtFields()) }
@@ -2364,7 +2364,7 @@ extension QueueOffsetRequestHeader {
 public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
     public static let javaName = "GetConsumerRunningInfoRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _clientId: HeaderText
     public var jstackEnable: Bool
@@ -2374,16 +2374,16 @@ public struct GetConsumerRunningInfoRequestHeader: CustomHeader {
 
 extension GetConsumerRunningInfoRequestHeader {
     public init(consumerGroup: String, clientId: String, jstackEnable: Bool = false) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _clientId: HeaderText(clientId), jstackEnable: jstackEnable, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _clientId: HeaderText(clientId), jstackEnable: jstackEnable, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "GetConsumerRunningInfoRequestHeader", keys: .wire)
         }
     }
 
@@ -2519,7 +2519,7 @@ extension GetConsumerRunningInfoRequestHeader {
 public struct CreateTopicRequestHeader: CustomHeader {
     public static let javaName = "CreateTopicRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _topic: HeaderText
     var _defaultTopic: HeaderText
     public var readQueueNums: Int32
@@ -2536,16 +2536,16 @@ public struct CreateTopicRequestHeader: CustomHeader {
 
 extension CreateTopicRequestHeader {
     public init(topic: String, defaultTopic: String = "TBW102", readQueueNums: Int32, writeQueueNums: Int32, perm: Int32, topicFilterType: String = "SINGLE_TAG", topicSysFlag: Int32? = nil, order: Bool = false, attributes: String? = nil, force: Bool? = nil) {
-        self.init(_topic: HeaderText(topic), _defaultTopic: HeaderText(defaultTopic), readQueueNums: readQueueNums, writeQueueNums: writeQueueNums, perm: perm, _topicFilterType: HeaderText(topicFilterType), topicSysFlag: topicSysFlag, order: order, _attributes: attributes.map { HeaderText($0) }, force: force, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _topic: HeaderText(topic), _defaultTopic: HeaderText(defaultTopic), readQueueNums: readQueueNums, writeQueueNums: writeQueueNums, perm: perm, _topicFilterType: HeaderText(topicFilterType), topicSysFlag: topicSysFlag, order: order, _attributes: attributes.map { HeaderText($0) }, force: force, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "CreateTopicRequestHeader", keys: .wire)
         }
     }
 
@@ -2675,14 +2675,14 @@ extension CreateTopicRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int32(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt32(fields[at3], bytes) ?? HeaderValue.int32(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v4 = try HeaderValue.quickInt32(fields[at4], bytes) ?? HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
         let v5 = HeaderText.decode(fields[at5], bytes)
-        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
+        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.quickInt32(fields[at6], bytes) ?? HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing(wireKeys[7], header: header) }
         let v7 = HeaderValue.bool(fields[at7], bytes)
         let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
@@ -2773,9 +2773,9 @@ extension GetEarliestMsgStoretimeResponseHeader {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "GetEarliestMsgStoretimeResponseHeader", keys: .wire)
         }
     }
 
@@ -2821,7 +2821,7 @@ extension GetEarliestMsgStoretimeResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard unknown > 0 else { return Self(timestamp: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -2867,7 +2867,7 @@ extension GetEarliestMsgStoretimeResponseHeader {
 public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
     public static let javaName = "ConsumeMessageDirectlyResultRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _clientId: HeaderText?
     var _msgId: HeaderText?
@@ -2881,16 +2881,16 @@ public struct ConsumeMessageDirectlyResultRequestHeader: CustomHeader {
 
 extension ConsumeMessageDirectlyResultRequestHeader {
     public init(consumerGroup: String, clientId: String? = nil, msgId: String? = nil, brokerName: String? = nil, topic: String? = nil, topicSysFlag: Int32? = nil, groupSysFlag: Int32? = nil) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _clientId: clientId.map { HeaderText($0) }, _msgId: msgId.map { HeaderText($0) }, _brokerName: brokerName.map { HeaderText($0) }, _topic: topic.map { HeaderText($0) }, topicSysFlag: topicSysFlag, groupSysFlag: groupSysFlag, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _clientId: clientId.map { HeaderText($0) }, _msgId: msgId.map { HeaderText($0) }, _brokerName: brokerName.map { HeaderText($0) }, _topic: topic.map { HeaderText($0) }, topicSysFlag: topicSysFlag, groupSysFlag: groupSysFlag, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "ConsumeMessageDirectlyResultRequestHeader", keys: .wire)
         }
     }
 
@@ -3008,8 +3008,8 @@ extension ConsumeMessageDirectlyResultRequestHeader {
         let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes)
         let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
         let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
-        let v5: Int32? = at5 < 0 ? nil : try HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
-        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
+        let v5: Int32? = at5 < 0 ? nil : try HeaderValue.quickInt32(fields[at5], bytes) ?? HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
+        let v6: Int32? = at6 < 0 ? nil : try HeaderValue.quickInt32(fields[at6], bytes) ?? HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _clientId: v1, _msgId: v2, _brokerName: v3, _topic: v4, topicSysFlag: v5, groupSysFlag: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -3077,7 +3077,7 @@ extension ConsumeMessageDirectlyResultRequestHeader {
 public struct ResetOffsetRequestHeader: CustomHeader {
     public static let javaName = "ResetOffsetRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _topic: HeaderText
     var _group: HeaderText
     public var timestamp: Int64
@@ -3090,16 +3090,16 @@ public struct ResetOffsetRequestHeader: CustomHeader {
 
 extension ResetOffsetRequestHeader {
     public init(topic: String, group: String, timestamp: Int64, isForce: Bool, queueId: Int32? = nil, offset: Int64? = nil) {
-        self.init(_topic: HeaderText(topic), _group: HeaderText(group), timestamp: timestamp, isForce: isForce, queueId: queueId, offset: offset, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _topic: HeaderText(topic), _group: HeaderText(group), timestamp: timestamp, isForce: isForce, queueId: queueId, offset: offset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "ResetOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -3198,11 +3198,11 @@ extension ResetOffsetRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderValue.bool(fields[at3], bytes)
-        let v4: Int32? = at4 < 0 ? nil : try HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
-        let v5: Int64? = at5 < 0 ? nil : try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
+        let v4: Int32? = at4 < 0 ? nil : try HeaderValue.quickInt32(fields[at4], bytes) ?? HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v5: Int64? = at5 < 0 ? nil : try HeaderValue.quickInt64(fields[at5], bytes) ?? HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
         guard unknown > 0 else { return Self(_source: source, _topic: v0, _group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -3266,7 +3266,7 @@ extension ResetOffsetRequestHeader {
 public struct GetConsumerStatusRequestHeader: CustomHeader {
     public static let javaName = "GetConsumerStatusRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _topic: HeaderText
     var _group: HeaderText
     var _clientAddr: HeaderText?
@@ -3276,16 +3276,16 @@ public struct GetConsumerStatusRequestHeader: CustomHeader {
 
 extension GetConsumerStatusRequestHeader {
     public init(topic: String, group: String, clientAddr: String? = nil) {
-        self.init(_topic: HeaderText(topic), _group: HeaderText(group), _clientAddr: clientAddr.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _topic: HeaderText(topic), _group: HeaderText(group), _clientAddr: clientAddr.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "GetConsumerStatusRequestHeader", keys: .wire)
         }
     }
 
@@ -3424,7 +3424,7 @@ extension GetConsumerStatusRequestHeader {
 public struct ViewMessageRequestHeader: CustomHeader {
     public static let javaName = "ViewMessageRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     public var offset: Int64
     var _topic: HeaderText?
     /// Keys on the wire that this header does not declare, in wire order.
@@ -3433,16 +3433,16 @@ public struct ViewMessageRequestHeader: CustomHeader {
 
 extension ViewMessageRequestHeader {
     public init(offset: Int64, topic: String? = nil) {
-        self.init(offset: offset, _topic: topic.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, offset: offset, _topic: topic.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "ViewMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -3511,7 +3511,7 @@ extension ViewMessageRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes)
         guard unknown > 0 else { return Self(_source: source, offset: v0, _topic: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
@@ -3562,7 +3562,7 @@ extension ViewMessageRequestHeader {
 public struct QueryMessageRequestHeader: CustomHeader {
     public static let javaName = "QueryMessageRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _topic: HeaderText
     var _key: HeaderText
     public var maxNum: Int32
@@ -3574,16 +3574,16 @@ public struct QueryMessageRequestHeader: CustomHeader {
 
 extension QueryMessageRequestHeader {
     public init(topic: String, key: String, maxNum: Int32, beginTimestamp: Int64, endTimestamp: Int64) {
-        self.init(_topic: HeaderText(topic), _key: HeaderText(key), maxNum: maxNum, beginTimestamp: beginTimestamp, endTimestamp: endTimestamp, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _topic: HeaderText(topic), _key: HeaderText(key), maxNum: maxNum, beginTimestamp: beginTimestamp, endTimestamp: endTimestamp, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "QueryMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -3678,11 +3678,11 @@ extension QueryMessageRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         guard unknown > 0 else { return Self(_source: source, _topic: v0, _key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -3755,9 +3755,9 @@ extension QueryMessageResponseHeader {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "QueryMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -3806,9 +3806,9 @@ extension QueryMessageResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard unknown > 0 else { return Self(indexLastUpdateTimestamp: v0, indexLastUpdatePhyoffset: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -3858,7 +3858,7 @@ extension QueryMessageResponseHeader {
 public struct EndTransactionRequestHeader: CustomHeader {
     public static let javaName = "EndTransactionRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _producerGroup: HeaderText
     public var tranStateTableOffset: Int64
     public var commitLogOffset: Int64
@@ -3873,16 +3873,16 @@ public struct EndTransactionRequestHeader: CustomHeader {
 
 extension EndTransactionRequestHeader {
     public init(producerGroup: String, tranStateTableOffset: Int64, commitLogOffset: Int64, commitOrRollback: Int32, fromTransactionCheck: Bool = false, msgId: String, transactionId: String? = nil, topic: String? = nil) {
-        self.init(_producerGroup: HeaderText(producerGroup), tranStateTableOffset: tranStateTableOffset, commitLogOffset: commitLogOffset, commitOrRollback: commitOrRollback, fromTransactionCheck: fromTransactionCheck, _msgId: HeaderText(msgId), _transactionId: transactionId.map { HeaderText($0) }, _topic: topic.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _producerGroup: HeaderText(producerGroup), tranStateTableOffset: tranStateTableOffset, commitLogOffset: commitLogOffset, commitOrRollback: commitOrRollback, fromTransactionCheck: fromTransactionCheck, _msgId: HeaderText(msgId), _transactionId: transactionId.map { HeaderText($0) }, _topic: topic.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "EndTransactionRequestHeader", keys: .wire)
         }
     }
 
@@ -3998,11 +3998,11 @@ extension EndTransactionRequestHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderText.decode(fields[at0], bytes)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int32(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt32(fields[at3], bytes) ?? HeaderValue.int32(fields[at3], bytes, key: wireKeys[3], header: header)
         let v4: Bool = at4 < 0 ? false : HeaderValue.bool(fields[at4], bytes)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
         let v5 = HeaderText.decode(fields[at5], bytes)
@@ -4076,7 +4076,7 @@ extension EndTransactionRequestHeader {
 public struct CheckTransactionStateRequestHeader: CustomHeader {
     public static let javaName = "CheckTransactionStateRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     public var tranStateTableOffset: Int64
     public var commitLogOffset: Int64
     var _msgId: HeaderText?
@@ -4089,16 +4089,16 @@ public struct CheckTransactionStateRequestHeader: CustomHeader {
 
 extension CheckTransactionStateRequestHeader {
     public init(tranStateTableOffset: Int64, commitLogOffset: Int64, msgId: String? = nil, transactionId: String? = nil, offsetMsgId: String? = nil, topic: String? = nil) {
-        self.init(tranStateTableOffset: tranStateTableOffset, commitLogOffset: commitLogOffset, _msgId: msgId.map { HeaderText($0) }, _transactionId: transactionId.map { HeaderText($0) }, _offsetMsgId: offsetMsgId.map { HeaderText($0) }, _topic: topic.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, tranStateTableOffset: tranStateTableOffset, commitLogOffset: commitLogOffset, _msgId: msgId.map { HeaderText($0) }, _transactionId: transactionId.map { HeaderText($0) }, _offsetMsgId: offsetMsgId.map { HeaderText($0) }, _topic: topic.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "CheckTransactionStateRequestHeader", keys: .wire)
         }
     }
 
@@ -4202,9 +4202,9 @@ extension CheckTransactionStateRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes)
         let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
         let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
@@ -4271,7 +4271,7 @@ extension CheckTransactionStateRequestHeader {
 public struct RegisterBrokerRequestHeader: CustomHeader {
     public static let javaName = "RegisterBrokerRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _brokerName: HeaderText
     var _brokerAddr: HeaderText
     var _clusterName: HeaderText
@@ -4287,16 +4287,16 @@ public struct RegisterBrokerRequestHeader: CustomHeader {
 
 extension RegisterBrokerRequestHeader {
     public init(brokerName: String, brokerAddr: String, clusterName: String, haServerAddr: String, brokerId: Int64, heartbeatTimeoutMillis: Int64? = nil, enableActingMaster: Bool? = nil, compressed: Bool = false, bodyCrc32: Int32 = 0) {
-        self.init(_brokerName: HeaderText(brokerName), _brokerAddr: HeaderText(brokerAddr), _clusterName: HeaderText(clusterName), _haServerAddr: HeaderText(haServerAddr), brokerId: brokerId, heartbeatTimeoutMillis: heartbeatTimeoutMillis, enableActingMaster: enableActingMaster, compressed: compressed, bodyCrc32: bodyCrc32, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _brokerName: HeaderText(brokerName), _brokerAddr: HeaderText(brokerAddr), _clusterName: HeaderText(clusterName), _haServerAddr: HeaderText(haServerAddr), brokerId: brokerId, heartbeatTimeoutMillis: heartbeatTimeoutMillis, enableActingMaster: enableActingMaster, compressed: compressed, bodyCrc32: bodyCrc32, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "RegisterBrokerRequestHeader", keys: .wire)
         }
     }
 
@@ -4425,11 +4425,11 @@ extension RegisterBrokerRequestHeader {
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderText.decode(fields[at3], bytes)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        let v5: Int64? = at5 < 0 ? nil : try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
+        let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v5: Int64? = at5 < 0 ? nil : try HeaderValue.quickInt64(fields[at5], bytes) ?? HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
         let v6: Bool? = at6 < 0 ? nil : HeaderValue.bool(fields[at6], bytes)
         let v7: Bool = at7 < 0 ? false : HeaderValue.bool(fields[at7], bytes)
-        let v8: Int32 = at8 < 0 ? 0 : try HeaderValue.int32(fields[at8], bytes, key: wireKeys[8], header: header)
+        let v8: Int32 = at8 < 0 ? 0 : try HeaderValue.quickInt32(fields[at8], bytes) ?? HeaderValue.int32(fields[at8], bytes, key: wireKeys[8], header: header)
         guard unknown > 0 else { return Self(_source: source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, _haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -4499,7 +4499,7 @@ extension RegisterBrokerRequestHeader {
 public struct RegisterBrokerResponseHeader: CustomHeader {
     public static let javaName = "RegisterBrokerResponseHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _haServerAddr: HeaderText?
     var _masterAddr: HeaderText?
     /// Keys on the wire that this header does not declare, in wire order.
@@ -4508,16 +4508,16 @@ public struct RegisterBrokerResponseHeader: CustomHeader {
 
 extension RegisterBrokerResponseHeader {
     public init(haServerAddr: String? = nil, masterAddr: String? = nil) {
-        self.init(_haServerAddr: haServerAddr.map { HeaderText($0) }, _masterAddr: masterAddr.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _haServerAddr: haServerAddr.map { HeaderText($0) }, _masterAddr: masterAddr.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "RegisterBrokerResponseHeader", keys: .wire)
         }
     }
 
@@ -4639,7 +4639,7 @@ extension RegisterBrokerResponseHeader {
 public struct UnregisterBrokerRequestHeader: CustomHeader {
     public static let javaName = "UnRegisterBrokerRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _brokerName: HeaderText
     var _brokerAddr: HeaderText
     var _clusterName: HeaderText
@@ -4650,16 +4650,16 @@ public struct UnregisterBrokerRequestHeader: CustomHeader {
 
 extension UnregisterBrokerRequestHeader {
     public init(brokerName: String, brokerAddr: String, clusterName: String, brokerId: Int64) {
-        self.init(_brokerName: HeaderText(brokerName), _brokerAddr: HeaderText(brokerAddr), _clusterName: HeaderText(clusterName), brokerId: brokerId, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _brokerName: HeaderText(brokerName), _brokerAddr: HeaderText(brokerAddr), _clusterName: HeaderText(clusterName), brokerId: brokerId, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "UnRegisterBrokerRequestHeader", keys: .wire)
         }
     }
 
@@ -4753,7 +4753,7 @@ extension UnregisterBrokerRequestHeader {
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = HeaderText.decode(fields[at2], bytes)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard unknown > 0 else { return Self(_source: source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, brokerId: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -4808,7 +4808,7 @@ extension UnregisterBrokerRequestHeader {
 public struct PopMessageRequestHeader: CustomHeader {
     public static let javaName = "PopMessageRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -4827,16 +4827,16 @@ public struct PopMessageRequestHeader: CustomHeader {
 
 extension PopMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32 = -1, maxMsgNums: Int32, invisibleTime: Int64, pollTime: Int64, bornTime: Int64, initMode: Int32 = 0, expType: String? = nil, exp: String? = nil, order: Bool = false, attemptId: String? = nil) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, maxMsgNums: maxMsgNums, invisibleTime: invisibleTime, pollTime: pollTime, bornTime: bornTime, initMode: initMode, _expType: expType.map { HeaderText($0) }, _exp: exp.map { HeaderText($0) }, order: order, _attemptId: attemptId.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, maxMsgNums: maxMsgNums, invisibleTime: invisibleTime, pollTime: pollTime, bornTime: bornTime, initMode: initMode, _expType: expType.map { HeaderText($0) }, _exp: exp.map { HeaderText($0) }, order: order, _attemptId: attemptId.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "PopMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -4980,17 +4980,17 @@ extension PopMessageRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int32(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt32(fields[at3], bytes) ?? HeaderValue.int32(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
-        let v5 = try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
+        let v5 = try HeaderValue.quickInt64(fields[at5], bytes) ?? HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
         guard seen & 0x40 != 0 else { throw HeaderValue.missing(wireKeys[6], header: header) }
-        let v6 = try HeaderValue.int64(fields[at6], bytes, key: wireKeys[6], header: header)
+        let v6 = try HeaderValue.quickInt64(fields[at6], bytes) ?? HeaderValue.int64(fields[at6], bytes, key: wireKeys[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing(wireKeys[7], header: header) }
-        let v7 = try HeaderValue.int32(fields[at7], bytes, key: wireKeys[7], header: header)
+        let v7 = try HeaderValue.quickInt32(fields[at7], bytes) ?? HeaderValue.int32(fields[at7], bytes, key: wireKeys[7], header: header)
         let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
         let v9: HeaderText? = at9 < 0 ? nil : HeaderText.decode(fields[at9], bytes)
         let v10: Bool = at10 < 0 ? false : HeaderValue.bool(fields[at10], bytes)
@@ -5076,7 +5076,7 @@ extension PopMessageRequestHeader {
 public struct PopMessageResponseHeader: CustomHeader {
     public static let javaName = "PopMessageResponseHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     public var popTime: Int64
     public var invisibleTime: Int64
     public var reviveQid: Int32
@@ -5090,16 +5090,16 @@ public struct PopMessageResponseHeader: CustomHeader {
 
 extension PopMessageResponseHeader {
     public init(popTime: Int64, invisibleTime: Int64, reviveQid: Int32, restNum: Int64, startOffsetInfo: String? = nil, msgOffsetInfo: String? = nil, orderCountInfo: String? = nil) {
-        self.init(popTime: popTime, invisibleTime: invisibleTime, reviveQid: reviveQid, restNum: restNum, _startOffsetInfo: startOffsetInfo.map { HeaderText($0) }, _msgOffsetInfo: msgOffsetInfo.map { HeaderText($0) }, _orderCountInfo: orderCountInfo.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, popTime: popTime, invisibleTime: invisibleTime, reviveQid: reviveQid, restNum: restNum, _startOffsetInfo: startOffsetInfo.map { HeaderText($0) }, _msgOffsetInfo: msgOffsetInfo.map { HeaderText($0) }, _orderCountInfo: orderCountInfo.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "PopMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -5204,13 +5204,13 @@ extension PopMessageResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
         let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes)
         let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes)
@@ -5277,7 +5277,7 @@ extension PopMessageResponseHeader {
 public struct AckMessageRequestHeader: CustomHeader {
     public static let javaName = "AckMessageRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -5289,16 +5289,16 @@ public struct AckMessageRequestHeader: CustomHeader {
 
 extension AckMessageRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, extraInfo: String, offset: Int64) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, _extraInfo: HeaderText(extraInfo), offset: offset, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, _extraInfo: HeaderText(extraInfo), offset: offset, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "AckMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -5397,11 +5397,11 @@ extension AckMessageRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderText.decode(fields[at3], bytes)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -5462,7 +5462,7 @@ extension AckMessageRequestHeader {
 public struct PeekMessageRequestHeader: CustomHeader {
     public static let javaName = "PeekMessageRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _topic: HeaderText
     public var queueId: Int32
     public var maxMsgNums: Int32
@@ -5473,16 +5473,16 @@ public struct PeekMessageRequestHeader: CustomHeader {
 
 extension PeekMessageRequestHeader {
     public init(topic: String, queueId: Int32, maxMsgNums: Int32, consumerGroup: String) {
-        self.init(_topic: HeaderText(topic), queueId: queueId, maxMsgNums: maxMsgNums, _consumerGroup: HeaderText(consumerGroup), extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _topic: HeaderText(topic), queueId: queueId, maxMsgNums: maxMsgNums, _consumerGroup: HeaderText(consumerGroup), extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "PeekMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -5569,9 +5569,9 @@ extension PeekMessageRequestHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = HeaderText.decode(fields[at0], bytes)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt32(fields[at1], bytes) ?? HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderText.decode(fields[at3], bytes)
         guard unknown > 0 else { return Self(_source: source, _topic: v0, queueId: v1, maxMsgNums: v2, _consumerGroup: v3, extra: ExtFields()) }
@@ -5631,7 +5631,7 @@ extension PeekMessageRequestHeader {
 public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
     public static let javaName = "ChangeInvisibleTimeRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -5644,16 +5644,16 @@ public struct ChangeInvisibleTimeRequestHeader: CustomHeader {
 
 extension ChangeInvisibleTimeRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, extraInfo: String, offset: Int64, invisibleTime: Int64) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, _extraInfo: HeaderText(extraInfo), offset: offset, invisibleTime: invisibleTime, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, _extraInfo: HeaderText(extraInfo), offset: offset, invisibleTime: invisibleTime, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "ChangeInvisibleTimeRequestHeader", keys: .wire)
         }
     }
 
@@ -5757,13 +5757,13 @@ extension ChangeInvisibleTimeRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderText.decode(fields[at3], bytes)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
-        let v5 = try HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
+        let v5 = try HeaderValue.quickInt64(fields[at5], bytes) ?? HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, invisibleTime: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -5842,9 +5842,9 @@ extension ChangeInvisibleTimeResponseHeader {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "ChangeInvisibleTimeResponseHeader", keys: .wire)
         }
     }
 
@@ -5898,11 +5898,11 @@ extension ChangeInvisibleTimeResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = try HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
+        let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard unknown > 0 else { return Self(popTime: v0, invisibleTime: v1, reviveQid: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -5954,7 +5954,7 @@ extension ChangeInvisibleTimeResponseHeader {
 public struct NotificationRequestHeader: CustomHeader {
     public static let javaName = "NotificationRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -5968,16 +5968,16 @@ public struct NotificationRequestHeader: CustomHeader {
 
 extension NotificationRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32, pollTime: Int64, bornTime: Int64, order: Bool = false, attemptId: String? = nil) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, pollTime: pollTime, bornTime: bornTime, order: order, _attemptId: attemptId.map { HeaderText($0) }, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, pollTime: pollTime, bornTime: bornTime, order: order, _attemptId: attemptId.map { HeaderText($0) }, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "NotificationRequestHeader", keys: .wire)
         }
     }
 
@@ -6086,11 +6086,11 @@ extension NotificationRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = try HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
+        let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
-        let v4 = try HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
+        let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
         let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, _attemptId: v6, extra: ExtFields()) }
@@ -6173,9 +6173,9 @@ extension NotificationResponseHeader {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "NotificationResponseHeader", keys: .wire)
         }
     }
 
@@ -6275,7 +6275,7 @@ extension NotificationResponseHeader {
 public struct PollingInfoRequestHeader: CustomHeader {
     public static let javaName = "PollingInfoRequestHeader"
     /// The header bytes the String fields decoded as spans refer to (none when built in code).
-    var _source: ByteBuffer = HeaderText.noSource
+    var _source: ByteBuffer
     var _consumerGroup: HeaderText
     var _topic: HeaderText
     public var queueId: Int32
@@ -6285,16 +6285,16 @@ public struct PollingInfoRequestHeader: CustomHeader {
 
 extension PollingInfoRequestHeader {
     public init(consumerGroup: String, topic: String, queueId: Int32) {
-        self.init(_consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, extra: ExtFields())
+        self.init(_source: HeaderText.noSource, _consumerGroup: HeaderText(consumerGroup), _topic: HeaderText(topic), queueId: queueId, extra: ExtFields())
     }
 
     public init(extFields: ExtFields) throws {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "PollingInfoRequestHeader", keys: .wire)
         }
     }
 
@@ -6377,7 +6377,7 @@ extension PollingInfoRequestHeader {
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = HeaderText.decode(fields[at1], bytes)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = try HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
+        let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
@@ -6445,9 +6445,9 @@ extension PollingInfoResponseHeader {
         try self.init(fields: ExtFieldsView(extFields))
     }
 
-    public init(fields: ExtFieldsView) throws {
-        self = try fields.withUnsafeFields {
-            try Self.decode($0, $1, source: fields.bytes, header: Self.javaName, keys: .wire)
+    public init(fields: borrowing ExtFieldsView) throws {
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, header: "PollingInfoResponseHeader", keys: .wire)
         }
     }
 
@@ -6493,7 +6493,7 @@ extension PollingInfoResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = try HeaderValue.int32(fields[at0], bytes, key: wireKeys[0], header: header)
+        let v0 = try HeaderValue.quickInt32(fields[at0], bytes) ?? HeaderValue.int32(fields[at0], bytes, key: wireKeys[0], header: header)
         guard unknown > 0 else { return Self(pollingNum: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
