@@ -411,7 +411,15 @@ def emit_header(h):
     L.append("")
     L.append("    public init(fields: borrowing ExtFieldsView) throws {")
     L.append("        self = try fields.withUnsafeFieldsAndSource {")
-    L.append(f'            try Self.decode($0, $1, source: $2, header: "{h["java"]}", keys: .wire)')
+    L.append(f'            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "{h["java"]}", keys: .wire)')
+    L.append("        }")
+    L.append("    }")
+    L.append("")
+    L.append("    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).")
+    L.append("    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {")
+    L.append("        guard ownText else { try self.init(fields: fields); return }")
+    L.append("        self = try fields.withUnsafeFieldsAndSource {")
+    L.append(f'            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "{h["java"]}", keys: .wire)')
     L.append("        }")
     L.append("    }")
     L.append("")
@@ -428,6 +436,19 @@ def emit_header(h):
                 L.append(f"        get {{ _{k}.string(_source) }}")
                 L.append(f"        set {{ _{k} = HeaderText(newValue) }}")
             L.append("    }")
+        L.append("")
+        L.append("    /// The header with every String field a String of its own: nothing of the decoded bytes kept.")
+        L.append("    public func owningText() -> Self {")
+        L.append("        var h = self")
+        for f in texts:
+            k = f["name"]
+            if f["presence"] == OPT:
+                L.append(f"        h._{k} = {k}.map {{ HeaderText($0) }}")
+            else:
+                L.append(f"        h._{k} = HeaderText({k})")
+        L.append("        h._source = HeaderText.noSource")
+        L.append("        return h")
+        L.append("    }")
         L.append("")
         L.append("    /// Equal when every field reads equal, however its text is held.")
         L.append("    public static func == (a: Self, b: Self) -> Bool {")
@@ -455,9 +476,11 @@ def emit_header(h):
     L.append("    /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate")
     L.append("    /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java")
     L.append("    /// receiver's rules, so the first missing or unparsable field is the one Java would report.")
-    L.append("    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.")
-    L.append("    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,")
-    L.append("                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {")
+    L.append("    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;")
+    L.append("    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).")
+    L.append("    /// Generic over the text mode so that each mode is its own specialization, with no test per field.")
+    L.append("    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,")
+    L.append("                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {")
     for i in range(n):
         L.append(f"        var at{i} = -1")
     L.append("        var seen: UInt64 = 0")
@@ -500,7 +523,7 @@ def emit_header(h):
         base = {"String": "HeaderText.decode", "Int32": "HeaderValue.int32", "Int64": "HeaderValue.int64",
                 "Bool": "HeaderValue.bool", "PullSysFlag": "HeaderValue.int32"}[t]
         needs_try = t not in ("String", "Bool")
-        call = f"{base}(fields[at{i}], bytes" + (f", key: {key}, header: header)" if needs_try else ")")
+        call = f"{base}(fields[at{i}], bytes" + (f", key: {key}, header: header)" if needs_try else (", own: Text.own)" if t == "String" else ")"))
         if needs_try:
             # Short plain digits read at once, inline; anything else through the checked reader.
             quick = {"Int32": "quickInt32", "Int64": "quickInt64", "PullSysFlag": "quickInt32"}[t]
@@ -517,7 +540,7 @@ def emit_header(h):
             lit = f"HeaderText({pres[1]})" if t == "String" else pres[1]
             L.append(f"        let {v}: {'HeaderText' if t == 'String' else SWIFT_TYPE[t]} = at{i} < 0 ? {lit} : {call}")
         vals.append(v)
-    args = ("_source: source, " if texts else "") + ", ".join(
+    args = ("_source: Text.own ? HeaderText.noSource : source, " if texts else "") + ", ".join(
         f"{'_' if f['type'] == 'String' else ''}{f['name']}: {v}" for f, v in zip(fields, vals))
     L.append(f"        guard unknown > 0 else {{ return Self({args}, extra: ExtFields()) }}")
     L.append("        var rest: [(key: String, value: String)] = []")

@@ -460,6 +460,9 @@ public struct ExchangeTracker: Sendable {
                                into events: inout [TraceEvent]) {
         var command = command
         let account = redact(&command)
+        // The header bytes copied first (keep no reference into the stream's buffer or a mapped capture
+        // window): the typed header's String spans then point into the copy the record keeps.
+        command.detach()
         let request = command.isResponse ? pairedRequest(connection: id, requesterIsClient: !ends.sourceIsClient, opaque: command.opaque) : nil
         var header: TypedHeader? = nil
         var headerError: String? = nil
@@ -486,7 +489,10 @@ public struct ExchangeTracker: Sendable {
         do {
             var head: RemotingCommand
             let header: TypedHeader?
-            (head, header) = try RemotingFrame.decodeTyped(bytes) { head in
+            // Requests wait in the pending table for their answers: their typed headers hold their text as
+            // Strings of their own, not as spans keeping the stream's buffer (or a mapped capture window) alive.
+            // (The command's own map is dropped below.)
+            (head, header) = try RemotingFrame.decodeTyped(bytes, ownRequestText: true) { head in
                 paired = true
                 // One lookup: taken when there, held (or counted as an orphan) when not.
                 if let p = connections.modifyValue(forKey: id, { $0.pending.removeValue(forKey: PendingKey(requesterIsClient: requesterIsClient, opaque: head.opaque)) }) ?? nil {
@@ -510,7 +516,7 @@ public struct ExchangeTracker: Sendable {
             return outcome
         } catch {
             // The frame itself is bad, or only its typed header: the full decode tells which, as the framer would.
-            guard let cmd = try? RemotingFrame.decode(bytes) else {
+            guard var cmd = try? RemotingFrame.decode(bytes) else {
                 statistics.badFrames += 1
                 events.append(.gap(GapRecord(time: time, connection: id, source: ends.source, destination: ends.destination, kind: .badFrame,
                                              byteCount: UInt64(bytes.readableBytes), streamOffset: streamOffset,
@@ -520,6 +526,7 @@ public struct ExchangeTracker: Sendable {
             // A typed-header error comes after the closure ran; this only guards a frame error the full decode accepts.
             if cmd.isResponse && !paired { request = pairedRequest(connection: id, requesterIsClient: requesterIsClient, opaque: cmd.opaque) }
             if unmatched { return .unmatchedResponse(opaque: cmd.opaque) }
+            cmd.detach()  // keep no reference into the stream's buffer through the header bytes
             record(cmd, size: bytes.readableBytes, time: time, connection: id, ends: ends,
                    request: request, header: nil, headerError: "\(error)", into: &events)
             return cmd.isResponse ? .done : .request(opaque: cmd.opaque)
@@ -540,8 +547,7 @@ public struct ExchangeTracker: Sendable {
             ? Self.messageOffsets(cmd) : nil
         let bodyLength = cmd.bodyLength
         let messageBody = cmd.body
-        cmd.body = nil  // keep no reference into the stream buffer
-        cmd.detach()  // nor through the header bytes a decoded command's extFields view points into
+        cmd.body = nil  // keep no reference into the stream buffer (the callers detached the header bytes)
         let isResponse = cmd.isResponse, isOneway = cmd.isOneway, code = cmd.code, opaque = cmd.opaque
         var record = FrameRecord(index: frameIndex, time: time, connection: id, source: source, destination: destination,
                                  sourceRole: slotRoles[ends.sourceSlot] ?? .unknown, destinationRole: slotRoles[ends.destinationSlot] ?? .unknown, command: cmd,

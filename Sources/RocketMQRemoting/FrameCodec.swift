@@ -79,11 +79,17 @@ public enum RemotingFrame {
     /// As `decodeTyped(_:requestCode:context:)`, with the request code of a response chosen once the command is
     /// known (a decoder pairs the response by its opaque first). `requestCodeFor` is called once, for
     /// responses only, and only when the frame itself decoded.
-    public static func decodeTyped(_ frame: ByteBuffer, context: String = "frame",
+    ///
+    /// With `ownRequestText`, a request's typed header holds its String fields as Strings of their own rather
+    /// than as spans of `frame` until read: for a caller that keeps requests until they are answered while
+    /// `frame` is a slice of a large buffer (a mapped capture window, a reassembly buffer), which the spans
+    /// would keep alive.
+    public static func decodeTyped(_ frame: ByteBuffer, context: String = "frame", ownRequestText: Bool = false,
                                    requestCodeFor: (RemotingCommand) -> Int32?) throws -> (head: RemotingCommand, header: TypedHeader?) {
         let cmd = try decode(frame, context: context)
         // The header first, then the command moved into the result (returned beside its own header, it was copied).
-        let header = cmd.isResponse ? try cmd.typedHeader(requestCode: requestCodeFor(cmd)) : try cmd.typedHeader()
+        let header = cmd.isResponse ? try cmd.typedHeader(requestCode: requestCodeFor(cmd))
+            : try cmd.typedHeader(ownRequestText: ownRequestText)
         return (cmd, header)
     }
 

@@ -19,10 +19,10 @@ enum HeaderText: Sendable {
     /// The longest text kept as a String at once (a small String: no allocation).
     static let smallStringBytes: Int32 = 15
 
-    /// The value of a field, as the generated decoders read it.
+    /// The value of a field, as the generated decoders read it (`own`: a String at once, whatever its length).
     @inline(__always)
-    static func decode(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> HeaderText {
-        if f.valueCount > smallStringBytes {
+    static func decode(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer, own: Bool) -> HeaderText {
+        if f.valueCount > smallStringBytes && !own {
             switch f.valueKind {
             case .ascii: return .span(start: f.valueStart, count: f.valueCount, ascii: true)
             case .utf8: return .span(start: f.valueStart, count: f.valueCount, ascii: false)
@@ -49,3 +49,9 @@ enum HeaderText: Sendable {
         }
     }
 }
+
+/// How a generated decoder holds a header's text: as spans of the decoded bytes (`SpanText`) or as Strings of
+/// its own (`OwnText`). A type, not a flag, so that each is a specialization of the decoder of its own.
+protocol HeaderTextMode { static var own: Bool { get } }
+enum SpanText: HeaderTextMode { @inline(__always) static var own: Bool { false } }
+enum OwnText: HeaderTextMode { @inline(__always) static var own: Bool { true } }

@@ -52,9 +52,11 @@ extension SendMessageRequestHeader {
     }
 
     /// Decodes the V1 (long keys) or V2 (letters, SendMessageRequestHeaderV2) form from the lazy fields.
-    public init(fields: borrowing ExtFieldsView, v2: Bool) throws {
+    public init(fields: borrowing ExtFieldsView, v2: Bool, ownText: Bool = false) throws {
+        let keys: KeySet = v2 ? .v2Wire : .wire
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: Self.headerName(v2: v2), keys: v2 ? .v2Wire : .wire)
+            ownText ? try Self.decode($0, $1, source: $2, text: OwnText.self, header: Self.headerName(v2: v2), keys: keys)
+                : try Self.decode($0, $1, source: $2, text: SpanText.self, header: Self.headerName(v2: v2), keys: keys)
         }
     }
 
@@ -130,44 +132,48 @@ public indirect enum TypedHeader: Hashable, Sendable {
         try decodeRequest(code: code, view: fields ?? .empty)
     }
 
-    static func decodeRequest(code: Int32, view f: borrowing ExtFieldsView) throws -> TypedHeader? {
+    /// `ownText`: the header's String fields are Strings of their own, not spans of the view's bytes, for a
+    /// caller that keeps the header while the frame's buffer should go.
+    static func decodeRequest(code: Int32, view f: borrowing ExtFieldsView, ownText: Bool = false) throws -> TypedHeader? {
         switch code {
-        case RequestCode.getRouteInfoByTopic: return .getRouteInfo(try .init(fields: f))
-        case RequestCode.unregisterClient: return .unregisterClient(try .init(fields: f))
-        case RequestCode.getConsumerListByGroup: return .getConsumerListByGroup(try .init(fields: f))
+        case RequestCode.getRouteInfoByTopic: return .getRouteInfo(try .init(fields: f, ownText: ownText))
+        case RequestCode.unregisterClient: return .unregisterClient(try .init(fields: f, ownText: ownText))
+        case RequestCode.getConsumerListByGroup: return .getConsumerListByGroup(try .init(fields: f, ownText: ownText))
         case RequestCode.notifyConsumerIdsChanged:
-            do { return .notifyConsumerIdsChanged(try .init(fields: f)) } catch var e as RemotingDecodingError {
+            do { return .notifyConsumerIdsChanged(try .init(fields: f, ownText: ownText)) } catch var e as RemotingDecodingError {
                 e.context = "NotifyConsumerIdsChangedRequestHeader"
                 throw e
             }
-        case RequestCode.queryConsumerOffset: return .queryConsumerOffset(try .init(fields: f))
-        case RequestCode.updateConsumerOffset: return .updateConsumerOffset(try .init(fields: f))
-        case RequestCode.pullMessage, RequestCode.litePullMessage: return .pullMessage(try .init(fields: f))
+        case RequestCode.queryConsumerOffset: return .queryConsumerOffset(try .init(fields: f, ownText: ownText))
+        case RequestCode.updateConsumerOffset: return .updateConsumerOffset(try .init(fields: f, ownText: ownText))
+        case RequestCode.pullMessage, RequestCode.litePullMessage: return .pullMessage(try .init(fields: f, ownText: ownText))
         case RequestCode.sendMessage, RequestCode.sendReplyMessage:
-            return .sendMessage(try .init(fields: f, v2: false), v2: false)
+            return .sendMessage(try .init(fields: f, v2: false, ownText: ownText), v2: false)
         case RequestCode.sendMessageV2, RequestCode.sendBatchMessage, RequestCode.sendReplyMessageV2:
-            return .sendMessage(try .init(fields: f, v2: true), v2: true)
-        case RequestCode.consumerSendMsgBack: return .consumerSendMsgBack(try .init(fields: f))
+            return .sendMessage(try .init(fields: f, v2: true, ownText: ownText), v2: true)
+        case RequestCode.consumerSendMsgBack: return .consumerSendMsgBack(try .init(fields: f, ownText: ownText))
         case RequestCode.getMaxOffset, RequestCode.getMinOffset, RequestCode.getEarliestMsgStoretime:
-            return .queueOffset(try .init(fields: f))
-        case RequestCode.searchOffsetByTimestamp: return .queueOffset(try .searchOffset(fields: f))
-        case RequestCode.getConsumerRunningInfo: return .getConsumerRunningInfo(try .init(fields: f))
-        case RequestCode.updateAndCreateTopic: return .createTopic(try .init(fields: f))
-        case RequestCode.consumeMessageDirectly: return .consumeMessageDirectly(try .init(fields: f))
-        case RequestCode.resetConsumerClientOffset: return .resetOffset(try .init(fields: f))
-        case RequestCode.getConsumerStatusFromClient: return .getConsumerStatus(try .init(fields: f))
-        case RequestCode.viewMessageById: return .viewMessage(try .init(fields: f))
-        case RequestCode.queryMessage: return .queryMessage(try .init(fields: f))
-        case RequestCode.endTransaction: return .endTransaction(try .init(fields: f))
-        case RequestCode.checkTransactionState: return .checkTransactionState(try .init(fields: f))
-        case RequestCode.registerBroker: return .registerBroker(try .init(fields: f))
-        case RequestCode.unregisterBroker: return .unregisterBroker(try .init(fields: f))
-        case RequestCode.popMessage: return .popMessage(try .init(fields: f))
-        case RequestCode.ackMessage: return .ackMessage(try .init(fields: f))
-        case RequestCode.peekMessage: return .peekMessage(try .init(fields: f))
-        case RequestCode.changeMessageInvisibleTime: return .changeInvisibleTime(try .init(fields: f))
-        case RequestCode.notification: return .notification(try .init(fields: f))
-        case RequestCode.pollingInfo: return .pollingInfo(try .init(fields: f))
+            return .queueOffset(try .init(fields: f, ownText: ownText))
+        case RequestCode.searchOffsetByTimestamp:
+            let h = try QueueOffsetRequestHeader.searchOffset(fields: f)
+            return .queueOffset(ownText ? h.owningText() : h)
+        case RequestCode.getConsumerRunningInfo: return .getConsumerRunningInfo(try .init(fields: f, ownText: ownText))
+        case RequestCode.updateAndCreateTopic: return .createTopic(try .init(fields: f, ownText: ownText))
+        case RequestCode.consumeMessageDirectly: return .consumeMessageDirectly(try .init(fields: f, ownText: ownText))
+        case RequestCode.resetConsumerClientOffset: return .resetOffset(try .init(fields: f, ownText: ownText))
+        case RequestCode.getConsumerStatusFromClient: return .getConsumerStatus(try .init(fields: f, ownText: ownText))
+        case RequestCode.viewMessageById: return .viewMessage(try .init(fields: f, ownText: ownText))
+        case RequestCode.queryMessage: return .queryMessage(try .init(fields: f, ownText: ownText))
+        case RequestCode.endTransaction: return .endTransaction(try .init(fields: f, ownText: ownText))
+        case RequestCode.checkTransactionState: return .checkTransactionState(try .init(fields: f, ownText: ownText))
+        case RequestCode.registerBroker: return .registerBroker(try .init(fields: f, ownText: ownText))
+        case RequestCode.unregisterBroker: return .unregisterBroker(try .init(fields: f, ownText: ownText))
+        case RequestCode.popMessage: return .popMessage(try .init(fields: f, ownText: ownText))
+        case RequestCode.ackMessage: return .ackMessage(try .init(fields: f, ownText: ownText))
+        case RequestCode.peekMessage: return .peekMessage(try .init(fields: f, ownText: ownText))
+        case RequestCode.changeMessageInvisibleTime: return .changeInvisibleTime(try .init(fields: f, ownText: ownText))
+        case RequestCode.notification: return .notification(try .init(fields: f, ownText: ownText))
+        case RequestCode.pollingInfo: return .pollingInfo(try .init(fields: f, ownText: ownText))
         default: return nil
         }
     }

@@ -216,9 +216,10 @@ public struct RemotingCommand: Hashable, Sendable {
 
     /// The typed header, decoded from the fields on demand: the request header for a request or oneway
     /// command; for a response, the header of the answer to a request with `requestCode` (nil without it).
-    public func typedHeader(requestCode: Int32? = nil) throws -> TypedHeader? {
+    /// With `ownRequestText`, a request's header holds its String fields as Strings of their own.
+    public func typedHeader(requestCode: Int32? = nil, ownRequestText: Bool = false) throws -> TypedHeader? {
         if !isResponse {
-            if fieldOrigin == .wire { return try TypedHeader.decodeRequest(code: code, view: wireFields) }
+            if fieldOrigin == .wire { return try TypedHeader.decodeRequest(code: code, view: wireFields, ownText: ownRequestText) }
             return try TypedHeader.decodeRequest(code: code, fields: fields)
         }
         guard let requestCode else { return nil }

@@ -113,4 +113,58 @@ import Testing
             }
         }
     }
+
+    /// With `ownRequestText`, a request's typed header keeps none of the frame's bytes (a tracker holds pending
+    /// requests; their frames are slices of mapped capture windows); a response's is decoded as usual.
+    @Test func requestsWithTextOfTheirOwn() throws {
+        let frame = Self.frame(Self.pullFields(), .rocketmq)
+        guard case .pullMessage(let owned)? = try RemotingFrame.decodeTyped(frame, ownRequestText: true, requestCodeFor: { _ in nil }).header,
+              case .pullMessage(let spans)? = try RemotingFrame.decodeTyped(frame, requestCodeFor: { _ in nil }).header else {
+            Issue.record("not a PULL_MESSAGE header")
+            return
+        }
+        guard case .string = owned._consumerGroup, case .string = owned._topic, case .string? = owned._subscription,
+              owned._source.readableBytes == 0 else {
+            Issue.record("a span of the frame in a header decoded with text of its own")
+            return
+        }
+        guard case .span = spans._consumerGroup else {
+            Issue.record("no span by default")
+            return
+        }
+        #expect(owned == spans && owned.consumerGroup == Self.group)
+        // Every request code's header, SEARCH_OFFSET_BY_TIMESTAMP's (checked by hand after decoding) too.
+        let search = RemotingFrame.encode(RemotingCommand.request(
+            code: RequestCode.searchOffsetByTimestamp, opaque: 9,
+            extFields: ExtFields([("topic", Self.topic), ("queueId", "1"), ("timestamp", "1718012345678")]), serializeType: .rocketmq))
+        guard case .queueOffset(let q)? = try RemotingFrame.decodeTyped(search, ownRequestText: true, requestCodeFor: { _ in nil }).header,
+              case .string(Self.topic) = q._topic, q._source.readableBytes == 0, q.timestamp == 1_718_012_345_678 else {
+            Issue.record("SEARCH_OFFSET_BY_TIMESTAMP's topic kept as a span")
+            return
+        }
+        var response = RemotingCommand.response(to: try RemotingFrame.decode(frame), code: ResponseCode.success,
+                                                extFields: SendMessageResponseHeader(msgId: String(repeating: "A", count: 32), queueId: 1, queueOffset: 2).extFields)
+        response.serializeType = .rocketmq
+        guard case .sendMessageResponse(let r)? = try RemotingFrame.decodeTyped(RemotingFrame.encode(response), ownRequestText: true,
+                                                                                 requestCodeFor: { _ in RequestCode.sendMessage }).header,
+              case .span = r._msgId else {
+            Issue.record("a response's text is a span as usual")
+            return
+        }
+    }
+
+    /// A detached command's typed header points into the command's copy, not into the frame (the tracker
+    /// detaches a command before decoding its header).
+    @Test func detachedCommandHeadersPointIntoTheCopy() throws {
+        func base(_ b: ByteBuffer) -> UInt { b.withUnsafeReadableBytes { UInt(bitPattern: $0.baseAddress!) } }
+        let frame = Self.frame(Self.pullFields(), .json)
+        let frameRange = base(frame)..<(base(frame) + UInt(frame.readableBytes))
+        var cmd = try RemotingFrame.decode(frame)
+        #expect(frameRange.contains(base(cmd.wireFields.bytes)))
+        cmd.detach()
+        let copy = base(cmd.wireFields.bytes)
+        #expect(!frameRange.contains(copy))
+        let h = try cmd.header(PullMessageRequestHeader.self)
+        #expect(base(h._source) == copy && h.consumerGroup == Self.group)
+    }
 }

@@ -25,7 +25,15 @@ extension GetRouteInfoRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "GetRouteInfoRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "GetRouteInfoRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "GetRouteInfoRequestHeader", keys: .wire)
         }
     }
 
@@ -33,6 +41,14 @@ extension GetRouteInfoRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = HeaderText(topic)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -68,9 +84,11 @@ extension GetRouteInfoRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var seen: UInt64 = 0
@@ -94,9 +112,9 @@ extension GetRouteInfoRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         let v1: Bool? = at1 < 0 ? nil : HeaderValue.bool(fields[at1], bytes)
-        guard unknown > 0 else { return Self(_source: source, _topic: v0, acceptStandardJsonOnly: v1, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, acceptStandardJsonOnly: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -105,7 +123,7 @@ extension GetRouteInfoRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _topic: v0, acceptStandardJsonOnly: v1, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, acceptStandardJsonOnly: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -164,7 +182,15 @@ extension UnregisterClientRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "UnregisterClientRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "UnregisterClientRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "UnregisterClientRequestHeader", keys: .wire)
         }
     }
 
@@ -180,6 +206,16 @@ extension UnregisterClientRequestHeader {
     public var consumerGroup: String? {
         get { _consumerGroup.map { $0.string(_source) } }
         set { _consumerGroup = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._clientID = HeaderText(clientID)
+        h._producerGroup = producerGroup.map { HeaderText($0) }
+        h._consumerGroup = consumerGroup.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -218,9 +254,11 @@ extension UnregisterClientRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -246,10 +284,10 @@ extension UnregisterClientRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
-        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes)
-        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes)
-        guard unknown > 0 else { return Self(_source: source, _clientID: v0, _producerGroup: v1, _consumerGroup: v2, extra: ExtFields()) }
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
+        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes, own: Text.own)
+        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _clientID: v0, _producerGroup: v1, _consumerGroup: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -258,7 +296,7 @@ extension UnregisterClientRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _clientID: v0, _producerGroup: v1, _consumerGroup: v2, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _clientID: v0, _producerGroup: v1, _consumerGroup: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -322,7 +360,15 @@ extension ConsumerGroupHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "GetConsumerListByGroupRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "GetConsumerListByGroupRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "GetConsumerListByGroupRequestHeader", keys: .wire)
         }
     }
 
@@ -330,6 +376,14 @@ extension ConsumerGroupHeader {
     public var consumerGroup: String {
         get { _consumerGroup.string(_source) }
         set { _consumerGroup = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -361,9 +415,11 @@ extension ConsumerGroupHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var seen: UInt64 = 0
         var unknown = 0
@@ -385,8 +441,8 @@ extension ConsumerGroupHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, extra: ExtFields()) }
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -395,7 +451,7 @@ extension ConsumerGroupHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -452,7 +508,15 @@ extension QueryConsumerOffsetRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "QueryConsumerOffsetRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "QueryConsumerOffsetRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "QueryConsumerOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -464,6 +528,15 @@ extension QueryConsumerOffsetRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -507,9 +580,11 @@ extension QueryConsumerOffsetRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -537,13 +612,13 @@ extension QueryConsumerOffsetRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         let v3: Bool? = at3 < 0 ? nil : HeaderValue.bool(fields[at3], bytes)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, setZeroIfNotFound: v3, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, setZeroIfNotFound: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -552,7 +627,7 @@ extension QueryConsumerOffsetRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, setZeroIfNotFound: v3, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, setZeroIfNotFound: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -616,7 +691,15 @@ extension OffsetResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "OffsetResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "OffsetResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "OffsetResponseHeader", keys: .wire)
         }
     }
 
@@ -638,9 +721,11 @@ extension OffsetResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var seen: UInt64 = 0
         var unknown = 0
@@ -728,7 +813,15 @@ extension UpdateConsumerOffsetRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "UpdateConsumerOffsetRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "UpdateConsumerOffsetRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "UpdateConsumerOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -740,6 +833,15 @@ extension UpdateConsumerOffsetRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -783,9 +885,11 @@ extension UpdateConsumerOffsetRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -813,14 +917,14 @@ extension UpdateConsumerOffsetRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, commitOffset: v3, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, commitOffset: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -829,7 +933,7 @@ extension UpdateConsumerOffsetRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, commitOffset: v3, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, commitOffset: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -908,7 +1012,15 @@ extension PullMessageRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "PullMessageRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "PullMessageRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "PullMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -932,6 +1044,18 @@ extension PullMessageRequestHeader {
     public var proxyFrowardClientId: String? {
         get { _proxyFrowardClientId.map { $0.string(_source) } }
         set { _proxyFrowardClientId = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._subscription = subscription.map { HeaderText($0) }
+        h._expressionType = expressionType.map { HeaderText($0) }
+        h._proxyFrowardClientId = proxyFrowardClientId.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -1009,9 +1133,11 @@ extension PullMessageRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -1059,9 +1185,9 @@ extension PullMessageRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
@@ -1074,14 +1200,14 @@ extension PullMessageRequestHeader {
         let v6 = try HeaderValue.quickInt64(fields[at6], bytes) ?? HeaderValue.int64(fields[at6], bytes, key: wireKeys[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing(wireKeys[7], header: header) }
         let v7 = try HeaderValue.quickInt64(fields[at7], bytes) ?? HeaderValue.int64(fields[at7], bytes, key: wireKeys[7], header: header)
-        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
+        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes, own: Text.own)
         guard seen & 0x200 != 0 else { throw HeaderValue.missing(wireKeys[9], header: header) }
         let v9 = try HeaderValue.quickInt64(fields[at9], bytes) ?? HeaderValue.int64(fields[at9], bytes, key: wireKeys[9], header: header)
-        let v10: HeaderText? = at10 < 0 ? nil : HeaderText.decode(fields[at10], bytes)
+        let v10: HeaderText? = at10 < 0 ? nil : HeaderText.decode(fields[at10], bytes, own: Text.own)
         let v11: Int32? = at11 < 0 ? nil : try HeaderValue.quickInt32(fields[at11], bytes) ?? HeaderValue.int32(fields[at11], bytes, key: wireKeys[11], header: header)
         let v12: Int32? = at12 < 0 ? nil : try HeaderValue.quickInt32(fields[at12], bytes) ?? HeaderValue.int32(fields[at12], bytes, key: wireKeys[12], header: header)
-        let v13: HeaderText? = at13 < 0 ? nil : HeaderText.decode(fields[at13], bytes)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, _subscription: v8, subVersion: v9, _expressionType: v10, maxMsgBytes: v11, requestSource: v12, _proxyFrowardClientId: v13, extra: ExtFields()) }
+        let v13: HeaderText? = at13 < 0 ? nil : HeaderText.decode(fields[at13], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, _subscription: v8, subVersion: v9, _expressionType: v10, maxMsgBytes: v11, requestSource: v12, _proxyFrowardClientId: v13, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1090,7 +1216,7 @@ extension PullMessageRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, _subscription: v8, subVersion: v9, _expressionType: v10, maxMsgBytes: v11, requestSource: v12, _proxyFrowardClientId: v13, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, queueOffset: v3, maxMsgNums: v4, sysFlag: v5, commitOffset: v6, suspendTimeoutMillis: v7, _subscription: v8, subVersion: v9, _expressionType: v10, maxMsgBytes: v11, requestSource: v12, _proxyFrowardClientId: v13, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -1222,7 +1348,15 @@ extension PullMessageResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "PullMessageResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "PullMessageResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "PullMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -1256,9 +1390,11 @@ extension PullMessageResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -1403,7 +1539,15 @@ extension SendMessageRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "SendMessageRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "SendMessageRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "SendMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -1427,6 +1571,18 @@ extension SendMessageRequestHeader {
     public var brokerName: String? {
         get { _brokerName.map { $0.string(_source) } }
         set { _brokerName = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._producerGroup = HeaderText(producerGroup)
+        h._topic = HeaderText(topic)
+        h._defaultTopic = HeaderText(defaultTopic)
+        h._properties = properties.map { HeaderText($0) }
+        h._brokerName = brokerName.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -1532,9 +1688,11 @@ extension SendMessageRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -1588,11 +1746,11 @@ extension SendMessageRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[2], header: header) }
-        let v2 = HeaderText.decode(fields[at2], bytes)
+        let v2 = HeaderText.decode(fields[at2], bytes, own: Text.own)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[3], header: header) }
         let v3 = try HeaderValue.quickInt32(fields[at3], bytes) ?? HeaderValue.int32(fields[at3], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[4], header: header) }
@@ -1603,13 +1761,13 @@ extension SendMessageRequestHeader {
         let v6 = try HeaderValue.quickInt64(fields[at6], bytes) ?? HeaderValue.int64(fields[at6], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing((keys == .wire ? wireKeys : v2WireKeys)[7], header: header) }
         let v7 = try HeaderValue.quickInt32(fields[at7], bytes) ?? HeaderValue.int32(fields[at7], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[7], header: header)
-        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
+        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes, own: Text.own)
         let v9: Int32? = at9 < 0 ? nil : try HeaderValue.quickInt32(fields[at9], bytes) ?? HeaderValue.int32(fields[at9], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[9], header: header)
         let v10: Bool? = at10 < 0 ? nil : HeaderValue.bool(fields[at10], bytes)
         let v11: Bool? = at11 < 0 ? nil : HeaderValue.bool(fields[at11], bytes)
         let v12: Int32? = at12 < 0 ? nil : try HeaderValue.quickInt32(fields[at12], bytes) ?? HeaderValue.int32(fields[at12], bytes, key: (keys == .wire ? wireKeys : v2WireKeys)[12], header: header)
-        let v13: HeaderText? = at13 < 0 ? nil : HeaderText.decode(fields[at13], bytes)
-        guard unknown > 0 else { return Self(_source: source, _producerGroup: v0, _topic: v1, _defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, _properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, _brokerName: v13, extra: ExtFields()) }
+        let v13: HeaderText? = at13 < 0 ? nil : HeaderText.decode(fields[at13], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _producerGroup: v0, _topic: v1, _defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, _properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, _brokerName: v13, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1623,7 +1781,7 @@ extension SendMessageRequestHeader {
             }
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _producerGroup: v0, _topic: v1, _defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, _properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, _brokerName: v13, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _producerGroup: v0, _topic: v1, _defaultTopic: v2, defaultTopicQueueNums: v3, queueId: v4, sysFlag: v5, bornTimestamp: v6, flag: v7, _properties: v8, reconsumeTimes: v9, unitMode: v10, batch: v11, maxReconsumeTimes: v12, _brokerName: v13, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -1810,7 +1968,15 @@ extension SendMessageResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "SendMessageResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "SendMessageResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "SendMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -1830,6 +1996,17 @@ extension SendMessageResponseHeader {
     public var recallHandle: String? {
         get { _recallHandle.map { $0.string(_source) } }
         set { _recallHandle = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._msgId = HeaderText(msgId)
+        h._transactionId = transactionId.map { HeaderText($0) }
+        h._batchUniqId = batchUniqId.map { HeaderText($0) }
+        h._recallHandle = recallHandle.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -1880,9 +2057,11 @@ extension SendMessageResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -1914,15 +2093,15 @@ extension SendMessageResponseHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = try HeaderValue.quickInt32(fields[at1], bytes) ?? HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
-        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
-        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
-        let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes)
-        guard unknown > 0 else { return Self(_source: source, _msgId: v0, queueId: v1, queueOffset: v2, _transactionId: v3, _batchUniqId: v4, _recallHandle: v5, extra: ExtFields()) }
+        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes, own: Text.own)
+        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes, own: Text.own)
+        let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _msgId: v0, queueId: v1, queueOffset: v2, _transactionId: v3, _batchUniqId: v4, _recallHandle: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -1931,7 +2110,7 @@ extension SendMessageResponseHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _msgId: v0, queueId: v1, queueOffset: v2, _transactionId: v3, _batchUniqId: v4, _recallHandle: v5, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _msgId: v0, queueId: v1, queueOffset: v2, _transactionId: v3, _batchUniqId: v4, _recallHandle: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2006,7 +2185,15 @@ extension ConsumerSendMsgBackRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "ConsumerSendMsgBackRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "ConsumerSendMsgBackRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "ConsumerSendMsgBackRequestHeader", keys: .wire)
         }
     }
 
@@ -2022,6 +2209,16 @@ extension ConsumerSendMsgBackRequestHeader {
     public var originTopic: String? {
         get { _originTopic.map { $0.string(_source) } }
         set { _originTopic = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._group = HeaderText(group)
+        h._originMsgId = originMsgId.map { HeaderText($0) }
+        h._originTopic = originTopic.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2076,9 +2273,11 @@ extension ConsumerSendMsgBackRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -2114,14 +2313,14 @@ extension ConsumerSendMsgBackRequestHeader {
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
-        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
-        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
+        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes, own: Text.own)
+        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes, own: Text.own)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.quickInt32(fields[at6], bytes) ?? HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
-        guard unknown > 0 else { return Self(_source: source, offset: v0, _group: v1, delayLevel: v2, _originMsgId: v3, _originTopic: v4, unitMode: v5, maxReconsumeTimes: v6, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, offset: v0, _group: v1, delayLevel: v2, _originMsgId: v3, _originTopic: v4, unitMode: v5, maxReconsumeTimes: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2130,7 +2329,7 @@ extension ConsumerSendMsgBackRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, offset: v0, _group: v1, delayLevel: v2, _originMsgId: v3, _originTopic: v4, unitMode: v5, maxReconsumeTimes: v6, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, offset: v0, _group: v1, delayLevel: v2, _originMsgId: v3, _originTopic: v4, unitMode: v5, maxReconsumeTimes: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2209,7 +2408,15 @@ extension QueueOffsetRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "GetMaxOffsetRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "GetMaxOffsetRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "GetMaxOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -2221,6 +2428,15 @@ extension QueueOffsetRequestHeader {
     public var boundaryType: String? {
         get { _boundaryType.map { $0.string(_source) } }
         set { _boundaryType = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = HeaderText(topic)
+        h._boundaryType = boundaryType.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2267,9 +2483,11 @@ extension QueueOffsetRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -2299,13 +2517,13 @@ extension QueueOffsetRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = try HeaderValue.quickInt32(fields[at1], bytes) ?? HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
         let v2: Int64? = at2 < 0 ? nil : try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
-        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
+        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes, own: Text.own)
         let v4: Bool? = at4 < 0 ? nil : HeaderValue.bool(fields[at4], bytes)
-        guard unknown > 0 else { return Self(_source: source, _topic: v0, queueId: v1, timestamp: v2, _boundaryType: v3, committed: v4, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, queueId: v1, timestamp: v2, _boundaryType: v3, committed: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2314,7 +2532,7 @@ extension QueueOffsetRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _topic: v0, queueId: v1, timestamp: v2, _boundaryType: v3, committed: v4, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, queueId: v1, timestamp: v2, _boundaryType: v3, committed: v4, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2383,7 +2601,15 @@ extension GetConsumerRunningInfoRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "GetConsumerRunningInfoRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "GetConsumerRunningInfoRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "GetConsumerRunningInfoRequestHeader", keys: .wire)
         }
     }
 
@@ -2395,6 +2621,15 @@ extension GetConsumerRunningInfoRequestHeader {
     public var clientId: String {
         get { _clientId.string(_source) }
         set { _clientId = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._clientId = HeaderText(clientId)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2434,9 +2669,11 @@ extension GetConsumerRunningInfoRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -2462,11 +2699,11 @@ extension GetConsumerRunningInfoRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         let v2: Bool = at2 < 0 ? false : HeaderValue.bool(fields[at2], bytes)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _clientId: v1, jstackEnable: v2, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _clientId: v1, jstackEnable: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2475,7 +2712,7 @@ extension GetConsumerRunningInfoRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _clientId: v1, jstackEnable: v2, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _clientId: v1, jstackEnable: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2545,7 +2782,15 @@ extension CreateTopicRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "CreateTopicRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "CreateTopicRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "CreateTopicRequestHeader", keys: .wire)
         }
     }
 
@@ -2565,6 +2810,17 @@ extension CreateTopicRequestHeader {
     public var attributes: String? {
         get { _attributes.map { $0.string(_source) } }
         set { _attributes = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = HeaderText(topic)
+        h._defaultTopic = HeaderText(defaultTopic)
+        h._topicFilterType = HeaderText(topicFilterType)
+        h._attributes = attributes.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2629,9 +2885,11 @@ extension CreateTopicRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -2671,9 +2929,9 @@ extension CreateTopicRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
@@ -2681,13 +2939,13 @@ extension CreateTopicRequestHeader {
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.quickInt32(fields[at4], bytes) ?? HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
-        let v5 = HeaderText.decode(fields[at5], bytes)
+        let v5 = HeaderText.decode(fields[at5], bytes, own: Text.own)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.quickInt32(fields[at6], bytes) ?? HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing(wireKeys[7], header: header) }
         let v7 = HeaderValue.bool(fields[at7], bytes)
-        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
+        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes, own: Text.own)
         let v9: Bool? = at9 < 0 ? nil : HeaderValue.bool(fields[at9], bytes)
-        guard unknown > 0 else { return Self(_source: source, _topic: v0, _defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, _topicFilterType: v5, topicSysFlag: v6, order: v7, _attributes: v8, force: v9, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, _topicFilterType: v5, topicSysFlag: v6, order: v7, _attributes: v8, force: v9, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -2696,7 +2954,7 @@ extension CreateTopicRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _topic: v0, _defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, _topicFilterType: v5, topicSysFlag: v6, order: v7, _attributes: v8, force: v9, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _defaultTopic: v1, readQueueNums: v2, writeQueueNums: v3, perm: v4, _topicFilterType: v5, topicSysFlag: v6, order: v7, _attributes: v8, force: v9, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -2775,7 +3033,15 @@ extension GetEarliestMsgStoretimeResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "GetEarliestMsgStoretimeResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "GetEarliestMsgStoretimeResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "GetEarliestMsgStoretimeResponseHeader", keys: .wire)
         }
     }
 
@@ -2797,9 +3063,11 @@ extension GetEarliestMsgStoretimeResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var seen: UInt64 = 0
         var unknown = 0
@@ -2890,7 +3158,15 @@ extension ConsumeMessageDirectlyResultRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "ConsumeMessageDirectlyResultRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "ConsumeMessageDirectlyResultRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "ConsumeMessageDirectlyResultRequestHeader", keys: .wire)
         }
     }
 
@@ -2914,6 +3190,18 @@ extension ConsumeMessageDirectlyResultRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._clientId = clientId.map { HeaderText($0) }
+        h._msgId = msgId.map { HeaderText($0) }
+        h._brokerName = brokerName.map { HeaderText($0) }
+        h._topic = topic.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2967,9 +3255,11 @@ extension ConsumeMessageDirectlyResultRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -3003,14 +3293,14 @@ extension ConsumeMessageDirectlyResultRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
-        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes)
-        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes)
-        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
-        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
+        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes, own: Text.own)
+        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes, own: Text.own)
+        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes, own: Text.own)
+        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes, own: Text.own)
         let v5: Int32? = at5 < 0 ? nil : try HeaderValue.quickInt32(fields[at5], bytes) ?? HeaderValue.int32(fields[at5], bytes, key: wireKeys[5], header: header)
         let v6: Int32? = at6 < 0 ? nil : try HeaderValue.quickInt32(fields[at6], bytes) ?? HeaderValue.int32(fields[at6], bytes, key: wireKeys[6], header: header)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _clientId: v1, _msgId: v2, _brokerName: v3, _topic: v4, topicSysFlag: v5, groupSysFlag: v6, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _clientId: v1, _msgId: v2, _brokerName: v3, _topic: v4, topicSysFlag: v5, groupSysFlag: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3019,7 +3309,7 @@ extension ConsumeMessageDirectlyResultRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _clientId: v1, _msgId: v2, _brokerName: v3, _topic: v4, topicSysFlag: v5, groupSysFlag: v6, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _clientId: v1, _msgId: v2, _brokerName: v3, _topic: v4, topicSysFlag: v5, groupSysFlag: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3099,7 +3389,15 @@ extension ResetOffsetRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "ResetOffsetRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "ResetOffsetRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "ResetOffsetRequestHeader", keys: .wire)
         }
     }
 
@@ -3111,6 +3409,15 @@ extension ResetOffsetRequestHeader {
     public var group: String {
         get { _group.string(_source) }
         set { _group = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = HeaderText(topic)
+        h._group = HeaderText(group)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3160,9 +3467,11 @@ extension ResetOffsetRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -3194,16 +3503,16 @@ extension ResetOffsetRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt64(fields[at2], bytes) ?? HeaderValue.int64(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = HeaderValue.bool(fields[at3], bytes)
         let v4: Int32? = at4 < 0 ? nil : try HeaderValue.quickInt32(fields[at4], bytes) ?? HeaderValue.int32(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Int64? = at5 < 0 ? nil : try HeaderValue.quickInt64(fields[at5], bytes) ?? HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
-        guard unknown > 0 else { return Self(_source: source, _topic: v0, _group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3212,7 +3521,7 @@ extension ResetOffsetRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _topic: v0, _group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _group: v1, timestamp: v2, isForce: v3, queueId: v4, offset: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3285,7 +3594,15 @@ extension GetConsumerStatusRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "GetConsumerStatusRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "GetConsumerStatusRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "GetConsumerStatusRequestHeader", keys: .wire)
         }
     }
 
@@ -3301,6 +3618,16 @@ extension GetConsumerStatusRequestHeader {
     public var clientAddr: String? {
         get { _clientAddr.map { $0.string(_source) } }
         set { _clientAddr = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = HeaderText(topic)
+        h._group = HeaderText(group)
+        h._clientAddr = clientAddr.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3339,9 +3666,11 @@ extension GetConsumerStatusRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -3367,11 +3696,11 @@ extension GetConsumerStatusRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
-        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes)
-        guard unknown > 0 else { return Self(_source: source, _topic: v0, _group: v1, _clientAddr: v2, extra: ExtFields()) }
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
+        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _group: v1, _clientAddr: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3380,7 +3709,7 @@ extension GetConsumerStatusRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _topic: v0, _group: v1, _clientAddr: v2, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _group: v1, _clientAddr: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3442,7 +3771,15 @@ extension ViewMessageRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "ViewMessageRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "ViewMessageRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "ViewMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -3450,6 +3787,14 @@ extension ViewMessageRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = topic.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3485,9 +3830,11 @@ extension ViewMessageRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var seen: UInt64 = 0
@@ -3512,8 +3859,8 @@ extension ViewMessageRequestHeader {
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
         let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
-        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes)
-        guard unknown > 0 else { return Self(_source: source, offset: v0, _topic: v1, extra: ExtFields()) }
+        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, offset: v0, _topic: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3522,7 +3869,7 @@ extension ViewMessageRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, offset: v0, _topic: v1, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, offset: v0, _topic: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3583,7 +3930,15 @@ extension QueryMessageRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "QueryMessageRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "QueryMessageRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "QueryMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -3595,6 +3950,15 @@ extension QueryMessageRequestHeader {
     public var key: String {
         get { _key.string(_source) }
         set { _key = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = HeaderText(topic)
+        h._key = HeaderText(key)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3642,9 +4006,11 @@ extension QueryMessageRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -3674,16 +4040,16 @@ extension QueryMessageRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        guard unknown > 0 else { return Self(_source: source, _topic: v0, _key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -3692,7 +4058,7 @@ extension QueryMessageRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _topic: v0, _key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, _key: v1, maxNum: v2, beginTimestamp: v3, endTimestamp: v4, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -3757,7 +4123,15 @@ extension QueryMessageResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "QueryMessageResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "QueryMessageResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "QueryMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -3780,9 +4154,11 @@ extension QueryMessageResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var seen: UInt64 = 0
@@ -3882,7 +4258,15 @@ extension EndTransactionRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "EndTransactionRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "EndTransactionRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "EndTransactionRequestHeader", keys: .wire)
         }
     }
 
@@ -3902,6 +4286,17 @@ extension EndTransactionRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._producerGroup = HeaderText(producerGroup)
+        h._msgId = HeaderText(msgId)
+        h._transactionId = transactionId.map { HeaderText($0) }
+        h._topic = topic.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3958,9 +4353,11 @@ extension EndTransactionRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -3996,7 +4393,7 @@ extension EndTransactionRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
@@ -4005,10 +4402,10 @@ extension EndTransactionRequestHeader {
         let v3 = try HeaderValue.quickInt32(fields[at3], bytes) ?? HeaderValue.int32(fields[at3], bytes, key: wireKeys[3], header: header)
         let v4: Bool = at4 < 0 ? false : HeaderValue.bool(fields[at4], bytes)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
-        let v5 = HeaderText.decode(fields[at5], bytes)
-        let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes)
-        let v7: HeaderText? = at7 < 0 ? nil : HeaderText.decode(fields[at7], bytes)
-        guard unknown > 0 else { return Self(_source: source, _producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, _msgId: v5, _transactionId: v6, _topic: v7, extra: ExtFields()) }
+        let v5 = HeaderText.decode(fields[at5], bytes, own: Text.own)
+        let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes, own: Text.own)
+        let v7: HeaderText? = at7 < 0 ? nil : HeaderText.decode(fields[at7], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, _msgId: v5, _transactionId: v6, _topic: v7, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4017,7 +4414,7 @@ extension EndTransactionRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, _msgId: v5, _transactionId: v6, _topic: v7, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _producerGroup: v0, tranStateTableOffset: v1, commitLogOffset: v2, commitOrRollback: v3, fromTransactionCheck: v4, _msgId: v5, _transactionId: v6, _topic: v7, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4098,7 +4495,15 @@ extension CheckTransactionStateRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "CheckTransactionStateRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "CheckTransactionStateRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "CheckTransactionStateRequestHeader", keys: .wire)
         }
     }
 
@@ -4118,6 +4523,17 @@ extension CheckTransactionStateRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._msgId = msgId.map { HeaderText($0) }
+        h._transactionId = transactionId.map { HeaderText($0) }
+        h._offsetMsgId = offsetMsgId.map { HeaderText($0) }
+        h._topic = topic.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4168,9 +4584,11 @@ extension CheckTransactionStateRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -4205,11 +4623,11 @@ extension CheckTransactionStateRequestHeader {
         let v0 = try HeaderValue.quickInt64(fields[at0], bytes) ?? HeaderValue.int64(fields[at0], bytes, key: wireKeys[0], header: header)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = try HeaderValue.quickInt64(fields[at1], bytes) ?? HeaderValue.int64(fields[at1], bytes, key: wireKeys[1], header: header)
-        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes)
-        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes)
-        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
-        let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes)
-        guard unknown > 0 else { return Self(_source: source, tranStateTableOffset: v0, commitLogOffset: v1, _msgId: v2, _transactionId: v3, _offsetMsgId: v4, _topic: v5, extra: ExtFields()) }
+        let v2: HeaderText? = at2 < 0 ? nil : HeaderText.decode(fields[at2], bytes, own: Text.own)
+        let v3: HeaderText? = at3 < 0 ? nil : HeaderText.decode(fields[at3], bytes, own: Text.own)
+        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes, own: Text.own)
+        let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, tranStateTableOffset: v0, commitLogOffset: v1, _msgId: v2, _transactionId: v3, _offsetMsgId: v4, _topic: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4218,7 +4636,7 @@ extension CheckTransactionStateRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, tranStateTableOffset: v0, commitLogOffset: v1, _msgId: v2, _transactionId: v3, _offsetMsgId: v4, _topic: v5, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, tranStateTableOffset: v0, commitLogOffset: v1, _msgId: v2, _transactionId: v3, _offsetMsgId: v4, _topic: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4296,7 +4714,15 @@ extension RegisterBrokerRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "RegisterBrokerRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "RegisterBrokerRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "RegisterBrokerRequestHeader", keys: .wire)
         }
     }
 
@@ -4316,6 +4742,17 @@ extension RegisterBrokerRequestHeader {
     public var haServerAddr: String {
         get { _haServerAddr.string(_source) }
         set { _haServerAddr = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._brokerName = HeaderText(brokerName)
+        h._brokerAddr = HeaderText(brokerAddr)
+        h._clusterName = HeaderText(clusterName)
+        h._haServerAddr = HeaderText(haServerAddr)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4377,9 +4814,11 @@ extension RegisterBrokerRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -4417,20 +4856,20 @@ extension RegisterBrokerRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = HeaderText.decode(fields[at2], bytes)
+        let v2 = HeaderText.decode(fields[at2], bytes, own: Text.own)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = HeaderText.decode(fields[at3], bytes)
+        let v3 = HeaderText.decode(fields[at3], bytes, own: Text.own)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Int64? = at5 < 0 ? nil : try HeaderValue.quickInt64(fields[at5], bytes) ?? HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
         let v6: Bool? = at6 < 0 ? nil : HeaderValue.bool(fields[at6], bytes)
         let v7: Bool = at7 < 0 ? false : HeaderValue.bool(fields[at7], bytes)
         let v8: Int32 = at8 < 0 ? 0 : try HeaderValue.quickInt32(fields[at8], bytes) ?? HeaderValue.int32(fields[at8], bytes, key: wireKeys[8], header: header)
-        guard unknown > 0 else { return Self(_source: source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, _haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, _haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4439,7 +4878,7 @@ extension RegisterBrokerRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, _haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, _haServerAddr: v3, brokerId: v4, heartbeatTimeoutMillis: v5, enableActingMaster: v6, compressed: v7, bodyCrc32: v8, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4517,7 +4956,15 @@ extension RegisterBrokerResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "RegisterBrokerResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "RegisterBrokerResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "RegisterBrokerResponseHeader", keys: .wire)
         }
     }
 
@@ -4529,6 +4976,15 @@ extension RegisterBrokerResponseHeader {
     public var masterAddr: String? {
         get { _masterAddr.map { $0.string(_source) } }
         set { _masterAddr = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._haServerAddr = haServerAddr.map { HeaderText($0) }
+        h._masterAddr = masterAddr.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4564,9 +5020,11 @@ extension RegisterBrokerResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var seen: UInt64 = 0
@@ -4589,9 +5047,9 @@ extension RegisterBrokerResponseHeader {
             // Presence by bit; a duplicate of a declared key (binary headers allow them): the later entry wins.
             seen |= 1 &<< UInt64(slot)
         }
-        let v0: HeaderText? = at0 < 0 ? nil : HeaderText.decode(fields[at0], bytes)
-        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes)
-        guard unknown > 0 else { return Self(_source: source, _haServerAddr: v0, _masterAddr: v1, extra: ExtFields()) }
+        let v0: HeaderText? = at0 < 0 ? nil : HeaderText.decode(fields[at0], bytes, own: Text.own)
+        let v1: HeaderText? = at1 < 0 ? nil : HeaderText.decode(fields[at1], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _haServerAddr: v0, _masterAddr: v1, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4600,7 +5058,7 @@ extension RegisterBrokerResponseHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _haServerAddr: v0, _masterAddr: v1, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _haServerAddr: v0, _masterAddr: v1, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4659,7 +5117,15 @@ extension UnregisterBrokerRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "UnRegisterBrokerRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "UnRegisterBrokerRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "UnRegisterBrokerRequestHeader", keys: .wire)
         }
     }
 
@@ -4675,6 +5141,16 @@ extension UnregisterBrokerRequestHeader {
     public var clusterName: String {
         get { _clusterName.string(_source) }
         set { _clusterName = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._brokerName = HeaderText(brokerName)
+        h._brokerAddr = HeaderText(brokerAddr)
+        h._clusterName = HeaderText(clusterName)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4717,9 +5193,11 @@ extension UnregisterBrokerRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -4747,14 +5225,14 @@ extension UnregisterBrokerRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
-        let v2 = HeaderText.decode(fields[at2], bytes)
+        let v2 = HeaderText.decode(fields[at2], bytes, own: Text.own)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        guard unknown > 0 else { return Self(_source: source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, brokerId: v3, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, brokerId: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -4763,7 +5241,7 @@ extension UnregisterBrokerRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, brokerId: v3, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _brokerName: v0, _brokerAddr: v1, _clusterName: v2, brokerId: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -4836,7 +5314,15 @@ extension PopMessageRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "PopMessageRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "PopMessageRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "PopMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -4860,6 +5346,18 @@ extension PopMessageRequestHeader {
     public var attemptId: String? {
         get { _attemptId.map { $0.string(_source) } }
         set { _attemptId = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._expType = expType.map { HeaderText($0) }
+        h._exp = exp.map { HeaderText($0) }
+        h._attemptId = attemptId.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4930,9 +5428,11 @@ extension PopMessageRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -4976,9 +5476,9 @@ extension PopMessageRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
@@ -4991,11 +5491,11 @@ extension PopMessageRequestHeader {
         let v6 = try HeaderValue.quickInt64(fields[at6], bytes) ?? HeaderValue.int64(fields[at6], bytes, key: wireKeys[6], header: header)
         guard seen & 0x80 != 0 else { throw HeaderValue.missing(wireKeys[7], header: header) }
         let v7 = try HeaderValue.quickInt32(fields[at7], bytes) ?? HeaderValue.int32(fields[at7], bytes, key: wireKeys[7], header: header)
-        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes)
-        let v9: HeaderText? = at9 < 0 ? nil : HeaderText.decode(fields[at9], bytes)
+        let v8: HeaderText? = at8 < 0 ? nil : HeaderText.decode(fields[at8], bytes, own: Text.own)
+        let v9: HeaderText? = at9 < 0 ? nil : HeaderText.decode(fields[at9], bytes, own: Text.own)
         let v10: Bool = at10 < 0 ? false : HeaderValue.bool(fields[at10], bytes)
-        let v11: HeaderText? = at11 < 0 ? nil : HeaderText.decode(fields[at11], bytes)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, _expType: v8, _exp: v9, order: v10, _attemptId: v11, extra: ExtFields()) }
+        let v11: HeaderText? = at11 < 0 ? nil : HeaderText.decode(fields[at11], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, _expType: v8, _exp: v9, order: v10, _attemptId: v11, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5004,7 +5504,7 @@ extension PopMessageRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, _expType: v8, _exp: v9, order: v10, _attemptId: v11, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, maxMsgNums: v3, invisibleTime: v4, pollTime: v5, bornTime: v6, initMode: v7, _expType: v8, _exp: v9, order: v10, _attemptId: v11, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5099,7 +5599,15 @@ extension PopMessageResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "PopMessageResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "PopMessageResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "PopMessageResponseHeader", keys: .wire)
         }
     }
 
@@ -5115,6 +5623,16 @@ extension PopMessageResponseHeader {
     public var orderCountInfo: String? {
         get { _orderCountInfo.map { $0.string(_source) } }
         set { _orderCountInfo = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._startOffsetInfo = startOffsetInfo.map { HeaderText($0) }
+        h._msgOffsetInfo = msgOffsetInfo.map { HeaderText($0) }
+        h._orderCountInfo = orderCountInfo.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5168,9 +5686,11 @@ extension PopMessageResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -5211,10 +5731,10 @@ extension PopMessageResponseHeader {
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
         let v3 = try HeaderValue.quickInt64(fields[at3], bytes) ?? HeaderValue.int64(fields[at3], bytes, key: wireKeys[3], header: header)
-        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes)
-        let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes)
-        let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes)
-        guard unknown > 0 else { return Self(_source: source, popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, _startOffsetInfo: v4, _msgOffsetInfo: v5, _orderCountInfo: v6, extra: ExtFields()) }
+        let v4: HeaderText? = at4 < 0 ? nil : HeaderText.decode(fields[at4], bytes, own: Text.own)
+        let v5: HeaderText? = at5 < 0 ? nil : HeaderText.decode(fields[at5], bytes, own: Text.own)
+        let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, _startOffsetInfo: v4, _msgOffsetInfo: v5, _orderCountInfo: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5223,7 +5743,7 @@ extension PopMessageResponseHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, _startOffsetInfo: v4, _msgOffsetInfo: v5, _orderCountInfo: v6, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, popTime: v0, invisibleTime: v1, reviveQid: v2, restNum: v3, _startOffsetInfo: v4, _msgOffsetInfo: v5, _orderCountInfo: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5298,7 +5818,15 @@ extension AckMessageRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "AckMessageRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "AckMessageRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "AckMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -5314,6 +5842,16 @@ extension AckMessageRequestHeader {
     public var extraInfo: String {
         get { _extraInfo.string(_source) }
         set { _extraInfo = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._extraInfo = HeaderText(extraInfo)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5361,9 +5899,11 @@ extension AckMessageRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -5393,16 +5933,16 @@ extension AckMessageRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = HeaderText.decode(fields[at3], bytes)
+        let v3 = HeaderText.decode(fields[at3], bytes, own: Text.own)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5411,7 +5951,7 @@ extension AckMessageRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5482,7 +6022,15 @@ extension PeekMessageRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "PeekMessageRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "PeekMessageRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "PeekMessageRequestHeader", keys: .wire)
         }
     }
 
@@ -5494,6 +6042,15 @@ extension PeekMessageRequestHeader {
     public var consumerGroup: String {
         get { _consumerGroup.string(_source) }
         set { _consumerGroup = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._topic = HeaderText(topic)
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5537,9 +6094,11 @@ extension PeekMessageRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -5567,14 +6126,14 @@ extension PeekMessageRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
         let v1 = try HeaderValue.quickInt32(fields[at1], bytes) ?? HeaderValue.int32(fields[at1], bytes, key: wireKeys[1], header: header)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = HeaderText.decode(fields[at3], bytes)
-        guard unknown > 0 else { return Self(_source: source, _topic: v0, queueId: v1, maxMsgNums: v2, _consumerGroup: v3, extra: ExtFields()) }
+        let v3 = HeaderText.decode(fields[at3], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, queueId: v1, maxMsgNums: v2, _consumerGroup: v3, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5583,7 +6142,7 @@ extension PeekMessageRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _topic: v0, queueId: v1, maxMsgNums: v2, _consumerGroup: v3, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _topic: v0, queueId: v1, maxMsgNums: v2, _consumerGroup: v3, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5653,7 +6212,15 @@ extension ChangeInvisibleTimeRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "ChangeInvisibleTimeRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "ChangeInvisibleTimeRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "ChangeInvisibleTimeRequestHeader", keys: .wire)
         }
     }
 
@@ -5669,6 +6236,16 @@ extension ChangeInvisibleTimeRequestHeader {
     public var extraInfo: String {
         get { _extraInfo.string(_source) }
         set { _extraInfo = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._extraInfo = HeaderText(extraInfo)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5719,9 +6296,11 @@ extension ChangeInvisibleTimeRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -5753,18 +6332,18 @@ extension ChangeInvisibleTimeRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
-        let v3 = HeaderText.decode(fields[at3], bytes)
+        let v3 = HeaderText.decode(fields[at3], bytes, own: Text.own)
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         guard seen & 0x20 != 0 else { throw HeaderValue.missing(wireKeys[5], header: header) }
         let v5 = try HeaderValue.quickInt64(fields[at5], bytes) ?? HeaderValue.int64(fields[at5], bytes, key: wireKeys[5], header: header)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, invisibleTime: v5, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, invisibleTime: v5, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -5773,7 +6352,7 @@ extension ChangeInvisibleTimeRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, invisibleTime: v5, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, _extraInfo: v3, offset: v4, invisibleTime: v5, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -5844,7 +6423,15 @@ extension ChangeInvisibleTimeResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "ChangeInvisibleTimeResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "ChangeInvisibleTimeResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "ChangeInvisibleTimeResponseHeader", keys: .wire)
         }
     }
 
@@ -5870,9 +6457,11 @@ extension ChangeInvisibleTimeResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -5977,7 +6566,15 @@ extension NotificationRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "NotificationRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "NotificationRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "NotificationRequestHeader", keys: .wire)
         }
     }
 
@@ -5993,6 +6590,16 @@ extension NotificationRequestHeader {
     public var attemptId: String? {
         get { _attemptId.map { $0.string(_source) } }
         set { _attemptId = newValue.map { HeaderText($0) } }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._attemptId = attemptId.map { HeaderText($0) }
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -6046,9 +6653,11 @@ extension NotificationRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -6082,9 +6691,9 @@ extension NotificationRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
         guard seen & 0x8 != 0 else { throw HeaderValue.missing(wireKeys[3], header: header) }
@@ -6092,8 +6701,8 @@ extension NotificationRequestHeader {
         guard seen & 0x10 != 0 else { throw HeaderValue.missing(wireKeys[4], header: header) }
         let v4 = try HeaderValue.quickInt64(fields[at4], bytes) ?? HeaderValue.int64(fields[at4], bytes, key: wireKeys[4], header: header)
         let v5: Bool = at5 < 0 ? false : HeaderValue.bool(fields[at5], bytes)
-        let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, _attemptId: v6, extra: ExtFields()) }
+        let v6: HeaderText? = at6 < 0 ? nil : HeaderText.decode(fields[at6], bytes, own: Text.own)
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, _attemptId: v6, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -6102,7 +6711,7 @@ extension NotificationRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, _attemptId: v6, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, pollTime: v3, bornTime: v4, order: v5, _attemptId: v6, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -6175,7 +6784,15 @@ extension NotificationResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "NotificationResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "NotificationResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "NotificationResponseHeader", keys: .wire)
         }
     }
 
@@ -6199,9 +6816,11 @@ extension NotificationResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var seen: UInt64 = 0
@@ -6294,7 +6913,15 @@ extension PollingInfoRequestHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "PollingInfoRequestHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "PollingInfoRequestHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "PollingInfoRequestHeader", keys: .wire)
         }
     }
 
@@ -6306,6 +6933,15 @@ extension PollingInfoRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
+    }
+
+    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
+    public func owningText() -> Self {
+        var h = self
+        h._consumerGroup = HeaderText(consumerGroup)
+        h._topic = HeaderText(topic)
+        h._source = HeaderText.noSource
+        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -6345,9 +6981,11 @@ extension PollingInfoRequestHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var at1 = -1
         var at2 = -1
@@ -6373,12 +7011,12 @@ extension PollingInfoRequestHeader {
             seen |= 1 &<< UInt64(slot)
         }
         guard seen & 0x1 != 0 else { throw HeaderValue.missing(wireKeys[0], header: header) }
-        let v0 = HeaderText.decode(fields[at0], bytes)
+        let v0 = HeaderText.decode(fields[at0], bytes, own: Text.own)
         guard seen & 0x2 != 0 else { throw HeaderValue.missing(wireKeys[1], header: header) }
-        let v1 = HeaderText.decode(fields[at1], bytes)
+        let v1 = HeaderText.decode(fields[at1], bytes, own: Text.own)
         guard seen & 0x4 != 0 else { throw HeaderValue.missing(wireKeys[2], header: header) }
         let v2 = try HeaderValue.quickInt32(fields[at2], bytes) ?? HeaderValue.int32(fields[at2], bytes, key: wireKeys[2], header: header)
-        guard unknown > 0 else { return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, extra: ExtFields()) }
+        guard unknown > 0 else { return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, extra: ExtFields()) }
         var rest: [(key: String, value: String)] = []
         rest.reserveCapacity(unknown)
         for i in 0..<fields.count {
@@ -6387,7 +7025,7 @@ extension PollingInfoRequestHeader {
                 : (wireKeys.firstIndex { $0 == f.keyString(in: bytes) } ?? -1)
             if slot < 0 { rest.append((key: f.keyString(in: bytes), value: f.valueString(in: bytes))) }
         }
-        return Self(_source: source, _consumerGroup: v0, _topic: v1, queueId: v2, extra: ExtFields(rest))
+        return Self(_source: Text.own ? HeaderText.noSource : source, _consumerGroup: v0, _topic: v1, queueId: v2, extra: ExtFields(rest))
     }
 
     /// The declared fields in declaration order, non-null only (before HashMap ordering).
@@ -6447,7 +7085,15 @@ extension PollingInfoResponseHeader {
 
     public init(fields: borrowing ExtFieldsView) throws {
         self = try fields.withUnsafeFieldsAndSource {
-            try Self.decode($0, $1, source: $2, header: "PollingInfoResponseHeader", keys: .wire)
+            try Self.decode($0, $1, source: $2, text: SpanText.self, header: "PollingInfoResponseHeader", keys: .wire)
+        }
+    }
+
+    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
+        guard ownText else { try self.init(fields: fields); return }
+        self = try fields.withUnsafeFieldsAndSource {
+            try Self.decode($0, $1, source: $2, text: OwnText.self, header: "PollingInfoResponseHeader", keys: .wire)
         }
     }
 
@@ -6469,9 +7115,11 @@ extension PollingInfoResponseHeader {
     /// The single-pass decoder: each wire key goes to its field by a static switch (the last of duplicate
     /// keys wins, as in a Java HashMap); then the fields are parsed in declaration order with the Java
     /// receiver's rules, so the first missing or unparsable field is the one Java would report.
-    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read.
-    static func decode(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
-                       source: ByteBuffer, header: String, keys: KeySet) throws -> Self {
+    /// String fields longer than a small String stay spans of `source` (the bytes under `bytes`) until read;
+    /// with `OwnText`, every String field is a String of its own at once (the header keeps nothing of `source`).
+    /// Generic over the text mode so that each mode is its own specialization, with no test per field.
+    static func decode<Text: HeaderTextMode>(_ bytes: UnsafeRawBufferPointer, _ fields: UnsafeBufferPointer<RawExtField>,
+                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {
         var at0 = -1
         var seen: UInt64 = 0
         var unknown = 0
