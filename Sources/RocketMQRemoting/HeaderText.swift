@@ -6,7 +6,8 @@ import NIOCore
 /// validated UTF-8, no JSON escapes) stays a span of the header: the String is made when the field is read,
 /// so a header whose group, topic or subscription nobody reads costs no allocation for them. Shorter text, and
 /// text that must be decoded (escapes, nested JSON), is a String at once. The header keeps the bytes the spans
-/// refer to (`_source`, a slice of the frame that its command holds already).
+/// refer to (`_source`, a slice of the frame that its command holds already); one decoded with text of its own
+/// (`OwnText`, `owningText()`) keeps nothing of them.
 ///
 /// Reading a span field makes a new String each time: a caller that reads a long field often keeps it.
 enum HeaderText: Sendable {
@@ -32,7 +33,7 @@ enum HeaderText: Sendable {
         return .string(f.valueString(in: bytes))
     }
 
-    /// The `_source` of a header built in code (its text is all Strings).
+    /// The `_source` of a header built in code or decoded with text of its own (its text is all Strings).
     static let noSource = ByteBuffer()
 
     /// The text, with `source` the bytes the header was decoded from.
