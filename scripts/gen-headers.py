@@ -393,12 +393,14 @@ def emit_header(h):
         params.append(p)
     L.append(f"    public init({', '.join(params)}) {{")
     # Delegates to the memberwise initializer (assigning the fields here would copy the header at the end).
+    def text_value(f, v):
+        """The stored HeaderText (optional for an optional field) of the String expression `v`."""
+        return f"{v}.map {{ HeaderText($0) }}" if f["presence"] == OPT else f"HeaderText({v})"
+
     def stored_arg(f, v):
         if f["type"] != "String":
             return f"{f['name']}: {v}"
-        if f["presence"] == OPT:
-            return f"_{f['name']}: {v}.map {{ HeaderText($0) }}"
-        return f"_{f['name']}: HeaderText({v})"
+        return f"_{f['name']}: {text_value(f, v)}"
     # No default value on `_source`: an initializer that assigns `self` would evaluate it first (a retain and
     # a release of the shared empty buffer per decode).
     args0 = ("_source: HeaderText.noSource, " if texts else "") + "".join(stored_arg(f, f["name"]) + ", " for f in fields)
@@ -430,22 +432,17 @@ def emit_header(h):
             if f["presence"] == OPT:
                 L.append(f"    public var {k}: String? {{")
                 L.append(f"        get {{ _{k}.map {{ $0.string(_source) }} }}")
-                L.append(f"        set {{ _{k} = newValue.map {{ HeaderText($0) }} }}")
             else:
                 L.append(f"    public var {k}: String {{")
                 L.append(f"        get {{ _{k}.string(_source) }}")
-                L.append(f"        set {{ _{k} = HeaderText(newValue) }}")
+            L.append(f"        set {{ _{k} = {text_value(f, 'newValue')} }}")
             L.append("    }")
         L.append("")
         L.append("    /// The header with every String field a String of its own: nothing of the decoded bytes kept.")
         L.append("    public func owningText() -> Self {")
         L.append("        var h = self")
         for f in texts:
-            k = f["name"]
-            if f["presence"] == OPT:
-                L.append(f"        h._{k} = {k}.map {{ HeaderText($0) }}")
-            else:
-                L.append(f"        h._{k} = HeaderText({k})")
+            L.append(f"        h._{f['name']} = {text_value(f, f['name'])}")
         L.append("        h._source = HeaderText.noSource")
         L.append("        return h")
         L.append("    }")
