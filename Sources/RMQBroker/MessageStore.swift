@@ -158,7 +158,7 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
         unmapWindow()
         let page = Self.pageSize
         let bytes = (max(windowBytes, maxRecordSize + 2 * page) + page - 1) / page * page
-        let base = offset - offset % Int64(Self.pageSize)
+        let base = offset - offset % Int64(page)
         let err = posix_fallocate(fd, off_t(base), off_t(bytes))
         if err != 0 { throw StoreError("cannot allocate \(bytes) bytes of \(commitLogPath) at \(base): \(String(cString: strerror(err)))") }
         let p = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(base))

@@ -56,9 +56,6 @@ extension ConsumeFlowKeys {
 /// The Java receiver's parsing of one field value (used by the generated decoders).
 enum HeaderValue {
     @inline(__always)
-    static func string(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> String { f.valueString(in: bytes) }
-
-    @inline(__always)
     static func int32(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer, key: @autoclosure () -> String,
                       header: @autoclosure () -> String) throws -> Int32 {
         try integer(f, bytes, Int32.self, key: key, header: header, expected: "an Integer")

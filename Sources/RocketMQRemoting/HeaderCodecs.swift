@@ -413,12 +413,12 @@ enum JSONHeaderCodec {
         b.reserveCapacity(160 + cmd.extFieldsCount * 40)
         b.append(contentsOf: #"{"code":"#.utf8)
         b.append(contentsOf: String(cmd.code).utf8)
-        switch cmd.storage {
+        switch cmd.fieldOrigin {
         case .none: break
-        case .owned(let ext):
+        case .owned:
             b.append(contentsOf: #","extFields":{"#.utf8)
             var first = true
-            for e in ext.entries {
+            for e in cmd.ownedFields.entries {
                 if !first { b.append(UInt8(ascii: ",")) }
                 first = false
                 JSONWriter.writeString(e.key, into: &b)
@@ -426,9 +426,9 @@ enum JSONHeaderCodec {
                 JSONWriter.writeString(e.value, into: &b)
             }
             b.append(UInt8(ascii: "}"))
-        case .wire(let view):
+        case .wire:
             b.append(contentsOf: #","extFields":{"#.utf8)
-            view.withUnsafeFields { bytes, fields in
+            cmd.wireFields.withUnsafeFields { bytes, fields in
                 var first = true
                 for f in fields {
                     if !first { b.append(UInt8(ascii: ",")) }
@@ -594,12 +594,12 @@ enum BinaryHeaderCodec {
         } else {
             out.writeInteger(Int32(0))
         }
-        if case .wire(let view) = cmd.storage {
-            guard !view.isEmpty else {
+        if cmd.fieldOrigin == .wire {
+            guard !cmd.wireFields.isEmpty else {
                 out.writeInteger(Int32(0))
                 return
             }
-            view.withUnsafeFields { bytes, fields in
+            cmd.wireFields.withUnsafeFields { bytes, fields in
                 let lengthAt = out.writerIndex
                 out.writeInteger(Int32(0))
                 for f in fields {

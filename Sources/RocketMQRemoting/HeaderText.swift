@@ -7,7 +7,7 @@ import NIOCore
 /// so a header whose group, topic or subscription nobody reads costs no allocation for them. Shorter text, and
 /// text that must be decoded (escapes, nested JSON), is a String at once. The header keeps the bytes the spans
 /// refer to (`_source`, a slice of the frame that its command holds already); one decoded with text of its own
-/// (`OwnText`, `owningText()`) keeps nothing of them.
+/// (`OwnText`, `init(fields:ownText:)`) keeps nothing of them.
 ///
 /// Reading a span field makes a new String each time: a caller that reads a long field often keeps it.
 enum HeaderText: Sendable {

@@ -71,8 +71,8 @@ extension QueueOffsetRequestHeader {
     public static func searchOffset(extFields: ExtFields) throws -> QueueOffsetRequestHeader {
         try searchOffset(fields: ExtFieldsView(extFields))
     }
-    public static func searchOffset(fields: ExtFieldsView) throws -> QueueOffsetRequestHeader {
-        let h = try QueueOffsetRequestHeader(fields: fields)
+    public static func searchOffset(fields: borrowing ExtFieldsView, ownText: Bool = false) throws -> QueueOffsetRequestHeader {
+        let h = try QueueOffsetRequestHeader(fields: fields, ownText: ownText)
         if h.timestamp == nil { throw RemotingDecodingError("SearchOffsetRequestHeader", .missingField(field: "timestamp")) }
         return h
     }
@@ -154,9 +154,7 @@ public indirect enum TypedHeader: Hashable, Sendable {
         case RequestCode.consumerSendMsgBack: return .consumerSendMsgBack(try .init(fields: f, ownText: ownText))
         case RequestCode.getMaxOffset, RequestCode.getMinOffset, RequestCode.getEarliestMsgStoretime:
             return .queueOffset(try .init(fields: f, ownText: ownText))
-        case RequestCode.searchOffsetByTimestamp:
-            let h = try QueueOffsetRequestHeader.searchOffset(fields: f)
-            return .queueOffset(ownText ? h.owningText() : h)
+        case RequestCode.searchOffsetByTimestamp: return .queueOffset(try .searchOffset(fields: f, ownText: ownText))
         case RequestCode.getConsumerRunningInfo: return .getConsumerRunningInfo(try .init(fields: f, ownText: ownText))
         case RequestCode.updateAndCreateTopic: return .createTopic(try .init(fields: f, ownText: ownText))
         case RequestCode.consumeMessageDirectly: return .consumeMessageDirectly(try .init(fields: f, ownText: ownText))

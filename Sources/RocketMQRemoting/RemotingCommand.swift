@@ -80,14 +80,6 @@ public struct RemotingCommand: Hashable, Sendable {
     /// JSON only: Java's bean serializer adds `"serializeTypeCurrentRPC":"JSON"`; other clients do not.
     public var jsonHasSerializeTypeCurrentRPC: Bool
 
-    @usableFromInline enum FieldStorage: Sendable {
-        /// No extFields at all (distinct from an empty map, `"extFields":{}`).
-        case none
-        /// A map built in code (or assigned).
-        case owned(ExtFields)
-        /// The entries of a decoded header, in place.
-        case wire(ExtFieldsView)
-    }
     /// Which of the two below holds the extFields (none: the header has no extFields at all).
     @usableFromInline enum FieldOrigin: UInt8, Sendable { case none, owned, wire }
     @usableFromInline var fieldOrigin: FieldOrigin
@@ -98,31 +90,11 @@ public struct RemotingCommand: Hashable, Sendable {
     /// (a retain and a release of both its references per decode).
     @usableFromInline var wireFields: ExtFieldsView
 
-    /// The extFields as one value (built from the stored parts when read).
-    @usableFromInline var storage: FieldStorage {
-        get {
-            switch fieldOrigin {
-            case .none: return .none
-            case .owned: return .owned(ownedFields)
-            case .wire: return .wire(wireFields)
-            }
-        }
-        set {
-            switch newValue {
-            case .none:
-                fieldOrigin = .none
-                ownedFields = ExtFields()
-                wireFields = .empty
-            case .owned(let e):
-                fieldOrigin = .owned
-                ownedFields = e
-                wireFields = .empty
-            case .wire(let v):
-                fieldOrigin = .wire
-                ownedFields = ExtFields()
-                wireFields = v
-            }
-        }
+    /// Replaces the extFields with a map built in code (nil: none at all), dropping a decoded header's view.
+    @usableFromInline mutating func setOwnedFields(_ e: ExtFields?) {
+        fieldOrigin = e == nil ? .none : .owned
+        ownedFields = e ?? ExtFields()
+        wireFields = .empty
     }
 
     public static let responseFlag: Int32 = 1
@@ -138,7 +110,7 @@ public struct RemotingCommand: Hashable, Sendable {
             case .wire: return wireFields.extFields
             }
         }
-        set { storage = newValue.map { .owned($0) } ?? .none }
+        set { setOwnedFields(newValue) }
     }
 
     /// The extFields as an ordered view, empty when the header has none: what typed headers decode from
@@ -315,7 +287,7 @@ extension RemotingCommand {
     @available(*, deprecated, message: "a decoded RemotingCommand is the full command; use it, or detached()")
     public func command(extFields entries: [(key: String, value: String)]) -> RemotingCommand {
         var c = self
-        c.storage = hasExtFields ? .owned(ExtFields(entries)) : .none
+        c.setOwnedFields(hasExtFields ? ExtFields(entries) : nil)
         return c
     }
 

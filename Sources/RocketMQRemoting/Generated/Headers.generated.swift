@@ -29,7 +29,7 @@ extension GetRouteInfoRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -41,14 +41,6 @@ extension GetRouteInfoRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = HeaderText(topic)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -186,7 +178,7 @@ extension UnregisterClientRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -206,16 +198,6 @@ extension UnregisterClientRequestHeader {
     public var consumerGroup: String? {
         get { _consumerGroup.map { $0.string(_source) } }
         set { _consumerGroup = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._clientID = HeaderText(clientID)
-        h._producerGroup = producerGroup.map { HeaderText($0) }
-        h._consumerGroup = consumerGroup.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -364,7 +346,7 @@ extension ConsumerGroupHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -376,14 +358,6 @@ extension ConsumerGroupHeader {
     public var consumerGroup: String {
         get { _consumerGroup.string(_source) }
         set { _consumerGroup = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -512,7 +486,7 @@ extension QueryConsumerOffsetRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -528,15 +502,6 @@ extension QueryConsumerOffsetRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -695,7 +660,7 @@ extension OffsetResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -817,7 +782,7 @@ extension UpdateConsumerOffsetRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -833,15 +798,6 @@ extension UpdateConsumerOffsetRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -1016,7 +972,7 @@ extension PullMessageRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -1044,18 +1000,6 @@ extension PullMessageRequestHeader {
     public var proxyFrowardClientId: String? {
         get { _proxyFrowardClientId.map { $0.string(_source) } }
         set { _proxyFrowardClientId = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._subscription = subscription.map { HeaderText($0) }
-        h._expressionType = expressionType.map { HeaderText($0) }
-        h._proxyFrowardClientId = proxyFrowardClientId.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -1352,7 +1296,7 @@ extension PullMessageResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -1543,7 +1487,7 @@ extension SendMessageRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -1571,18 +1515,6 @@ extension SendMessageRequestHeader {
     public var brokerName: String? {
         get { _brokerName.map { $0.string(_source) } }
         set { _brokerName = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._producerGroup = HeaderText(producerGroup)
-        h._topic = HeaderText(topic)
-        h._defaultTopic = HeaderText(defaultTopic)
-        h._properties = properties.map { HeaderText($0) }
-        h._brokerName = brokerName.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -1972,7 +1904,7 @@ extension SendMessageResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -1996,17 +1928,6 @@ extension SendMessageResponseHeader {
     public var recallHandle: String? {
         get { _recallHandle.map { $0.string(_source) } }
         set { _recallHandle = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._msgId = HeaderText(msgId)
-        h._transactionId = transactionId.map { HeaderText($0) }
-        h._batchUniqId = batchUniqId.map { HeaderText($0) }
-        h._recallHandle = recallHandle.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2189,7 +2110,7 @@ extension ConsumerSendMsgBackRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -2209,16 +2130,6 @@ extension ConsumerSendMsgBackRequestHeader {
     public var originTopic: String? {
         get { _originTopic.map { $0.string(_source) } }
         set { _originTopic = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._group = HeaderText(group)
-        h._originMsgId = originMsgId.map { HeaderText($0) }
-        h._originTopic = originTopic.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2412,7 +2323,7 @@ extension QueueOffsetRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -2428,15 +2339,6 @@ extension QueueOffsetRequestHeader {
     public var boundaryType: String? {
         get { _boundaryType.map { $0.string(_source) } }
         set { _boundaryType = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = HeaderText(topic)
-        h._boundaryType = boundaryType.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2605,7 +2507,7 @@ extension GetConsumerRunningInfoRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -2621,15 +2523,6 @@ extension GetConsumerRunningInfoRequestHeader {
     public var clientId: String {
         get { _clientId.string(_source) }
         set { _clientId = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._clientId = HeaderText(clientId)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -2786,7 +2679,7 @@ extension CreateTopicRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -2810,17 +2703,6 @@ extension CreateTopicRequestHeader {
     public var attributes: String? {
         get { _attributes.map { $0.string(_source) } }
         set { _attributes = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = HeaderText(topic)
-        h._defaultTopic = HeaderText(defaultTopic)
-        h._topicFilterType = HeaderText(topicFilterType)
-        h._attributes = attributes.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3037,7 +2919,7 @@ extension GetEarliestMsgStoretimeResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -3162,7 +3044,7 @@ extension ConsumeMessageDirectlyResultRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -3190,18 +3072,6 @@ extension ConsumeMessageDirectlyResultRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._clientId = clientId.map { HeaderText($0) }
-        h._msgId = msgId.map { HeaderText($0) }
-        h._brokerName = brokerName.map { HeaderText($0) }
-        h._topic = topic.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3393,7 +3263,7 @@ extension ResetOffsetRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -3409,15 +3279,6 @@ extension ResetOffsetRequestHeader {
     public var group: String {
         get { _group.string(_source) }
         set { _group = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = HeaderText(topic)
-        h._group = HeaderText(group)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3598,7 +3459,7 @@ extension GetConsumerStatusRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -3618,16 +3479,6 @@ extension GetConsumerStatusRequestHeader {
     public var clientAddr: String? {
         get { _clientAddr.map { $0.string(_source) } }
         set { _clientAddr = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = HeaderText(topic)
-        h._group = HeaderText(group)
-        h._clientAddr = clientAddr.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3775,7 +3626,7 @@ extension ViewMessageRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -3787,14 +3638,6 @@ extension ViewMessageRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = topic.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -3934,7 +3777,7 @@ extension QueryMessageRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -3950,15 +3793,6 @@ extension QueryMessageRequestHeader {
     public var key: String {
         get { _key.string(_source) }
         set { _key = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = HeaderText(topic)
-        h._key = HeaderText(key)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4127,7 +3961,7 @@ extension QueryMessageResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -4262,7 +4096,7 @@ extension EndTransactionRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -4286,17 +4120,6 @@ extension EndTransactionRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._producerGroup = HeaderText(producerGroup)
-        h._msgId = HeaderText(msgId)
-        h._transactionId = transactionId.map { HeaderText($0) }
-        h._topic = topic.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4499,7 +4322,7 @@ extension CheckTransactionStateRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -4523,17 +4346,6 @@ extension CheckTransactionStateRequestHeader {
     public var topic: String? {
         get { _topic.map { $0.string(_source) } }
         set { _topic = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._msgId = msgId.map { HeaderText($0) }
-        h._transactionId = transactionId.map { HeaderText($0) }
-        h._offsetMsgId = offsetMsgId.map { HeaderText($0) }
-        h._topic = topic.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4718,7 +4530,7 @@ extension RegisterBrokerRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -4742,17 +4554,6 @@ extension RegisterBrokerRequestHeader {
     public var haServerAddr: String {
         get { _haServerAddr.string(_source) }
         set { _haServerAddr = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._brokerName = HeaderText(brokerName)
-        h._brokerAddr = HeaderText(brokerAddr)
-        h._clusterName = HeaderText(clusterName)
-        h._haServerAddr = HeaderText(haServerAddr)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -4960,7 +4761,7 @@ extension RegisterBrokerResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -4976,15 +4777,6 @@ extension RegisterBrokerResponseHeader {
     public var masterAddr: String? {
         get { _masterAddr.map { $0.string(_source) } }
         set { _masterAddr = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._haServerAddr = haServerAddr.map { HeaderText($0) }
-        h._masterAddr = masterAddr.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5121,7 +4913,7 @@ extension UnregisterBrokerRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -5141,16 +4933,6 @@ extension UnregisterBrokerRequestHeader {
     public var clusterName: String {
         get { _clusterName.string(_source) }
         set { _clusterName = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._brokerName = HeaderText(brokerName)
-        h._brokerAddr = HeaderText(brokerAddr)
-        h._clusterName = HeaderText(clusterName)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5318,7 +5100,7 @@ extension PopMessageRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -5346,18 +5128,6 @@ extension PopMessageRequestHeader {
     public var attemptId: String? {
         get { _attemptId.map { $0.string(_source) } }
         set { _attemptId = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._expType = expType.map { HeaderText($0) }
-        h._exp = exp.map { HeaderText($0) }
-        h._attemptId = attemptId.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5603,7 +5373,7 @@ extension PopMessageResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -5623,16 +5393,6 @@ extension PopMessageResponseHeader {
     public var orderCountInfo: String? {
         get { _orderCountInfo.map { $0.string(_source) } }
         set { _orderCountInfo = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._startOffsetInfo = startOffsetInfo.map { HeaderText($0) }
-        h._msgOffsetInfo = msgOffsetInfo.map { HeaderText($0) }
-        h._orderCountInfo = orderCountInfo.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -5822,7 +5582,7 @@ extension AckMessageRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -5842,16 +5602,6 @@ extension AckMessageRequestHeader {
     public var extraInfo: String {
         get { _extraInfo.string(_source) }
         set { _extraInfo = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._extraInfo = HeaderText(extraInfo)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -6026,7 +5776,7 @@ extension PeekMessageRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -6042,15 +5792,6 @@ extension PeekMessageRequestHeader {
     public var consumerGroup: String {
         get { _consumerGroup.string(_source) }
         set { _consumerGroup = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._topic = HeaderText(topic)
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -6216,7 +5957,7 @@ extension ChangeInvisibleTimeRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -6236,16 +5977,6 @@ extension ChangeInvisibleTimeRequestHeader {
     public var extraInfo: String {
         get { _extraInfo.string(_source) }
         set { _extraInfo = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._extraInfo = HeaderText(extraInfo)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -6427,7 +6158,7 @@ extension ChangeInvisibleTimeResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -6570,7 +6301,7 @@ extension NotificationRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -6590,16 +6321,6 @@ extension NotificationRequestHeader {
     public var attemptId: String? {
         get { _attemptId.map { $0.string(_source) } }
         set { _attemptId = newValue.map { HeaderText($0) } }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._attemptId = attemptId.map { HeaderText($0) }
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -6788,7 +6509,7 @@ extension NotificationResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -6917,7 +6638,7 @@ extension PollingInfoRequestHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
@@ -6933,15 +6654,6 @@ extension PollingInfoRequestHeader {
     public var topic: String {
         get { _topic.string(_source) }
         set { _topic = HeaderText(newValue) }
-    }
-
-    /// The header with every String field a String of its own: nothing of the decoded bytes kept.
-    public func owningText() -> Self {
-        var h = self
-        h._consumerGroup = HeaderText(consumerGroup)
-        h._topic = HeaderText(topic)
-        h._source = HeaderText.noSource
-        return h
     }
 
     /// Equal when every field reads equal, however its text is held.
@@ -7089,7 +6801,7 @@ extension PollingInfoResponseHeader {
         }
     }
 
-    /// With `ownText`, every String field a String of its own at once (`owningText()` without the spans first).
+    /// With `ownText`, every String field a String of its own at once: the header keeps nothing of the view's bytes.
     public init(fields: borrowing ExtFieldsView, ownText: Bool) throws {
         guard ownText else { try self.init(fields: fields); return }
         self = try fields.withUnsafeFieldsAndSource {
