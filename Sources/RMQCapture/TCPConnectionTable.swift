@@ -31,6 +31,18 @@ public struct ConnectionKey: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A cheap hash (one multiply) for `TCPConnectionTable`'s cache of recent keys, which checks every hit
+    /// against the key itself: a collision, however made, only costs the dictionary lookup it saves.
+    var quickHash: UInt64 {
+        var x = UInt64(low.port) << 16 | UInt64(high.port)
+        switch (low.address, high.address) {
+        case (.v4(let a), .v4(let b)): x ^= UInt64(a) << 32 ^ UInt64(b) << 20
+        case (.v6(let ah, let al), .v6(let bh, let bl)): x ^= ah ^ al ^ bh ^ bl
+        case (.v4(let a), .v6(let bh, let bl)), (.v6(let bh, let bl), .v4(let a)): x ^= UInt64(a) ^ bh ^ bl
+        }
+        return x &* 0x9E37_79B9_7F4A_7C15
+    }
+
     static func less(_ x: Endpoint, _ y: Endpoint) -> Bool {
         switch (x.address, y.address) {
         case (.v4(let a), .v4(let b)):
@@ -134,6 +146,11 @@ public struct TCPConnectionTable: Sendable {
     /// Connections in a dense array (mutated in place on the hot path), indexed by key.
     private var slots: [TCPConnection] = []
     private var slotOf: [ConnectionKey: Int] = [:]
+    /// The slots of recently seen keys, by `quickHash` (-1: none): most packets find their connection here
+    /// without hashing the key with SipHash. An entry is only a hint (a slot moves when another is removed):
+    /// the slot's key is compared, and a miss goes to `slotOf`.
+    private var recent = [Int32](repeating: -1, count: TCPConnectionTable.recentSize)
+    private static let recentSize = 256
     /// Recently closed connections: late segments (final ACKs, retransmitted FIN/RST) for them are ignored
     /// instead of opening a new connection; a SYN starts a new connection. Bounded by `maxConnections`.
     private var tombstones: [ConnectionKey: CaptureTime] = [:]
@@ -192,7 +209,7 @@ public struct TCPConnectionTable: Sendable {
         let key = ConnectionKey(segment.source, segment.destination)
         let flags = segment.flags
         let isSYN = flags.contains(.syn)
-        if let index = slotOf[key] {
+        if let index = slot(of: key) {
             if isSYN && isNewIncarnation(slots[index], segment) {
                 remove(key, reason: .replaced, time: time, into: &events)
             } else {
@@ -221,6 +238,17 @@ public struct TCPConnectionTable: Sendable {
         let server: Endpoint? = client.map { $0 == segment.source ? segment.destination : segment.source }
         events.append(.opened(id: id, client: client, server: server, key: key, time: time))
         update(slots.count - 1, segment, into: &events)
+    }
+
+    /// The slot of `key`: from the cache of recent keys when it holds it, else from `slotOf` (and cached).
+    @inline(__always)
+    private mutating func slot(of key: ConnectionKey) -> Int? {
+        let h = Int(truncatingIfNeeded: key.quickHash >> 56)  // the top 8 bits: 256 entries
+        let hint = Int(recent[h])
+        if hint >= 0 && hint < slots.count && slots[hint].key == key { return hint }
+        guard let index = slotOf[key] else { return nil }
+        recent[h] = Int32(truncatingIfNeeded: index)
+        return index
     }
 
     /// A SYN on a tracked connection starts a new one (port reuse) unless it is a retransmission of the SYN

@@ -103,7 +103,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
     /// connection name the same group and topic again and again, and the Strings of a request's header compare
     /// equal to the ones kept here for less than hashing them. `brokerGeneration` is the route count it was
     /// made under (a route can rename a broker address).
-    private var pullNames: [Int: (group: String, topic: String, server: String, generation: Int, key: QueueKey)] = [:]
+    private var pullNames: ConnectionMap<(group: String, topic: String, server: String, generation: Int, key: QueueKey)> = [:]
     private var brokerGeneration = 0
 
     private(set) var progress: [QueueKey: QueueProgress] = [:]
@@ -141,7 +141,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
     private var errorOrder: [ErrorKey] = []
     private var openConnections: Set<Int> = []
     /// The client (by clientID) behind each connection to a broker, and the groups it heartbeats for.
-    private var clientOfConnection: [Int: String] = [:]
+    private var clientOfConnection: ConnectionMap<String> = [:]
     private var groupsOfClient: [String: Set<String>] = [:]
     private var unregistered: Set<String> = []
     private var vanished: Set<String> = []

@@ -115,7 +115,7 @@ public struct ExchangeTracker: Sendable {
     }
 
     public let configuration: TrackerConfiguration
-    private var connections: [Int: Connection] = [:]
+    private var connections: ConnectionMap<Connection> = [:]
     /// Roles by endpoint: a slot per endpoint name, the role (nil: never set) per slot.
     private var endpointSlots: [String: Int] = [:]
     private var slotRoles: [Role?] = []
@@ -186,7 +186,7 @@ public struct ExchangeTracker: Sendable {
         var opaque: Int32
         var time: CaptureTime
     }
-    private var held: [Int: [Held]] = [:]
+    private var held: ConnectionMap<[Held]> = [:]
 
     private mutating func hold(_ event: ObservedEvent, connection id: Int, requester: String, opaque: Int32, time: CaptureTime,
                                into events: inout [TraceEvent]) {
@@ -220,8 +220,8 @@ public struct ExchangeTracker: Sendable {
     /// End of input: requests left unanswered and the whole-run findings. Connections still open are closed
     /// with `reason` first.
     public mutating func finish(closing reason: String = "end of capture", into events: inout [TraceEvent]) {
-        for id in held.keys.sorted() { releaseAll(connection: id, into: &events) }
-        for id in connections.keys.sorted() { close(id, reason: reason, time: statistics.lastTime ?? CaptureTime(nanoseconds: 0), into: &events) }
+        for id in held.ids.sorted() { releaseAll(connection: id, into: &events) }
+        for id in connections.ids.sorted() { close(id, reason: reason, time: statistics.lastTime ?? CaptureTime(nanoseconds: 0), into: &events) }
         findings.removeAll()
         analyzer.finish(findings: &findings)
         for code in unansweredFrames.keys.sorted() {

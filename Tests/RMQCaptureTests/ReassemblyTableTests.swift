@@ -1,5 +1,6 @@
 import Testing
 @testable import RMQCapture
+import NIOCore
 
 // Endpoint names used in the table cases: c, c2, c3 are clients 10.0.0.1:50000...50002; s is 10.0.0.2:10911.
 func rtEndpoint(_ name: Substring) -> Endpoint {
@@ -224,4 +225,50 @@ func connectionTableCase(_ c: TableCase) {
     #expect(opened == 500)
     #expect(removed == 500)
     #expect(table.evictions > 0)
+}
+
+/// The table's cache of recent keys is a hint: with more connections than it has entries (so keys share
+/// entries) and connections removed in between (the dense array moves the last one into the gap), every
+/// segment still reaches its own connection.
+@Test func segmentsReachTheirConnectionWhatTheCacheHolds() {
+    var table = TCPConnectionTable(maxBufferedBytesPerDirection: 1 << 16, maxConnections: 1024, idleTimeout: 1 << 40)
+    var events: [ConnectionEvent] = []
+    let s = rtEndpoint("s")
+    let clients = (0..<600).map { Endpoint(address: .v4(0x0A00_0001 &+ UInt32($0 / 100)), port: UInt16(2000 + $0)) }
+    var t: Int64 = 0
+    func tick() -> Int64 { t += 1; return t }
+    for c in clients { table.receive(raSegment(100, "S", "", time: tick(), from: c, to: s), into: &events) }
+    // Close every third connection: the array's last entries move into the gaps.
+    for (i, c) in clients.enumerated() where i % 3 == 1 {
+        table.receive(raSegment(101, "FA", "", time: tick(), from: c, to: s), into: &events)
+        table.receive(raSegment(7, "FA", "", time: tick(), from: s, to: c), into: &events)
+    }
+    // Two rounds of data from every open connection, each saying whose it is.
+    for round in 0..<2 {
+        for (i, c) in clients.enumerated() where i % 3 != 1 {
+            let text = "\(round == 0 ? "a" : "b")\(c.port)"
+            table.receive(raSegment(101 + UInt32(round) * 5, "A", text, time: tick(), from: c, to: s), into: &events)
+        }
+    }
+    table.flushAll(into: &events)
+    var idOf: [UInt16: Int] = [:]
+    var received: [Int: String] = [:]
+    for e in events {
+        switch e {
+        case .opened(let id, let client, _, _, _): idOf[client!.port] = id
+        case .stream(let id, _, .data(let bytes, _, _)):
+            received[id, default: ""] += String(buffer: bytes)
+        default: break
+        }
+    }
+    for (i, c) in clients.enumerated() {
+        let id = idOf[c.port]
+        #expect(id != nil)
+        if i % 3 == 1 {
+            #expect(received[id ?? -1] == nil, "connection of port \(c.port) was closed before any data")
+        } else {
+            #expect(received[id ?? -1] == "a\(c.port)b\(c.port)", "connection of port \(c.port)")
+        }
+    }
+    #expect(table.ignoredSegments == 0)
 }
