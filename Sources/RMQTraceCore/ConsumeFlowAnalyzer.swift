@@ -382,6 +382,14 @@ public struct ConsumeFlowAnalyzer: Sendable {
         if let key { withQueue(key, body) }
     }
 
+    /// `withQueue(_:_:)` with the pull's fields handed to `body` borrowed: a closure that captured them would copy
+    /// them (two Strings retained and released) on every pull and answer.
+    @inline(__always) @discardableResult
+    private mutating func withQueue(_ key: QueueKey, passing fields: borrowing PullRequestFields,
+                                    _ body: (inout QueueProgress, borrowing PullRequestFields) -> Void) -> Bool {
+        withQueue(key) { body(&$0, fields) }
+    }
+
     /// The queue's progress, created when new (unless `maxTracked` queues are tracked already: then counted in
     /// `untracked` and `body` is not called). Returns whether `body` ran.
     @discardableResult
@@ -604,7 +612,7 @@ public struct ConsumeFlowAnalyzer: Sendable {
             var committed: Finding? = nil
             let cfg = configuration
             guard let key = pullKey(group: h.consumerGroup, topic: h.topic, server: server, queueId: h.queueId, connection: frame.connection) else { break }
-            let tracked = withQueue(key) { q in
+            let tracked = withQueue(key, passing: h) { q, h in
                 // Nobody pulling while messages wait.
                 if q.pullsInFlight == 0, let since = q.idleSince, let lag = q.lag, lag > 0, !q.idleReported,
                    frame.time.nanoseconds - since.nanoseconds > cfg.unattendedNanos {
@@ -853,39 +861,44 @@ public struct ConsumeFlowAnalyzer: Sendable {
             let cfg = configuration
             let requestTime = frame.request?.time
             let broadcastGroup = messageModel[req.consumerGroup] == "BROADCASTING"
-            withQueue(group: req.consumerGroup, topic: req.topic, brokerAddress: server, queueId: req.queueId, connection: frame.connection) { q in
-                q.pullsInFlight = max(0, q.pullsInFlight - 1)
-                if q.pullsInFlight == 0 { q.idleSince = frame.time }
-                q.brokerMaxOffset = resp.maxOffset
-                q.sampleLag()
-                var n = 0
-                if case .messages(let count, _, _, _) = frame.body { n = count }
-                // A long poll of the previous owner answered after the queue moved on.
-                if code == ResponseCode.success, !broadcastGroup, let owner = q.owner, owner != client,
-                   let since = q.ownerSince,
-                   let sent = requestTime, sent < since {
-                    if n > 0 {
-                        stale = Finding(severity: .info,
-                                        detail: .stalePull(group: req.consumerGroup, queue: q.ref, client: client, newOwner: owner, count: n),
-                                        frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time)
+            let maxOffset = resp.maxOffset, nextBeginOffset = resp.nextBeginOffset
+            // (An untracked queue, nil: the findings below are still made.)
+            let queue = pullKey(group: req.consumerGroup, topic: req.topic, server: server, queueId: req.queueId, connection: frame.connection)
+            if let queue {
+                withQueue(queue, passing: req) { q, req in
+                    q.pullsInFlight = max(0, q.pullsInFlight - 1)
+                    if q.pullsInFlight == 0 { q.idleSince = frame.time }
+                    q.brokerMaxOffset = maxOffset
+                    q.sampleLag()
+                    var n = 0
+                    if case .messages(let count, _, _, _) = frame.body { n = count }
+                    // A long poll of the previous owner answered after the queue moved on.
+                    if code == ResponseCode.success, !broadcastGroup, let owner = q.owner, owner != client,
+                       let since = q.ownerSince,
+                       let sent = requestTime, sent < since {
+                        if n > 0 {
+                            stale = Finding(severity: .info,
+                                            detail: .stalePull(group: req.consumerGroup, queue: q.ref, client: client, newOwner: owner, count: n),
+                                            frames: [frame.request?.frameIndex, frame.index].compactMap { $0 }, time: frame.time)
+                        }
+                        return
                     }
-                    return
-                }
-                if code == ResponseCode.success {
-                    q.messages += n
-                    q.deliveredOffset = max(q.deliveredOffset ?? 0, resp.nextBeginOffset)
-                    q.deliveredTo[client] = max(q.deliveredTo[client] ?? 0, resp.nextBeginOffset)
-                    // The stall is timed from the first delivery past the committed offset since the last commit
-                    // advance: a queue nobody consumed for a while (between a shutdown and a restart) is not stuck.
-                    if let c = q.committedOffset, resp.nextBeginOffset > c, q.uncommittedSince == nil { q.uncommittedSince = frame.time }
-                    if let c = q.committedOffset, let since = q.uncommittedSince, !q.stuckReported,
-                       resp.nextBeginOffset > c, frame.time.nanoseconds - since.nanoseconds > cfg.stuckCommitNanos {
-                        q.stuckReported = true
-                        stuck = Finding(severity: .warning,
-                                        detail: .offsetStuck(group: req.consumerGroup, queue: q.ref, committed: c,
-                                                             forNanos: frame.time.nanoseconds - since.nanoseconds,
-                                                             deliveredUpTo: resp.nextBeginOffset),
-                                        frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
+                    if code == ResponseCode.success {
+                        q.messages += n
+                        q.deliveredOffset = max(q.deliveredOffset ?? 0, nextBeginOffset)
+                        q.deliveredTo[client] = max(q.deliveredTo[client] ?? 0, nextBeginOffset)
+                        // The stall is timed from the first delivery past the committed offset since the last commit
+                        // advance: a queue nobody consumed for a while (between a shutdown and a restart) is not stuck.
+                        if let c = q.committedOffset, nextBeginOffset > c, q.uncommittedSince == nil { q.uncommittedSince = frame.time }
+                        if let c = q.committedOffset, let since = q.uncommittedSince, !q.stuckReported,
+                           nextBeginOffset > c, frame.time.nanoseconds - since.nanoseconds > cfg.stuckCommitNanos {
+                            q.stuckReported = true
+                            stuck = Finding(severity: .warning,
+                                            detail: .offsetStuck(group: req.consumerGroup, queue: q.ref, committed: c,
+                                                                 forNanos: frame.time.nanoseconds - since.nanoseconds,
+                                                                 deliveredUpTo: nextBeginOffset),
+                                            frames: [q.commitFrame, frame.index].compactMap { $0 }, time: frame.time)
+                        }
                     }
                 }
             }
