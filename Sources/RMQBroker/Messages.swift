@@ -210,10 +210,10 @@ extension BrokerState {
         if coldStorage == nil {
             guard cache.trim(toAtMost: config.memoryRetentionBytes), let first = cache.start else { return }
             var dropped = 0
-            for i in queues.values.indices {
-                let before = queues.values[i].minOffset
-                queues.values[i].dropBefore(physicalOffset: first)
-                dropped += Int(queues.values[i].minOffset - before)
+            queues.modifyEachValue { q in
+                let before = q.minOffset
+                q.dropBefore(physicalOffset: first)
+                dropped += Int(q.minOffset - before)
             }
             if droppedByRetention == 0 && dropped > 0 {
                 pendingActions.append(.log("memory store full (\(config.memoryRetentionBytes >> 20) MiB): the oldest messages are dropped from now on (\(dropped) so far); --store keeps them"))
@@ -221,9 +221,8 @@ extension BrokerState {
             droppedByRetention += dropped
         } else {
             _ = cache.trim(toAtMost: config.recordCacheBytes)
-            for i in queues.values.indices where queues.values[i].hot.count > config.hotEntriesPerQueue {
-                queues.values[i].keepNewest(config.hotEntriesPerQueue)
-            }
+            let keep = config.hotEntriesPerQueue
+            queues.modifyEachValue { q in if q.hot.count > keep { q.keepNewest(keep) } }
         }
     }
 
@@ -576,5 +575,19 @@ extension BrokerState {
         }
         held = keep
         return out
+    }
+}
+
+extension Dictionary {
+    /// Each value changed in place. Not `for i in values.indices { values[i]... }`: the indices hold the values
+    /// view, a second reference to the storage, so the first change copied the whole dictionary and then, value
+    /// by value, the storage of each value changed (a consume queue's ring of entries: a megabyte of fresh
+    /// memory, on every clock tick).
+    mutating func modifyEachValue(_ body: (inout Value) -> Void) {
+        var i = values.startIndex
+        while i != values.endIndex {
+            body(&values[i])
+            values.formIndex(after: &i)
+        }
     }
 }

@@ -101,7 +101,16 @@ struct RecordCache: Sendable {
             self.capacity = capacity
             bytes = .allocate(byteCount: capacity, alignment: 8)
         }
-        deinit { bytes.deallocate() }
+        /// A segment at `start` that takes over the memory of `old` (which must not be used again).
+        init(start: Int64, reusing old: Segment) {
+            self.start = start
+            capacity = old.capacity
+            bytes = old.bytes
+            old.handedOver = true
+        }
+        /// The memory went to another segment.
+        private var handedOver = false
+        deinit { if !handedOver { bytes.deallocate() } }
         var end: Int64 { start + Int64(used) }
         func copy() -> Segment {
             let s = Segment(start: start, capacity: capacity)
@@ -116,6 +125,13 @@ struct RecordCache: Sendable {
     var segmentBytes = 1 << 20
     /// Bytes allocated by the segments held.
     private(set) var heldBytes = 0
+    /// Segments dropped by the last trims, kept for the next appends: memory the process has touched already.
+    /// Freed, their memory went back to the kernel (glibc trims its heaps) and came back as fresh pages, a page
+    /// fault each; on a VM whose host backs fresh guest memory lazily, that cost 5-10 us a page against 1.3 here
+    /// (the broker benchmark, once a JVM had started beside it). At most `spareLimit` bytes.
+    var spare: [Segment] = []
+    var spareLimit = 16 << 20
+    private(set) var spareBytes = 0
 
     /// The first physical offset held (the end of the log when nothing is).
     var start: Int64? { segments.first?.start }
@@ -128,7 +144,7 @@ struct RecordCache: Sendable {
             if !isKnownUniquelyReferenced(&segments[segments.count - 1]) { segments[segments.count - 1] = segments[segments.count - 1].copy() }
         } else {
             if let last = segments.last, last.end != physical { clear() }
-            let s = Segment(start: physical, capacity: max(segmentBytes, n))
+            let s = takeSpare(start: physical, minimumCapacity: n) ?? Segment(start: physical, capacity: max(segmentBytes, n))
             segments.append(s)
             heldBytes += s.capacity
         }
@@ -175,6 +191,11 @@ struct RecordCache: Sendable {
         var held = heldBytes
         while held > limit, n < segments.count - 1 { held -= segments[n].capacity; n += 1 }
         if n > 0 {
+            for i in 0..<n where segments[i].capacity == segmentBytes && spareBytes + segmentBytes <= spareLimit
+                && isKnownUniquelyReferenced(&segments[i]) {
+                spare.append(segments[i])
+                spareBytes += segmentBytes
+            }
             segments.removeFirst(n)
             heldBytes = held
             dropped = true
@@ -182,8 +203,18 @@ struct RecordCache: Sendable {
         return dropped
     }
 
+    /// A spare segment of the usual size, emptied and moved to `start`, when one is kept and `minimumCapacity`
+    /// fits in it.
+    private mutating func takeSpare(start: Int64, minimumCapacity: Int) -> Segment? {
+        guard minimumCapacity <= segmentBytes, let old = spare.popLast() else { return nil }
+        spareBytes -= old.capacity
+        return Segment(start: start, reusing: old)
+    }
+
     mutating func clear() {
         segments.removeAll()
         heldBytes = 0
+        spare.removeAll()
+        spareBytes = 0
     }
 }

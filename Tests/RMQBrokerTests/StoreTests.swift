@@ -207,6 +207,44 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         again.close(now: t0)
     }
 
+    /// With the store's own thread, the next window of the commit log is mapped and populated there once the
+    /// records pass the middle of the current one, and the appends go on in it: every record reads back, in the
+    /// window and after a restart, and the file is cut to the records on close.
+    @Test func theNextWindowIsMadeReadyInTheBackground() throws {
+        let dir = tempDir("next-window")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = MessageStore(directory: dir, policy: .interval(millis: 10))
+        store.syncInBackground = true
+        store.maxRecordSize = 16 * 1024
+        store.windowBytes = 4096
+        _ = try store.open { _ in throw StoreError("unexpected record") }
+        var b = BrokerState()
+        var records: [ByteBuffer] = []
+        for i in 0..<60 {
+            let a = b.handle(sendV2(topic: "W", body: String(repeating: "\(i % 10)", count: 2_500)), from: clientA, now: t0)
+            records += a.persisted
+            try persist(a, to: store)
+            // The store's thread done with what was asked of it: the next window is ready when needed.
+            store.waitForBackground()
+        }
+        let total = records.reduce(0) { $0 + $1.readableBytes }
+        #expect(total > 5 * store.windowSize)
+        #expect(store.preparedWindowsTaken >= 4, "windows taken: \(store.preparedWindowsTaken)")
+        var at: Int64 = 0
+        for r in records {
+            #expect(store.readRecord(physicalOffset: at, maxSize: 16 * 1024) == r)
+            at += Int64(r.readableBytes)
+        }
+        store.close(now: t0)
+        let size = (try FileManager.default.attributesOfItem(atPath: store.commitLogPath)[.size] as? NSNumber)?.intValue
+        #expect(size == total)
+        let again = MessageStore(directory: dir, policy: .always)
+        var b2 = BrokerState()
+        let c = try again.open { try b2.restore(record: $0) }
+        #expect(c.recordCount == 60 && c.notes.isEmpty)
+        again.close(now: t0)
+    }
+
     @Test func corruptBodyIsCut() throws {
         let dir = tempDir("crc")
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -239,6 +277,49 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
 /// and queue entries read back from the store once they have left memory.
 @Suite struct BoundedMemoryTests {
     static let body = String(repeating: "x", count: 20_000)
+
+    /// Segments dropped by a trim are kept (up to `spareLimit`) and taken by the next appends, with the memory
+    /// they had; a segment that a copy of the cache still holds is not reused, so the copy reads what it held.
+    @Test func trimmedSegmentsAreReusedUnlessACopyHoldsThem() throws {
+        var cache = RecordCache()
+        cache.segmentBytes = 1024
+        cache.spareLimit = 3 * 1024
+        func record(_ i: Int) -> ByteBuffer { ByteBuffer(bytes: [UInt8](repeating: UInt8(i & 0xFF), count: 200)) }
+        var at: Int64 = 0
+        func append(_ range: Range<Int>) { for i in range { cache.append(record(i), at: at); at += 200 } }
+        append(0..<25)  // 5 records a segment: 5 segments
+        #expect(cache.segments.count == 5 && cache.heldBytes == 5 * 1024)
+        // Alone: the dropped segments are kept (three of the four: the limit) and the next appends take them.
+        let trimmed = cache.trim(toAtMost: 1024)
+        #expect(trimmed && cache.segments.count == 1)
+        #expect(cache.spareBytes == 3 * 1024 && cache.spare.count == 3)
+        let kept = Set(cache.spare.map { UInt(bitPattern: $0.bytes) })
+        append(25..<40)
+        #expect(cache.spareBytes == 0 && cache.spare.isEmpty)
+        #expect(Set(cache.segments.suffix(3).map { UInt(bitPattern: $0.bytes) }) == kept)
+        for i in 20..<40 { #expect(cache.read(physicalOffset: Int64(i * 200), size: 200) == record(i)) }
+        // A copy of the state holds the segments: none is kept for reuse, and the copy reads what it held.
+        let copy = cache
+        let trimmedAgain = cache.trim(toAtMost: 1024)
+        #expect(trimmedAgain && cache.spareBytes == 0)
+        append(40..<60)
+        for i in 20..<40 { #expect(copy.read(physicalOffset: Int64(i * 200), size: 200) == record(i)) }
+        for i in 40..<60 { #expect(cache.read(physicalOffset: Int64(i * 200), size: 200) == record(i)) }
+    }
+
+    /// The clock's trims change each queue in place: no value of the table is copied (a consume queue's ring of
+    /// entries is up to a megabyte; a loop over `values.indices` copied every ring it changed, each tick).
+    @Test func tableValuesAreChangedInPlace() {
+        var table: [Int: [Int]] = [:]
+        for k in 0..<8 { table[k] = Array(repeating: k, count: 10_000) }
+        func storage() -> [Int: UInt] {
+            table.mapValues { v in v.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } }
+        }
+        let before = storage()
+        table.modifyEachValue { $0[0] += 1 }
+        #expect(storage() == before)
+        #expect(table.values.allSatisfy { $0[0] == $0[1] + 1 })
+    }
 
     @Test func memoryOnlyRetentionDropsTheOldestAndMovesMinOffset() throws {
         var cfg = BrokerConfiguration()
