@@ -251,6 +251,8 @@ public final class EmbeddedBroker: Sendable {
             store = s
         }
         for t in configuration.topics { state.updateTopic(t) }
+        state.pretouchCache()
+        if state.cache.spareBytes > 0 { logger.info("message cache: \(state.cache.spareBytes >> 20) MiB allocated and touched at start-up") }
         let core = SpinningLockedBox(BrokerCore(broker: state, store: store, fsync: configuration.fsync, logger: logger))
         let counter = ConnectionCounter()
         let log: @Sendable (String) -> Void = { line in logger.warning("\(line)") }

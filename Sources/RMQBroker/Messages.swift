@@ -203,6 +203,12 @@ extension BrokerState {
         return m
     }
 
+    /// Allocates and touches `pretouchBytes` of the record cache (bounded by the cache's own bound).
+    public mutating func pretouchCache() {
+        let bound = coldStorage == nil ? config.memoryRetentionBytes : config.recordCacheBytes
+        cache.preallocate(bytes: min(config.pretouchBytes, bound))
+    }
+
     /// Keeps memory within the configuration, on the clock (after the driver has written everything appended):
     /// memory only, the oldest records beyond `memoryRetentionBytes` are dropped with their queue entries; with a
     /// cold storage, the record cache is cut to `recordCacheBytes` and each queue to `hotEntriesPerQueue` entries.

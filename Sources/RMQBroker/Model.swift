@@ -76,6 +76,9 @@ public struct BrokerConfiguration: Sendable {
     public var memoryRetentionBytes = 256 << 20
     /// With a cold storage (`--store`): the newest records kept in memory, in bytes; older ones are read back.
     public var recordCacheBytes = 64 << 20
+    /// Bytes of the record cache allocated and touched at start-up (at most `recordCacheBytes` with a cold
+    /// storage, `memoryRetentionBytes` without), as the real broker's JVM pre-touches its heap; 0: none.
+    public var pretouchBytes = 0
     /// With a cold storage: consume-queue entries kept in memory per queue (twice this at most between ticks).
     public var hotEntriesPerQueue = 16384
     /// Broker version in responses.

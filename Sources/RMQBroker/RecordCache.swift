@@ -130,6 +130,7 @@ struct RecordCache: Sendable {
     /// fault each; on a VM whose host backs fresh guest memory lazily, that cost 5-10 us a page against 1.3 here
     /// (the broker benchmark, once a JVM had started beside it). At most `spareLimit` bytes.
     var spare: [Segment] = []
+    /// The most a trim keeps (`preallocate` may hold more until the appends take them).
     var spareLimit = 16 << 20
     private(set) var spareBytes = 0
 
@@ -201,6 +202,22 @@ struct RecordCache: Sendable {
             dropped = true
         }
         return dropped
+    }
+
+    /// Allocates segments for `bytes` of records ahead and touches every page of them (kept as spares, taken by
+    /// the first appends): the broker's counterpart of the real broker's JVM pre-touching its heap
+    /// (-XX:+AlwaysPreTouch), so that the first messages are not copied into fresh pages one fault at a time.
+    mutating func preallocate(bytes: Int) {
+        let page = 4096
+        var left = bytes
+        while left > 0 {
+            let s = Segment(start: 0, capacity: segmentBytes)
+            var i = 0
+            while i < s.capacity { s.bytes.storeBytes(of: 0, toByteOffset: i, as: UInt8.self); i += page }
+            spare.append(s)
+            spareBytes += s.capacity
+            left -= s.capacity
+        }
     }
 
     /// A spare segment of the usual size, emptied and moved to `start`, when one is kept and `minimumCapacity`

@@ -52,6 +52,9 @@ struct BrokerCommand: AsyncParsableCommand {
     @Option(help: "Without --store: megabytes of messages kept; beyond it the oldest are dropped, as the real broker deletes old commit-log files.")
     var memoryLimitMb = 256
 
+    @Option(help: "Megabytes of the message cache allocated and touched at start-up, as the real broker's JVM pre-touches its heap (at most --cache-mb with --store, --memory-limit-mb without; 0: none).")
+    var pretouchMb = 64
+
     @Option(help: "Request log and log format: text or ndjson.")
     var format: LogFormat = .text
 
@@ -114,6 +117,7 @@ struct BrokerCommand: AsyncParsableCommand {
         config.broker.delayScale = delayScale
         config.broker.recordCacheBytes = max(1, cacheMb) << 20
         config.broker.memoryRetentionBytes = max(1, memoryLimitMb) << 20
+        config.broker.pretouchBytes = max(0, pretouchMb) << 20
         config.maxConnections = maxConnections
         config.maxFrameLength = max(1024, maxFrameLength)
         // --log-requests: every frame in and out through the same tracker, analyzer and renderer as `decode`,

@@ -307,6 +307,28 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         for i in 40..<60 { #expect(cache.read(physicalOffset: Int64(i * 200), size: 200) == record(i)) }
     }
 
+    /// `pretouchBytes` of the cache are allocated and touched at start-up, within the cache's bound, and the first
+    /// sends' records go into them.
+    @Test func pretouchedSegmentsTakeTheFirstRecords() throws {
+        var cfg = BrokerConfiguration()
+        cfg.pretouchBytes = 3 << 20
+        var b = BrokerState(config: cfg)
+        b.pretouchCache()
+        #expect(b.cache.spareBytes == 3 << 20 && b.cache.spare.count == 3)
+        let first = UInt(bitPattern: b.cache.spare.last!.bytes)
+        let a = b.handle(sendV2(topic: "P", body: "first"), from: clientA, now: t0)
+        #expect(b.cache.spare.count == 2 && UInt(bitPattern: b.cache.segments[0].bytes) == first)
+        let found = b.handle(pullReq(group: "g", topic: "P", offset: 0, flags: [.subscription], subscription: "*"), from: clientA, now: t0).only!
+        #expect(found.code == 0 && found.messages.first.map { String(decoding: $0.body.bytes ?? [], as: UTF8.self) } == "first")
+        #expect(a.persisted.count == 1)
+        // Bounded by the cache: with a cold storage, `recordCacheBytes`.
+        cfg.recordCacheBytes = 1 << 20
+        var cold = BrokerState(config: cfg)
+        cold.coldStorage = MessageStore(directory: tempDir("pretouch"), policy: .always)
+        cold.pretouchCache()
+        #expect(cold.cache.spareBytes == 1 << 20)
+    }
+
     /// The clock's trims change each queue in place: no value of the table is copied (a consume queue's ring of
     /// entries is up to a megabyte; a loop over `values.indices` copied every ring it changed, each tick).
     @Test func tableValuesAreChangedInPlace() {
