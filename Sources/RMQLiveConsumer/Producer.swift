@@ -85,17 +85,54 @@ public final class SimpleProducer: Sendable {
     /// The properties text of `m` with UNIQ_KEY number `unique`, written at the end of `out`: KEYS, UNIQ_KEY,
     /// WAIT, TAGS, joined as `MessageProperties.encode` joins them (no trailing separator).
     func writeProperties(_ m: OutgoingMessage, unique: Int, into out: inout ByteBuffer) {
-        if let k = m.keys {
-            out.writeString("KEYS\u{1}")
-            out.writeString(k)
-            out.writeInteger(UInt8(0x02))
+        let n = propertiesLength(m)
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { raw in
+            var w = RawWriter(raw.baseAddress!)
+            writeProperties(m, unique: unique, to: &w)
+            return n
         }
-        out.writeString("UNIQ_KEY\u{1}")
-        writeUniqueKey(unique, into: &out)
-        out.writeString("\u{2}WAIT\u{1}true")
+    }
+
+    /// The length of `writeProperties`' text for `m`.
+    func propertiesLength(_ m: OutgoingMessage) -> Int {
+        (m.keys.map { 6 + $0.utf8.count } ?? 0) + 9 + uniquePrefix.utf8.count + 12 + 10 + (m.tags.map { 6 + $0.utf8.count } ?? 0)
+    }
+
+    /// `writeProperties` into memory reserved for exactly `propertiesLength(m)` bytes.
+    private func writeProperties(_ m: OutgoingMessage, unique: Int, to w: inout RawWriter) {
+        if let k = m.keys {
+            w.put("KEYS\u{1}")
+            w.put(k)
+            w.put(byte: 0x02)
+        }
+        w.put("UNIQ_KEY\u{1}")
+        w.put(uniquePrefix)
+        w.putHex(UInt64(truncatingIfNeeded: unique), width: 12)
+        w.put("\u{2}WAIT\u{1}true")
         if let t = m.tags {
-            out.writeString("\u{2}TAGS\u{1}")
-            out.writeString(t)
+            w.put("\u{2}TAGS\u{1}")
+            w.put(t)
+        }
+    }
+
+    /// One record of a SEND_BATCH_MESSAGE body (`BatchMessageRecord.write`'s layout: total size, magic code and
+    /// body CRC 0, flag 0, the body, the properties) for `m` with UNIQ_KEY number `unique`, written at the end of
+    /// `out` with one reservation of exactly its size: a record costs one checked access to the buffer instead
+    /// of eleven, most of the producer's own work per message.
+    func writeBatchRecord(_ m: OutgoingMessage, unique: Int, into out: inout ByteBuffer) {
+        let props = propertiesLength(m)
+        let total = 20 + m.body.count + 2 + props
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
+            var w = RawWriter(raw.baseAddress!)
+            w.put(bigEndian: UInt32(truncatingIfNeeded: total))
+            w.put(bigEndian: UInt32(0))
+            w.put(bigEndian: UInt32(0))
+            w.put(bigEndian: UInt32(0))
+            w.put(bigEndian: UInt32(truncatingIfNeeded: m.body.count))
+            m.body.withUnsafeBytes { w.put($0) }
+            w.put(bigEndian: UInt16(truncatingIfNeeded: props))
+            writeProperties(m, unique: unique, to: &w)
+            return total
         }
     }
 
@@ -231,9 +268,7 @@ public final class SimpleProducer: Sendable {
         var body = ByteBuffer()
         body.reserveCapacity(ms.reduce(0) { $0 + $1.body.count + 128 + ($1.keys?.utf8.count ?? 0) + ($1.tags?.utf8.count ?? 0) })
         let first = reserveUniqueKeys(ms.count)
-        for (i, m) in ms.enumerated() {
-            BatchMessageRecord.write(flag: 0, body: m.body, into: &body) { writeProperties(m, unique: first + i, into: &$0) }
-        }
+        for (i, m) in ms.enumerated() { writeBatchRecord(m, unique: first + i, into: &body) }
         let h = SendMessageRequestHeader(producerGroup: group, topic: topic, queueId: queue.queueId,
                                          bornTimestamp: CaptureTime.now().nanoseconds / 1_000_000, batch: true)
         return RemotingCommand.request(code: RequestCode.sendBatchMessage, opaque: 0, extFields: h.v2ExtFields, body: body)
@@ -312,5 +347,42 @@ public final class SimpleProducer: Sendable {
     public func close() async {
         for b in brokers.values { await b.close() }
         await nameServer.close()
+    }
+}
+
+/// Bytes stored one after the other into memory reserved for them (no bounds checks: the caller reserved the
+/// exact size).
+struct RawWriter {
+    var p: UnsafeMutableRawPointer
+    init(_ p: UnsafeMutableRawPointer) { self.p = p }
+
+    @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
+        if let b = bytes.baseAddress, bytes.count > 0 { p.copyMemory(from: b, byteCount: bytes.count) }
+        p += bytes.count
+    }
+    @inline(__always) mutating func put(_ s: String) {
+        if s.utf8.withContiguousStorageIfAvailable({ put(UnsafeRawBufferPointer($0)) }) == nil {
+            for b in s.utf8 { put(byte: b) }
+        }
+    }
+    @inline(__always) mutating func put(byte: UInt8) {
+        p.storeBytes(of: byte, as: UInt8.self)
+        p += 1
+    }
+    @inline(__always) mutating func put<T: FixedWidthInteger>(bigEndian v: T) {
+        p.storeBytes(of: v.bigEndian, as: T.self)
+        p += MemoryLayout<T>.size
+    }
+    /// The low `width` hex digits of `v`, upper case, zero-padded (as `SimpleProducer.hex`).
+    @inline(__always) mutating func putHex(_ v: UInt64, width: Int) {
+        var v = v
+        var i = width - 1
+        while i >= 0 {
+            let d = UInt8(truncatingIfNeeded: v & 0xF)
+            p.storeBytes(of: d < 10 ? 0x30 + d : 0x37 + d, toByteOffset: i, as: UInt8.self)
+            v >>= 4
+            i -= 1
+        }
+        p += width
     }
 }

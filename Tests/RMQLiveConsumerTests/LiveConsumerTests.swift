@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import RMQBroker
 import RMQConsumer
-import RMQLiveConsumer
+@testable import RMQLiveConsumer
 import RMQTraceModel
 import RocketMQRemoting
 import Synchronization
@@ -30,6 +30,46 @@ import Testing
 
     /// Batched sends, chained on the event loop: batch i goes to queue i modulo the queues, the last one holds
     /// what is left, and the counts returned are what the broker stored.
+    /// A batch request's body, written record by record into memory reserved for each: the same bytes as
+    /// `BatchMessageRecord.write` with the properties text KEYS, UNIQ_KEY, WAIT, TAGS joined as
+    /// `MessageProperties` joins them (every combination of keys and tags, an empty and a non-ASCII body), and
+    /// a single send's properties the same text.
+    @Test func batchRecordsAreWrittenAsBatchMessageRecordWritesThem() async throws {
+        let broker = try await startBroker(topics: ["T"])
+        let p = try await SimpleProducer.connect(nameServer: broker.nameServerAddress, topic: "T", on: testGroup.next())
+        let ms = [OutgoingMessage(body: Array("body-0".utf8), tags: "TagA", keys: "key-0"),
+                  OutgoingMessage(body: [], tags: nil, keys: "k"),
+                  OutgoingMessage(body: Array("é ü".utf8) + [0, 1, 2], tags: "T\u{e9}", keys: nil),
+                  OutgoingMessage(body: [UInt8](repeating: 7, count: 5000))]
+        let uniques = (0..<ms.count).map { _ in p.makeUniqueKey() }
+        let request = p.batchRequest(ms, to: p.queues[0])
+        let single = (0..<ms.count).map { i -> String in
+            var text = ByteBuffer()
+            p.writeProperties(ms[i], unique: Int(UInt64(uniques[i].suffix(12), radix: 16)! + UInt64(ms.count)), into: &text)
+            return String(buffer: text)
+        }
+        await p.close()
+        await broker.shutdown()
+        var expected = ByteBuffer()
+        var texts: [String] = []
+        for (i, m) in ms.enumerated() {
+            // The batch's keys come right after the ones made above.
+            let unique = uniques[i].prefix(20) + SimpleProducer.hex(UInt64(uniques[i].suffix(12), radix: 16)! + UInt64(ms.count), width: 12)
+            var pairs: [String] = []
+            if let k = m.keys { pairs.append("KEYS\u{1}" + k) }
+            pairs.append("UNIQ_KEY\u{1}" + unique)
+            pairs.append("WAIT\u{1}true")
+            if let t = m.tags { pairs.append("TAGS\u{1}" + t) }
+            let text = pairs.joined(separator: "\u{2}")
+            texts.append(text)
+            BatchMessageRecord.write(flag: 0, body: m.body, into: &expected) { $0.writeString(text) }
+        }
+        #expect(request.body == expected)
+        #expect(single == texts)
+        let decoded = try request.body!.withUnsafeReadableBytes { try BatchMessageRecord.decodeAll($0) }
+        #expect(decoded.map(\.body) == ms.map(\.body) && decoded.map(\.propertiesText) == texts)
+    }
+
     @Test func batchesGoToTheQueuesInTurnAndTheLastHoldsTheRest() async throws {
         let broker = try await startBroker(topics: ["T"])
         let counts = try await produce(broker, count: 103, batch: 10)
