@@ -222,10 +222,15 @@ struct RecordCache: Sendable {
 
     /// A spare segment of the usual size, emptied and moved to `start`, when one is kept and `minimumCapacity`
     /// fits in it.
+    /// Only a spare that no copy of the cache holds too (a copy of the state shares its spares: the first to take
+    /// one would write into the other's): one that is shared is dropped here, left to the other.
     private mutating func takeSpare(start: Int64, minimumCapacity: Int) -> Segment? {
-        guard minimumCapacity <= segmentBytes, let old = spare.popLast() else { return nil }
-        spareBytes -= old.capacity
-        return Segment(start: start, reusing: old)
+        guard minimumCapacity <= segmentBytes else { return nil }
+        while var old = spare.popLast() {
+            spareBytes -= old.capacity
+            if isKnownUniquelyReferenced(&old) { return Segment(start: start, reusing: old) }
+        }
+        return nil
     }
 
     mutating func clear() {

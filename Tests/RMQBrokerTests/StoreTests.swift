@@ -16,6 +16,31 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
     for case .persist(let records, let entries) in actions { try store.append(records, entries: entries, now: t0) }
 }
 
+/// Sends `count` messages of `bodyBytes` each (message `i`'s body the digit `i % 10` repeated) through a new state
+/// into `store`, `after` run after each; returns their records in order.
+func persistSends(_ count: Int, topic: String, bodyBytes: Int, to store: MessageStore,
+                  after: () -> Void = {}) throws -> [ByteBuffer] {
+    var b = BrokerState()
+    var records: [ByteBuffer] = []
+    for i in 0..<count {
+        let a = b.handle(sendV2(topic: topic, body: String(repeating: "\(i % 10)", count: bodyBytes)), from: clientA, now: t0)
+        records += a.persisted
+        try persist(a, to: store)
+        after()
+    }
+    return records
+}
+
+/// Every record reads back from `store` at its position (the records laid end to end from 0).
+func expectReadBack(_ records: [ByteBuffer], from store: MessageStore, maxSize: Int,
+                    sourceLocation: SourceLocation = #_sourceLocation) {
+    var at: Int64 = 0
+    for r in records {
+        #expect(store.readRecord(physicalOffset: at, maxSize: maxSize) == r, sourceLocation: sourceLocation)
+        at += Int64(r.readableBytes)
+    }
+}
+
 @Suite struct StoreTests {
     /// Messages and offsets written through a state, read back into a new state.
     @Test func restartRestoresMessagesOffsetsAndTopics() throws {
@@ -142,18 +167,8 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         store.windowBytes = 4096
         _ = try store.open { _ in throw StoreError("unexpected record") }
         #expect(store.mappedBytes >= 64 * 1024 + 2 * MessageStore.pageSize && store.mappedBytes % MessageStore.pageSize == 0)
-        var b = BrokerState()
-        var records: [ByteBuffer] = []
-        for i in 0..<6 {
-            let a = b.handle(sendV2(topic: "L", body: String(repeating: "\(i)", count: 30_000)), from: clientA, now: t0)
-            records += a.persisted
-            try persist(a, to: store)
-        }
-        var at: Int64 = 0
-        for r in records {
-            #expect(store.readRecord(physicalOffset: at, maxSize: 64 * 1024) == r)
-            at += Int64(r.readableBytes)
-        }
+        let records = try persistSends(6, topic: "L", bodyBytes: 30_000, to: store)
+        expectReadBack(records, from: store, maxSize: 64 * 1024)
         store.close(now: t0)
         let again = MessageStore(directory: dir, policy: .always)
         var b2 = BrokerState()
@@ -218,23 +233,12 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         store.maxRecordSize = 16 * 1024
         store.windowBytes = 4096
         _ = try store.open { _ in throw StoreError("unexpected record") }
-        var b = BrokerState()
-        var records: [ByteBuffer] = []
-        for i in 0..<60 {
-            let a = b.handle(sendV2(topic: "W", body: String(repeating: "\(i % 10)", count: 2_500)), from: clientA, now: t0)
-            records += a.persisted
-            try persist(a, to: store)
-            // The store's thread done with what was asked of it: the next window is ready when needed.
-            store.waitForBackground()
-        }
+        // After each send, the store's thread done with what was asked of it: the next window is ready when needed.
+        let records = try persistSends(60, topic: "W", bodyBytes: 2_500, to: store, after: store.waitForBackground)
         let total = records.reduce(0) { $0 + $1.readableBytes }
         #expect(total > 5 * store.windowSize)
         #expect(store.preparedWindowsTaken >= 4, "windows taken: \(store.preparedWindowsTaken)")
-        var at: Int64 = 0
-        for r in records {
-            #expect(store.readRecord(physicalOffset: at, maxSize: 16 * 1024) == r)
-            at += Int64(r.readableBytes)
-        }
+        expectReadBack(records, from: store, maxSize: 16 * 1024)
         store.close(now: t0)
         let size = (try FileManager.default.attributesOfItem(atPath: store.commitLogPath)[.size] as? NSNumber)?.intValue
         #expect(size == total)
@@ -305,6 +309,17 @@ func persist(_ actions: [BrokerAction], to store: MessageStore) throws {
         append(40..<60)
         for i in 20..<40 { #expect(copy.read(physicalOffset: Int64(i * 200), size: 200) == record(i)) }
         for i in 40..<60 { #expect(cache.read(physicalOffset: Int64(i * 200), size: 200) == record(i)) }
+        // Spares kept before a copy is made are the copy's too: neither takes them, each writes memory of its own.
+        let trimmedOnceMore = cache.trim(toAtMost: 1024)
+        #expect(trimmedOnceMore && cache.spareBytes == 3 * 1024)
+        var other = cache
+        append(60..<75)
+        var otherAt = at - 15 * 200
+        for i in 100..<115 { other.append(record(i), at: otherAt); otherAt += 200 }
+        for i in 60..<75 { #expect(cache.read(physicalOffset: Int64(i * 200), size: 200) == record(i)) }
+        for i in 100..<115 { #expect(other.read(physicalOffset: Int64((i - 40) * 200), size: 200) == record(i)) }
+        let mine = Set(cache.segments.suffix(3).map { UInt(bitPattern: $0.bytes) })
+        #expect(mine.isDisjoint(with: other.segments.suffix(3).map { UInt(bitPattern: $0.bytes) }))
     }
 
     /// `pretouchBytes` of the cache are allocated and touched at start-up, within the cache's bound, and the first
