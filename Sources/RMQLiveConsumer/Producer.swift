@@ -55,12 +55,8 @@ public final class SimpleProducer: Sendable {
     /// The low `width` hex digits of `v`, upper case, zero-padded, written in place.
     static func hex(_ v: UInt64, width: Int) -> String {
         String(unsafeUninitializedCapacity: width) { out in
-            var v = v
-            for i in stride(from: width - 1, through: 0, by: -1) {
-                let d = UInt8(truncatingIfNeeded: v & 0xF)
-                out[i] = d < 10 ? 0x30 + d : 0x37 + d
-                v >>= 4
-            }
+            var w = RecordWriter(base: UnsafeMutableRawPointer(out.baseAddress!))
+            w.putHex(v, width: width)
             return width
         }
     }
@@ -87,8 +83,9 @@ public final class SimpleProducer: Sendable {
     func writeProperties(_ m: OutgoingMessage, unique: Int, into out: inout ByteBuffer) {
         let n = propertiesLength(m)
         out.writeWithUnsafeMutableBytes(minimumWritableBytes: n) { raw in
-            var w = RawWriter(raw.baseAddress!)
+            var w = RecordWriter(base: raw.baseAddress!)
             writeProperties(m, unique: unique, to: &w)
+            precondition(w.offset == n, "properties length")
             return n
         }
     }
@@ -99,11 +96,11 @@ public final class SimpleProducer: Sendable {
     }
 
     /// `writeProperties` into memory reserved for exactly `propertiesLength(m)` bytes.
-    private func writeProperties(_ m: OutgoingMessage, unique: Int, to w: inout RawWriter) {
+    private func writeProperties(_ m: OutgoingMessage, unique: Int, to w: inout RecordWriter) {
         if let k = m.keys {
             w.put("KEYS\u{1}")
             w.put(k)
-            w.put(byte: 0x02)
+            w.put(UInt8(0x02))
         }
         w.put("UNIQ_KEY\u{1}")
         w.put(uniquePrefix)
@@ -115,24 +112,14 @@ public final class SimpleProducer: Sendable {
         }
     }
 
-    /// One record of a SEND_BATCH_MESSAGE body (`BatchMessageRecord.write`'s layout: total size, magic code and
-    /// body CRC 0, flag 0, the body, the properties) for `m` with UNIQ_KEY number `unique`, written at the end of
-    /// `out` with one reservation of exactly its size: a record costs one checked access to the buffer instead
-    /// of eleven, most of the producer's own work per message.
+    /// One record of a SEND_BATCH_MESSAGE body for `m` with UNIQ_KEY number `unique`, written at the end of `out`
+    /// with one reservation of exactly its size (`BatchMessageRecord.write(flag:body:propertiesLength:...)`): a
+    /// record costs one checked access to the buffer instead of eleven, most of the producer's own work per message.
     func writeBatchRecord(_ m: OutgoingMessage, unique: Int, into out: inout ByteBuffer) {
-        let props = propertiesLength(m)
-        let total = 20 + m.body.count + 2 + props
-        out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
-            var w = RawWriter(raw.baseAddress!)
-            w.put(bigEndian: UInt32(truncatingIfNeeded: total))
-            w.put(bigEndian: UInt32(0))
-            w.put(bigEndian: UInt32(0))
-            w.put(bigEndian: UInt32(0))
-            w.put(bigEndian: UInt32(truncatingIfNeeded: m.body.count))
-            m.body.withUnsafeBytes { w.put($0) }
-            w.put(bigEndian: UInt16(truncatingIfNeeded: props))
-            writeProperties(m, unique: unique, to: &w)
-            return total
+        m.body.withUnsafeBytes { body in
+            BatchMessageRecord.write(flag: 0, body: body, propertiesLength: propertiesLength(m), into: &out) {
+                writeProperties(m, unique: unique, to: &$0)
+            }
         }
     }
 
@@ -350,39 +337,3 @@ public final class SimpleProducer: Sendable {
     }
 }
 
-/// Bytes stored one after the other into memory reserved for them (no bounds checks: the caller reserved the
-/// exact size).
-struct RawWriter {
-    var p: UnsafeMutableRawPointer
-    init(_ p: UnsafeMutableRawPointer) { self.p = p }
-
-    @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
-        if let b = bytes.baseAddress, bytes.count > 0 { p.copyMemory(from: b, byteCount: bytes.count) }
-        p += bytes.count
-    }
-    @inline(__always) mutating func put(_ s: String) {
-        if s.utf8.withContiguousStorageIfAvailable({ put(UnsafeRawBufferPointer($0)) }) == nil {
-            for b in s.utf8 { put(byte: b) }
-        }
-    }
-    @inline(__always) mutating func put(byte: UInt8) {
-        p.storeBytes(of: byte, as: UInt8.self)
-        p += 1
-    }
-    @inline(__always) mutating func put<T: FixedWidthInteger>(bigEndian v: T) {
-        p.storeBytes(of: v.bigEndian, as: T.self)
-        p += MemoryLayout<T>.size
-    }
-    /// The low `width` hex digits of `v`, upper case, zero-padded (as `SimpleProducer.hex`).
-    @inline(__always) mutating func putHex(_ v: UInt64, width: Int) {
-        var v = v
-        var i = width - 1
-        while i >= 0 {
-            let d = UInt8(truncatingIfNeeded: v & 0xF)
-            p.storeBytes(of: d < 10 ? 0x30 + d : 0x37 + d, toByteOffset: i, as: UInt8.self)
-            v >>= 4
-            i -= 1
-        }
-        p += width
-    }
-}

@@ -467,6 +467,27 @@ public struct BatchMessageRecord: Hashable, Sendable {
         out.setInteger(Int32(out.writerIndex - start), at: start)
     }
 
+    /// `write(flag:body:into:properties:)` with the properties' length known ahead: the record is written with one
+    /// reservation of exactly its size, one checked access to the buffer instead of nine; `writeProperties` must
+    /// write exactly `propertiesLength` bytes.
+    package static func write(flag: Int32, body: UnsafeRawBufferPointer, propertiesLength: Int, into out: inout ByteBuffer,
+                              properties writeProperties: (inout RecordWriter) -> Void) {
+        let total = 20 + body.count + 2 + propertiesLength
+        out.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { raw in
+            var w = RecordWriter(base: raw.baseAddress!)
+            w.put(Int32(truncatingIfNeeded: total))
+            w.put(Int32(0))
+            w.put(Int32(0))
+            w.put(flag)
+            w.put(Int32(truncatingIfNeeded: body.count))
+            w.put(body)
+            w.put(Int16(truncatingIfNeeded: propertiesLength))
+            writeProperties(&w)
+            precondition(w.offset == total, "batch record size")
+            return total
+        }
+    }
+
     /// A SEND_BATCH_MESSAGE body of `records`, in order.
     public static func encodeAll(_ records: [BatchMessageRecord]) -> ByteBuffer {
         var out = ByteBuffer()

@@ -115,15 +115,16 @@ public enum MessageProperties {
 }
 
 /// Big-endian stores at increasing offsets of memory reserved for a whole record.
-struct RecordWriter {
-    let base: UnsafeMutableRawPointer
-    var offset = 0
-    @inline(__always) mutating func put<T: FixedWidthInteger>(_ v: T) {
+package struct RecordWriter {
+    package let base: UnsafeMutableRawPointer
+    package var offset = 0
+    package init(base: UnsafeMutableRawPointer) { self.base = base }
+    @inline(__always) package mutating func put<T: FixedWidthInteger>(_ v: T) {
         (base + offset).storeBytes(of: v.bigEndian, as: T.self)
         offset += MemoryLayout<T>.size
     }
     /// A host's address bytes (4 or 16), big-endian.
-    @inline(__always) mutating func put(_ host: MessageHost) {
+    @inline(__always) package mutating func put(_ host: MessageHost) {
         if host.isIPv6 {
             put(host.high)
             put(host.low)
@@ -131,9 +132,27 @@ struct RecordWriter {
             put(UInt32(truncatingIfNeeded: host.low))
         }
     }
-    @inline(__always) mutating func put(_ bytes: UnsafeRawBufferPointer) {
+    @inline(__always) package mutating func put(_ bytes: UnsafeRawBufferPointer) {
         if let b = bytes.baseAddress, bytes.count > 0 { (base + offset).copyMemory(from: b, byteCount: bytes.count) }
         offset += bytes.count
+    }
+    /// A String's UTF-8 bytes.
+    @inline(__always) package mutating func put(_ s: String) {
+        if s.utf8.withContiguousStorageIfAvailable({ put(UnsafeRawBufferPointer($0)) }) == nil {
+            for b in s.utf8 { put(b) }
+        }
+    }
+    /// The low `width` hex digits of `v`, upper case, zero-padded.
+    @inline(__always) package mutating func putHex(_ v: UInt64, width: Int) {
+        var v = v
+        var i = width - 1
+        while i >= 0 {
+            let d = UInt8(truncatingIfNeeded: v & 0xF)
+            (base + offset).storeBytes(of: d < 10 ? 0x30 + d : 0x37 + d, toByteOffset: i, as: UInt8.self)
+            v >>= 4
+            i -= 1
+        }
+        offset += width
     }
 }
 
