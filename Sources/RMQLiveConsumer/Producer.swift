@@ -63,20 +63,25 @@ public final class SimpleProducer: Sendable {
 
     /// A fresh UNIQ_KEY (the message id consumers see).
     public func makeUniqueKey() -> String {
-        var b = ByteBuffer()
-        writeUniqueKey(reserveUniqueKeys(1), into: &b)
-        return String(buffer: b)
+        let n = reserveUniqueKeys(1)
+        return String(unsafeUninitializedCapacity: uniqueKeyLength) { out in
+            var w = RecordWriter(base: UnsafeMutableRawPointer(out.baseAddress!))
+            putUniqueKey(n, to: &w)
+            return w.offset
+        }
     }
 
     /// Reserves `count` consecutive UNIQ_KEY counters (one lock for a batch); returns the first.
     func reserveUniqueKeys(_ count: Int) -> Int { nextUnique.withLockedValue { $0 += count; return $0 - count + 1 } }
 
-    /// UNIQ_KEY number `n`: the prefix, then the counter as 12 hex digits (its low 48 bits; a String that short is
-    /// stored inline, no allocation), written at the end of `out`.
-    func writeUniqueKey(_ n: Int, into out: inout ByteBuffer) {
-        out.writeString(uniquePrefix)
-        out.writeString(Self.hex(UInt64(truncatingIfNeeded: n), width: 12))
+    /// UNIQ_KEY number `n`: the prefix, then the counter as 12 hex digits (its low 48 bits).
+    private func putUniqueKey(_ n: Int, to w: inout RecordWriter) {
+        w.put(uniquePrefix)
+        w.putHex(UInt64(truncatingIfNeeded: n), width: 12)
     }
+
+    /// The length of a UNIQ_KEY.
+    private var uniqueKeyLength: Int { uniquePrefix.utf8.count + 12 }
 
     /// The properties text of `m` with UNIQ_KEY number `unique`, written at the end of `out`: KEYS, UNIQ_KEY,
     /// WAIT, TAGS, joined as `MessageProperties.encode` joins them (no trailing separator).
@@ -92,7 +97,7 @@ public final class SimpleProducer: Sendable {
 
     /// The length of `writeProperties`' text for `m`.
     func propertiesLength(_ m: OutgoingMessage) -> Int {
-        (m.keys.map { 6 + $0.utf8.count } ?? 0) + 9 + uniquePrefix.utf8.count + 12 + 10 + (m.tags.map { 6 + $0.utf8.count } ?? 0)
+        (m.keys.map { 6 + $0.utf8.count } ?? 0) + 9 + uniqueKeyLength + 10 + (m.tags.map { 6 + $0.utf8.count } ?? 0)
     }
 
     /// `writeProperties` into memory reserved for exactly `propertiesLength(m)` bytes.
@@ -103,8 +108,7 @@ public final class SimpleProducer: Sendable {
             w.put(UInt8(0x02))
         }
         w.put("UNIQ_KEY\u{1}")
-        w.put(uniquePrefix)
-        w.putHex(UInt64(truncatingIfNeeded: unique), width: 12)
+        putUniqueKey(unique, to: &w)
         w.put("\u{2}WAIT\u{1}true")
         if let t = m.tags {
             w.put("\u{2}TAGS\u{1}")
