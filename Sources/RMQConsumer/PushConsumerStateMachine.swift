@@ -886,7 +886,8 @@ public struct PushConsumerStateMachine: Sendable {
     private func decodeMessages(_ r: RemotingCommand, queue q: MessageQueue, header h: PullMessageResponseHeader,
                                 into out: inout [Action]) -> [DeliveredMessage] {
         guard let body = r.body, body.readableBytes > 0 else { return [] }
-        let sub = subscriptions.first { $0.topic == q.topic }
+        // The queue's tag filter, read once (not a copy of the whole subscription for each answer).
+        let tagsSet = subscriptions.firstIndex { $0.topic == q.topic }.map { subscriptions[$0].tagsSet } ?? []
         var result: [DeliveredMessage] = []
         let retryTopic = configuration.retryTopic
         // Each record is kept as a view of the answer's bytes (validated by the scan, as `decodeAll` validates
@@ -897,7 +898,7 @@ public struct PushConsumerStateMachine: Sendable {
             while let v = try records.next() {
                 if result.isEmpty { result.reserveCapacity(body.readableBytes / max(1, Int(v.totalSize))) }
                 let tags = v.tags
-                if let sub, !sub.tagsSet.isEmpty, !(tags.map { sub.tagsSet.contains($0) } ?? false) { continue }
+                if !tagsSet.isEmpty, !(tags.map { tagsSet.contains($0) } ?? false) { continue }
                 // One String for the topic of all the answer's records.
                 let stored = v.topic(reusing: storedTopic)
                 storedTopic = stored

@@ -309,17 +309,9 @@ public final class SimpleProducer: Sendable {
     public func produce(count: Int, batchSize: Int = 1, bodySize: Int? = nil, tags: [String] = ["TagA", "TagB", "TagC"]) async throws -> [MessageQueue: Int] {
         var perQueue: [MessageQueue: Int] = [:]
         @Sendable func message(_ n: Int) -> OutgoingMessage {
-            // "message N", cut or padded with dots to bodySize, built in one array.
-            let text = "message \(n)".utf8
-            var body: [UInt8] = []
-            body.reserveCapacity(bodySize ?? text.count)
-            if let s = bodySize {
-                body.append(contentsOf: text.prefix(s))
-                body.append(contentsOf: repeatElement(UInt8(0x2E), count: max(0, s - body.count)))
-            } else {
-                body.append(contentsOf: text)
-            }
-            return OutgoingMessage(body: body, tags: tags.isEmpty ? nil : tags[n % tags.count], keys: "key-\(n)")
+            let number = String(n)
+            return OutgoingMessage(body: Self.body(number: number, size: bodySize), tags: tags.isEmpty ? nil : tags[n % tags.count],
+                                   keys: "key-" + number)
         }
         if batchSize <= 1 {
             try await sendChain(0..<count, message: message).get()
@@ -333,6 +325,22 @@ public final class SimpleProducer: Sendable {
             perQueue = acknowledged.withLockedValue { $0 }
         }
         return perQueue
+    }
+
+    /// "message N", cut or padded with dots to `size` (nil: as long as it is), written into one array (no
+    /// String interpolated: the producer makes one for every message it sends).
+    static func body(number: String, size: Int?) -> [UInt8] {
+        let prefix: StaticString = "message "
+        let length = prefix.utf8CodeUnitCount + number.utf8.count
+        return [UInt8](unsafeUninitializedCapacity: size ?? length) { buf, count in
+            var i = 0
+            prefix.withUTF8Buffer { p in
+                for b in p where i < buf.count { buf[i] = b; i += 1 }
+            }
+            for b in number.utf8 where i < buf.count { buf[i] = b; i += 1 }
+            while i < buf.count { buf[i] = 0x2E; i += 1 }
+            count = i
+        }
     }
 
     public func close() async {

@@ -299,7 +299,7 @@ public struct NDJSONRenderer: Sendable {
         w.string("serialization", f.command.serializeType.description)
         w.string("language", f.command.language.name); w.int("version", f.command.version)
         w.key("fields")
-        if let fields = f.command.fields { fields.writeJSONObject(into: &w.bytes) } else { w.bytes += [UInt8(ascii: "{"), UInt8(ascii: "}")] }
+        f.command.writeFieldsJSONObject(into: &w.bytes)
         w.string("remark", f.command.remark); w.int("body_len", f.bodyLength)
         w.int("frame_len", f.frameSize); w.string("phase", f.phase.rawValue); w.string("client", f.client)
         if f.command.isResponse {

@@ -132,6 +132,19 @@ extension ExtFields {
 
     /// Whether any key is a credential.
     public var hasSecrets: Bool { entries.contains { Redaction.isSecret($0.key) } }
+
+    /// Writes the entries as one JSON object of strings (`{"key":"value",…}`, in order) into `out`, credential
+    /// values redacted: what `ExtFieldsView.writeJSONObject` writes for the same entries, with no view made.
+    public func writeJSONObject(into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (i, e) in entries.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            JSONWriter.writeString(e.key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONWriter.writeString(Redaction.isSecret(e.key) ? Redaction.redact(e.value) : e.value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
 }
 
 extension String {

@@ -127,6 +127,16 @@ public struct RemotingCommand: Hashable, Sendable {
         }
     }
 
+    /// Writes the extFields as one JSON object of strings into `out` (`{}` when the header has none), credential
+    /// values redacted: from the frame's bytes for a decoded command, from the map for one built in code.
+    public func writeFieldsJSONObject(into out: inout [UInt8]) {
+        switch fieldOrigin {
+        case .none: out += [UInt8(ascii: "{"), UInt8(ascii: "}")]
+        case .owned: ownedFields.writeJSONObject(into: &out)
+        case .wire: wireFields.writeJSONObject(into: &out)
+        }
+    }
+
     /// Whether an extFields key is a credential, without building the map of a decoded command.
     public var hasSecretFields: Bool {
         switch fieldOrigin {

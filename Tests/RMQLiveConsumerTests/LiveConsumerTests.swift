@@ -28,8 +28,18 @@ import Testing
         #expect(keys[0].hasSuffix("000000000001") && keys[299].hasSuffix("00000000012C"))
     }
 
-    /// Batched sends, chained on the event loop: batch i goes to queue i modulo the queues, the last one holds
-    /// what is left, and the counts returned are what the broker stored.
+    /// The producer's bodies: "message N", cut or padded with dots to the size asked for.
+    @Test func producedBodiesAreTheMessageNumberCutOrPadded() {
+        func text(_ n: Int, _ size: Int?) -> String { String(decoding: SimpleProducer.body(number: String(n), size: size), as: UTF8.self) }
+        #expect(text(12, nil) == "message 12")
+        #expect(text(12, 14) == "message 12....")
+        #expect(text(12, 10) == "message 12")
+        #expect(text(12345, 5) == "messa")
+        #expect(text(7, 9) == "message 7")
+        #expect(text(7, 0) == "")
+        #expect(SimpleProducer.body(number: "0", size: 64).count == 64)
+    }
+
     /// A batch request's body, written record by record into memory reserved for each: the same bytes as
     /// `BatchMessageRecord.write` with the properties text KEYS, UNIQ_KEY, WAIT, TAGS joined as
     /// `MessageProperties` joins them (every combination of keys and tags, an empty and a non-ASCII body), and
@@ -70,6 +80,8 @@ import Testing
         #expect(decoded.map(\.body) == ms.map(\.body) && decoded.map(\.propertiesText) == texts)
     }
 
+    /// Batched sends, chained on the event loop: batch i goes to queue i modulo the queues, the last one holds
+    /// what is left, and the counts returned are what the broker stored.
     @Test func batchesGoToTheQueuesInTurnAndTheLastHoldsTheRest() async throws {
         let broker = try await startBroker(topics: ["T"])
         let counts = try await produce(broker, count: 103, batch: 10)

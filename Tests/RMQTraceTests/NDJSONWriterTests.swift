@@ -50,6 +50,16 @@ func timesAndLatenciesAreWrittenAsBefore(_ ns: Int64) {
     let viaTree = JSONValue.object((cmd.extFields!.redacted().entries).map { JSONMember($0.key, .string($0.value)) }).compactText
     #expect(String(decoding: bytes, as: UTF8.self) == viaTree)
     #expect(!String(decoding: bytes, as: UTF8.self).contains("AK123456"))
+    // The command writes the same object from its map (built in code) and from a frame's bytes (decoded).
+    var fromMap: [UInt8] = []
+    cmd.writeFieldsJSONObject(into: &fromMap)
+    #expect(fromMap == bytes)
+    var fromFrame: [UInt8] = []
+    try RemotingFrame.decode(RemotingFrame.encode(cmd)).writeFieldsJSONObject(into: &fromFrame)
+    #expect(fromFrame == bytes)
+    var none: [UInt8] = []
+    RemotingCommand.request(code: 11, opaque: 1).writeFieldsJSONObject(into: &none)
+    #expect(none == Array("{}".utf8))
 }
 
 /// A frame line written into a buffer that already holds bytes: appended after them, nothing else changed.
