@@ -208,7 +208,7 @@ struct RecordCache: Sendable {
     /// the first appends): the broker's counterpart of the real broker's JVM pre-touching its heap
     /// (-XX:+AlwaysPreTouch), so that the first messages are not copied into fresh pages one fault at a time.
     mutating func preallocate(bytes: Int) {
-        let page = 4096
+        let page = MessageStore.pageSize
         var left = bytes
         while left > 0 {
             let s = Segment(start: 0, capacity: segmentBytes)

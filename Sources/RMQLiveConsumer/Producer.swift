@@ -348,4 +348,3 @@ public final class SimpleProducer: Sendable {
         await nameServer.close()
     }
 }
-
