@@ -222,6 +222,42 @@ func expectReadBack(_ records: [ByteBuffer], from store: MessageStore, maxSize: 
         again.close(now: t0)
     }
 
+    /// The syncs cover the bytes appended since the last one (`MessageStore.syncRange`: msync of a mapping of
+    /// that range, not an fsync of the whole file and of the next window made ready ahead): with `.always` after
+    /// every append, with the interval policy on the store's thread; a range that cannot be mapped falls back
+    /// to an fsync of the file, whose failure names the file.
+    @Test func syncsCoverWhatWasAppendedSinceTheLastOne() throws {
+        for policy in [FsyncPolicy.always, .interval(millis: 10)] {
+            let dir = tempDir("sync-range")
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let store = MessageStore(directory: dir, policy: policy)
+            store.syncInBackground = true
+            store.windowBytes = 8192
+            _ = try store.open { _ in throw StoreError("unexpected record") }
+            #expect(store.background.withLockedValue { $0.synced } == 0)
+            var b = BrokerState()
+            for i in 0..<40 {
+                try persist(b.handle(sendV2(topic: "S", body: String(repeating: "x", count: 300 + i)), from: clientA, now: t0), to: store)
+                try store.tick(now: t0 + 20 * Int64(i + 1))
+                store.waitForBackground()
+                let synced = store.background.withLockedValue { $0.synced }
+                #expect(synced == store.size)
+            }
+            try store.tick(now: t0 + 10_000)
+            store.waitForBackground()
+            #expect(store.background.withLockedValue { $0.synced == store.size && $0.failure == nil })
+            store.close(now: t0 + 10_000)
+            let again = MessageStore(directory: dir, policy: .always)
+            var b2 = BrokerState()
+            #expect(try again.open { try b2.restore(record: $0) }.recordCount == 40)
+            #expect(again.background.withLockedValue { $0.synced } == again.size)
+            again.close(now: t0)
+        }
+        #expect(MessageStore.syncRange(fd: -1, from: 5, to: 5, path: "x") == nil)
+        let failure = MessageStore.syncRange(fd: -1, from: 0, to: 100, path: "/nowhere/commitlog.dat")
+        #expect(failure?.hasPrefix("fsync /nowhere/commitlog.dat: ") == true, "\(failure ?? "nil")")
+    }
+
     /// With the store's own thread, the next window of the commit log is mapped and populated there once the
     /// records pass the middle of the current one, and the appends go on in it: every record reads back, in the
     /// window and after a restart, and the file is cut to the records on close.
