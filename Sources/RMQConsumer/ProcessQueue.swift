@@ -1,28 +1,43 @@
 import RocketMQRemoting
 
-/// The messages of one queue that were delivered and are not finished yet, and the committable offset they
-/// imply (Java `ProcessQueue` with its `msgTreeMap`).
+/// The messages of one queue that were delivered and are not finished yet, in offset order, with when each was
+/// delivered, and the committable offset they imply (Java `ProcessQueue` with its `msgTreeMap`, a TreeMap).
 ///
 /// The committable offset never passes a message still in flight: after `remove`, it is the lowest offset
 /// still in flight, or `maxOffset + 1` when nothing is (`ProcessQueue.removeMessage`).
+///
+/// Held as one array in ascending offset order rather than tables keyed by offset: pulls add messages above
+/// the highest offset (an append), and they mostly finish from the lowest up (the first slot), so a message
+/// costs no hashing on its way in and out. A message that finishes before the ones below it stays as a
+/// finished slot until they finish; finished slots at either end are dropped at once.
 public struct ProcessQueue: Hashable, Sendable {
-    /// offset → size in bytes of the body, for the size threshold.
-    private(set) var inFlight: [Int64: Int] = [:]
+    /// One offset put into the queue; `live` until it finishes.
+    struct Slot: Sendable {
+        var offset: Int64
+        var size: Int
+        var message: DeliveredMessage?
+        /// When it was (last) delivered, milliseconds since the epoch (for `consumeTimeout`).
+        var deliveredAt: Int64?
+        var live: Bool
+    }
+    /// Ascending offsets from `head`; `slots[head]` and the last slot are live whenever `count > 0`.
+    private var slots: [Slot] = []
+    private var head = 0
+    /// Messages in flight.
+    public private(set) var count = 0
     /// Highest offset ever put (`queueOffsetMax`).
     public private(set) var maxOffset: Int64 = -1
     public private(set) var cachedBytes: Int = 0
-    /// The lowest and highest offsets in flight, kept as messages come and go (Java's TreeMap firstKey and
-    /// lastKey), so that neither a finished message nor the flow-control check before each pull scans the table.
-    public private(set) var minInFlight: Int64?
-    public private(set) var maxInFlight: Int64?
 
     public init() {}
 
-    public var count: Int { inFlight.count }
-    public var isEmpty: Bool { inFlight.isEmpty }
+    public var isEmpty: Bool { count == 0 }
+    /// The lowest and highest offsets in flight (Java's TreeMap firstKey and lastKey).
+    public var minInFlight: Int64? { count == 0 ? nil : slots[head].offset }
+    public var maxInFlight: Int64? { count == 0 ? nil : slots[slots.count - 1].offset }
     /// Offsets in flight, ascending.
-    public var offsets: [Int64] { inFlight.keys.sorted() }
-    public func contains(_ offset: Int64) -> Bool { inFlight[offset] != nil }
+    public var offsets: [Int64] { count == 0 ? [] : slots[head...].filter(\.live).map(\.offset) }
+    public func contains(_ offset: Int64) -> Bool { index(of: offset) != nil }
 
     /// `ProcessQueue.getMaxSpan`: distance between the lowest and highest offset in flight.
     public var span: Int64 {
@@ -32,54 +47,137 @@ public struct ProcessQueue: Hashable, Sendable {
 
     /// Adds messages (already-present offsets are ignored, as a TreeMap put of the same key keeps one entry).
     public mutating func put(_ messages: [(offset: Int64, size: Int)]) {
-        for m in messages where inFlight[m.offset] == nil {
-            inFlight[m.offset] = m.size
-            cachedBytes += m.size
-            if m.offset > maxOffset { maxOffset = m.offset }
-            if m.offset < minInFlight ?? .max { minInFlight = m.offset }
-            if m.offset > maxInFlight ?? .min { maxInFlight = m.offset }
+        for m in messages { insert(Slot(offset: m.offset, size: m.size, message: nil, deliveredAt: nil, live: true)) }
+    }
+
+    /// Adds pulled messages, delivered at `now` (milliseconds since the epoch). One already in flight at its
+    /// offset is replaced and counts as delivered again (Java submits every message of a pull, the TreeMap
+    /// keeps one entry per offset).
+    mutating func put(_ messages: [DeliveredMessage], deliveredAt now: Int64) {
+        for m in messages {
+            let slot = Slot(offset: m.queueOffset, size: m.record.storedBodyLength, message: m, deliveredAt: now, live: true)
+            if !insert(slot), let i = index(of: m.queueOffset) {
+                slots[i].message = m
+                slots[i].deliveredAt = now
+            }
         }
+    }
+
+    /// The message in flight at `offset`, if it was put with one.
+    func message(at offset: Int64) -> DeliveredMessage? { index(of: offset).flatMap { slots[$0].message } }
+    /// When the message at `offset` was last delivered.
+    func deliveredAt(_ offset: Int64) -> Int64? { index(of: offset).flatMap { slots[$0].deliveredAt } }
+
+    /// Delivers again the messages at `offsets` that are in flight with one, at `now`: returns them, in the
+    /// order asked.
+    mutating func redeliver(_ offsets: [Int64], at now: Int64) -> [DeliveredMessage] {
+        var out: [DeliveredMessage] = []
+        for o in offsets {
+            guard let i = index(of: o), let m = slots[i].message else { continue }
+            slots[i].deliveredAt = now
+            out.append(m)
+        }
+        return out
+    }
+
+    /// Changes the message in flight at `offset`; false when there is none.
+    mutating func updateMessage(at offset: Int64, _ change: (inout DeliveredMessage) -> Void) -> Bool {
+        guard let i = index(of: offset), slots[i].message != nil else { return false }
+        change(&slots[i].message!)
+        return true
     }
 
     /// Removes finished messages and returns the offset that may be committed now, or nil when the queue was
     /// already empty (Java returns −1 then and the stored offset stays).
     @discardableResult
     public mutating func remove(_ offsets: [Int64]) -> Int64? {
-        guard !inFlight.isEmpty else { return nil }
+        guard count > 0 else { return nil }
         for o in offsets {
-            if let size = inFlight.removeValue(forKey: o) { cachedBytes -= size }
+            guard let i = index(of: o) else { continue }
+            slots[i].live = false
+            slots[i].message = nil
+            count -= 1
+            cachedBytes -= slots[i].size
         }
-        if inFlight.isEmpty {
-            minInFlight = nil
-            maxInFlight = nil
+        if count == 0 {
+            slots.removeAll(keepingCapacity: true)
+            head = 0
         } else {
-            // Offsets mostly finish in order, so a short walk from the old bound finds the new one; across a
-            // wide gap (messages filtered out by tag) the table is scanned instead.
-            if let lo = minInFlight, inFlight[lo] == nil {
-                minInFlight = Self.walk(from: lo, by: 1, in: inFlight) ?? inFlight.keys.min()
-            }
-            if let hi = maxInFlight, inFlight[hi] == nil {
-                maxInFlight = Self.walk(from: hi, by: -1, in: inFlight) ?? inFlight.keys.max()
+            while !slots[head].live { head += 1 }
+            while !slots[slots.count - 1].live { slots.removeLast() }
+            // The finished slots before `head` go once they are half of the array.
+            if head >= 32 && head * 2 >= slots.count {
+                slots.removeSubrange(0..<head)
+                head = 0
             }
         }
         return minInFlight ?? maxOffset + 1
     }
 
-    /// The first offset in flight within 64 steps of `start`, or nil.
-    private static func walk(from start: Int64, by step: Int64, in table: [Int64: Int]) -> Int64? {
-        var o = start
-        for _ in 0..<64 {
-            o += step
-            if table[o] != nil { return o }
-        }
-        return nil
-    }
-
     /// Forgets everything (the queue was dropped).
     public mutating func clear() {
-        inFlight.removeAll()
+        slots.removeAll()
+        head = 0
+        count = 0
         cachedBytes = 0
-        minInFlight = nil
-        maxInFlight = nil
+    }
+
+    /// The index of the live slot of `offset`: the lowest slot, where most messages finish, or by binary search.
+    private func index(of offset: Int64) -> Int? {
+        guard count > 0 else { return nil }
+        if slots[head].offset == offset { return head }
+        let i = lowerBound(offset)
+        return i < slots.count && slots[i].offset == offset && slots[i].live ? i : nil
+    }
+
+    /// The first index from `head` whose offset is not below `offset`.
+    private func lowerBound(_ offset: Int64) -> Int {
+        var lo = head, hi = slots.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if slots[mid].offset < offset { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Puts one slot in its place; false when its offset is in flight already.
+    @discardableResult
+    private mutating func insert(_ slot: Slot) -> Bool {
+        if count == 0 {
+            slots.removeAll(keepingCapacity: true)
+            head = 0
+            slots.append(slot)
+        } else if slot.offset > slots[slots.count - 1].offset {
+            slots.append(slot)
+        } else {
+            let i = lowerBound(slot.offset)
+            if i < slots.count && slots[i].offset == slot.offset {
+                if slots[i].live { return false }
+                slots[i] = slot  // finished and put again (a pull from an earlier offset)
+            } else {
+                slots.insert(slot, at: i)
+            }
+        }
+        count += 1
+        cachedBytes += slot.size
+        if slot.offset > maxOffset { maxOffset = slot.offset }
+        return true
+    }
+
+    // Equal when the same offsets are in flight with the same messages, sizes and times, however the finished
+    // slots lie.
+    private var liveSlots: [Slot] { count == 0 ? [] : slots[head...].filter(\.live) }
+
+    public static func == (a: ProcessQueue, b: ProcessQueue) -> Bool {
+        a.count == b.count && a.maxOffset == b.maxOffset && a.cachedBytes == b.cachedBytes
+            && a.liveSlots.elementsEqual(b.liveSlots) {
+                $0.offset == $1.offset && $0.size == $1.size && $0.message == $1.message && $0.deliveredAt == $1.deliveredAt
+            }
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(count)
+        h.combine(maxOffset)
+        for s in liveSlots { h.combine(s.offset) }
     }
 }

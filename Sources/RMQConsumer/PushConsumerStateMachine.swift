@@ -123,10 +123,7 @@ public struct PushConsumerStateMachine: Sendable {
         var suggestedBrokerID: Int64 = 0
         /// PULL_OFFSET_MOVED seen: no more pulls, consumption results ignored, removed after the delay.
         var movedTo: Int64?
-        var messages: [Int64: DeliveredMessage] = [:]
         var sendBacks: Set<Int64> = []
-        /// offset → when it was (last) delivered, for `consumeTimeout`.
-        var deliveredAt: [Int64: Int64] = [:]
         var redeliveries: [Int64] = []
         var redeliveryScheduled = false
         var lastPull: Int64 = 0
@@ -240,7 +237,7 @@ public struct PushConsumerStateMachine: Sendable {
             let offsets = s.redeliveries
             s.redeliveries = []
             queues[q] = s
-            deliver(q, offsets: offsets, now: now, into: &out)
+            redeliver(q, offsets: offsets, now: now, into: &out)
         case .offsetMoved(let q):
             // During shutdown the final persist stores the corrected offset.
             guard phase == .running, let s = queues[q], let to = s.movedTo else { return [] }
@@ -389,7 +386,7 @@ public struct PushConsumerStateMachine: Sendable {
         guard let taken = withQueue(q, { s -> (offsets: [Int64], committable: Int64?)? in
             guard s.movedTo == nil else { return nil }
             s.lastConsume = now.millisecondsSinceEpoch
-            let offsets = done.map { $0.queueOffset }.filter { s.processQueue.contains($0) && !s.sendBacks.contains($0) }
+            let offsets = done.map { $0.queueOffset }.filter { s.processQueue.contains($0) && (s.sendBacks.isEmpty || !s.sendBacks.contains($0)) }
             return (offsets, finishing && !offsets.isEmpty ? Self.finish(&s, offsets: offsets) : nil)
         }), let (offsets, committable) = taken else {
             out.append(.log("consumed messages of \(q) ignored: the queue is no longer assigned"))
@@ -451,7 +448,6 @@ public struct PushConsumerStateMachine: Sendable {
             if let to = queues[q]!.movedTo {
                 queues[q]!.committedOffset = to
                 queues[q]!.processQueue.clear()
-                queues[q]!.messages = [:]
             }
             queues[q]!.pullInFlight = nil
             queues[q]!.pullScheduled = false
@@ -848,7 +844,6 @@ public struct PushConsumerStateMachine: Sendable {
                 if code == ResponseCode.pullOffsetMoved {
                     s.movedTo = h.nextBeginOffset
                     s.processQueue.clear()
-                    s.messages = [:]
                 }
                 return previous
             }!
@@ -862,11 +857,8 @@ public struct PushConsumerStateMachine: Sendable {
                 // FOUND with every message filtered out: pull on from nextBeginOffset; as in 4.9, the stored
                 // offset is not corrected here (the next PULL_NOT_FOUND does it).
                 if !found.isEmpty {
-                    withQueue(q) { s in
-                        s.processQueue.put(found.map { (offset: $0.queueOffset, size: $0.record.storedBodyLength) })
-                        for m in found { s.messages[m.queueOffset] = m }
-                    }
-                    deliver(q, offsets: found.map { $0.queueOffset }, now: now, into: &out)
+                    withQueue(q) { s in s.processQueue.put(found, deliveredAt: now.millisecondsSinceEpoch) }
+                    deliver(q, found, into: &out)
                 }
             } else {
                 correctTagsOffset(q)
@@ -922,11 +914,14 @@ public struct PushConsumerStateMachine: Sendable {
 
     // MARK: - Consumption
 
-    private mutating func deliver(_ q: MessageQueue, offsets: [Int64], now: Timestamp, into out: inout [Action]) {
-        guard let msgs = withQueue(q, { s -> [DeliveredMessage] in
-            for o in offsets { s.deliveredAt[o] = now.millisecondsSinceEpoch }
-            return offsets.compactMap { s.messages[$0] }
-        }) else { return }
+    /// Delivers again the messages in flight at `offsets` (a local redelivery).
+    private mutating func redeliver(_ q: MessageQueue, offsets: [Int64], now: Timestamp, into out: inout [Action]) {
+        guard let msgs = withQueue(q, { $0.processQueue.redeliver(offsets, at: now.millisecondsSinceEpoch) }) else { return }
+        deliver(q, msgs, into: &out)
+    }
+
+    /// Hands messages to the listener, `consumeMessageBatchMaxSize` at a time.
+    private func deliver(_ q: MessageQueue, _ msgs: [DeliveredMessage], into out: inout [Action]) {
         let size = max(1, configuration.consumeMessageBatchMaxSize)
         var i = 0
         while i < msgs.count {
@@ -943,7 +938,6 @@ public struct PushConsumerStateMachine: Sendable {
 
     /// `finish` on a queue's state: the committed offset when it advanced.
     private static func finish(_ s: inout QueueState, offsets: [Int64]) -> Int64? {
-        for o in offsets { s.messages[o] = nil; s.deliveredAt[o] = nil }
         guard let c = s.processQueue.remove(offsets), c > (s.committedOffset ?? -1) else { return nil }
         s.committedOffset = c
         return c
@@ -962,7 +956,7 @@ public struct PushConsumerStateMachine: Sendable {
     /// listener held past `consumeTimeout` (`expired`: delay level 3, sent to the message's store host as
     /// Java's `ProcessQueue.cleanExpiredMsg` does).
     private mutating func sendBack(_ q: MessageQueue, offset: Int64, expired: Bool = false, into out: inout [Action]) {
-        guard let s = queues[q], let m = s.messages[offset] else { return }
+        guard let s = queues[q], let m = s.processQueue.message(at: offset) else { return }
         let target: Address
         if expired, let host = storeHostAddress(m.record.storeHost) {
             target = host
@@ -1013,7 +1007,7 @@ public struct PushConsumerStateMachine: Sendable {
             guard s.movedTo == nil else { continue }
             for o in s.processQueue.offsets.prefix(16) {
                 if s.sendBacks.contains(o) || s.redeliveries.contains(o) { continue }
-                guard let at = s.deliveredAt[o], now.millisecondsSinceEpoch - at > limit else { break }
+                guard let at = s.processQueue.deliveredAt(o), now.millisecondsSinceEpoch - at > limit else { break }
                 out.append(.report(.consumeTimeout(q, offset: o)))
                 sendBack(q, offset: o, expired: true, into: &out)
             }
@@ -1025,8 +1019,7 @@ public struct PushConsumerStateMachine: Sendable {
     private mutating func sendBackFailedLocally(_ q: MessageQueue, offset: Int64, why: String, into out: inout [Action]) {
         let running = phase == .running
         guard let schedule = withQueue(q, { s -> Bool? in
-            guard s.messages[offset] != nil else { return nil }
-            s.messages[offset]!.reconsumeTimes += 1
+            guard s.processQueue.updateMessage(at: offset, { $0.reconsumeTimes += 1 }) else { return nil }
             s.redeliveries.append(offset)
             let schedule = !s.redeliveryScheduled && running
             if schedule { s.redeliveryScheduled = true }

@@ -159,18 +159,32 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
             case .decoded(let m): return m
             }
         }
-        /// A field read from either form: in place from the view, or from the decoded message.
-        @inline(__always)
-        func read<T>(_ view: KeyPath<StoredMessageView, T>, _ decoded: KeyPath<StoredMessage, T>) -> T {
+        // Fields read from either form: in place from the view, or from the decoded message. (Plain switches:
+        // a function taking two key paths cost a key path instantiation per read where it was not inlined.)
+        public var msgId: String {
             switch self {
-            case .view(let v): return v[keyPath: view]
-            case .decoded(let m): return m[keyPath: decoded]
+            case .view(let v): return v.msgId
+            case .decoded(let m): return m.msgId
             }
         }
-        public var msgId: String { read(\.msgId, \.msgId) }
-        public var storedBodyLength: Int { read(\.storedBodyLength, \.storedBody.count) }
-        public var storeHost: MessageHost { read(\.storeHost, \.storeHost) }
-        public var physicalOffset: Int64 { read(\.physicalOffset, \.physicalOffset) }
+        public var storedBodyLength: Int {
+            switch self {
+            case .view(let v): return v.storedBodyLength
+            case .decoded(let m): return m.storedBody.count
+            }
+        }
+        public var storeHost: MessageHost {
+            switch self {
+            case .view(let v): return v.storeHost
+            case .decoded(let m): return m.storeHost
+            }
+        }
+        public var physicalOffset: Int64 {
+            switch self {
+            case .view(let v): return v.physicalOffset
+            case .decoded(let m): return m.physicalOffset
+            }
+        }
 
         /// Records are equal when they decode to equal messages, whatever their form.
         public static func == (a: Record, b: Record) -> Bool { a.message == b.message }

@@ -167,6 +167,36 @@ struct PieceTests {
         // maxOffset stays the highest ever put.
         #expect(pq.remove([5, 6]) == 8)
     }
+
+    /// The queue is one array in offset order: messages that finish before the ones below them leave holes
+    /// that the lowest offset skips once those finish, offsets put below the lowest or put again after they
+    /// finished go in their place, and the finished slots dropped on the way change nothing it answers.
+    @Test func processQueueKeepsItsOrderAcrossHolesAndReputs() {
+        var pq = ProcessQueue()
+        pq.put((0..<100).map { (offset: Int64($0), size: 1) })
+        let odd = (0..<100).filter { $0 % 2 == 1 }.map(Int64.init)
+        #expect(pq.remove(odd) == 0)
+        #expect(pq.count == 50 && pq.minInFlight == 0 && pq.maxInFlight == 98 && pq.span == 98 && pq.cachedBytes == 50)
+        #expect(pq.offsets == (0..<50).map { Int64($0 * 2) })
+        #expect(!pq.contains(1) && pq.contains(2) && !pq.contains(99) && !pq.contains(-1) && !pq.contains(1_000))
+        // The even offsets below 80 finish: the lowest moves over the holes.
+        #expect(pq.remove((0..<40).map { Int64($0 * 2) }) == 80)
+        #expect(pq.offsets == (40..<50).map { Int64($0 * 2) } && pq.count == 10)
+        // Below the lowest, a finished offset again, and one still in flight (kept once, its size unchanged).
+        pq.put([(offset: 10, size: 5), (offset: 81, size: 5), (offset: 82, size: 7)])
+        #expect(pq.minInFlight == 10 && pq.count == 12 && pq.cachedBytes == 20 && pq.contains(81))
+        var direct = ProcessQueue()
+        direct.put([(offset: 10, size: 5), (offset: 81, size: 5)] + (40..<50).map { (offset: Int64($0 * 2), size: 1) })
+        #expect(pq != direct && pq.maxOffset == 99 && direct.maxOffset == 98)  // the highest ever put counts
+        direct.put([(offset: 99, size: 1)])
+        direct.remove([99])
+        #expect(pq == direct && pq.hashValue == direct.hashValue)
+        #expect(pq.remove([98, 96]) == 10 && pq.maxInFlight == 94)
+        #expect(pq.remove(pq.offsets) == 100 && pq.isEmpty && pq.minInFlight == nil && pq.cachedBytes == 0)
+        #expect(pq.remove([5]) == nil)
+        pq.put([(offset: 200, size: 3)])
+        #expect(pq.offsets == [200] && pq.remove([200]) == 201)
+    }
 }
 
 /// A problem quoting a broker's AclException remark is printed without the AccessKey (seen against the real
