@@ -92,9 +92,19 @@ enum HeaderValue {
     static func quickInt32(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> Int32? {
         quickDigits(f, bytes).map { Int32(truncatingIfNeeded: $0) }
     }
+    /// `quickDigits`, and values of nine to sixteen plain digits (a millisecond timestamp such as a
+    /// subscription's version, a large offset) from two eight-byte reads: the last eight digits, then the ones
+    /// before them. Sixteen digits stay below `Int64.max`; longer values go to the byte loop.
     @inline(__always)
     static func quickInt64(_ f: RawExtField, _ bytes: UnsafeRawBufferPointer) -> Int64? {
-        quickDigits(f, bytes).map { Int64(truncatingIfNeeded: $0) }
+        let n = Int(f.valueCount)
+        if n &- 1 < 8 { return quickDigits(f, bytes).map { Int64(truncatingIfNeeded: $0) } }
+        let end = Int(f.valueStart) &+ n
+        guard n <= 16 && end >= 16 && (f.valueKind == .ascii || f.valueKind == .scalar),
+              let low = digits(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: end &- 8, as: UInt64.self)), count: 8),
+              let high = digits(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: end &- 16, as: UInt64.self)), count: n &- 8)
+        else { return nil }
+        return Int64(truncatingIfNeeded: high &* 100_000_000 &+ low)
     }
 
     /// The value of the last `count` (1...8) of eight bytes (loaded little-endian: the text's last byte

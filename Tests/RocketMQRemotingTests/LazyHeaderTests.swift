@@ -3,7 +3,7 @@ import Testing
 @testable import RocketMQRemoting
 
 /// The typed headers' String fields left as spans of the frame until read, checked against the Strings they
-/// replace; and their integers (up to eight digits read at once) against the byte loop's reading.
+/// replace; and their integers (up to eight digits read at once, sixteen for a Long) against the byte loop's reading.
 @Suite struct LazyHeaderTests {
     static let group = "GID_order-service_payment-consumer"
     static let topic = "TOPIC_order-service_payment-events"
@@ -70,6 +70,7 @@ import Testing
     func integersAgreeWithTheByteLoop(_ type: SerializeType) throws {
         var rng = SystemRandomNumberGenerator()
         var values = ["0", "7", "00000000", "99999999", "100000000", "9999999999999999", "99999999999999999",
+                      "1718012345678", "0000000000000001", "123456789", "12345678a", "a23456789", "1234567890123456",
                       "9223372036854775807", "9223372036854775808", "-1", "+42", "-9223372036854775808", "", " 1", "1 ",
                       "12a4", "1234567:", "/", "0x10", "١٢٣", "12345678901234567890"]
         for _ in 0..<2000 {

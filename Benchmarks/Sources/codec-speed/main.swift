@@ -43,7 +43,6 @@ for (type, label) in [(SerializeType.json, "JSON"), (.rocketmq, "binary")] {
     if filter.isEmpty || requestName.contains(filter) {
         let frame = request.frame
         try measure(requestName, seconds: seconds) { consume(try decodeRequest(frame)) }
-        try measure(requestName + " value only", seconds: seconds) { consume(try decodeRequest(frame).value) }
     }
     let allName = "PULL_MESSAGE request with every String read, \(label) header"
     if filter.isEmpty || allName.contains(filter) {
