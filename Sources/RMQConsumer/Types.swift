@@ -159,32 +159,19 @@ public struct DeliveredMessage: Hashable, Sendable, CustomStringConvertible {
             case .decoded(let m): return m
             }
         }
-        // Fields read from either form: in place from the view, or from the decoded message. (Plain switches:
-        // a function taking two key paths cost a key path instantiation per read where it was not inlined.)
-        public var msgId: String {
+        /// A field read from either form: in place from the view, or from the decoded message. (Closures, not
+        /// key paths: where this was not inlined, a key path was instantiated at run time for every read.)
+        @inline(__always)
+        func read<T>(_ view: (StoredMessageView) -> T, _ decoded: (StoredMessage) -> T) -> T {
             switch self {
-            case .view(let v): return v.msgId
-            case .decoded(let m): return m.msgId
+            case .view(let v): return view(v)
+            case .decoded(let m): return decoded(m)
             }
         }
-        public var storedBodyLength: Int {
-            switch self {
-            case .view(let v): return v.storedBodyLength
-            case .decoded(let m): return m.storedBody.count
-            }
-        }
-        public var storeHost: MessageHost {
-            switch self {
-            case .view(let v): return v.storeHost
-            case .decoded(let m): return m.storeHost
-            }
-        }
-        public var physicalOffset: Int64 {
-            switch self {
-            case .view(let v): return v.physicalOffset
-            case .decoded(let m): return m.physicalOffset
-            }
-        }
+        public var msgId: String { read({ $0.msgId }, { $0.msgId }) }
+        public var storedBodyLength: Int { read({ $0.storedBodyLength }, { $0.storedBody.count }) }
+        public var storeHost: MessageHost { read({ $0.storeHost }, { $0.storeHost }) }
+        public var physicalOffset: Int64 { read({ $0.physicalOffset }, { $0.physicalOffset }) }
 
         /// Records are equal when they decode to equal messages, whatever their form.
         public static func == (a: Record, b: Record) -> Bool { a.message == b.message }
