@@ -370,9 +370,26 @@ public struct PushConsumerStateMachine: Sendable {
         if let q = messages.first?.queue, messages.allSatisfy({ $0.queue == q }) {
             consumed(q, messages, status: status, now: now, into: &out)
         } else {
-            var byQueue: [MessageQueue: [DeliveredMessage]] = [:]
-            for m in messages { byQueue[m.queue, default: []].append(m) }
-            for q in byQueue.keys.sorted() { consumed(q, byQueue[q]!, status: status, now: now, into: &out) }
+            // Grouped by queue, the queues in order. The messages come in runs of one queue (a delivery's, a pull's):
+            // the table is consulted once per run, not per message (hashing the queue's topic and broker name).
+            var groups: [(queue: MessageQueue, messages: [DeliveredMessage])] = []
+            var index: [MessageQueue: Int] = [:]
+            var last = -1
+            for m in messages {
+                let q = m.queue
+                if last < 0 || groups[last].queue != q {
+                    if let i = index[q] {
+                        last = i
+                    } else {
+                        last = groups.count
+                        index[q] = last
+                        groups.append((q, []))
+                    }
+                }
+                groups[last].messages.append(m)
+            }
+            groups.sort { $0.queue < $1.queue }
+            for g in groups { consumed(g.queue, g.messages, status: status, now: now, into: &out) }
         }
         if phase == .drainingConsumption { checkDrained(now: now, into: &out) }
         return out

@@ -283,16 +283,25 @@ final class Core: @unchecked Sendable {
     /// The outcomes of delivered batches (on the loop, in order): counted, and queued for the machine.
     private func delivered(_ outcomes: [(ConsumePool.Delivery, ConsumeStatus)]) {
         let now = CaptureTime.now().nanoseconds
+        // The counts per queue: one table update per run of messages of one queue and status, across deliveries
+        // (with Java's default batch of one message, a delivery per message: the table's hashing of the queue's
+        // topic and broker name was paid for every message).
+        var run: (queue: MessageQueue, success: Bool, count: Int)? = nil
+        func count() {
+            guard let r = run else { return }
+            if r.success { stats.consumed[r.queue, default: 0] += r.count } else { stats.failed[r.queue, default: 0] += r.count }
+        }
         for (d, status) in outcomes {
             stats.listenerMillis += (now - d.started) / 1_000_000
-            // Per queue, one table update per run of messages of one queue (a batch is of one queue).
-            var i = 0
-            while i < d.messages.count {
-                let q = d.messages[i].queue
-                var n = 1
-                while i + n < d.messages.count && d.messages[i + n].queue == q { n += 1 }
-                if status == .success { stats.consumed[q, default: 0] += n } else { stats.failed[q, default: 0] += n }
-                i += n
+            let success = status == .success
+            for m in d.messages {
+                let q = m.queue
+                if let r = run, r.success == success, r.queue == q {
+                    run!.count += 1
+                } else {
+                    count()
+                    run = (q, success, 1)
+                }
             }
             // Fed to the machine with the rest of the pool's group (`feedConsumed`), in order.
             if let last = consumedOutcomes.last, last.status == status {
@@ -301,6 +310,7 @@ final class Core: @unchecked Sendable {
                 consumedOutcomes.append((d.messages, status))
             }
         }
+        count()
     }
 
     /// Outcomes of the pool's current group, consecutive ones of one status merged: one `consumed` input per

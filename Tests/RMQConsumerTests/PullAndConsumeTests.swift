@@ -214,6 +214,29 @@ struct PullAndConsumeTests {
         #expect(h.m.committedOffset(of: F.a0) == 15)
     }
 
+    /// One `consumed` input holding the messages of several queues, interleaved (the live consumer merges a
+    /// group's outcomes): each queue's offset advances by its own messages, and failed ones go back queue by
+    /// queue in queue order.
+    @Test func consumptionOfInterleavedQueuesIsCountedPerQueue() {
+        var h = Self.running()
+        let pa = h.pendingPull(F.a0)!, pb = h.pendingPull(F.b1)!
+        let a = h.answer(pa.id, extFields: F.pullHeader(next: 13, max: 13), body: F.pullBody(F.a0, offsets: [10, 11, 12]))
+        let b = h.answer(pb.id, extFields: F.pullHeader(next: 12, max: 12), body: F.pullBody(F.b1, offsets: [10, 11]))
+        let ma = a.deliveries.flatMap(\.messages), mb = b.deliveries.flatMap(\.messages)
+        _ = h.record(h.m.consumed([mb[0], ma[0], ma[1], mb[1], ma[2]], status: .success, now: h.now))
+        #expect(h.m.committedOffset(of: F.a0) == 13 && h.m.committedOffset(of: F.b1) == 12)
+        #expect(h.m.inFlightOffsets(of: F.a0).isEmpty && h.m.inFlightOffsets(of: F.b1).isEmpty)
+        // Failed, interleaved: sent back by queue, broker-a's queue first.
+        let pa2 = h.pendingPull(F.a0)!, pb2 = h.pendingPull(F.b1)!
+        let a2 = h.answer(pa2.id, extFields: F.pullHeader(next: 15, max: 15), body: F.pullBody(F.a0, offsets: [13, 14]))
+        let b2 = h.answer(pb2.id, extFields: F.pullHeader(next: 13, max: 13), body: F.pullBody(F.b1, offsets: [12]))
+        let back = h.record(h.m.consumed([b2.deliveries[0].messages[0]] + a2.deliveries.flatMap(\.messages),
+                                         status: .reconsumeLater, now: h.now)).sentCommands
+        #expect(back.map(\.command.code) == [RequestCode.consumerSendMsgBack, RequestCode.consumerSendMsgBack, RequestCode.consumerSendMsgBack])
+        #expect(back.map(\.to) == [F.brokerA, F.brokerA, F.brokerB])
+        #expect(h.m.inFlightOffsets(of: F.a0) == [13, 14] && h.m.inFlightOffsets(of: F.b1) == [12])
+    }
+
     @Test func persistTickCommitsEveryQueueOneway() {
         var h = Self.running()
         let p = h.pendingPull(F.a0)!
