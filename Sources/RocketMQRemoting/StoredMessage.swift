@@ -147,8 +147,7 @@ package struct RecordWriter {
         var v = v
         var i = width - 1
         while i >= 0 {
-            let d = UInt8(truncatingIfNeeded: v & 0xF)
-            (base + offset).storeBytes(of: d < 10 ? 0x30 + d : 0x37 + d, toByteOffset: i, as: UInt8.self)
+            (base + offset).storeBytes(of: MessageId.hexDigit(UInt8(truncatingIfNeeded: v & 0xF)), toByteOffset: i, as: UInt8.self)
             v >>= 4
             i -= 1
         }
