@@ -287,10 +287,29 @@ public struct NDJSONRenderer: Sendable {
 
     /// `frameLine(_:)` appended to `out` as UTF-8 (no newline).
     public static func frameLine(_ f: FrameRecord, into out: inout [UInt8]) {
-        // The command read in place (a copy of it retained its field view, remark and body).
+        // Written into a buffer on the stack through a pointer, then appended at once: a line is some fifty
+        // pieces, and each append to the array checked its capacity and uniqueness. A line that does not fit
+        // (a large body summary, long texts) is written into the array piece by piece.
+        let fitted = withUnsafeTemporaryAllocation(byteCount: lineBufferSize, alignment: 1) { raw -> Bool in
+            var w = JSONLineWriter(JSONLineBuffer(raw))
+            frameLine(f, writer: &w)
+            w.close()
+            guard !w.bytes.overflowed else { return false }
+            out.append(contentsOf: w.bytes.written)
+            return true
+        }
+        if fitted { return }
         // The writer works on `out` itself, moved in and back out: no copy of what `out` holds.
         var w = JSONLineWriter(taking: &out)
-        defer { w.close(into: &out) }
+        frameLine(f, writer: &w)
+        w.close(into: &out)
+    }
+
+    /// The stack buffer of `frameLine(_:into:)` (a frame line of a long poll or its answer is 500-900 bytes).
+    static let lineBufferSize = 3072
+
+    static func frameLine<Sink: JSONByteSink>(_ f: FrameRecord, writer w: inout JSONLineWriter<Sink>) {
+        // The command read in place (a copy of it retained its field view, remark and body).
         w.string("event", "frame"); w.int("index", f.index); w.time("ts", f.time)
         w.int("conn", f.connection); w.string("src", f.source); w.string("dst", f.destination)
         w.string("src_role", f.sourceRole.rawValue); w.string("dst_role", f.destinationRole.rawValue)
@@ -299,7 +318,7 @@ public struct NDJSONRenderer: Sendable {
         w.string("serialization", f.command.serializeType.description)
         w.string("language", f.command.language.name); w.int("version", f.command.version)
         w.key("fields")
-        f.command.writeFieldsJSONObject(into: &w.bytes)
+        w.bytes.appendFieldsJSONObject(of: f.command)
         w.string("remark", f.command.remark); w.int("body_len", f.bodyLength)
         w.int("frame_len", f.frameSize); w.string("phase", f.phase.rawValue); w.string("client", f.client)
         if f.command.isResponse {
@@ -312,7 +331,7 @@ public struct NDJSONRenderer: Sendable {
         if let e = f.headerError { w.string("header_error", e) }
         if let a = f.annotation { w.string("annotation", a) }
         let body = bodyJSON(f.body)
-        if body != .null { w.key("body"); JSONWriter.write(body, into: &w.bytes) }
+        if body != .null { w.key("body"); w.bytes.appendJSON(body) }
     }
 
     public func render(_ event: TraceEvent) -> [String] {
@@ -505,43 +524,34 @@ public enum OutputFormat: String, Sendable, CaseIterable {
 }
 
 /// One JSON object written member by member into bytes: `{"key":value,…}`.
-struct JSONLineWriter {
-    var bytes: [UInt8] = []
+struct JSONLineWriter<Sink: JSONByteSink> {
+    var bytes: Sink
     private var members = 0
 
-    init() {}
+    init(_ sink: Sink) { bytes = sink }
 
-    /// A writer that appends to `out`'s bytes, which it holds until `close(into:)` gives them back (moved, not
-    /// copied: `out` is left empty meanwhile).
-    init(taking out: inout [UInt8]) { swap(&bytes, &out) }
-
-    /// Ends the object and moves the bytes back into `out`.
-    mutating func close(into out: inout [UInt8]) {
+    /// Ends the object.
+    mutating func close() {
         if members == 0 { bytes.append(UInt8(ascii: "{")) }
         bytes.append(UInt8(ascii: "}"))
-        swap(&bytes, &out)
     }
 
-    /// `{"k":` or `,"k":`, gathered on the stack and appended at once (five appends, each with its capacity and
-    /// uniqueness checks, cost about 190 instructions; a frame line has twenty keys).
+    /// `{"k":` or `,"k":`, in one piece (five appends to an array, each with its capacity and uniqueness
+    /// checks, cost about 190 instructions; a frame line has twenty keys).
     mutating func key(_ k: StaticString) {
         let separator = members == 0 ? UInt8(ascii: "{") : UInt8(ascii: ",")
         members += 1
         k.withUTF8Buffer { name in
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: name.count + 4) { t in
-                t[0] = separator
-                t[1] = UInt8(ascii: "\"")
-                _ = UnsafeMutableBufferPointer(rebasing: t[2..<(2 + name.count)]).initialize(from: name)
-                t[name.count + 2] = UInt8(ascii: "\"")
-                t[name.count + 3] = UInt8(ascii: ":")
-                bytes.append(contentsOf: t)
-            }
+            bytes.append((separator, UInt8(ascii: "\""), 2), UnsafeRawBufferPointer(name), (UInt8(ascii: "\""), UInt8(ascii: ":"), 2))
         }
     }
-    mutating func null() { bytes += [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")] }
+    mutating func null() {
+        var n: UInt32 = 0x6C6C_756E  // "null", little-endian
+        withUnsafeBytes(of: &n) { bytes.append(contentsOf: $0) }
+    }
     mutating func string(_ k: StaticString, _ v: String?) {
         key(k)
-        if let v { JSONWriter.writeString(v, into: &bytes) } else { null() }
+        if let v { bytes.appendJSONString(v) } else { null() }
     }
     mutating func int<T: BinaryInteger>(_ k: StaticString, _ v: T?) {
         key(k)
@@ -583,5 +593,22 @@ struct JSONLineWriter {
         writeInt(us / 1000)
         bytes.append(UInt8(ascii: "."))
         writeDigits((us % 1000).magnitude, width: 3)
+    }
+}
+
+extension JSONLineWriter where Sink == [UInt8] {
+    init() { self.init([]) }
+
+    /// A writer that appends to `out`'s bytes, which it holds until `close(into:)` gives them back (moved, not
+    /// copied: `out` is left empty meanwhile).
+    init(taking out: inout [UInt8]) {
+        bytes = []
+        swap(&bytes, &out)
+    }
+
+    /// Ends the object and moves the bytes back into `out`.
+    mutating func close(into out: inout [UInt8]) {
+        close()
+        swap(&bytes, &out)
     }
 }

@@ -341,19 +341,21 @@ public struct ExtFieldsView: Sendable, Sequence, CustomStringConvertible {
     /// Writes the entries as one JSON object of strings (`{"key":"value",…}`, wire order) into `out`, straight
     /// from the frame bytes where they are the text; credential values are redacted as `ExtFields.redacted()`
     /// does.
-    public func writeJSONObject(into out: inout [UInt8]) {
+    public func writeJSONObject(into out: inout [UInt8]) { writeJSONObject(to: &out) }
+
+    func writeJSONObject<Sink: JSONByteSink>(to out: inout Sink) {
         out.append(UInt8(ascii: "{"))
         withUnsafeFields { b, f in
             for (i, e) in f.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                if let key = e.directKey(in: b) { JSONWriter.writeString(utf8: key, into: &out) } else { JSONWriter.writeString(e.keyString(in: b), into: &out) }
+                if let key = e.directKey(in: b) { JSONWriter.writeString(utf8: key, to: &out) } else { JSONWriter.writeString(e.keyString(in: b), to: &out) }
                 out.append(UInt8(ascii: ":"))
                 if e.hasSecretKey(in: b) {
-                    JSONWriter.writeString(Redaction.redact(e.valueString(in: b)), into: &out)
+                    JSONWriter.writeString(Redaction.redact(e.valueString(in: b)), to: &out)
                 } else if let v = e.directValue(in: b) {
-                    JSONWriter.writeString(utf8: v, into: &out)
+                    JSONWriter.writeString(utf8: v, to: &out)
                 } else {
-                    JSONWriter.writeString(e.valueString(in: b), into: &out)
+                    JSONWriter.writeString(e.valueString(in: b), to: &out)
                 }
             }
         }

@@ -135,54 +135,151 @@ func needsEscape(_ bytes: UnsafeRawBufferPointer) -> Bool {
     return false
 }
 
+/// Where the JSON writers put their bytes: an array, or a line buffer of fixed size (`JSONLineBuffer`). Each
+/// of the two has the writers' code specialized for it (the requirements below), so that code generic over the
+/// sink, such as the NDJSON frame line, calls them directly once specialized.
+public protocol JSONByteSink {
+    mutating func append(_ byte: UInt8)
+    mutating func append(contentsOf bytes: UnsafeRawBufferPointer)
+    /// `head`, then `bytes`, then `tail` (each of `head` and `tail` 0-2 bytes, in the order given): a quoted
+    /// text, a member's key. An array gathers them and appends once; a line buffer writes them in place.
+    mutating func append(_ head: (UInt8, UInt8, Int), _ bytes: UnsafeRawBufferPointer, _ tail: (UInt8, UInt8, Int))
+    /// `JSONWriter.writeString`: the text quoted, escaped as needed.
+    mutating func appendJSONString(_ text: String)
+    /// `JSONWriter.write`: the value as compact JSON text.
+    mutating func appendJSON(_ value: JSONValue)
+    /// `RemotingCommand.writeFieldsJSONObject`: the extFields as one object of strings, credentials redacted.
+    mutating func appendFieldsJSONObject(of command: RemotingCommand)
+}
+
+extension Array: JSONByteSink where Element == UInt8 {
+    public mutating func append(_ head: (UInt8, UInt8, Int), _ bytes: UnsafeRawBufferPointer, _ tail: (UInt8, UInt8, Int)) {
+        // Gathered on the stack and appended at once: each append to an array checks its capacity and
+        // uniqueness, which for short pieces costs more than the bytes.
+        let n = head.2 + bytes.count + tail.2
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n) { t in
+            t[0] = head.0
+            if head.2 > 1 { t[1] = head.1 }
+            if !bytes.isEmpty { UnsafeMutableRawBufferPointer(start: t.baseAddress! + head.2, count: bytes.count).copyMemory(from: bytes) }
+            t[n - tail.2] = tail.0
+            if tail.2 > 1 { t[n - 1] = tail.1 }
+            append(contentsOf: t)
+        }
+    }
+    public mutating func appendJSONString(_ text: String) { JSONWriter.writeString(text, to: &self) }
+    public mutating func appendJSON(_ value: JSONValue) { JSONWriter.write(value, to: &self) }
+    public mutating func appendFieldsJSONObject(of command: RemotingCommand) { command.writeFieldsJSONObject(to: &self) }
+}
+
+/// JSON text written through a pointer into a buffer of fixed size: the hot lines of the NDJSON output, with
+/// no capacity and uniqueness checks of an array for each piece. A write that does not fit writes nothing and
+/// sets `overflowed` (every later one then writes nothing either): the caller writes the line the ordinary way.
+public struct JSONLineBuffer: JSONByteSink {
+    @usableFromInline let base: UnsafeMutableRawPointer
+    @usableFromInline let capacity: Int
+    @usableFromInline var written_ = 0
+    @usableFromInline var overflowed_ = false
+
+    /// The bytes written.
+    public var count: Int { written_ }
+    /// A write did not fit: the buffer does not hold the whole text.
+    public var overflowed: Bool { overflowed_ }
+
+    public init(_ buffer: UnsafeMutableRawBufferPointer) {
+        base = buffer.baseAddress!
+        capacity = buffer.count
+    }
+
+    @inlinable @inline(__always)
+    public mutating func append(_ byte: UInt8) {
+        guard written_ < capacity else { overflowed_ = true; return }
+        base.storeBytes(of: byte, toByteOffset: written_, as: UInt8.self)
+        written_ &+= 1
+    }
+
+    @inlinable @inline(__always)
+    public mutating func append(contentsOf bytes: UnsafeRawBufferPointer) {
+        guard bytes.count <= capacity &- written_ else { overflowed_ = true; written_ = capacity; return }
+        if let p = bytes.baseAddress { (base + written_).copyMemory(from: p, byteCount: bytes.count) }
+        written_ &+= bytes.count
+    }
+
+    @inlinable @inline(__always)
+    public mutating func append(_ head: (UInt8, UInt8, Int), _ bytes: UnsafeRawBufferPointer, _ tail: (UInt8, UInt8, Int)) {
+        let n = head.2 &+ bytes.count &+ tail.2
+        guard n <= capacity &- written_ else { overflowed_ = true; written_ = capacity; return }
+        let p = base + written_
+        p.storeBytes(of: head.0, as: UInt8.self)
+        if head.2 > 1 { p.storeBytes(of: head.1, toByteOffset: 1, as: UInt8.self) }
+        if let b = bytes.baseAddress { (p + head.2).copyMemory(from: b, byteCount: bytes.count) }
+        p.storeBytes(of: tail.0, toByteOffset: n &- tail.2, as: UInt8.self)
+        if tail.2 > 1 { p.storeBytes(of: tail.1, toByteOffset: n &- 1, as: UInt8.self) }
+        written_ &+= n
+    }
+
+    /// The bytes written (meaningful when not `overflowed`).
+    public var written: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: written_) }
+
+    public mutating func appendJSONString(_ text: String) { JSONWriter.writeString(text, to: &self) }
+    public mutating func appendJSON(_ value: JSONValue) { JSONWriter.write(value, to: &self) }
+    public mutating func appendFieldsJSONObject(of command: RemotingCommand) { command.writeFieldsJSONObject(to: &self) }
+}
+
 public enum JSONWriter {
-    public static func write(_ value: JSONValue, into out: inout [UInt8]) {
+    public static func write(_ value: JSONValue, into out: inout [UInt8]) { write(value, to: &out) }
+
+    static func write<Sink: JSONByteSink>(_ value: JSONValue, to out: inout Sink) {
         switch value {
         case .object(let members):
             out.append(UInt8(ascii: "{"))
             for (i, m) in members.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 switch m.key {
-                case .string(let s): writeString(s, into: &out)
-                case .bare(let s): out.append(contentsOf: s.utf8)
-                case .object(let v): write(v, into: &out)
+                case .string(let s): writeString(s, to: &out)
+                case .bare(let s): appendUTF8(s, to: &out)
+                case .object(let v): write(v, to: &out)
                 }
                 out.append(UInt8(ascii: ":"))
-                write(m.value, into: &out)
+                write(m.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         case .array(let items):
             out.append(UInt8(ascii: "["))
             for (i, v) in items.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                write(v, into: &out)
+                write(v, to: &out)
             }
             out.append(UInt8(ascii: "]"))
-        case .string(let s): writeString(s, into: &out)
-        case .number(let n): out.append(contentsOf: n.utf8)
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .null: out.append(contentsOf: "null".utf8)
+        case .string(let s): writeString(s, to: &out)
+        case .number(let n): appendUTF8(n, to: &out)
+        case .bool(let b): appendUTF8(b ? "true" : "false", to: &out)
+        case .null: appendUTF8("null", to: &out)
         }
+    }
+
+    @inline(__always)
+    static func appendUTF8<Sink: JSONByteSink>(_ s: String, to out: inout Sink) {
+        var s = s
+        s.withUTF8 { out.append(contentsOf: UnsafeRawBufferPointer($0)) }
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
-    public static func writeString(_ s: String, into out: inout [UInt8]) {
+    public static func writeString(_ s: String, into out: inout [UInt8]) { writeString(s, to: &out) }
+
+    @inline(__always)
+    static func writeString<Sink: JSONByteSink>(_ s: String, to out: inout Sink) {
         var s = s
-        s.withUTF8 { writeString(utf8: UnsafeRawBufferPointer($0), into: &out) }
+        s.withUTF8 { writeString(utf8: UnsafeRawBufferPointer($0), to: &out) }
     }
 
     /// `writeString` over the UTF-8 bytes of a text.
-    public static func writeString(utf8 bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) {
-        // Short texts with nothing to escape (keys, names, numbers: nearly all) go out quoted in one append,
-        // gathered on the stack: three appends, each with its checks, cost more than the text.
+    public static func writeString(utf8 bytes: UnsafeRawBufferPointer, into out: inout [UInt8]) { writeString(utf8: bytes, to: &out) }
+
+    static func writeString<Sink: JSONByteSink>(utf8 bytes: UnsafeRawBufferPointer, to out: inout Sink) {
+        // Short texts with nothing to escape (keys, names, numbers: nearly all) go out quoted in one piece.
         if bytes.count <= 120 && !needsEscape(bytes) {
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: bytes.count + 2) { t in
-                t[0] = UInt8(ascii: "\"")
-                if !bytes.isEmpty { UnsafeMutableRawBufferPointer(start: t.baseAddress! + 1, count: bytes.count).copyMemory(from: bytes) }
-                t[bytes.count + 1] = UInt8(ascii: "\"")
-                out.append(contentsOf: t)
-            }
+            out.append((UInt8(ascii: "\""), 0, 1), bytes, (UInt8(ascii: "\""), 0, 1))
             return
         }
         out.append(UInt8(ascii: "\""))

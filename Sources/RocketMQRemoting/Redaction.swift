@@ -135,13 +135,15 @@ extension ExtFields {
 
     /// Writes the entries as one JSON object of strings (`{"key":"value",…}`, in order) into `out`, credential
     /// values redacted: what `ExtFieldsView.writeJSONObject` writes for the same entries, with no view made.
-    public func writeJSONObject(into out: inout [UInt8]) {
+    public func writeJSONObject(into out: inout [UInt8]) { writeJSONObject(to: &out) }
+
+    func writeJSONObject<Sink: JSONByteSink>(to out: inout Sink) {
         out.append(UInt8(ascii: "{"))
         for (i, e) in entries.enumerated() {
             if i > 0 { out.append(UInt8(ascii: ",")) }
-            JSONWriter.writeString(e.key, into: &out)
+            JSONWriter.writeString(e.key, to: &out)
             out.append(UInt8(ascii: ":"))
-            JSONWriter.writeString(Redaction.isSecret(e.key) ? Redaction.redact(e.value) : e.value, into: &out)
+            JSONWriter.writeString(Redaction.isSecret(e.key) ? Redaction.redact(e.value) : e.value, to: &out)
         }
         out.append(UInt8(ascii: "}"))
     }

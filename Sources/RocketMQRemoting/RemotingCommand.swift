@@ -129,11 +129,13 @@ public struct RemotingCommand: Hashable, Sendable {
 
     /// Writes the extFields as one JSON object of strings into `out` (`{}` when the header has none), credential
     /// values redacted: from the frame's bytes for a decoded command, from the map for one built in code.
-    public func writeFieldsJSONObject(into out: inout [UInt8]) {
+    public func writeFieldsJSONObject(into out: inout [UInt8]) { writeFieldsJSONObject(to: &out) }
+
+    func writeFieldsJSONObject<Sink: JSONByteSink>(to out: inout Sink) {
         switch fieldOrigin {
-        case .none: out += [UInt8(ascii: "{"), UInt8(ascii: "}")]
-        case .owned: ownedFields.writeJSONObject(into: &out)
-        case .wire: wireFields.writeJSONObject(into: &out)
+        case .none: out.append(UInt8(ascii: "{")); out.append(UInt8(ascii: "}"))
+        case .owned: ownedFields.writeJSONObject(to: &out)
+        case .wire: wireFields.writeJSONObject(to: &out)
         }
     }
 
