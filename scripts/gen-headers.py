@@ -264,6 +264,20 @@ HEADERS = [
 # Java HashMap<String, String> iteration order
 
 
+# The headers whose keys the binary header scanner dispatches to their fields while it walks the extFields
+# block (`BinaryHeaderCodec.scanASCIIBlock`): the walk waits on its chain of length fields, and the dispatch
+# fills that wait; the typed decoder then takes each field from its entry (`RawExtField.slot`) instead of
+# matching the key again. (header, key set); each gets its tag (`RawExtField.slotOwner`, from 1) and a
+# `KeySlots` type. Only the PULL_MESSAGE request's (consume traffic is long polls): each header dispatched is
+# one more copy of the walk in the scanner, and with several of them its registers spilled and it ran slower.
+SCAN_DISPATCH = [("PullMessageRequestHeader", "wire")]
+SLOT_OWNERS = {hk: i + 1 for i, hk in enumerate(SCAN_DISPATCH)}
+
+
+def slots_type(header, keys):
+    return f"{header}{keys[0].upper()}{keys[1:]}Slots"
+
+
 def java_hash(s):
     """Java String.hashCode over UTF-16 code units, as an unsigned 32-bit value."""
     b = s.encode("utf-16-be")
@@ -471,12 +485,27 @@ def emit_header(h):
     L.append("                       source: ByteBuffer, text: Text.Type, header: String, keys: KeySet) throws -> Self {")
     for i in range(n):
         L.append(f"        var at{i} = -1")
+    owners = [SLOT_OWNERS.get((h["swift"], name), 0) for name, _ in keysets]
     L.append("        var seen: UInt64 = 0")
     L.append("        var unknown = 0")
+    if any(owners):
+        if len(keysets) == 1:
+            L.append(f"        let owner: UInt8 = {owners[0]}  // the binary scanner's tag on the keys it dispatched to this header")
+        else:
+            L.append("        let owner: UInt8  // the binary scanner's tag on the keys it dispatched to this header (0: none)")
+            L.append("        switch keys {")
+            for (name, _), o in zip(keysets, owners):
+                L.append(f"        case .{name}: owner = {o}")
+            L.append("        }")
     L.append("        for i in 0..<fields.count {")
     L.append("            let f = fields[i]")
     L.append("            let slot: Int")
-    L.append("            if f.keyKind == .ascii {")
+    if any(owners):
+        L.append("            if f.slotOwner == owner {" if all(owners) else "            if owner != 0 && f.slotOwner == owner {")
+        L.append("                slot = Int(f.slot)")
+        L.append("            } else if f.keyKind == .ascii {")
+    else:
+        L.append("            if f.keyKind == .ascii {")
     L.append("                let k = f.keyBytes(in: bytes)")
     if len(keysets) == 1:
         L.append("                slot = wireSlot(ascii: k)")
@@ -646,6 +675,15 @@ def generate():
     ]
     for h in HEADERS:
         out.append(emit_header(h))
+        out.append("")
+    out.append("// MARK: - Keys dispatched by the binary header scanner (SCAN_DISPATCH)")
+    out.append("")
+    for (header, keys), owner in SLOT_OWNERS.items():
+        out.append(f"/// The `{keys}` keys of `{header}`, dispatched during the binary scan (tag {owner}).")
+        out.append(f"enum {slots_type(header, keys)}: KeySlots {{")
+        out.append(f"    @inline(__always) static var owner: UInt8 {{ {owner} }}")
+        out.append(f"    @inline(__always) static func slot(ascii k: UnsafeRawBufferPointer) -> Int {{ {header}.{keys}Slot(ascii: k) }}")
+        out.append("}")
         out.append("")
     return "\n".join(out)
 

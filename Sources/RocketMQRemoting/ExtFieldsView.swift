@@ -32,6 +32,11 @@ struct RawExtField: Sendable {
     var keySignature: UInt64 = 0
     var keyKind: RawTextKind
     var valueKind: RawTextKind = .ascii
+    /// The typed header whose declared field the binary scanner found this key to be (`KeySlots.owner`; 0: not
+    /// dispatched) and that field's index, which its decoder then takes instead of matching the key again (see
+    /// `BinaryHeaderCodec.scanASCIIBlock`).
+    var slotOwner: UInt8 = 0
+    var slot: Int8 = -1
 
     /// With the key's signature (the JSON scanner checks duplicate keys with it).
     @inline(__always)

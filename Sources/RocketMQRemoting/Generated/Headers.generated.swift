@@ -1098,10 +1098,13 @@ extension PullMessageRequestHeader {
         var at13 = -1
         var seen: UInt64 = 0
         var unknown = 0
+        let owner: UInt8 = 1  // the binary scanner's tag on the keys it dispatched to this header
         for i in 0..<fields.count {
             let f = fields[i]
             let slot: Int
-            if f.keyKind == .ascii {
+            if f.slotOwner == owner {
+                slot = Int(f.slot)
+            } else if f.keyKind == .ascii {
                 let k = f.keyBytes(in: bytes)
                 slot = wireSlot(ascii: k)
             } else {
@@ -6893,4 +6896,12 @@ extension PollingInfoResponseHeader {
         declaredFields
     }
 
+}
+
+// MARK: - Keys dispatched by the binary header scanner (SCAN_DISPATCH)
+
+/// The `wire` keys of `PullMessageRequestHeader`, dispatched during the binary scan (tag 1).
+enum PullMessageRequestHeaderWireSlots: KeySlots {
+    @inline(__always) static var owner: UInt8 { 1 }
+    @inline(__always) static func slot(ascii k: UnsafeRawBufferPointer) -> Int { PullMessageRequestHeader.wireSlot(ascii: k) }
 }
