@@ -447,10 +447,10 @@ public final class MessageStore: @unchecked Sendable, ColdStorage {
         let length = Int(to - base)
         let p = mmap(nil, length, PROT_READ, MAP_SHARED, fd, off_t(base))
         guard let p, p != MAP_FAILED else {
-            return fsync(fd) == 0 ? nil : "fsync \(path): \(String(cString: strerror(Glibc.errno)))"
+            return fsync(fd) == 0 ? nil : StoreError.errno("fsync \(path)").description
         }
         defer { munmap(p, length) }
-        return msync(p, length, MS_SYNC) == 0 ? nil : "msync \(path) at \(base): \(String(cString: strerror(Glibc.errno)))"
+        return msync(p, length, MS_SYNC) == 0 ? nil : StoreError.errno("msync \(path) at \(base)").description
     }
 
     /// The interval policy's flush, from the clock. With `syncInBackground` the commit log's fsync runs on the

@@ -36,7 +36,7 @@ public struct ProcessQueue: Hashable, Sendable {
     public var minInFlight: Int64? { count == 0 ? nil : slots[head].offset }
     public var maxInFlight: Int64? { count == 0 ? nil : slots[slots.count - 1].offset }
     /// Offsets in flight, ascending.
-    public var offsets: [Int64] { count == 0 ? [] : slots[head...].filter(\.live).map(\.offset) }
+    public var offsets: [Int64] { liveSlots.map(\.offset) }
     public func contains(_ offset: Int64) -> Bool { index(of: offset) != nil }
 
     /// `ProcessQueue.getMaxSpan`: distance between the lowest and highest offset in flight.
@@ -143,11 +143,8 @@ public struct ProcessQueue: Hashable, Sendable {
     /// Puts one slot in its place; false when its offset is in flight already.
     @discardableResult
     private mutating func insert(_ slot: Slot) -> Bool {
-        if count == 0 {
-            slots.removeAll(keepingCapacity: true)
-            head = 0
-            slots.append(slot)
-        } else if slot.offset > slots[slots.count - 1].offset {
+        // Empty whenever nothing is in flight (`remove` and `clear` empty it).
+        if slots.isEmpty || slot.offset > slots[slots.count - 1].offset {
             slots.append(slot)
         } else {
             let i = lowerBound(slot.offset)
@@ -164,9 +161,11 @@ public struct ProcessQueue: Hashable, Sendable {
         return true
     }
 
+    /// The slots in flight, ascending (finished ones between them left out).
+    private var liveSlots: [Slot] { count == 0 ? [] : slots[head...].filter(\.live) }
+
     // Equal when the same offsets are in flight with the same messages, sizes and times, however the finished
     // slots lie.
-    private var liveSlots: [Slot] { count == 0 ? [] : slots[head...].filter(\.live) }
 
     public static func == (a: ProcessQueue, b: ProcessQueue) -> Bool {
         a.count == b.count && a.maxOffset == b.maxOffset && a.cachedBytes == b.cachedBytes

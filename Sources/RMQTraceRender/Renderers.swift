@@ -546,8 +546,7 @@ struct JSONLineWriter<Sink: JSONByteSink> {
         }
     }
     mutating func null() {
-        var n: UInt32 = 0x6C6C_756E  // "null", little-endian
-        withUnsafeBytes(of: &n) { bytes.append(contentsOf: $0) }
+        ("null" as StaticString).withUTF8Buffer { bytes.append(contentsOf: UnsafeRawBufferPointer($0)) }
     }
     mutating func string(_ k: StaticString, _ v: String?) {
         key(k)
